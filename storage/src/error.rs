@@ -1,0 +1,88 @@
+//! Errors of the storage layer.
+
+use std::io;
+use std::path::PathBuf;
+
+/// What went wrong in the log. The broker maps each variant onto a Kafka error code in one
+/// place (`broker/src/error.rs`).
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The bytes of a record batch fail its length or CRC32C check (Kafka: CORRUPT_MESSAGE).
+    #[error("corrupt record batch at byte {position} of the request: {reason}")]
+    CorruptBatch {
+        /// Byte position of the batch within the appended records.
+        position: usize,
+        /// What check failed.
+        reason: String,
+    },
+    /// The batch is well formed but breaks a rule of the log, such as a wrong magic or an offset
+    /// delta that disagrees with its record count (Kafka: INVALID_RECORD).
+    #[error("invalid record batch at byte {position} of the request: {reason}")]
+    InvalidRecord {
+        /// Byte position of the batch within the appended records.
+        position: usize,
+        /// What rule was broken.
+        reason: String,
+    },
+    /// A batch is larger than the topic's `max.message.bytes` (Kafka: MESSAGE_TOO_LARGE).
+    #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
+    MessageTooLarge {
+        /// Size of the batch in bytes.
+        size: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// A batch's timestamp lies outside `message.timestamp.before.max.ms` / `after.max.ms`
+    /// (KIP-937; Kafka: INVALID_TIMESTAMP).
+    #[error("timestamp {timestamp} is out of the allowed range")]
+    InvalidTimestamp {
+        /// The offending timestamp in ms since the epoch.
+        timestamp: i64,
+    },
+    /// A read asked for an offset outside `[log_start_offset, log_end_offset]`
+    /// (Kafka: OFFSET_OUT_OF_RANGE).
+    #[error("offset {offset} is out of range [{log_start_offset}, {log_end_offset}]")]
+    OffsetOutOfRange {
+        /// The requested offset.
+        offset: i64,
+        /// The log start offset at the time of the read.
+        log_start_offset: i64,
+        /// The log end offset at the time of the read.
+        log_end_offset: i64,
+    },
+    /// An earlier fsync failed; the partition refuses appends until restart
+    /// (Kafka: KAFKA_STORAGE_ERROR).
+    #[error("partition log {dir} is offline after an I/O failure")]
+    Poisoned {
+        /// The partition directory.
+        dir: PathBuf,
+    },
+    /// A file of the log could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// On-disk state that recovery must not repair silently (damage outside the active
+    /// segment's tail).
+    #[error("{path}: {reason}")]
+    Damaged {
+        /// The damaged file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl StorageError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> StorageError {
+        let path = path.into();
+        move |source| StorageError::Io { path, source }
+    }
+}
+
+/// Result of a storage operation.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;

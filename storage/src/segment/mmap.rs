@@ -1,0 +1,149 @@
+//! A file mapped into memory, written by one appender and read by many readers at once.
+//!
+//! This is the only module with `unsafe`. Soundness rests on three rules the callers keep:
+//! 1. the log dir is locked at startup (`PartitionLog` callers hold the dir lock), so no other
+//!    process shrinks or rewrites our files;
+//! 2. readers only touch bytes below a committed length that the single writer publishes with
+//!    release ordering after the bytes are in place, and the writer never writes below it
+//!    (except during recovery, before any reader exists);
+//! 3. a mapped file is never truncated below its committed length.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use memmap2::MmapRaw;
+
+/// A file and its shared, writable mapping of `capacity` bytes.
+#[derive(Debug)]
+pub(crate) struct MappedFile {
+    file: File,
+    /// `None` for an empty file: a mapping cannot have length zero.
+    map: Option<MmapRaw>,
+    capacity: usize,
+}
+
+impl MappedFile {
+    /// Opens (creating if needed) `path` and maps it, first growing the file to `min_len` bytes
+    /// if it is shorter. Never shrinks a file.
+    pub(crate) fn open(path: &Path, min_len: usize) -> io::Result<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        let len = usize::try_from(file.metadata()?.len())
+            .map_err(|_| io::Error::other("file larger than the address space"))?;
+        if len < min_len {
+            file.set_len(min_len as u64)?;
+        }
+        let capacity = len.max(min_len);
+        let map = if capacity == 0 {
+            None
+        } else {
+            Some(memmap2::MmapOptions::new().len(capacity).map_raw(&file)?)
+        };
+        Ok(Self { file, map, capacity })
+    }
+
+    /// Mapped length in bytes.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Bytes `[start, end)` of the mapping.
+    ///
+    /// Callers pass `end` at or below the committed length (rule 2). Panics if the range lies
+    /// outside the mapping, which is a bug in the caller, never a result of file contents.
+    pub(crate) fn slice(&self, start: usize, end: usize) -> &[u8] {
+        assert!(start <= end && end <= self.capacity, "mapped read out of bounds");
+        match &self.map {
+            // SAFETY: the range lies inside the mapping (asserted above), which lives as long
+            // as `self`. Bytes below the committed length are never written while readers
+            // exist (rule 2) and the file never shrinks below them (rule 3), so this shared
+            // view is neither mutated nor unmapped while the borrow lasts.
+            Some(map) => unsafe { std::slice::from_raw_parts(map.as_ptr().add(start), end - start) },
+            None => &[],
+        }
+    }
+
+    /// Copies `data` into the mapping at `position`.
+    ///
+    /// Callers are the single writer (they hold the partition's append lock) and write only at
+    /// or above the committed length, where no reader looks (rule 2).
+    pub(crate) fn write_at(&self, position: usize, data: &[u8]) -> io::Result<()> {
+        let end = position
+            .checked_add(data.len())
+            .filter(|end| *end <= self.capacity)
+            .ok_or_else(|| io::Error::other("write past the end of the mapped file"))?;
+        let Some(map) = &self.map else {
+            return if data.is_empty() { Ok(()) } else { Err(io::Error::other("write to an empty mapping")) };
+        };
+        let _ = end;
+        // SAFETY: `position + data.len() <= capacity` was checked above, so the destination is
+        // inside the mapping. The source is a Rust slice and cannot overlap the destination
+        // region, which no reader sees yet (rule 2) and which only this writer touches.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), map.as_mut_ptr().add(position), data.len());
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on the writable bytes `[start, end)`, which no reader sees yet (rule 2).
+    pub(crate) fn with_mut<R>(&self, start: usize, end: usize, f: impl FnOnce(&mut [u8]) -> R) -> io::Result<R> {
+        if start > end || end > self.capacity {
+            return Err(io::Error::other("mapped write out of bounds"));
+        }
+        let Some(map) = &self.map else {
+            return Ok(f(&mut []));
+        };
+        // SAFETY: the range is inside the mapping (checked above). Only the single writer calls
+        // this, for bytes at or above the committed length that no reader has seen (rule 2), so
+        // this is the only reference to them while `f` runs.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(map.as_mut_ptr().add(start), end - start) };
+        Ok(f(bytes))
+    }
+
+    /// Writes the dirty pages of `[start, end)` back to the file and waits for it.
+    pub(crate) fn flush_range(&self, start: usize, end: usize) -> io::Result<()> {
+        match &self.map {
+            Some(map) if end > start && end <= self.capacity => map.flush_range(start, end - start),
+            _ => Ok(()),
+        }
+    }
+
+    /// fsyncs the file itself (length changes included).
+    pub(crate) fn sync(&self) -> io::Result<()> {
+        self.file.sync_all()
+    }
+
+    /// Sets the file's length. Callers never pass less than the committed length (rule 3);
+    /// the mapping keeps its size, and nobody reads past the committed length.
+    pub(crate) fn set_file_len(&self, len: usize) -> io::Result<()> {
+        self.file.set_len(len as u64)
+    }
+}
+
+/// Owner of a `Bytes` view of a mapping: keeps the mapping alive, even after its segment is
+/// deleted, and exposes only `[0, len)` where `len` was committed when the view was made.
+struct MappedView {
+    file: Arc<MappedFile>,
+    len: usize,
+}
+
+impl AsRef<[u8]> for MappedView {
+    fn as_ref(&self) -> &[u8] {
+        self.file.slice(0, self.len)
+    }
+}
+
+/// A zero-copy `Bytes` of `[start, end)` of `file`; `end` is at or below the committed length.
+pub(crate) fn bytes_of(file: &Arc<MappedFile>, start: usize, end: usize) -> Bytes {
+    if start >= end {
+        return Bytes::new();
+    }
+    Bytes::from_owner(MappedView { file: Arc::clone(file), len: end }).slice(start..end)
+}

@@ -1,0 +1,307 @@
+//! One segment of a partition log: `<base offset, 20 digits>.log` plus its `.index` and
+//! `.timeindex`, all memory-mapped.
+//!
+//! References: Kafka's `LogSegment`; Kafka documentation section 5.4 "Log".
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
+pub(crate) mod index;
+pub(crate) mod mmap;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::batch::{self, BatchHeader, RECORD_BATCH_OVERHEAD};
+use crate::error::{Result, StorageError};
+use index::{IndexFile, OffsetIndex, TimeIndex, OFFSET_ENTRY, TIME_ENTRY};
+use mmap::MappedFile;
+
+/// File name of a segment file: the base offset in 20 digits and the suffix.
+pub fn file_name(base_offset: i64, suffix: &str) -> String {
+    format!("{base_offset:020}{suffix}")
+}
+
+/// A segment: the batches from `base_offset` on, up to the next segment's base offset.
+#[derive(Debug)]
+pub struct Segment {
+    base_offset: i64,
+    log_path: PathBuf,
+    log: Arc<MappedFile>,
+    /// Committed bytes of the `.log`: readers never look past it.
+    size: AtomicUsize,
+    offset_index: OffsetIndex,
+    time_index: TimeIndex,
+    /// One past the last offset in the segment (`base_offset` when empty).
+    next_offset: AtomicI64,
+    /// Largest batch max timestamp so far, -1 when none.
+    max_timestamp: AtomicI64,
+    /// Last offset of the first batch that reached `max_timestamp`.
+    offset_of_max_timestamp: AtomicI64,
+    /// When the segment was created, ms since the epoch (for `segment.ms`).
+    created_ms: i64,
+}
+
+/// Where in a segment's `.log` a read starts and what it found there.
+#[derive(Debug, Clone, Copy)]
+struct BatchPosition {
+    position: usize,
+    size: usize,
+}
+
+impl Segment {
+    /// Creates an empty segment with its `.log` preallocated to `log_capacity` bytes and its
+    /// indexes to `index_capacity` bytes.
+    pub(crate) fn create(dir: &Path, base_offset: i64, log_capacity: usize, index_capacity: usize, now_ms: i64) -> Result<Self> {
+        let segment = Self::open(dir, base_offset, log_capacity, index_capacity, 0, 0, 0)?;
+        Ok(Self { created_ms: now_ms, ..segment })
+    }
+
+    /// Opens an existing segment whose `.log` holds `size` valid bytes and whose indexes hold
+    /// the given entry counts; growing files to the capacities given (0 keeps them as they are).
+    pub(crate) fn open(
+        dir: &Path,
+        base_offset: i64,
+        log_capacity: usize,
+        index_capacity: usize,
+        size: usize,
+        offset_entries: usize,
+        time_entries: usize,
+    ) -> Result<Self> {
+        let log_path = dir.join(file_name(base_offset, ".log"));
+        let log = MappedFile::open(&log_path, log_capacity).map_err(StorageError::io(&log_path))?;
+        let offset_index = OffsetIndex::new(
+            IndexFile::open(&dir.join(file_name(base_offset, ".index")), OFFSET_ENTRY, index_capacity, offset_entries)?,
+            base_offset,
+        );
+        let time_index = TimeIndex::new(
+            IndexFile::open(&dir.join(file_name(base_offset, ".timeindex")), TIME_ENTRY, index_capacity, time_entries)?,
+            base_offset,
+        );
+        let (max_timestamp, offset_of_max_timestamp) = time_index.last().unwrap_or((-1, base_offset));
+        let size = size.min(log.capacity());
+        Ok(Self {
+            base_offset,
+            log_path,
+            log: Arc::new(log),
+            size: AtomicUsize::new(size),
+            offset_index,
+            time_index,
+            next_offset: AtomicI64::new(base_offset),
+            max_timestamp: AtomicI64::new(max_timestamp),
+            offset_of_max_timestamp: AtomicI64::new(offset_of_max_timestamp),
+            created_ms: 0,
+        })
+    }
+
+    /// The first offset this segment may hold.
+    pub fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+    /// Committed bytes in the `.log`.
+    pub fn size(&self) -> usize {
+        self.size.load(Ordering::Acquire)
+    }
+    /// One past the last offset in the segment.
+    pub fn next_offset(&self) -> i64 {
+        self.next_offset.load(Ordering::Acquire)
+    }
+    /// Largest timestamp seen in the segment, -1 when none.
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp.load(Ordering::Acquire)
+    }
+    pub(crate) fn created_ms(&self) -> i64 {
+        self.created_ms
+    }
+    pub(crate) fn capacity(&self) -> usize {
+        self.log.capacity()
+    }
+    pub(crate) fn index_full(&self) -> bool {
+        self.offset_index.file.is_full() || self.time_index.file.is_full()
+    }
+
+    /// Copies one validated batch in at the committed end, stamps it with its base offset and
+    /// leader epoch (and log append time), and returns its header's (last offset, max
+    /// timestamp). The batch is not yet visible: call [`Segment::commit`].
+    pub(crate) fn write_batch(&self, position: usize, bytes: &[u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) -> Result<(i64, i64)> {
+        let end = position + bytes.len();
+        self.log.write_at(position, bytes).map_err(StorageError::io(&self.log_path))?;
+        self.log
+            .with_mut(position, end, |batch| {
+                batch::stamp_batch(batch, base_offset, leader_epoch, log_append_time);
+                BatchHeader::parse(batch).map_or((base_offset, -1), |h| (h.last_offset(), h.max_timestamp()))
+            })
+            .map_err(StorageError::io(&self.log_path))
+    }
+
+    /// Updates the indexes for a batch written at `position` (Kafka's rule: an entry each time
+    /// more than `index.interval.bytes` were appended since the last one).
+    pub(crate) fn index_batch(&self, position: usize, last_offset: i64, max_timestamp: i64, index_due: bool) -> Result<()> {
+        if max_timestamp > self.max_timestamp() {
+            self.max_timestamp.store(max_timestamp, Ordering::Release);
+            self.offset_of_max_timestamp.store(last_offset, Ordering::Release);
+        }
+        if index_due {
+            self.offset_index.append(last_offset, position)?;
+            self.time_index
+                .maybe_append(self.max_timestamp(), self.offset_of_max_timestamp.load(Ordering::Acquire))?;
+        }
+        Ok(())
+    }
+
+    /// Publishes the bytes up to `size` and offsets up to `next_offset` to readers.
+    pub(crate) fn commit(&self, size: usize, next_offset: i64) {
+        self.size.store(size, Ordering::Release);
+        self.next_offset.store(next_offset, Ordering::Release);
+    }
+
+    /// The header of the batch at `position`, if a whole header lies below `limit`.
+    fn header_at(&self, position: usize, limit: usize) -> Option<BatchHeader<'_>> {
+        if position + RECORD_BATCH_OVERHEAD > limit {
+            return None;
+        }
+        BatchHeader::parse(self.log.slice(position, position + RECORD_BATCH_OVERHEAD))
+    }
+
+    /// The first batch whose last offset is >= `offset`, scanning from the index entry at or
+    /// below it.
+    fn find(&self, offset: i64, committed: usize) -> Option<BatchPosition> {
+        let mut position = self.offset_index.lookup(offset);
+        while let Some(header) = self.header_at(position, committed) {
+            let size = header.total_size();
+            if size < RECORD_BATCH_OVERHEAD || position + size > committed {
+                return None;
+            }
+            if header.last_offset() >= offset {
+                return Some(BatchPosition { position, size });
+            }
+            position += size;
+        }
+        None
+    }
+
+    /// Whole batches from the one holding `offset`, as a zero-copy view of the mapping: up to
+    /// `max_bytes` bytes, but at least the first batch when `min_one` (KIP-74). `None` when
+    /// no batch of this segment holds `offset` or a later one.
+    pub(crate) fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Option<Bytes> {
+        let committed = self.size();
+        let first = self.find(offset, committed)?;
+        if first.size > max_bytes && !min_one {
+            return Some(Bytes::new());
+        }
+        let mut end = first.position + first.size;
+        while let Some(header) = self.header_at(end, committed) {
+            let size = header.total_size();
+            if size < RECORD_BATCH_OVERHEAD || end + size > committed || end + size - first.position > max_bytes {
+                break;
+            }
+            end += size;
+        }
+        Some(mmap::bytes_of(&self.log, first.position, end))
+    }
+
+    /// Visits each committed batch from the one holding `from_offset`, in order, until `f`
+    /// returns `Some`.
+    pub(crate) fn find_batch<T>(&self, from_offset: i64, mut f: impl FnMut(&[u8]) -> Option<T>) -> Option<T> {
+        let committed = self.size();
+        let mut position = self.find(from_offset, committed)?.position;
+        while let Some(header) = self.header_at(position, committed) {
+            let size = header.total_size();
+            if size < RECORD_BATCH_OVERHEAD || position + size > committed {
+                return None;
+            }
+            if let Some(found) = f(self.log.slice(position, position + size)) {
+                return Some(found);
+            }
+            position += size;
+        }
+        None
+    }
+
+    /// The first offset at or after which a record's timestamp may be >= `timestamp`,
+    /// according to the time index.
+    pub(crate) fn time_lookup(&self, timestamp: i64) -> i64 {
+        self.time_index.lookup(timestamp).unwrap_or(self.base_offset)
+    }
+
+    /// Scans the `.log` from the start, keeping each batch whose length and CRC check out and
+    /// whose offsets rise, rebuilding both indexes. Returns the valid length in bytes.
+    pub(crate) fn recover(&self, index_interval_bytes: usize, limit: usize) -> Result<usize> {
+        self.offset_index.file.clear();
+        self.time_index.file.clear();
+        self.max_timestamp.store(-1, Ordering::Release);
+        let mut position = 0usize;
+        let mut next_offset = self.base_offset;
+        let mut since_index = 0usize;
+        let limit = limit.min(self.log.capacity());
+        while position < limit {
+            let rest = self.log.slice(position, limit);
+            let Ok(size) = batch::validate_batch(rest) else { break };
+            let Some(header) = BatchHeader::parse(rest) else { break };
+            if header.base_offset() < next_offset || header.last_offset() - self.base_offset > i64::from(i32::MAX) {
+                break;
+            }
+            let due = since_index > index_interval_bytes;
+            self.index_batch(position, header.last_offset(), header.max_timestamp(), due)?;
+            since_index = if due { 0 } else { since_index } + size;
+            next_offset = header.last_offset() + 1;
+            position += size;
+        }
+        self.commit(position, next_offset);
+        Ok(position)
+    }
+
+    /// After opening with trusted sizes: finds the next offset by scanning from the last
+    /// offset index entry. Returns false if the tail does not parse.
+    pub(crate) fn load_tail(&self) -> bool {
+        let committed = self.size();
+        let (mut position, mut next_offset) = match self.offset_index.file.len().checked_sub(1) {
+            Some(last) => {
+                let (_, position) = self.offset_index.get(last);
+                (position, self.base_offset)
+            }
+            None => (0, self.base_offset),
+        };
+        while let Some(header) = self.header_at(position, committed) {
+            let size = header.total_size();
+            if size < RECORD_BATCH_OVERHEAD || position + size > committed {
+                return false;
+            }
+            next_offset = header.last_offset() + 1;
+            if header.max_timestamp() > self.max_timestamp() {
+                self.max_timestamp.store(header.max_timestamp(), Ordering::Release);
+                self.offset_of_max_timestamp.store(header.last_offset(), Ordering::Release);
+            }
+            position += size;
+        }
+        self.next_offset.store(next_offset, Ordering::Release);
+        position == committed
+    }
+
+    /// Whether both indexes are consistent with the log.
+    pub(crate) fn indexes_sane(&self) -> bool {
+        self.offset_index.is_sane(self.size()) && self.time_index.is_sane()
+    }
+
+    /// Closes the segment to appends: adds the final time index entry and trims the `.log`
+    /// and indexes to their contents, as Kafka does when it rolls a segment.
+    pub(crate) fn seal(&self) -> Result<()> {
+        let _ = self.time_index.maybe_append(self.max_timestamp(), self.offset_of_max_timestamp.load(Ordering::Acquire))?;
+        self.offset_index.file.trim()?;
+        self.time_index.file.trim()?;
+        self.log.set_file_len(self.size()).map_err(StorageError::io(&self.log_path))
+    }
+
+    /// Writes the committed bytes and index entries to disk and waits for it.
+    pub(crate) fn flush(&self) -> Result<()> {
+        self.log.flush_range(0, self.size()).map_err(StorageError::io(&self.log_path))?;
+        self.offset_index.file.flush()?;
+        self.time_index.file.flush()?;
+        self.log.sync().map_err(StorageError::io(&self.log_path))
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.log_path
+    }
+}
