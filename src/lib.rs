@@ -1,1 +1,160 @@
+//! Josefine: a single-node broker of the Apache Kafka wire protocol, embeddable in tests.
+//!
+//! Start a broker in the calling process, point any Kafka client at
+//! [`Broker::bootstrap_servers`], and drop it (or call [`Broker::shutdown`]) when done. It
+//! binds 127.0.0.1 on a free port and keeps its data in a temporary directory removed on drop,
+//! so any number of brokers run side by side in one test binary.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), josefine::Error> {
+//! let broker = josefine::Broker::builder().property("num.partitions", "3").start().await?;
+//! let bootstrap = broker.bootstrap_servers(); // "127.0.0.1:<port>"
+//! assert!(bootstrap.starts_with("127.0.0.1:"));
+//! broker.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Tests without a tokio runtime use [`BrokerBuilder::start_blocking`], which runs the broker
+//! on a runtime of its own.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub use josefine_broker::config::{BrokerConfig, ConfigError};
+pub use josefine_broker::server::{Server, StartError};
+
+/// Why a broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A property was refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The log dir or a listener could not be opened.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// The temporary directory or the runtime could not be created.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A broker running in this process. Dropping it stops it and removes its temporary data.
+#[derive(Debug)]
+pub struct Broker {
+    // Field order matters: the server stops before its temporary directory is removed.
+    server: Server,
+    _temp_dir: Option<tempfile::TempDir>,
+}
+
+/// Configures an embedded [`Broker`]. Defaults: `listeners=PLAINTEXT://127.0.0.1:0` and a
+/// temporary log dir.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerBuilder {
+    properties: BTreeMap<String, String>,
+    log_dir: Option<PathBuf>,
+}
+
+impl BrokerBuilder {
+    /// Sets a broker property by its Kafka key, e.g. `("num.partitions", "3")`.
+    pub fn property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.properties.insert(key.into(), value.into());
+        self
+    }
+
+    /// Keeps data in `dir` (kept after the broker stops) instead of a temporary directory.
+    pub fn log_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.log_dir = Some(dir.into());
+        self
+    }
+
+    fn config(&self) -> Result<(BrokerConfig, Option<tempfile::TempDir>), Error> {
+        let mut properties = self.properties.clone();
+        properties.entry("listeners".into()).or_insert_with(|| "PLAINTEXT://127.0.0.1:0".into());
+        let temp_dir = match &self.log_dir {
+            Some(dir) => {
+                properties.insert("log.dirs".into(), dir.display().to_string());
+                None
+            }
+            None => {
+                let dir = tempfile::Builder::new().prefix("josefine-").tempdir()?;
+                properties.insert("log.dirs".into(), dir.path().display().to_string());
+                Some(dir)
+            }
+        };
+        Ok((BrokerConfig::from_properties(properties)?, temp_dir))
+    }
+
+    /// Starts the broker on the current tokio runtime.
+    ///
+    /// Errors: [`Error::Config`] for a bad property, [`Error::Start`] when the log dir or a
+    /// listener cannot be opened.
+    pub async fn start(self) -> Result<Broker, Error> {
+        let (config, temp_dir) = self.config()?;
+        let server = Server::start(config).await?;
+        Ok(Broker { server, _temp_dir: temp_dir })
+    }
+
+    /// Starts the broker on a runtime of its own, for tests that have no tokio runtime.
+    /// Must not be called from within a runtime.
+    pub fn start_blocking(self) -> Result<BlockingBroker, Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("josefine").enable_all().build()?;
+        let broker = runtime.block_on(self.start())?;
+        Ok(BlockingBroker { broker: Some(broker), runtime: Some(runtime) })
+    }
+}
+
+impl Broker {
+    /// A builder with the defaults described on [`BrokerBuilder`].
+    pub fn builder() -> BrokerBuilder {
+        BrokerBuilder::default()
+    }
+
+    /// `host:port` to give a client as `bootstrap.servers`.
+    pub fn bootstrap_servers(&self) -> String {
+        self.server.bootstrap_servers()
+    }
+
+    /// The running server, for its local addresses and state.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// Stops the broker: closes connections, flushes and trims the logs and marks the log dir
+    /// cleanly shut down.
+    pub async fn shutdown(self) {
+        let Broker { server, _temp_dir } = self;
+        server.shutdown().await;
+    }
+}
+
+/// A broker running on its own runtime; see [`BrokerBuilder::start_blocking`].
+#[derive(Debug)]
+pub struct BlockingBroker {
+    broker: Option<Broker>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl BlockingBroker {
+    /// `host:port` to give a client as `bootstrap.servers`.
+    pub fn bootstrap_servers(&self) -> String {
+        self.broker.as_ref().map(Broker::bootstrap_servers).unwrap_or_default()
+    }
+
+    /// Stops the broker and its runtime.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let (Some(broker), Some(runtime)) = (self.broker.take(), self.runtime.take()) {
+            runtime.block_on(broker.shutdown());
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for BlockingBroker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

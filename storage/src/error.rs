@@ -57,6 +57,13 @@ pub enum StorageError {
         /// The partition directory.
         dir: PathBuf,
     },
+    /// The log was closed for shutdown or deletion and takes no more appends
+    /// (Kafka: NOT_LEADER_OR_FOLLOWER, which clients retry after a metadata refresh).
+    #[error("partition log {dir} is closed")]
+    Closed {
+        /// The partition directory.
+        dir: PathBuf,
+    },
     /// A file of the log could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -100,6 +100,7 @@ pub struct PartitionLog {
     log_start_offset: AtomicI64,
     log_end_offset: AtomicI64,
     poisoned: AtomicBool,
+    closed: AtomicBool,
 }
 
 fn now_ms() -> i64 {
@@ -162,6 +163,7 @@ impl PartitionLog {
             log_start_offset: AtomicI64::new(log_start_offset),
             log_end_offset: AtomicI64::new(log_end_offset),
             poisoned: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
         })
     }
 
@@ -294,6 +296,9 @@ impl PartitionLog {
         let log_append_time = (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
 
         let mut writer = self.lock_writer();
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StorageError::Closed { dir: self.dir.clone() });
+        }
         if self.poisoned.load(Ordering::Acquire) {
             return Err(StorageError::Poisoned { dir: self.dir.clone() });
         }
@@ -378,8 +383,12 @@ impl PartitionLog {
     }
 
     /// Flushes and trims the active segment, leaving the files as a clean shutdown expects.
+    /// Later appends fail with `Closed`; reads go on. Closing twice is harmless.
     pub fn close(&self) -> Result<()> {
         let writer = self.lock_writer();
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
         self.flush_segment(&writer.active)?;
         writer.active.seal()
     }

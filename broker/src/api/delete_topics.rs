@@ -1,0 +1,50 @@
+//! DeleteTopics: removes topics and their data, by name or (v6) by topic id.
+//!
+//! References: KIP-4; KIP-516 (topic ids, v6).
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
+use uuid::Uuid;
+
+use super::str_bytes;
+use crate::connection::Session;
+
+/// Deletes each named topic; UNKNOWN_TOPIC_OR_PARTITION / UNKNOWN_TOPIC_ID for missing ones,
+/// TOPIC_DELETION_DISABLED when `delete.topic.enable=false`.
+pub fn handle(session: &Session, request: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+    let state = &session.state;
+    let wanted: Vec<(Option<String>, Uuid)> = if version >= 6 {
+        request.topics.into_iter().map(|t| (t.name.map(|n| n.0.to_string()), t.topic_id)).collect()
+    } else {
+        request.topic_names.into_iter().map(|n| (Some(n.0.to_string()), Uuid::nil())).collect()
+    };
+    let mut responses = Vec::with_capacity(wanted.len());
+    for (name, id) in wanted {
+        let topic = match &name {
+            Some(name) => state.topics.get(name),
+            None => state.topics.get_by_id(id),
+        };
+        let mut result = DeletableTopicResult::default().with_name(name.clone().map(|n| TopicName(str_bytes(n)))).with_topic_id(id);
+        let error = match topic {
+            None if name.is_none() => Some((ResponseError::UnknownTopicId, "This server does not host this topic ID.".to_string())),
+            None => Some((ResponseError::UnknownTopicOrPartition, "This server does not host this topic-partition.".to_string())),
+            Some(_) if !state.config.delete_topic_enable => Some((ResponseError::TopicDeletionDisabled, "Topic deletion is disabled.".to_string())),
+            Some(topic) => {
+                result.name = Some(TopicName(str_bytes(topic.name.clone())));
+                if version >= 6 {
+                    result.topic_id = topic.id;
+                }
+                state.topics.delete(&topic).err().map(|e| (ResponseError::KafkaStorageError, e.to_string()))
+            }
+        };
+        if let Some((error, message)) = error {
+            result.error_code = error.code();
+            if version >= 5 {
+                result.error_message = Some(str_bytes(message));
+            }
+        }
+        responses.push(result);
+    }
+    DeleteTopicsResponse::default().with_responses(responses)
+}

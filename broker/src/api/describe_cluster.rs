@@ -1,0 +1,35 @@
+//! DescribeCluster: this node as the whole cluster, and its controller.
+//!
+//! References: KIP-700; KIP-919 (endpoint type, v1).
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
+
+use super::{str_bytes, CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED};
+use crate::connection::Session;
+
+/// Answers with this broker; a request for controller endpoints (v1, type 2) gets
+/// MISMATCHED_ENDPOINT_TYPE as from any Kafka broker.
+pub fn handle(session: &Session, request: DescribeClusterRequest, version: i16) -> DescribeClusterResponse {
+    let state = &session.state;
+    let mut response = DescribeClusterResponse::default()
+        .with_cluster_id(str_bytes(state.cluster_id.clone()))
+        .with_controller_id(BrokerId(state.config.node_id))
+        .with_endpoint_type(if version >= 1 { request.endpoint_type } else { 1 })
+        .with_cluster_authorized_operations(if request.include_cluster_authorized_operations { CLUSTER_OPERATIONS } else { OPERATIONS_NOT_REQUESTED });
+    if request.endpoint_type != 1 {
+        return response
+            .with_error_code(ResponseError::MismatchedEndpointType.code())
+            .with_error_message(Some(str_bytes("The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER")));
+    }
+    if let Some(listener) = state.listeners.get(session.listener) {
+        response.brokers.push(
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(state.config.node_id))
+                .with_host(str_bytes(listener.advertised_host.clone()))
+                .with_port(listener.advertised_port),
+        );
+    }
+    response
+}

@@ -1,0 +1,127 @@
+//! DescribeConfigs: a topic's or the broker's configs, with sources and (v1+) synonyms.
+//!
+//! References: KIP-133; KIP-226 (sources and synonyms); KIP-569 (types and documentation, v3).
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym};
+use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
+
+use super::str_bytes;
+use crate::connection::Session;
+use crate::topic_config::{definition, ConfigSource, ConfigType, ResolvedConfig, TopicConfigs, TOPIC_CONFIGS};
+
+/// Resource type of a topic.
+pub const RESOURCE_TOPIC: i8 = 2;
+/// Resource type of a broker.
+pub const RESOURCE_BROKER: i8 = 4;
+
+/// Broker-only configs described for a broker resource: (key, Kafka's default, type).
+const BROKER_CONFIGS: &[(&str, &str, ConfigType)] = &[
+    ("advertised.listeners", "", ConfigType::String),
+    ("auto.create.topics.enable", "true", ConfigType::Boolean),
+    ("broker.id", "-1", ConfigType::Int),
+    ("default.replication.factor", "1", ConfigType::Int),
+    ("delete.topic.enable", "true", ConfigType::Boolean),
+    ("group.initial.rebalance.delay.ms", "3000", ConfigType::Int),
+    ("listeners", "PLAINTEXT://:9092", ConfigType::List),
+    ("log.dirs", "", ConfigType::String),
+    ("max.incremental.fetch.session.cache.slots", "1000", ConfigType::Int),
+    ("node.id", "-1", ConfigType::Int),
+    ("num.partitions", "1", ConfigType::Int),
+    ("offsets.topic.replication.factor", "3", ConfigType::Short),
+    ("socket.request.max.bytes", "104857600", ConfigType::Int),
+    ("transaction.state.log.replication.factor", "3", ConfigType::Short),
+];
+
+fn entry(name: &str, resolved: &ResolvedConfig, config_type: ConfigType, read_only: bool, request: &DescribeConfigsRequest, doc: &str) -> DescribeConfigsResourceResult {
+    let mut result = DescribeConfigsResourceResult::default()
+        .with_name(str_bytes(name))
+        .with_value(Some(str_bytes(resolved.value.clone())))
+        .with_read_only(read_only)
+        .with_config_source(resolved.source as i8)
+        .with_config_type(config_type as i8);
+    if request.include_synonyms {
+        result.synonyms = resolved
+            .synonyms
+            .iter()
+            .map(|(key, value, source)| DescribeConfigsSynonym::default().with_name(str_bytes(key.clone())).with_value(Some(str_bytes(value.clone()))).with_source(*source as i8))
+            .collect();
+    }
+    result.documentation = request.include_documentation.then(|| str_bytes(doc));
+    result
+}
+
+fn wanted(keys: &Option<Vec<kafka_protocol::protocol::StrBytes>>, name: &str) -> bool {
+    keys.as_ref().is_none_or(|keys| keys.iter().any(|k| k.as_str() == name))
+}
+
+fn topic_configs(configs: &TopicConfigs, keys: &Option<Vec<kafka_protocol::protocol::StrBytes>>, request: &DescribeConfigsRequest) -> Vec<DescribeConfigsResourceResult> {
+    configs
+        .values
+        .iter()
+        .filter(|(name, _)| wanted(keys, name))
+        .map(|(name, resolved)| {
+            let def = definition(name);
+            entry(name, resolved, def.map_or(ConfigType::String, |d| d.config_type), false, request, def.map_or("", |d| d.doc))
+        })
+        .collect()
+}
+
+fn broker_configs(session: &Session, keys: &Option<Vec<kafka_protocol::protocol::StrBytes>>, request: &DescribeConfigsRequest) -> Vec<DescribeConfigsResourceResult> {
+    let properties = &session.state.config.properties;
+    let resolve = |key: &str, default: &str| {
+        let mut synonyms = Vec::new();
+        if let Some(v) = properties.get(key) {
+            synonyms.push((key.to_string(), v.clone(), ConfigSource::StaticBroker));
+        }
+        synonyms.push((key.to_string(), default.to_string(), ConfigSource::Default));
+        let (value, source) = synonyms.first().map_or((default.to_string(), ConfigSource::Default), |(_, v, s)| (v.clone(), *s));
+        ResolvedConfig { value, source, synonyms }
+    };
+    let mut out = Vec::new();
+    for (key, default, config_type) in BROKER_CONFIGS {
+        if wanted(keys, key) {
+            out.push(entry(key, &resolve(key, default), *config_type, true, request, ""));
+        }
+    }
+    for def in TOPIC_CONFIGS {
+        for (key, _) in def.synonyms.iter().take(1) {
+            if wanted(keys, key) && !BROKER_CONFIGS.iter().any(|(k, _, _)| k == key) {
+                out.push(entry(key, &resolve(key, def.default), def.config_type, false, request, def.doc));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
+    out
+}
+
+/// Describes each resource; unknown topics get UNKNOWN_TOPIC_OR_PARTITION, another broker's
+/// id INVALID_REQUEST, other resource types INVALID_REQUEST.
+pub fn handle(session: &Session, request: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+    let state = &session.state;
+    let mut results = Vec::with_capacity(request.resources.len());
+    for resource in &request.resources {
+        let name = resource.resource_name.to_string();
+        let result = DescribeConfigsResult::default().with_resource_type(resource.resource_type).with_resource_name(resource.resource_name.clone());
+        let fail = |error: ResponseError, message: String| result.clone().with_error_code(error.code()).with_error_message(Some(str_bytes(message)));
+        let described = match resource.resource_type {
+            RESOURCE_TOPIC => match state.topics.get(&name) {
+                Some(topic) => result.clone().with_configs(topic_configs(&topic.configs(), &resource.configuration_keys, &request)),
+                None => fail(ResponseError::UnknownTopicOrPartition, format!("The topic '{name}' does not exist.")),
+            },
+            RESOURCE_BROKER if name.is_empty() || name.parse::<i32>().ok() == Some(state.config.node_id) => {
+                result.clone().with_configs(broker_configs(session, &resource.configuration_keys, &request))
+            }
+            RESOURCE_BROKER => fail(ResponseError::InvalidRequest, format!("Unexpected broker id, expected {} or empty string, but received {name}", state.config.node_id)),
+            other => fail(ResponseError::InvalidRequest, format!("Unsupported resource type {other}")),
+        };
+        results.push(described);
+    }
+    if version < 3 {
+        for config in results.iter_mut().flat_map(|r| r.configs.iter_mut()) {
+            config.config_type = 0;
+            config.documentation = Some(Default::default());
+        }
+    }
+    DescribeConfigsResponse::default().with_results(results)
+}

@@ -1,0 +1,170 @@
+//! Fetch: record batches from each partition, waiting up to `max_wait_ms` for `min_bytes`.
+//!
+//! Records are zero-copy `Bytes` views of the segment mappings. A fetch that finds too little
+//! registers a waiter on each of its partitions and sleeps until an append wakes it or the
+//! wait ends; it is never polled.
+//!
+//! References: Kafka protocol guide "Fetch API"; KIP-74 (max_bytes, at least one batch);
+//! KIP-227 (fetch sessions, v7); KIP-320 (leader epochs); KIP-516 (topic ids, v13).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use tokio::sync::Notify;
+
+use super::str_bytes;
+use crate::connection::Session;
+use crate::error::storage_error_code;
+use crate::fetch_session::{FetchTarget, SentState};
+use crate::topics::Partition;
+
+/// Isolation level read_committed (KIP-98).
+const READ_COMMITTED: i8 = 1;
+
+struct PartitionRead {
+    error: Option<ResponseError>,
+    high_watermark: i64,
+    last_stable_offset: i64,
+    log_start_offset: i64,
+    records: Bytes,
+}
+
+fn read_partition(partition: Option<&Arc<Partition>>, target: &FetchTarget, unknown: ResponseError, max_bytes: usize, min_one: bool) -> PartitionRead {
+    let failed = |error| PartitionRead { error: Some(error), high_watermark: -1, last_stable_offset: -1, log_start_offset: -1, records: Bytes::new() };
+    let Some(partition) = partition else { return failed(unknown) };
+    if target.current_leader_epoch > 0 {
+        return failed(ResponseError::UnknownLeaderEpoch);
+    }
+    let log = &partition.log;
+    let limit = usize::try_from(target.partition_max_bytes).unwrap_or(0).min(max_bytes);
+    // Read the offsets first: the records read next can only reach further, never less far.
+    let high_watermark = log.high_watermark();
+    let log_start_offset = log.log_start_offset();
+    match log.read(target.fetch_offset, limit, min_one) {
+        Ok(records) => PartitionRead { error: None, high_watermark, last_stable_offset: high_watermark, log_start_offset, records },
+        Err(err) => failed(storage_error_code(&err)),
+    }
+}
+
+/// Reads every target once; returns the reads and the bytes they hold.
+fn read_all(partitions: &[(Option<Arc<Partition>>, ResponseError)], targets: &[FetchTarget], max_bytes: usize) -> (Vec<PartitionRead>, usize) {
+    let mut total = 0usize;
+    let mut reads = Vec::with_capacity(targets.len());
+    for ((partition, unknown), target) in partitions.iter().zip(targets) {
+        let read = read_partition(partition.as_ref(), target, *unknown, max_bytes.saturating_sub(total), total == 0);
+        total += read.records.len();
+        reads.push(read);
+    }
+    (reads, total)
+}
+
+/// Answers a fetch, parking it until data arrives when it finds less than `min_bytes`.
+pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> FetchResponse {
+    let state = &session.state;
+    let registry = &state.topics;
+    let mut requested = Vec::new();
+    for topic in &request.topics {
+        let name = if version >= 13 { registry.get_by_id(topic.topic_id).map(|t| t.name.clone()).unwrap_or_default() } else { topic.topic.0.to_string() };
+        for p in &topic.partitions {
+            requested.push(FetchTarget {
+                topic: name.clone(),
+                topic_id: if version >= 13 { topic.topic_id } else { uuid::Uuid::nil() },
+                partition: p.partition,
+                fetch_offset: p.fetch_offset,
+                partition_max_bytes: p.partition_max_bytes,
+                current_leader_epoch: p.current_leader_epoch,
+            });
+        }
+    }
+    let forgotten: Vec<(String, uuid::Uuid, i32)> = request
+        .forgotten_topics_data
+        .iter()
+        .flat_map(|f| {
+            let name = if version >= 13 { registry.get_by_id(f.topic_id).map(|t| t.name.clone()).unwrap_or_default() } else { f.topic.0.to_string() };
+            let id = if version >= 13 { f.topic_id } else { uuid::Uuid::nil() };
+            f.partitions.iter().map(move |p| (name.clone(), id, *p))
+        })
+        .collect();
+    let context = match state.fetch_sessions.begin(request.session_id, request.session_epoch, requested, &forgotten) {
+        Ok(context) => context,
+        Err(error) => return FetchResponse::default().with_error_code(error.code()),
+    };
+    let partitions: Vec<(Option<Arc<Partition>>, ResponseError)> = context
+        .targets
+        .iter()
+        .map(|t| {
+            let unknown = if version >= 13 { ResponseError::UnknownTopicId } else { ResponseError::UnknownTopicOrPartition };
+            let topic = if version >= 13 { registry.get_by_id(t.topic_id) } else { registry.get(&t.topic) };
+            match topic {
+                Some(topic) => (topic.partition(t.partition), ResponseError::UnknownTopicOrPartition),
+                None => (None, unknown),
+            }
+        })
+        .collect();
+    let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
+    let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
+    let waiter = Arc::new(Notify::new());
+    let (reads, _) = loop {
+        for (partition, _) in &partitions {
+            if let Some(partition) = partition {
+                partition.register_waiter(&waiter);
+            }
+        }
+        let (reads, total) = read_all(&partitions, &context.targets, max_bytes);
+        let has_error = reads.iter().any(|r| r.error.is_some());
+        if total >= min_bytes.max(1) || has_error || request.max_wait_ms <= 0 || tokio::time::Instant::now() >= deadline {
+            break (reads, total);
+        }
+        if tokio::time::timeout_at(deadline, waiter.notified()).await.is_err() {
+            break read_all(&partitions, &context.targets, max_bytes);
+        }
+    };
+    let include = if context.session_id != 0 {
+        let summary: Vec<_> = context
+            .targets
+            .iter()
+            .zip(&reads)
+            .map(|(t, r)| {
+                (t.clone(), SentState { high_watermark: r.high_watermark, last_stable_offset: r.last_stable_offset, log_start_offset: r.log_start_offset }, !r.records.is_empty() || r.error.is_some())
+            })
+            .collect();
+        let include = state.fetch_sessions.complete(context.session_id, &summary);
+        if context.incremental { include } else { vec![true; reads.len()] }
+    } else {
+        vec![true; reads.len()]
+    };
+    let mut responses: Vec<FetchableTopicResponse> = Vec::new();
+    for ((target, read), include) in context.targets.iter().zip(reads).zip(include) {
+        if !include {
+            continue;
+        }
+        let data = PartitionData::default()
+            .with_partition_index(target.partition)
+            .with_error_code(read.error.map_or(0, |e| e.code()))
+            .with_high_watermark(read.high_watermark)
+            .with_last_stable_offset(read.last_stable_offset)
+            .with_log_start_offset(if version >= 5 { read.log_start_offset } else { -1 })
+            .with_aborted_transactions(if request.isolation_level == READ_COMMITTED { Some(Vec::new()) } else { None })
+            .with_preferred_read_replica(BrokerId(-1))
+            .with_records(Some(read.records));
+        let same_topic = responses.last().is_some_and(|r| if version >= 13 { r.topic_id == target.topic_id } else { r.topic.0.as_str() == target.topic });
+        if same_topic {
+            if let Some(last) = responses.last_mut() {
+                last.partitions.push(data);
+            }
+        } else {
+            responses.push(
+                FetchableTopicResponse::default()
+                    .with_topic(TopicName(str_bytes(if version >= 13 { String::new() } else { target.topic.clone() })))
+                    .with_topic_id(target.topic_id)
+                    .with_partitions(vec![data]),
+            );
+        }
+    }
+    FetchResponse::default().with_session_id(context.session_id).with_responses(responses)
+}

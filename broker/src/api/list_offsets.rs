@@ -1,0 +1,62 @@
+//! ListOffsets: the earliest, latest, max-timestamp or first-at-timestamp offset of each
+//! partition.
+//!
+//! References: Kafka protocol guide "ListOffsets API"; KIP-79 (by timestamp); KIP-98
+//! (isolation level, v2); KIP-734 (MAX_TIMESTAMP, v7); KIP-405 (EARLIEST_LOCAL, v8).
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+
+use crate::connection::Session;
+
+/// Timestamp sentinel: the log end offset (or last stable offset under read_committed).
+pub const LATEST_TIMESTAMP: i64 = -1;
+/// Timestamp sentinel: the log start offset.
+pub const EARLIEST_TIMESTAMP: i64 = -2;
+/// Timestamp sentinel: the record with the largest timestamp (KIP-734).
+pub const MAX_TIMESTAMP: i64 = -3;
+/// Timestamp sentinel: the first offset on local storage (KIP-405); the log start offset here.
+pub const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
+
+/// Looks each partition's offset up.
+pub fn handle(session: &Session, request: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+    let registry = &session.state.topics;
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for wanted in request.topics {
+        let topic = registry.get(&wanted.name.0);
+        let mut partitions = Vec::with_capacity(wanted.partitions.len());
+        for p in wanted.partitions {
+            let mut response = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index).with_timestamp(-1).with_offset(-1).with_leader_epoch(-1);
+            let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition_index)) else {
+                partitions.push(response.with_error_code(ResponseError::UnknownTopicOrPartition.code()));
+                continue;
+            };
+            if p.current_leader_epoch > 0 {
+                partitions.push(response.with_error_code(ResponseError::UnknownLeaderEpoch.code()));
+                continue;
+            }
+            let log = &partition.log;
+            let found = match p.timestamp {
+                LATEST_TIMESTAMP => Some((log.high_watermark(), -1)),
+                EARLIEST_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP => Some((log.log_start_offset(), -1)),
+                MAX_TIMESTAMP if version >= 7 => log.max_timestamp(),
+                t if t >= 0 => log.offset_for_timestamp(t),
+                _ => {
+                    partitions.push(response.with_error_code(ResponseError::UnsupportedVersion.code()));
+                    continue;
+                }
+            };
+            if let Some((offset, timestamp)) = found {
+                response.offset = offset;
+                response.timestamp = timestamp;
+                if version >= 4 {
+                    response.leader_epoch = 0;
+                }
+            }
+            partitions.push(response);
+        }
+        topics.push(ListOffsetsTopicResponse::default().with_name(wanted.name).with_partitions(partitions));
+    }
+    ListOffsetsResponse::default().with_topics(topics)
+}

@@ -1,0 +1,107 @@
+//! Metadata: brokers, cluster id, controller, and topics with their partitions and ids.
+//! Topics that do not exist are created when `auto.create.topics.enable` and the request
+//! allow it.
+//!
+//! References: Kafka protocol guide "Metadata API"; KIP-516 (topic ids, v10+); KIP-430
+//! (authorized operations).
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
+use uuid::Uuid;
+
+use super::{str_bytes, CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, TOPIC_OPERATIONS};
+use crate::connection::Session;
+use crate::topics::{validate_topic_name, Topic, TopicError};
+
+fn describe_topic(topic: &Topic, node_id: i32, operations: i32, version: i16) -> MetadataResponseTopic {
+    let partitions = topic
+        .partitions()
+        .iter()
+        .map(|p| {
+            MetadataResponsePartition::default()
+                .with_partition_index(p.index)
+                .with_leader_id(BrokerId(node_id))
+                .with_leader_epoch(if version >= 7 { 0 } else { -1 })
+                .with_replica_nodes(vec![BrokerId(node_id)])
+                .with_isr_nodes(vec![BrokerId(node_id)])
+        })
+        .collect();
+    MetadataResponseTopic::default()
+        .with_name(Some(TopicName(str_bytes(topic.name.clone()))))
+        .with_topic_id(if version >= 10 { topic.id } else { Uuid::nil() })
+        .with_is_internal(version >= 1 && topic.is_internal())
+        .with_partitions(partitions)
+        .with_topic_authorized_operations(operations)
+}
+
+fn topic_error(name: Option<String>, id: Uuid, error: ResponseError) -> MetadataResponseTopic {
+    MetadataResponseTopic::default()
+        .with_name(name.map(|n| TopicName(str_bytes(n))))
+        .with_topic_id(id)
+        .with_error_code(error.code())
+        .with_topic_authorized_operations(OPERATIONS_NOT_REQUESTED)
+}
+
+/// Answers with this broker and the requested topics (all of them for a null list, or an
+/// empty one in v0).
+pub fn handle(session: &Session, request: MetadataRequest, version: i16) -> MetadataResponse {
+    let state = &session.state;
+    let node_id = state.config.node_id;
+    let operations = if request.include_topic_authorized_operations { TOPIC_OPERATIONS } else { OPERATIONS_NOT_REQUESTED };
+    let mut response = MetadataResponse::default()
+        .with_cluster_id((version >= 2).then(|| str_bytes(state.cluster_id.clone())))
+        .with_controller_id(BrokerId(if version >= 1 { node_id } else { -1 }))
+        .with_cluster_authorized_operations(if request.include_cluster_authorized_operations { CLUSTER_OPERATIONS } else { OPERATIONS_NOT_REQUESTED });
+    if let Some(listener) = state.listeners.get(session.listener) {
+        response.brokers.push(
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(node_id))
+                .with_host(str_bytes(listener.advertised_host.clone()))
+                .with_port(listener.advertised_port),
+        );
+    }
+    let requested = match request.topics {
+        Some(topics) if !(version == 0 && topics.is_empty()) => topics,
+        _ => {
+            response.topics = state.topics.all().iter().map(|t| describe_topic(t, node_id, operations, version)).collect();
+            return response;
+        }
+    };
+    let auto_create = state.config.auto_create_topics_enable && (version < 4 || request.allow_auto_topic_creation);
+    for wanted in requested {
+        let name = wanted.name.map(|n| n.0.to_string());
+        let topic = match &name {
+            Some(name) => state.topics.get(name),
+            None if !wanted.topic_id.is_nil() => state.topics.get_by_id(wanted.topic_id),
+            None => None,
+        };
+        let entry = match (topic, name) {
+            (Some(topic), _) => describe_topic(&topic, node_id, operations, version),
+            (None, None) => topic_error(None, if version >= 10 { wanted.topic_id } else { Uuid::nil() }, ResponseError::UnknownTopicId),
+            (None, Some(name)) => {
+                if validate_topic_name(&name).is_err() {
+                    topic_error(Some(name), Uuid::nil(), ResponseError::InvalidTopicException)
+                } else if !auto_create {
+                    topic_error(Some(name), Uuid::nil(), ResponseError::UnknownTopicOrPartition)
+                } else {
+                    match state.topics.create(&name, state.config.num_partitions, Default::default()) {
+                        Ok(topic) => describe_topic(&topic, node_id, operations, version),
+                        // Another connection created it meanwhile.
+                        Err(TopicError::AlreadyExists(_)) => match state.topics.get(&name) {
+                            Some(topic) => describe_topic(&topic, node_id, operations, version),
+                            None => topic_error(Some(name), Uuid::nil(), ResponseError::LeaderNotAvailable),
+                        },
+                        Err(TopicError::InvalidName(_)) => topic_error(Some(name), Uuid::nil(), ResponseError::InvalidTopicException),
+                        Err(err) => {
+                            tracing::error!(topic = %name, %err, "auto-creating a topic failed");
+                            topic_error(Some(name), Uuid::nil(), ResponseError::UnknownServerError)
+                        }
+                    }
+                }
+            }
+        };
+        response.topics.push(entry);
+    }
+    response
+}

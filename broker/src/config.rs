@@ -1,0 +1,301 @@
+//! Broker configuration: Apache Kafka's `server.properties` keys, parsed once into a checked
+//! [`BrokerConfig`]. Unknown keys warn; bad values fail with the key named.
+//!
+//! References: Kafka documentation section 3.1 "Broker Configs"; KIP-103 (listener names).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A configuration error: the key and why its value is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value does not parse or is out of range.
+    #[error("invalid value {value:?} for configuration {key}: {reason}")]
+    Invalid {
+        /// The property key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The properties file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), value: value.into(), reason: reason.into() }
+}
+
+/// The security protocol of a listener. Only PLAINTEXT is served so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityProtocol {
+    /// Unauthenticated, unencrypted TCP.
+    Plaintext,
+}
+
+/// One listener: `NAME://host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    /// Listener name (`PLAINTEXT`, or a custom name mapped by `listener.security.protocol.map`).
+    pub name: String,
+    /// Host to bind; empty means all interfaces.
+    pub host: String,
+    /// TCP port; 0 picks a free one.
+    pub port: u16,
+    /// Its security protocol.
+    pub security_protocol: SecurityProtocol,
+}
+
+/// Parses a `listeners`-style list: `NAME://host:port,...`.
+fn parse_listeners(key: &str, value: &str) -> Result<Vec<(String, String, u16)>, ConfigError> {
+    let mut out = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, rest) = item.split_once("://").ok_or_else(|| invalid(key, value, format!("{item} is not NAME://host:port")))?;
+        let (host, port) = rest.rsplit_once(':').ok_or_else(|| invalid(key, value, format!("{item} has no port")))?;
+        let port: u16 = port.parse().map_err(|_| invalid(key, value, format!("bad port in {item}")))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        out.push((name.to_ascii_uppercase(), host, port));
+    }
+    Ok(out)
+}
+
+/// The checked broker configuration. Field names follow Kafka's keys.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// `node.id` (or `broker.id`). Default 0.
+    pub node_id: i32,
+    /// `listeners`, less the KRaft controller listeners (`controller.listener.names`).
+    /// Default `PLAINTEXT://127.0.0.1:9092`.
+    pub listeners: Vec<Listener>,
+    /// `advertised.listeners` as (name, host, port); a listener not named here advertises its
+    /// bound address.
+    pub advertised_listeners: Vec<(String, String, u16)>,
+    /// `log.dirs` (or `log.dir`); the first directory holds all partitions.
+    pub log_dir: PathBuf,
+    /// `num.partitions`: partitions of an auto-created topic. Default 1.
+    pub num_partitions: i32,
+    /// `auto.create.topics.enable`. Default true.
+    pub auto_create_topics_enable: bool,
+    /// `socket.request.max.bytes`: largest request frame accepted. Default 104857600.
+    pub socket_request_max_bytes: usize,
+    /// `log.flush.interval.ms`: flush every partition this often; `None` leaves it to the OS.
+    pub log_flush_interval: Option<Duration>,
+    /// `delete.topic.enable`. Default true.
+    pub delete_topic_enable: bool,
+    /// `max.incremental.fetch.session.cache.slots` (KIP-227). Default 1000.
+    pub max_incremental_fetch_session_cache_slots: usize,
+    /// `cluster.id` if given; otherwise read from or written to `meta.properties`.
+    pub cluster_id: Option<String>,
+    /// Every property as given, for DescribeConfigs and topic config defaults.
+    pub properties: BTreeMap<String, String>,
+}
+
+/// Keys that Kafka brokers know and Josefine accepts without a warning (some have no effect
+/// on a single node).
+const KNOWN_KEYS: &[&str] = &[
+    "node.id", "broker.id", "listeners", "advertised.listeners", "listener.security.protocol.map",
+    "inter.broker.listener.name", "controller.listener.names", "process.roles", "controller.quorum.voters",
+    "controller.quorum.bootstrap.servers", "log.dirs", "log.dir", "num.partitions", "auto.create.topics.enable",
+    "socket.request.max.bytes", "socket.send.buffer.bytes", "socket.receive.buffer.bytes", "num.network.threads",
+    "num.io.threads", "num.recovery.threads.per.data.dir", "offsets.topic.replication.factor",
+    "offsets.topic.num.partitions", "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
+    "default.replication.factor", "min.insync.replicas", "log.retention.hours", "log.retention.minutes",
+    "log.retention.ms", "log.retention.bytes", "log.retention.check.interval.ms", "log.segment.bytes",
+    "log.roll.ms", "log.roll.hours", "log.index.size.max.bytes", "log.index.interval.bytes",
+    "log.flush.interval.messages", "log.flush.interval.ms", "log.flush.scheduler.interval.ms",
+    "log.cleanup.policy", "log.cleaner.enable", "log.message.timestamp.type", "message.max.bytes",
+    "compression.type", "delete.topic.enable", "group.initial.rebalance.delay.ms", "zookeeper.connect",
+    "zookeeper.connection.timeout.ms", "max.incremental.fetch.session.cache.slots", "cluster.id",
+    "log.preallocate", "log.message.timestamp.before.max.ms", "log.message.timestamp.after.max.ms",
+    "log.message.timestamp.difference.max.ms", "unclean.leader.election.enable", "replica.lag.time.max.ms",
+    "group.coordinator.rebalance.protocols", "share.coordinator.state.topic.replication.factor",
+    "share.coordinator.state.topic.min.isr", "metadata.log.dir", "log.cleaner.threads",
+];
+
+impl BrokerConfig {
+    /// Reads a Java properties file, applies `overrides` (`key=value`) on top and checks it.
+    ///
+    /// Errors: `File` when unreadable, `Invalid` naming the first bad key.
+    pub fn from_file(path: Option<&std::path::Path>, overrides: &[(String, String)]) -> Result<Self, ConfigError> {
+        let mut properties = BTreeMap::new();
+        if let Some(path) = path {
+            let file = std::fs::File::open(path).map_err(|e| ConfigError::File { path: path.into(), reason: e.to_string() })?;
+            let map = java_properties::read(std::io::BufReader::new(file))
+                .map_err(|e| ConfigError::File { path: path.into(), reason: e.to_string() })?;
+            properties.extend(map);
+        }
+        properties.extend(overrides.iter().cloned());
+        Self::from_properties(properties)
+    }
+
+    /// Checks a property map. Every validation happens here, before any socket or file opens.
+    pub fn from_properties(properties: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        for key in properties.keys() {
+            if !KNOWN_KEYS.contains(&key.as_str()) && !crate::topic_config::is_broker_synonym(key) && !key.starts_with("listener.name.") {
+                tracing::warn!(%key, "unknown configuration key ignored");
+            }
+        }
+        let get = |key: &str| properties.get(key).map(|v| v.trim());
+        fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
+            value.parse().map_err(|_| invalid(key, value, "not a number in range"))
+        }
+        let node_id = match get("node.id").or(get("broker.id")) {
+            Some(v) => parse::<i32>("node.id", v)?.max(0),
+            None => 0,
+        };
+        let controller_names: Vec<String> = get("controller.listener.names")
+            .map(|v| v.split(',').map(|s| s.trim().to_ascii_uppercase()).collect())
+            .unwrap_or_default();
+        let mut protocol_map: BTreeMap<String, String> = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+            .iter()
+            .map(|p| (p.to_string(), p.to_string()))
+            .collect();
+        if let Some(map) = get("listener.security.protocol.map") {
+            for pair in map.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let (name, protocol) = pair
+                    .split_once(':')
+                    .ok_or_else(|| invalid("listener.security.protocol.map", map, format!("{pair} is not NAME:PROTOCOL")))?;
+                protocol_map.insert(name.trim().to_ascii_uppercase(), protocol.trim().to_ascii_uppercase());
+            }
+        }
+        let listeners_value = get("listeners").unwrap_or("PLAINTEXT://127.0.0.1:9092");
+        let mut listeners = Vec::new();
+        for (name, host, port) in parse_listeners("listeners", listeners_value)? {
+            if controller_names.contains(&name) {
+                continue;
+            }
+            let protocol = protocol_map
+                .get(&name)
+                .ok_or_else(|| invalid("listeners", listeners_value, format!("listener {name} has no security protocol in listener.security.protocol.map")))?;
+            let security_protocol = match protocol.as_str() {
+                "PLAINTEXT" => SecurityProtocol::Plaintext,
+                other => return Err(invalid("listeners", listeners_value, format!("security protocol {other} of listener {name} is not supported yet"))),
+            };
+            listeners.push(Listener { name, host, port, security_protocol });
+        }
+        if listeners.is_empty() {
+            return Err(invalid("listeners", listeners_value, "no broker listener"));
+        }
+        let advertised_listeners = match get("advertised.listeners") {
+            Some(v) => parse_listeners("advertised.listeners", v)?,
+            None => Vec::new(),
+        };
+        let log_dir = get("log.dirs")
+            .or(get("log.dir"))
+            .map(|v| PathBuf::from(v.split(',').next().unwrap_or(v).trim()))
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let num_partitions = match get("num.partitions") {
+            Some(v) => parse::<i32>("num.partitions", v)?,
+            None => 1,
+        };
+        if num_partitions < 1 {
+            return Err(invalid("num.partitions", &num_partitions.to_string(), "must be at least 1"));
+        }
+        let parse_bool = |key: &str, default: bool| -> Result<bool, ConfigError> {
+            match get(key) {
+                None => Ok(default),
+                Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+                Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+                Some(v) => Err(invalid(key, v, "expected true or false")),
+            }
+        };
+        let socket_request_max_bytes = match get("socket.request.max.bytes") {
+            Some(v) => parse::<i32>("socket.request.max.bytes", v)?,
+            None => 104_857_600,
+        };
+        if socket_request_max_bytes < 1 {
+            return Err(invalid("socket.request.max.bytes", &socket_request_max_bytes.to_string(), "must be positive"));
+        }
+        let log_flush_interval = match get("log.flush.interval.ms") {
+            Some(v) => {
+                let ms: i64 = parse("log.flush.interval.ms", v)?;
+                (ms > 0 && ms < i64::MAX).then(|| Duration::from_millis(ms as u64))
+            }
+            None => None,
+        };
+        let slots = match get("max.incremental.fetch.session.cache.slots") {
+            Some(v) => parse::<usize>("max.incremental.fetch.session.cache.slots", v)?,
+            None => 1000,
+        };
+        let config = Self {
+            node_id,
+            listeners,
+            advertised_listeners,
+            log_dir,
+            num_partitions,
+            auto_create_topics_enable: parse_bool("auto.create.topics.enable", true)?,
+            socket_request_max_bytes: socket_request_max_bytes as usize,
+            log_flush_interval,
+            delete_topic_enable: parse_bool("delete.topic.enable", true)?,
+            max_incremental_fetch_session_cache_slots: slots,
+            cluster_id: get("cluster.id").map(str::to_string),
+            properties: properties.clone(),
+        };
+        // Topic defaults from broker keys must be valid too (log.segment.bytes, ...).
+        crate::topic_config::TopicConfigs::resolve(&config.properties, &BTreeMap::new())
+            .map_err(|e| match e {
+                crate::topic_config::TopicConfigError::Invalid { key, value, reason } => ConfigError::Invalid { key, value, reason },
+                crate::topic_config::TopicConfigError::Unknown(key) => invalid(&key, "", "unknown"),
+            })?;
+        Ok(config)
+    }
+
+    /// A configuration for tests and embedding: one PLAINTEXT listener on 127.0.0.1:0 and the
+    /// given log dir.
+    pub fn ephemeral(log_dir: PathBuf) -> Self {
+        let mut properties = BTreeMap::new();
+        properties.insert("listeners".into(), "PLAINTEXT://127.0.0.1:0".into());
+        properties.insert("log.dirs".into(), log_dir.display().to_string());
+        #[allow(clippy::expect_used)]
+        Self::from_properties(properties).expect("the ephemeral configuration is valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_match_kafka() -> Result<(), ConfigError> {
+        let config = BrokerConfig::from_properties(BTreeMap::new())?;
+        assert_eq!(config.listeners.len(), 1);
+        assert_eq!((config.listeners[0].host.as_str(), config.listeners[0].port), ("127.0.0.1", 9092));
+        assert_eq!(config.socket_request_max_bytes, 104_857_600);
+        assert_eq!(config.num_partitions, 1);
+        assert!(config.auto_create_topics_enable);
+        Ok(())
+    }
+
+    #[test]
+    fn kraft_controller_listener_is_skipped() -> Result<(), ConfigError> {
+        let config = BrokerConfig::from_properties(props(&[
+            ("process.roles", "broker,controller"),
+            ("listeners", "PLAINTEXT://:9092,CONTROLLER://:9093"),
+            ("controller.listener.names", "CONTROLLER"),
+            ("listener.security.protocol.map", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"),
+        ]))?;
+        assert_eq!(config.listeners.len(), 1);
+        assert_eq!(config.listeners[0].name, "PLAINTEXT");
+        Ok(())
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (key, value) in [("num.partitions", "zero"), ("log.segment.bytes", "-5"), ("auto.create.topics.enable", "yes"), ("listeners", "nonsense")] {
+            let err = BrokerConfig::from_properties(props(&[(key, value)])).map(|_| ()).unwrap_err();
+            assert!(err.to_string().contains(key), "{err} names {key}");
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Errors of the broker, and the one place where storage errors become Kafka error codes.
+
+use josefine_storage::StorageError;
+use kafka_protocol::error::ResponseError;
+
+/// Why a connection cannot go on. The connection is closed with a log line; nothing else is
+/// affected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    /// The socket failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// The size prefix is negative or above `socket.request.max.bytes`.
+    #[error("request frame of {size} bytes is larger than socket.request.max.bytes {max}")]
+    FrameTooLarge {
+        /// Size the client announced.
+        size: i64,
+        /// The limit.
+        max: usize,
+    },
+    /// The request header or body does not decode.
+    #[error("malformed request (api key {api_key}, version {api_version}): {reason}")]
+    Malformed {
+        /// API key of the request, -1 if unknown.
+        api_key: i16,
+        /// Its version.
+        api_version: i16,
+        /// What failed.
+        reason: String,
+    },
+    /// The API key is not one Josefine serves.
+    #[error("unsupported api key {0}")]
+    UnsupportedApi(i16),
+    /// The API version is outside the advertised range.
+    #[error("unsupported version {api_version} of api key {api_key}")]
+    UnsupportedVersion {
+        /// API key.
+        api_key: i16,
+        /// Version sent.
+        api_version: i16,
+    },
+    /// A produce request with acks=0 failed: Kafka closes the connection so the client learns
+    /// of it.
+    #[error("produce with acks=0 failed: {0}")]
+    ProduceWithoutAcksFailed(String),
+    /// A response could not be encoded (a bug: logged and the connection closed).
+    #[error("cannot encode response: {0}")]
+    Encode(String),
+}
+
+/// The Kafka error code for a storage error.
+pub fn storage_error_code(err: &StorageError) -> ResponseError {
+    match err {
+        StorageError::CorruptBatch { .. } => ResponseError::CorruptMessage,
+        StorageError::InvalidRecord { .. } => ResponseError::InvalidRecord,
+        StorageError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
+        StorageError::InvalidTimestamp { .. } => ResponseError::InvalidTimestamp,
+        StorageError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+        StorageError::Closed { .. } => ResponseError::NotLeaderOrFollower,
+        StorageError::Poisoned { .. } | StorageError::Io { .. } | StorageError::Damaged { .. } => ResponseError::KafkaStorageError,
+    }
+}
+
+/// Kafka's code for "no error".
+pub const NONE: i16 = 0;
+
+/// Shorthand: the wire code of a `ResponseError`.
+pub fn code(err: ResponseError) -> i16 {
+    err.code()
+}

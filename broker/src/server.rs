@@ -1,0 +1,330 @@
+//! The server: opens the log dir, binds the listeners, accepts connections and shuts down
+//! cleanly.
+//!
+//! Start-up order: lock the log dir (`.lock`), read or write `meta.properties`, load topics
+//! (recovering logs unless Kafka's `.kafka_cleanshutdown` marker is there), bind listeners,
+//! then accept. Shutdown: stop accepting, end connections, flush and trim every log, write the
+//! clean-shutdown marker.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::BrokerConfig;
+use crate::fetch_session::FetchSessionCache;
+use crate::topics::{random_uuid, uuid_to_kafka_string, TopicError, TopicRegistry};
+
+/// Kafka's clean-shutdown marker in a log dir.
+pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The log dir is locked by another process or cannot be created.
+    #[error("log dir {path}: {reason}")]
+    LogDir {
+        /// The log dir.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Loading topics or recovering logs failed.
+    #[error("loading topics: {0}")]
+    Topics(#[from] TopicError),
+    /// A listener could not be bound.
+    #[error("cannot bind listener {name} on {address}: {source}")]
+    Bind {
+        /// Listener name.
+        name: String,
+        /// Address.
+        address: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// A bound listener and what Metadata advertises for it.
+#[derive(Debug, Clone)]
+pub struct BoundListener {
+    /// Listener name.
+    pub name: String,
+    /// The local address it is bound to.
+    pub local_addr: SocketAddr,
+    /// Host advertised to clients.
+    pub advertised_host: String,
+    /// Port advertised to clients.
+    pub advertised_port: i32,
+}
+
+/// Allocates producer ids in blocks persisted before use, so an id is never handed out twice,
+/// even across restarts.
+#[derive(Debug)]
+pub struct ProducerIdAllocator {
+    path: PathBuf,
+    state: Mutex<(i64, i64)>,
+}
+
+const PRODUCER_ID_BLOCK: i64 = 1000;
+
+impl ProducerIdAllocator {
+    fn open(log_dir: &Path) -> Self {
+        let path = log_dir.join("josefine-producer-id-block");
+        let next = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0i64);
+        Self { path, state: Mutex::new((next, next)) }
+    }
+
+    /// The next producer id. Errors when the block file cannot be written.
+    pub fn allocate(&self) -> std::io::Result<i64> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.0 == state.1 {
+            let end = state.1 + PRODUCER_ID_BLOCK;
+            let tmp = self.path.with_extension("tmp");
+            std::fs::write(&tmp, end.to_string())?;
+            File::open(&tmp)?.sync_all()?;
+            std::fs::rename(&tmp, &self.path)?;
+            state.1 = end;
+        }
+        let id = state.0;
+        state.0 += 1;
+        Ok(id)
+    }
+}
+
+/// Everything the request handlers share.
+#[derive(Debug)]
+pub struct BrokerState {
+    /// The checked configuration.
+    pub config: BrokerConfig,
+    /// The cluster id from `meta.properties`.
+    pub cluster_id: String,
+    /// Topics and partitions.
+    pub topics: TopicRegistry,
+    /// Incremental fetch sessions (KIP-227).
+    pub fetch_sessions: FetchSessionCache,
+    /// Producer ids for InitProducerId.
+    pub producer_ids: ProducerIdAllocator,
+    /// The listeners, as bound.
+    pub listeners: Vec<BoundListener>,
+}
+
+/// A running broker. Dropping it stops it (see [`Server::shutdown`] for a graceful stop).
+#[derive(Debug)]
+pub struct Server {
+    state: Arc<BrokerState>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    lock: Option<File>,
+}
+
+fn read_properties(path: &Path) -> Option<BTreeMap<String, String>> {
+    let file = File::open(path).ok()?;
+    java_properties::read(std::io::BufReader::new(file)).ok().map(|m| m.into_iter().collect())
+}
+
+/// Locks the log dir and reads or writes `meta.properties`; returns the lock and cluster id.
+fn prepare_log_dir(config: &BrokerConfig) -> Result<(File, String, bool), StartError> {
+    let dir = &config.log_dir;
+    let err = |reason: String| StartError::LogDir { path: dir.clone(), reason };
+    std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    let lock = File::create(dir.join(".lock")).map_err(|e| err(e.to_string()))?;
+    lock.try_lock().map_err(|_| err("locked by another broker process (.lock)".into()))?;
+    let meta_path = dir.join("meta.properties");
+    let cluster_id = match read_properties(&meta_path) {
+        Some(meta) => {
+            if let Some(stored) = meta.get("node.id").and_then(|n| n.parse::<i32>().ok()) {
+                if stored != config.node_id {
+                    return Err(err(format!("stored node.id {stored} in meta.properties does not match the configured node.id {}", config.node_id)));
+                }
+            }
+            let stored = meta.get("cluster.id").cloned().ok_or_else(|| err("meta.properties has no cluster.id".into()))?;
+            if let Some(configured) = &config.cluster_id {
+                if configured != &stored {
+                    return Err(err(format!("cluster.id {configured} does not match {stored} in meta.properties")));
+                }
+            }
+            stored
+        }
+        None => {
+            let cluster_id = config.cluster_id.clone().unwrap_or_else(|| uuid_to_kafka_string(random_uuid()));
+            let text = format!(
+                "#\n#Written by josefine\nnode.id={}\ndirectory.id={}\nversion=1\ncluster.id={cluster_id}\n",
+                config.node_id,
+                uuid_to_kafka_string(random_uuid())
+            );
+            std::fs::write(&meta_path, text).map_err(|e| err(e.to_string()))?;
+            cluster_id
+        }
+    };
+    let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+    let clean = marker.exists();
+    Ok((lock, cluster_id, clean))
+}
+
+impl Server {
+    /// Starts a broker with `config`: opens the log dir, binds every listener and starts
+    /// accepting connections on the current tokio runtime.
+    ///
+    /// Errors: `LogDir` (unwritable or locked), `Topics` (damaged data), `Bind`.
+    pub async fn start(config: BrokerConfig) -> Result<Self, StartError> {
+        let started = std::time::Instant::now();
+        let (lock, cluster_id, clean, topics) = {
+            let config = config.clone();
+            let log_dir = config.log_dir.clone();
+            tokio::task::spawn_blocking(move || {
+                let (lock, cluster_id, clean) = prepare_log_dir(&config)?;
+                if !clean && config.log_dir.join("josefine-topics.json").exists() {
+                    tracing::warn!(log_dir = %config.log_dir.display(), "no clean shutdown marker: recovering logs");
+                }
+                let topics = TopicRegistry::open(&config.log_dir, config.properties.clone(), clean)?;
+                let _ = std::fs::remove_file(config.log_dir.join(CLEAN_SHUTDOWN_FILE));
+                Ok::<_, StartError>((lock, cluster_id, clean, topics))
+            })
+            .await
+            .map_err(|e| StartError::LogDir { path: log_dir, reason: e.to_string() })??
+        };
+        let _ = clean;
+        let mut bound = Vec::new();
+        let mut sockets = Vec::new();
+        for listener in &config.listeners {
+            let host = if listener.host.is_empty() { "0.0.0.0" } else { listener.host.as_str() };
+            let address = format!("{host}:{}", listener.port);
+            let socket = TcpListener::bind(&address)
+                .await
+                .map_err(|source| StartError::Bind { name: listener.name.clone(), address: address.clone(), source })?;
+            let local_addr = socket.local_addr().map_err(|source| StartError::Bind { name: listener.name.clone(), address, source })?;
+            let advertised = config.advertised_listeners.iter().find(|(name, _, _)| *name == listener.name);
+            let (advertised_host, advertised_port) = match advertised {
+                Some((_, host, port)) if !host.is_empty() => (host.clone(), i32::from(*port)),
+                _ if local_addr.ip().is_unspecified() => ("127.0.0.1".to_string(), i32::from(local_addr.port())),
+                _ => (local_addr.ip().to_string(), i32::from(local_addr.port())),
+            };
+            bound.push(BoundListener { name: listener.name.clone(), local_addr, advertised_host, advertised_port });
+            sockets.push(socket);
+        }
+        let state = Arc::new(BrokerState {
+            fetch_sessions: FetchSessionCache::new(config.max_incremental_fetch_session_cache_slots),
+            producer_ids: ProducerIdAllocator::open(&config.log_dir),
+            config,
+            cluster_id,
+            topics,
+            listeners: bound,
+        });
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        for (index, socket) in sockets.into_iter().enumerate() {
+            tracker.spawn(accept_loop(Arc::clone(&state), index, socket, cancel.clone(), tracker.clone()));
+        }
+        if let Some(interval) = state.config.log_flush_interval {
+            tracker.spawn(flush_loop(Arc::clone(&state), interval, cancel.clone()));
+        }
+        for listener in &state.listeners {
+            tracing::info!(
+                listener = %listener.name,
+                address = %listener.local_addr,
+                advertised = %format!("{}:{}", listener.advertised_host, listener.advertised_port),
+                cluster_id = %state.cluster_id,
+                startup_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "broker ready"
+            );
+        }
+        Ok(Self { state, cancel, tracker, lock: Some(lock) })
+    }
+
+    /// The shared state (topics, config) of the running broker.
+    pub fn state(&self) -> &Arc<BrokerState> {
+        &self.state
+    }
+
+    /// The addresses the listeners are bound to, in `listeners` order.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.state.listeners.iter().map(|l| l.local_addr).collect()
+    }
+
+    /// `host:port` of every listener as advertised, comma-separated: a client's
+    /// `bootstrap.servers`.
+    pub fn bootstrap_servers(&self) -> String {
+        self.state
+            .listeners
+            .iter()
+            .map(|l| format!("{}:{}", l.advertised_host, l.advertised_port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Stops accepting, closes every connection, flushes and trims the logs and writes the
+    /// clean-shutdown marker, so the next start needs no recovery.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+        let state = Arc::clone(&self.state);
+        let lock = self.lock.take();
+        let _ = tokio::task::spawn_blocking(move || close_logs(&state, lock)).await;
+    }
+}
+
+fn close_logs(state: &BrokerState, lock: Option<File>) {
+    if lock.is_none() {
+        return;
+    }
+    if state.topics.close_all() {
+        if let Err(err) = std::fs::write(state.config.log_dir.join(CLEAN_SHUTDOWN_FILE), b"") {
+            tracing::error!(%err, "cannot write the clean shutdown marker");
+        }
+    }
+    tracing::info!(log_dir = %state.config.log_dir.display(), "broker stopped");
+    drop(lock);
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.lock.is_some() {
+            self.cancel.cancel();
+            self.tracker.close();
+            // Logs refuse appends once closed, so connections still winding down cannot write
+            // past a trimmed segment.
+            close_logs(&self.state, self.lock.take());
+        }
+    }
+}
+
+async fn accept_loop(state: Arc<BrokerState>, index: usize, socket: TcpListener, cancel: CancellationToken, tracker: TaskTracker) {
+    let name = state.listeners.get(index).map(|l| l.name.clone()).unwrap_or_default();
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => break,
+            accepted = socket.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                tracker.spawn(crate::connection::serve(Arc::clone(&state), index, stream, peer, cancel.clone()));
+            }
+            Err(err) => {
+                tracing::warn!(listener = %name, %err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn flush_loop(state: Arc<BrokerState>, interval: Duration, cancel: CancellationToken) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = ticker.tick() => {
+                let state = Arc::clone(&state);
+                let _ = tokio::task::spawn_blocking(move || state.topics.flush_all()).await;
+            }
+        }
+    }
+}

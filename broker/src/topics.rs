@@ -1,0 +1,427 @@
+//! Topics and their partitions: creation, deletion, growth, persistence across restarts.
+//!
+//! On disk, beside Kafka's `<topic>-<partition>` directories (each with the Kafka
+//! `partition.metadata` file naming the topic id), `josefine-topics.json` in the log dir lists
+//! every topic with its id, partition count and config overrides. It is rewritten atomically
+//! (temp file, fsync, rename) before partition directories are created and after they are
+//! removed, so a crash leaves at worst an orphan directory, which start-up reports.
+//!
+//! References: Kafka documentation section 6.x "Topic-Level Configs"; KIP-516 (topic ids).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use base64::Engine;
+use josefine_storage::{AppendInfo, PartitionLog, StorageError};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::topic_config::{TopicConfigError, TopicConfigs};
+
+/// Kafka's rule for topic names: 1 to 249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("Topic name is illegal, it can't be empty".into());
+    }
+    if name == "." || name == ".." {
+        return Err("Topic name cannot be \".\" or \"..\"".into());
+    }
+    if name.len() > 249 {
+        return Err(format!("Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"));
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-') {
+        return Err(format!("Topic name {name} is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"));
+    }
+    Ok(())
+}
+
+/// Kafka's string form of a UUID: URL-safe base64 without padding.
+pub fn uuid_to_kafka_string(id: Uuid) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+/// A new random id that is neither Kafka's zero nor its metadata-topic sentinel and whose
+/// string form does not start with '-' (as Kafka's `Uuid.randomUuid`).
+pub fn random_uuid() -> Uuid {
+    loop {
+        let id = Uuid::new_v4();
+        if !id.is_nil() && !uuid_to_kafka_string(id).starts_with('-') {
+            return id;
+        }
+    }
+}
+
+/// One partition: its log and the fetch requests parked on it.
+#[derive(Debug)]
+pub struct Partition {
+    /// Partition index.
+    pub index: i32,
+    /// The log.
+    pub log: PartitionLog,
+    waiters: Mutex<Vec<Arc<Notify>>>,
+}
+
+impl Partition {
+    /// Appends `records` (see [`PartitionLog::append`]) and wakes the fetches waiting here.
+    pub fn append(&self, records: &[u8]) -> Result<AppendInfo, StorageError> {
+        let info = self.log.append(records, 0)?;
+        let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|p| p.into_inner()));
+        for waiter in waiters {
+            waiter.notify_one();
+        }
+        Ok(info)
+    }
+
+    /// Registers `waiter` to be notified at the next append; drops registrations whose fetch
+    /// has gone.
+    pub fn register_waiter(&self, waiter: &Arc<Notify>) {
+        let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        waiters.retain(|w| Arc::strong_count(w) > 1);
+        if !waiters.iter().any(|w| Arc::ptr_eq(w, waiter)) {
+            waiters.push(Arc::clone(waiter));
+        }
+    }
+}
+
+/// A topic.
+#[derive(Debug)]
+pub struct Topic {
+    /// Its name.
+    pub name: String,
+    /// Its id (KIP-516).
+    pub id: Uuid,
+    partitions: RwLock<Vec<Arc<Partition>>>,
+    overrides: RwLock<BTreeMap<String, String>>,
+    configs: RwLock<TopicConfigs>,
+}
+
+impl Topic {
+    /// The partition with this index.
+    pub fn partition(&self, index: i32) -> Option<Arc<Partition>> {
+        let partitions = self.partitions.read().ok()?;
+        usize::try_from(index).ok().and_then(|i| partitions.get(i)).cloned()
+    }
+    /// All partitions, in index order.
+    pub fn partitions(&self) -> Vec<Arc<Partition>> {
+        self.partitions.read().map(|p| p.clone()).unwrap_or_default()
+    }
+    /// Number of partitions.
+    pub fn partition_count(&self) -> i32 {
+        self.partitions.read().map_or(0, |p| p.len() as i32)
+    }
+    /// The topic's resolved configs.
+    pub fn configs(&self) -> TopicConfigs {
+        #[allow(clippy::expect_used)]
+        self.configs.read().expect("config lock").clone()
+    }
+    /// The topic-level overrides.
+    pub fn overrides(&self) -> BTreeMap<String, String> {
+        self.overrides.read().map(|o| o.clone()).unwrap_or_default()
+    }
+    /// Whether this is one of Kafka's internal topics.
+    pub fn is_internal(&self) -> bool {
+        self.name == "__consumer_offsets" || self.name == "__transaction_state"
+    }
+}
+
+/// Why a topic operation failed; each maps to a Kafka error code.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    /// INVALID_TOPIC_EXCEPTION.
+    #[error("{0}")]
+    InvalidName(String),
+    /// TOPIC_ALREADY_EXISTS.
+    #[error("Topic '{0}' already exists.")]
+    AlreadyExists(String),
+    /// UNKNOWN_TOPIC_OR_PARTITION.
+    #[error("This server does not host this topic-partition.")]
+    Unknown,
+    /// INVALID_PARTITIONS.
+    #[error("{0}")]
+    InvalidPartitions(String),
+    /// INVALID_CONFIG.
+    #[error("{0}")]
+    InvalidConfig(#[from] TopicConfigError),
+    /// KAFKA_STORAGE_ERROR.
+    #[error("{0}")]
+    Storage(#[from] StorageError),
+    /// KAFKA_STORAGE_ERROR for metadata files.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredTopic {
+    name: String,
+    id: Uuid,
+    partitions: i32,
+    #[serde(default)]
+    configs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, Default)]
+struct StoredTopics {
+    topics: Vec<StoredTopic>,
+}
+
+const TOPICS_FILE: &str = "josefine-topics.json";
+
+/// All topics of this broker.
+#[derive(Debug)]
+pub struct TopicRegistry {
+    log_dir: PathBuf,
+    broker_properties: BTreeMap<String, String>,
+    topics: RwLock<HashMap<String, Arc<Topic>>>,
+    by_id: RwLock<HashMap<Uuid, Arc<Topic>>>,
+    /// Serialises creations, deletions and the metadata file.
+    changes: Mutex<()>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TopicError + '_ {
+    move |source| TopicError::Io { path: path.to_path_buf(), source }
+}
+
+impl TopicRegistry {
+    /// Loads every topic of `log_dir`, recovering partition logs unless `clean`.
+    pub fn open(log_dir: &Path, broker_properties: BTreeMap<String, String>, clean: bool) -> Result<Self, TopicError> {
+        let registry = Self {
+            log_dir: log_dir.to_path_buf(),
+            broker_properties,
+            topics: RwLock::new(HashMap::new()),
+            by_id: RwLock::new(HashMap::new()),
+            changes: Mutex::new(()),
+        };
+        let path = log_dir.join(TOPICS_FILE);
+        let stored: StoredTopics = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| TopicError::Io { path: path.clone(), source: std::io::Error::other(e) })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => StoredTopics::default(),
+            Err(e) => return Err(TopicError::Io { path, source: e }),
+        };
+        for stored in stored.topics {
+            let topic = registry.open_topic(&stored.name, stored.id, stored.partitions, stored.configs, clean)?;
+            registry.insert(topic);
+        }
+        Ok(registry)
+    }
+
+    fn insert(&self, topic: Arc<Topic>) {
+        if let Ok(mut by_id) = self.by_id.write() {
+            by_id.insert(topic.id, Arc::clone(&topic));
+        }
+        if let Ok(mut topics) = self.topics.write() {
+            topics.insert(topic.name.clone(), topic);
+        }
+    }
+
+    fn partition_dir(&self, topic: &str, index: i32) -> PathBuf {
+        self.log_dir.join(format!("{topic}-{index}"))
+    }
+
+    fn open_partition(&self, topic: &str, id: Uuid, index: i32, configs: &TopicConfigs, clean: bool) -> Result<Arc<Partition>, TopicError> {
+        let dir = self.partition_dir(topic, index);
+        let log = PartitionLog::open(&dir, configs.log_config(), clean)?;
+        let metadata = dir.join("partition.metadata");
+        if !metadata.exists() {
+            std::fs::write(&metadata, format!("version: 0\ntopic_id: {}\n", uuid_to_kafka_string(id))).map_err(io_err(&metadata))?;
+        }
+        Ok(Arc::new(Partition { index, log, waiters: Mutex::new(Vec::new()) }))
+    }
+
+    fn open_topic(&self, name: &str, id: Uuid, partitions: i32, overrides: BTreeMap<String, String>, clean: bool) -> Result<Arc<Topic>, TopicError> {
+        let configs = TopicConfigs::resolve(&self.broker_properties, &overrides)?;
+        let mut opened = Vec::with_capacity(partitions.max(0) as usize);
+        for index in 0..partitions {
+            opened.push(self.open_partition(name, id, index, &configs, clean)?);
+        }
+        Ok(Arc::new(Topic {
+            name: name.to_string(),
+            id,
+            partitions: RwLock::new(opened),
+            overrides: RwLock::new(overrides),
+            configs: RwLock::new(configs),
+        }))
+    }
+
+    fn persist(&self) -> Result<(), TopicError> {
+        self.write_topics_file(None)
+    }
+
+    /// Rewrites `josefine-topics.json` atomically; `resized` stands for a topic about to get a
+    /// new partition count (written before its directories are created).
+    fn write_topics_file(&self, resized: Option<(&Arc<Topic>, i32)>) -> Result<(), TopicError> {
+        let mut stored = StoredTopics::default();
+        for topic in self.all() {
+            let partitions = match resized {
+                Some((t, count)) if Arc::ptr_eq(t, &topic) => count,
+                _ => topic.partition_count(),
+            };
+            stored.topics.push(StoredTopic { name: topic.name.clone(), id: topic.id, partitions, configs: topic.overrides() });
+        }
+        let path = self.log_dir.join(TOPICS_FILE);
+        let tmp = self.log_dir.join(format!("{TOPICS_FILE}.tmp"));
+        let bytes = serde_json::to_vec_pretty(&stored).map_err(|e| TopicError::Io { path: path.clone(), source: std::io::Error::other(e) })?;
+        {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+            file.write_all(&bytes).map_err(io_err(&tmp))?;
+            file.sync_all().map_err(io_err(&tmp))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(io_err(&path))
+    }
+
+    /// The topic named `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics.read().ok()?.get(name).cloned()
+    }
+    /// The topic with id `id`.
+    pub fn get_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
+        self.by_id.read().ok()?.get(&id).cloned()
+    }
+    /// Every topic, sorted by name.
+    pub fn all(&self) -> Vec<Arc<Topic>> {
+        let mut all: Vec<_> = self.topics.read().map(|t| t.values().cloned().collect()).unwrap_or_default();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// Checks a creation without performing it (CreateTopics `validate_only`, and before a
+    /// real one): name, partition count and configs.
+    pub fn validate_create(&self, name: &str, partitions: i32, overrides: &BTreeMap<String, String>) -> Result<TopicConfigs, TopicError> {
+        validate_topic_name(name).map_err(TopicError::InvalidName)?;
+        if self.get(name).is_some() {
+            return Err(TopicError::AlreadyExists(name.to_string()));
+        }
+        if partitions < 1 {
+            return Err(TopicError::InvalidPartitions("Number of partitions was set to an invalid non-positive value.".into()));
+        }
+        Ok(TopicConfigs::resolve(&self.broker_properties, overrides)?)
+    }
+
+    /// Creates a topic with `partitions` partitions and the given config overrides.
+    ///
+    /// Errors: `InvalidName`, `AlreadyExists`, `InvalidPartitions`, `InvalidConfig`, `Storage`/`Io`.
+    pub fn create(&self, name: &str, partitions: i32, overrides: BTreeMap<String, String>) -> Result<Arc<Topic>, TopicError> {
+        let _guard = self.changes.lock().unwrap_or_else(|p| p.into_inner());
+        self.validate_create(name, partitions, &overrides)?;
+        let collides = self.all().iter().any(|t| t.name.replace('.', "_") == name.replace('.', "_"));
+        if collides {
+            return Err(TopicError::InvalidName(format!(
+                "Topic '{name}' collides with an existing topic: topics with a period ('.') or underscore ('_') could collide"
+            )));
+        }
+        let topic = Arc::new(Topic {
+            name: name.to_string(),
+            id: random_uuid(),
+            partitions: RwLock::new(Vec::new()),
+            overrides: RwLock::new(overrides.clone()),
+            configs: RwLock::new(TopicConfigs::resolve(&self.broker_properties, &overrides)?),
+        });
+        self.insert(Arc::clone(&topic));
+        let opened = (|| {
+            self.write_topics_file(Some((&topic, partitions)))?;
+            let configs = topic.configs();
+            let mut opened = Vec::new();
+            for index in 0..partitions {
+                opened.push(self.open_partition(name, topic.id, index, &configs, true)?);
+            }
+            Ok::<_, TopicError>(opened)
+        })();
+        match opened {
+            Ok(opened) => {
+                if let Ok(mut p) = topic.partitions.write() {
+                    *p = opened;
+                }
+                tracing::info!(topic = name, partitions, "created topic");
+                Ok(topic)
+            }
+            Err(err) => {
+                self.remove(&topic);
+                let _ = self.persist();
+                Err(err)
+            }
+        }
+    }
+
+    fn remove(&self, topic: &Arc<Topic>) {
+        if let Ok(mut topics) = self.topics.write() {
+            topics.remove(&topic.name);
+        }
+        if let Ok(mut by_id) = self.by_id.write() {
+            by_id.remove(&topic.id);
+        }
+    }
+
+    /// Deletes a topic and its data.
+    pub fn delete(&self, topic: &Arc<Topic>) -> Result<(), TopicError> {
+        let _guard = self.changes.lock().unwrap_or_else(|p| p.into_inner());
+        self.remove(topic);
+        self.persist()?;
+        for partition in topic.partitions() {
+            let dir = partition.log.dir().to_path_buf();
+            if let Err(err) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), %err, "could not remove a deleted partition's directory");
+            }
+        }
+        tracing::info!(topic = %topic.name, "deleted topic");
+        Ok(())
+    }
+
+    /// Grows `topic` to `count` partitions (CreatePartitions); `validate_only` checks only.
+    pub fn add_partitions(&self, topic: &Arc<Topic>, count: i32, validate_only: bool) -> Result<(), TopicError> {
+        let _guard = self.changes.lock().unwrap_or_else(|p| p.into_inner());
+        let current = topic.partition_count();
+        if count < current {
+            return Err(TopicError::InvalidPartitions(format!(
+                "Topic currently has {current} partitions, which is higher than the requested {count}."
+            )));
+        }
+        if count == current {
+            return Err(TopicError::InvalidPartitions(format!("Topic already has {current} partitions.")));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        self.write_topics_file(Some((topic, count)))?;
+        let configs = topic.configs();
+        let mut added = Vec::new();
+        for index in current..count {
+            added.push(self.open_partition(&topic.name, topic.id, index, &configs, true)?);
+        }
+        if let Ok(mut partitions) = topic.partitions.write() {
+            partitions.extend(added);
+        }
+        Ok(())
+    }
+
+    /// Flushes every partition (the `log.flush.interval.ms` policy).
+    pub fn flush_all(&self) {
+        for topic in self.all() {
+            for partition in topic.partitions() {
+                if let Err(err) = partition.log.flush() {
+                    tracing::error!(topic = %topic.name, partition = partition.index, %err, "flush failed");
+                }
+            }
+        }
+    }
+
+    /// Flushes and trims every partition for a clean shutdown. Returns false if any failed.
+    pub fn close_all(&self) -> bool {
+        let mut ok = true;
+        for topic in self.all() {
+            for partition in topic.partitions() {
+                if let Err(err) = partition.log.close() {
+                    tracing::error!(topic = %topic.name, partition = partition.index, %err, "close failed");
+                    ok = false;
+                }
+            }
+        }
+        ok
+    }
+}
