@@ -69,7 +69,9 @@ impl BrokerBuilder {
 
     fn config(&self) -> Result<(BrokerConfig, Option<tempfile::TempDir>), Error> {
         let mut properties = self.properties.clone();
-        properties.entry("listeners".into()).or_insert_with(|| "PLAINTEXT://127.0.0.1:0".into());
+        properties
+            .entry("listeners".into())
+            .or_insert_with(|| "PLAINTEXT://127.0.0.1:0".into());
         let temp_dir = match &self.log_dir {
             Some(dir) => {
                 properties.insert("log.dirs".into(), dir.display().to_string());
@@ -91,15 +93,25 @@ impl BrokerBuilder {
     pub async fn start(self) -> Result<Broker, Error> {
         let (config, temp_dir) = self.config()?;
         let server = Server::start(config).await?;
-        Ok(Broker { server, _temp_dir: temp_dir })
+        Ok(Broker {
+            server,
+            _temp_dir: temp_dir,
+        })
     }
 
     /// Starts the broker on a runtime of its own, for tests that have no tokio runtime.
     /// Must not be called from within a runtime.
     pub fn start_blocking(self) -> Result<BlockingBroker, Error> {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("josefine").enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("josefine")
+            .enable_all()
+            .build()?;
         let broker = runtime.block_on(self.start())?;
-        Ok(BlockingBroker { broker: Some(broker), runtime: Some(runtime) })
+        Ok(BlockingBroker {
+            broker: Some(broker),
+            runtime: Some(runtime),
+        })
     }
 }
 
@@ -137,7 +149,10 @@ pub struct BlockingBroker {
 impl BlockingBroker {
     /// `host:port` to give a client as `bootstrap.servers`.
     pub fn bootstrap_servers(&self) -> String {
-        self.broker.as_ref().map(Broker::bootstrap_servers).unwrap_or_default()
+        self.broker
+            .as_ref()
+            .map(Broker::bootstrap_servers)
+            .unwrap_or_default()
     }
 
     /// Stops the broker and its runtime.

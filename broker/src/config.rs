@@ -31,7 +31,11 @@ pub enum ConfigError {
 }
 
 fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.into(), value: value.into(), reason: reason.into() }
+    ConfigError::Invalid {
+        key: key.into(),
+        value: value.into(),
+        reason: reason.into(),
+    }
 }
 
 /// The security protocol of a listener. Only PLAINTEXT is served so far.
@@ -58,10 +62,19 @@ pub struct Listener {
 fn parse_listeners(key: &str, value: &str) -> Result<Vec<(String, String, u16)>, ConfigError> {
     let mut out = Vec::new();
     for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (name, rest) = item.split_once("://").ok_or_else(|| invalid(key, value, format!("{item} is not NAME://host:port")))?;
-        let (host, port) = rest.rsplit_once(':').ok_or_else(|| invalid(key, value, format!("{item} has no port")))?;
-        let port: u16 = port.parse().map_err(|_| invalid(key, value, format!("bad port in {item}")))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let (name, rest) = item
+            .split_once("://")
+            .ok_or_else(|| invalid(key, value, format!("{item} is not NAME://host:port")))?;
+        let (host, port) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| invalid(key, value, format!("{item} has no port")))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| invalid(key, value, format!("bad port in {item}")))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         out.push((name.to_ascii_uppercase(), host, port));
     }
     Ok(out)
@@ -101,35 +114,89 @@ pub struct BrokerConfig {
 /// Keys that Kafka brokers know and Josefine accepts without a warning (some have no effect
 /// on a single node).
 const KNOWN_KEYS: &[&str] = &[
-    "node.id", "broker.id", "listeners", "advertised.listeners", "listener.security.protocol.map",
-    "inter.broker.listener.name", "controller.listener.names", "process.roles", "controller.quorum.voters",
-    "controller.quorum.bootstrap.servers", "log.dirs", "log.dir", "num.partitions", "auto.create.topics.enable",
-    "socket.request.max.bytes", "socket.send.buffer.bytes", "socket.receive.buffer.bytes", "num.network.threads",
-    "num.io.threads", "num.recovery.threads.per.data.dir", "offsets.topic.replication.factor",
-    "offsets.topic.num.partitions", "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
-    "default.replication.factor", "min.insync.replicas", "log.retention.hours", "log.retention.minutes",
-    "log.retention.ms", "log.retention.bytes", "log.retention.check.interval.ms", "log.segment.bytes",
-    "log.roll.ms", "log.roll.hours", "log.index.size.max.bytes", "log.index.interval.bytes",
-    "log.flush.interval.messages", "log.flush.interval.ms", "log.flush.scheduler.interval.ms",
-    "log.cleanup.policy", "log.cleaner.enable", "log.message.timestamp.type", "message.max.bytes",
-    "compression.type", "delete.topic.enable", "group.initial.rebalance.delay.ms", "zookeeper.connect",
-    "zookeeper.connection.timeout.ms", "max.incremental.fetch.session.cache.slots", "cluster.id",
-    "log.preallocate", "log.message.timestamp.before.max.ms", "log.message.timestamp.after.max.ms",
-    "log.message.timestamp.difference.max.ms", "unclean.leader.election.enable", "replica.lag.time.max.ms",
-    "group.coordinator.rebalance.protocols", "share.coordinator.state.topic.replication.factor",
-    "share.coordinator.state.topic.min.isr", "metadata.log.dir", "log.cleaner.threads",
+    "node.id",
+    "broker.id",
+    "listeners",
+    "advertised.listeners",
+    "listener.security.protocol.map",
+    "inter.broker.listener.name",
+    "controller.listener.names",
+    "process.roles",
+    "controller.quorum.voters",
+    "controller.quorum.bootstrap.servers",
+    "log.dirs",
+    "log.dir",
+    "num.partitions",
+    "auto.create.topics.enable",
+    "socket.request.max.bytes",
+    "socket.send.buffer.bytes",
+    "socket.receive.buffer.bytes",
+    "num.network.threads",
+    "num.io.threads",
+    "num.recovery.threads.per.data.dir",
+    "offsets.topic.replication.factor",
+    "offsets.topic.num.partitions",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "default.replication.factor",
+    "min.insync.replicas",
+    "log.retention.hours",
+    "log.retention.minutes",
+    "log.retention.ms",
+    "log.retention.bytes",
+    "log.retention.check.interval.ms",
+    "log.segment.bytes",
+    "log.roll.ms",
+    "log.roll.hours",
+    "log.index.size.max.bytes",
+    "log.index.interval.bytes",
+    "log.flush.interval.messages",
+    "log.flush.interval.ms",
+    "log.flush.scheduler.interval.ms",
+    "log.cleanup.policy",
+    "log.cleaner.enable",
+    "log.message.timestamp.type",
+    "message.max.bytes",
+    "compression.type",
+    "delete.topic.enable",
+    "group.initial.rebalance.delay.ms",
+    "zookeeper.connect",
+    "zookeeper.connection.timeout.ms",
+    "max.incremental.fetch.session.cache.slots",
+    "cluster.id",
+    "log.preallocate",
+    "log.message.timestamp.before.max.ms",
+    "log.message.timestamp.after.max.ms",
+    "log.message.timestamp.difference.max.ms",
+    "unclean.leader.election.enable",
+    "replica.lag.time.max.ms",
+    "group.coordinator.rebalance.protocols",
+    "share.coordinator.state.topic.replication.factor",
+    "share.coordinator.state.topic.min.isr",
+    "metadata.log.dir",
+    "log.cleaner.threads",
 ];
 
 impl BrokerConfig {
     /// Reads a Java properties file, applies `overrides` (`key=value`) on top and checks it.
     ///
     /// Errors: `File` when unreadable, `Invalid` naming the first bad key.
-    pub fn from_file(path: Option<&std::path::Path>, overrides: &[(String, String)]) -> Result<Self, ConfigError> {
+    pub fn from_file(
+        path: Option<&std::path::Path>,
+        overrides: &[(String, String)],
+    ) -> Result<Self, ConfigError> {
         let mut properties = BTreeMap::new();
         if let Some(path) = path {
-            let file = std::fs::File::open(path).map_err(|e| ConfigError::File { path: path.into(), reason: e.to_string() })?;
-            let map = java_properties::read(std::io::BufReader::new(file))
-                .map_err(|e| ConfigError::File { path: path.into(), reason: e.to_string() })?;
+            let file = std::fs::File::open(path).map_err(|e| ConfigError::File {
+                path: path.into(),
+                reason: e.to_string(),
+            })?;
+            let map = java_properties::read(std::io::BufReader::new(file)).map_err(|e| {
+                ConfigError::File {
+                    path: path.into(),
+                    reason: e.to_string(),
+                }
+            })?;
             properties.extend(map);
         }
         properties.extend(overrides.iter().cloned());
@@ -139,31 +206,48 @@ impl BrokerConfig {
     /// Checks a property map. Every validation happens here, before any socket or file opens.
     pub fn from_properties(properties: BTreeMap<String, String>) -> Result<Self, ConfigError> {
         for key in properties.keys() {
-            if !KNOWN_KEYS.contains(&key.as_str()) && !crate::topic_config::is_broker_synonym(key) && !key.starts_with("listener.name.") {
+            if !KNOWN_KEYS.contains(&key.as_str())
+                && !crate::topic_config::is_broker_synonym(key)
+                && !key.starts_with("listener.name.")
+            {
                 tracing::warn!(%key, "unknown configuration key ignored");
             }
         }
         let get = |key: &str| properties.get(key).map(|v| v.trim());
         fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
-            value.parse().map_err(|_| invalid(key, value, "not a number in range"))
+            value
+                .parse()
+                .map_err(|_| invalid(key, value, "not a number in range"))
         }
         let node_id = match get("node.id").or(get("broker.id")) {
             Some(v) => parse::<i32>("node.id", v)?.max(0),
             None => 0,
         };
         let controller_names: Vec<String> = get("controller.listener.names")
-            .map(|v| v.split(',').map(|s| s.trim().to_ascii_uppercase()).collect())
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_ascii_uppercase())
+                    .collect()
+            })
             .unwrap_or_default();
-        let mut protocol_map: BTreeMap<String, String> = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
-            .iter()
-            .map(|p| (p.to_string(), p.to_string()))
-            .collect();
+        let mut protocol_map: BTreeMap<String, String> =
+            ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+                .iter()
+                .map(|p| (p.to_string(), p.to_string()))
+                .collect();
         if let Some(map) = get("listener.security.protocol.map") {
             for pair in map.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let (name, protocol) = pair
-                    .split_once(':')
-                    .ok_or_else(|| invalid("listener.security.protocol.map", map, format!("{pair} is not NAME:PROTOCOL")))?;
-                protocol_map.insert(name.trim().to_ascii_uppercase(), protocol.trim().to_ascii_uppercase());
+                let (name, protocol) = pair.split_once(':').ok_or_else(|| {
+                    invalid(
+                        "listener.security.protocol.map",
+                        map,
+                        format!("{pair} is not NAME:PROTOCOL"),
+                    )
+                })?;
+                protocol_map.insert(
+                    name.trim().to_ascii_uppercase(),
+                    protocol.trim().to_ascii_uppercase(),
+                );
             }
         }
         let listeners_value = get("listeners").unwrap_or("PLAINTEXT://127.0.0.1:9092");
@@ -177,9 +261,22 @@ impl BrokerConfig {
                 .ok_or_else(|| invalid("listeners", listeners_value, format!("listener {name} has no security protocol in listener.security.protocol.map")))?;
             let security_protocol = match protocol.as_str() {
                 "PLAINTEXT" => SecurityProtocol::Plaintext,
-                other => return Err(invalid("listeners", listeners_value, format!("security protocol {other} of listener {name} is not supported yet"))),
+                other => {
+                    return Err(invalid(
+                        "listeners",
+                        listeners_value,
+                        format!(
+                            "security protocol {other} of listener {name} is not supported yet"
+                        ),
+                    ))
+                }
             };
-            listeners.push(Listener { name, host, port, security_protocol });
+            listeners.push(Listener {
+                name,
+                host,
+                port,
+                security_protocol,
+            });
         }
         if listeners.is_empty() {
             return Err(invalid("listeners", listeners_value, "no broker listener"));
@@ -197,7 +294,11 @@ impl BrokerConfig {
             None => 1,
         };
         if num_partitions < 1 {
-            return Err(invalid("num.partitions", &num_partitions.to_string(), "must be at least 1"));
+            return Err(invalid(
+                "num.partitions",
+                &num_partitions.to_string(),
+                "must be at least 1",
+            ));
         }
         let parse_bool = |key: &str, default: bool| -> Result<bool, ConfigError> {
             match get(key) {
@@ -212,7 +313,11 @@ impl BrokerConfig {
             None => 104_857_600,
         };
         if socket_request_max_bytes < 1 {
-            return Err(invalid("socket.request.max.bytes", &socket_request_max_bytes.to_string(), "must be positive"));
+            return Err(invalid(
+                "socket.request.max.bytes",
+                &socket_request_max_bytes.to_string(),
+                "must be positive",
+            ));
         }
         let log_flush_interval = match get("log.flush.interval.ms") {
             Some(v) => {
@@ -240,11 +345,14 @@ impl BrokerConfig {
             properties: properties.clone(),
         };
         // Topic defaults from broker keys must be valid too (log.segment.bytes, ...).
-        crate::topic_config::TopicConfigs::resolve(&config.properties, &BTreeMap::new())
-            .map_err(|e| match e {
-                crate::topic_config::TopicConfigError::Invalid { key, value, reason } => ConfigError::Invalid { key, value, reason },
+        crate::topic_config::TopicConfigs::resolve(&config.properties, &BTreeMap::new()).map_err(
+            |e| match e {
+                crate::topic_config::TopicConfigError::Invalid { key, value, reason } => {
+                    ConfigError::Invalid { key, value, reason }
+                }
                 crate::topic_config::TopicConfigError::Unknown(key) => invalid(&key, "", "unknown"),
-            })?;
+            },
+        )?;
         Ok(config)
     }
 
@@ -264,14 +372,20 @@ mod tests {
     use super::*;
 
     fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_match_kafka() -> Result<(), ConfigError> {
         let config = BrokerConfig::from_properties(BTreeMap::new())?;
         assert_eq!(config.listeners.len(), 1);
-        assert_eq!((config.listeners[0].host.as_str(), config.listeners[0].port), ("127.0.0.1", 9092));
+        assert_eq!(
+            (config.listeners[0].host.as_str(), config.listeners[0].port),
+            ("127.0.0.1", 9092)
+        );
         assert_eq!(config.socket_request_max_bytes, 104_857_600);
         assert_eq!(config.num_partitions, 1);
         assert!(config.auto_create_topics_enable);
@@ -284,7 +398,10 @@ mod tests {
             ("process.roles", "broker,controller"),
             ("listeners", "PLAINTEXT://:9092,CONTROLLER://:9093"),
             ("controller.listener.names", "CONTROLLER"),
-            ("listener.security.protocol.map", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"),
+            (
+                "listener.security.protocol.map",
+                "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            ),
         ]))?;
         assert_eq!(config.listeners.len(), 1);
         assert_eq!(config.listeners[0].name, "PLAINTEXT");
@@ -293,8 +410,15 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_key() {
-        for (key, value) in [("num.partitions", "zero"), ("log.segment.bytes", "-5"), ("auto.create.topics.enable", "yes"), ("listeners", "nonsense")] {
-            let err = BrokerConfig::from_properties(props(&[(key, value)])).map(|_| ()).unwrap_err();
+        for (key, value) in [
+            ("num.partitions", "zero"),
+            ("log.segment.bytes", "-5"),
+            ("auto.create.topics.enable", "yes"),
+            ("listeners", "nonsense"),
+        ] {
+            let err = BrokerConfig::from_properties(props(&[(key, value)]))
+                .map(|_| ())
+                .unwrap_err();
             assert!(err.to_string().contains(key), "{err} names {key}");
         }
     }

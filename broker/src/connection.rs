@@ -30,13 +30,25 @@ pub struct Session {
 }
 
 /// Serves one connection until the client closes it, it misbehaves, or the broker stops.
-pub async fn serve(state: Arc<BrokerState>, listener: usize, stream: TcpStream, peer: SocketAddr, cancel: CancellationToken) {
+pub async fn serve(
+    state: Arc<BrokerState>,
+    listener: usize,
+    stream: TcpStream,
+    peer: SocketAddr,
+    cancel: CancellationToken,
+) {
     let span = tracing::info_span!("connection", %peer);
     async move {
-        let session = Session { state, listener, peer };
+        let session = Session {
+            state,
+            listener,
+            peer,
+        };
         match run(&session, stream, cancel).await {
             Ok(()) => tracing::debug!("connection closed"),
-            Err(ConnectionError::Io(err)) if is_disconnect(&err) => tracing::debug!(%err, "client disconnected"),
+            Err(ConnectionError::Io(err)) if is_disconnect(&err) => {
+                tracing::debug!(%err, "client disconnected")
+            }
             Err(err) => tracing::warn!(%err, "closing connection"),
         }
     }
@@ -46,10 +58,17 @@ pub async fn serve(state: Arc<BrokerState>, listener: usize, stream: TcpStream, 
 
 fn is_disconnect(err: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
-    matches!(err.kind(), UnexpectedEof | ConnectionReset | BrokenPipe | ConnectionAborted)
+    matches!(
+        err.kind(),
+        UnexpectedEof | ConnectionReset | BrokenPipe | ConnectionAborted
+    )
 }
 
-async fn run(session: &Session, stream: TcpStream, cancel: CancellationToken) -> Result<(), ConnectionError> {
+async fn run(
+    session: &Session,
+    stream: TcpStream,
+    cancel: CancellationToken,
+) -> Result<(), ConnectionError> {
     let (read_half, mut write_half) = stream.into_split();
     let mut reader = BufReader::with_capacity(64 * 1024, read_half);
     let max = session.state.config.socket_request_max_bytes;
@@ -59,7 +78,12 @@ async fn run(session: &Session, stream: TcpStream, cancel: CancellationToken) ->
             frame = read_frame(&mut reader, max) => frame?,
         };
         let Some(frame) = frame else { return Ok(()) };
-        if let Some(response) = crate::dispatch::dispatch(session, frame).await? {
+        // A parked fetch must not hold up shutdown until its max wait ends.
+        let response = tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            response = crate::dispatch::dispatch(session, frame) => response?,
+        };
+        if let Some(response) = response {
             write_half.write_all(&response).await?;
         }
     }
@@ -68,7 +92,10 @@ async fn run(session: &Session, stream: TcpStream, cancel: CancellationToken) ->
 /// Reads one frame; `None` on a clean end of stream between frames.
 ///
 /// Errors: `FrameTooLarge` for a negative size or one above `max`, `Io` for a short read.
-pub async fn read_frame<R: tokio::io::AsyncRead + Unpin>(reader: &mut R, max: usize) -> Result<Option<Bytes>, ConnectionError> {
+pub async fn read_frame<R: tokio::io::AsyncRead + Unpin>(
+    reader: &mut R,
+    max: usize,
+) -> Result<Option<Bytes>, ConnectionError> {
     let mut size = [0u8; 4];
     match reader.read_exact(&mut size).await {
         Ok(_) => {}
@@ -77,7 +104,10 @@ pub async fn read_frame<R: tokio::io::AsyncRead + Unpin>(reader: &mut R, max: us
     }
     let size = i32::from_be_bytes(size);
     if size < 0 || size as usize > max {
-        return Err(ConnectionError::FrameTooLarge { size: i64::from(size), max });
+        return Err(ConnectionError::FrameTooLarge {
+            size: i64::from(size),
+            max,
+        });
     }
     let mut body = BytesMut::zeroed(size as usize);
     reader.read_exact(&mut body).await?;

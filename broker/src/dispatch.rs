@@ -33,22 +33,33 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
 
 /// The advertised (min, max) versions of `key`, if served.
 pub fn supported_versions(key: ApiKey) -> Option<(i16, i16)> {
-    SUPPORTED_APIS.iter().find(|(k, _, _)| *k == key).map(|(_, min, max)| (*min, *max))
+    SUPPORTED_APIS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, min, max)| (*min, *max))
 }
 
 fn be_i16(frame: &[u8], at: usize) -> i16 {
-    frame.get(at..at + 2).map_or(-1, |b| i16::from_be_bytes([b[0], b[1]]))
+    frame
+        .get(at..at + 2)
+        .map_or(-1, |b| i16::from_be_bytes([b[0], b[1]]))
 }
 
 /// Frames `body` with its response header: size, correlation id, tagged fields if flexible.
-fn frame<R: Encodable>(correlation_id: i32, header_version: i16, body: &R, version: i16) -> Result<BytesMut, ConnectionError> {
+fn frame<R: Encodable>(
+    correlation_id: i32,
+    header_version: i16,
+    body: &R,
+    version: i16,
+) -> Result<BytesMut, ConnectionError> {
     let mut out = BytesMut::with_capacity(128);
     out.put_i32(0);
     ResponseHeader::default()
         .with_correlation_id(correlation_id)
         .encode(&mut out, header_version)
         .map_err(|e| ConnectionError::Encode(e.to_string()))?;
-    body.encode(&mut out, version).map_err(|e| ConnectionError::Encode(e.to_string()))?;
+    body.encode(&mut out, version)
+        .map_err(|e| ConnectionError::Encode(e.to_string()))?;
     let size = (out.len() - 4) as i32;
     out[..4].copy_from_slice(&size.to_be_bytes());
     Ok(out)
@@ -58,9 +69,19 @@ fn frame<R: Encodable>(correlation_id: i32, header_version: i16, body: &R, versi
 ///
 /// Errors (the connection closes): an unknown API key, an unsupported version (except
 /// ApiVersions, which answers per KIP-511), an undecodable header or body.
-pub async fn dispatch(session: &Session, mut frame: Bytes) -> Result<Option<BytesMut>, ConnectionError> {
+pub async fn dispatch(
+    session: &Session,
+    mut frame: Bytes,
+) -> Result<Option<BytesMut>, ConnectionError> {
     if frame.len() < 8 {
-        return Err(ConnectionError::Malformed { api_key: -1, api_version: -1, reason: format!("{} byte frame is shorter than a request header", frame.len()) });
+        return Err(ConnectionError::Malformed {
+            api_key: -1,
+            api_version: -1,
+            reason: format!(
+                "{} byte frame is shorter than a request header",
+                frame.len()
+            ),
+        });
     }
     let api_key = be_i16(&frame, 0);
     let api_version = be_i16(&frame, 2);
@@ -73,10 +94,18 @@ pub async fn dispatch(session: &Session, mut frame: Bytes) -> Result<Option<Byte
         return frame_response(correlation_id, 0, &response, 0);
     }
     if api_version < min || api_version > max {
-        return Err(ConnectionError::UnsupportedVersion { api_key, api_version });
+        return Err(ConnectionError::UnsupportedVersion {
+            api_key,
+            api_version,
+        });
     }
-    let malformed = |reason: String| ConnectionError::Malformed { api_key, api_version, reason };
-    let header = RequestHeader::decode(&mut frame, key.request_header_version(api_version)).map_err(|e| malformed(e.to_string()))?;
+    let malformed = |reason: String| ConnectionError::Malformed {
+        api_key,
+        api_version,
+        reason,
+    };
+    let header = RequestHeader::decode(&mut frame, key.request_header_version(api_version))
+        .map_err(|e| malformed(e.to_string()))?;
     let span = tracing::debug_span!("request", api_key = ?key, api_version, correlation_id, client_id = header.client_id.as_ref().map(|c| c.as_str()).unwrap_or(""));
     let _entered = span.enter();
     tracing::debug!("request");
@@ -84,7 +113,9 @@ pub async fn dispatch(session: &Session, mut frame: Bytes) -> Result<Option<Byte
     let version = api_version;
     macro_rules! decode {
         ($ty:ty) => {
-            <$ty>::decode(&mut frame, version).map_err(|e| malformed(format!("cannot decode {} v{version}: {e}", stringify!($ty))))?
+            <$ty>::decode(&mut frame, version).map_err(|e| {
+                malformed(format!("cannot decode {} v{version}: {e}", stringify!($ty)))
+            })?
         };
     }
     macro_rules! respond {
@@ -94,24 +125,66 @@ pub async fn dispatch(session: &Session, mut frame: Bytes) -> Result<Option<Byte
     }
     drop(_entered);
     match key {
-        ApiKey::ApiVersions => respond!(api::api_versions::handle(decode!(ApiVersionsRequest), version)),
-        ApiKey::Metadata => respond!(api::metadata::handle(session, decode!(MetadataRequest), version)),
+        ApiKey::ApiVersions => respond!(api::api_versions::handle(
+            decode!(ApiVersionsRequest),
+            version
+        )),
+        ApiKey::Metadata => respond!(api::metadata::handle(
+            session,
+            decode!(MetadataRequest),
+            version
+        )),
         ApiKey::Produce => match api::produce::handle(session, decode!(ProduceRequest), version)? {
             Some(response) => respond!(response),
             None => Ok(None),
         },
-        ApiKey::Fetch => respond!(api::fetch::handle(session, decode!(FetchRequest), version).await),
-        ApiKey::ListOffsets => respond!(api::list_offsets::handle(session, decode!(ListOffsetsRequest), version)),
-        ApiKey::CreateTopics => respond!(api::create_topics::handle(session, decode!(CreateTopicsRequest), version)),
-        ApiKey::DeleteTopics => respond!(api::delete_topics::handle(session, decode!(DeleteTopicsRequest), version)),
-        ApiKey::CreatePartitions => respond!(api::create_partitions::handle(session, decode!(CreatePartitionsRequest), version)),
-        ApiKey::DescribeConfigs => respond!(api::describe_configs::handle(session, decode!(DescribeConfigsRequest), version)),
-        ApiKey::DescribeCluster => respond!(api::describe_cluster::handle(session, decode!(DescribeClusterRequest), version)),
-        ApiKey::InitProducerId => respond!(api::init_producer_id::handle(session, decode!(InitProducerIdRequest), version)),
+        ApiKey::Fetch => {
+            respond!(api::fetch::handle(session, decode!(FetchRequest), version).await)
+        }
+        ApiKey::ListOffsets => respond!(api::list_offsets::handle(
+            session,
+            decode!(ListOffsetsRequest),
+            version
+        )),
+        ApiKey::CreateTopics => respond!(api::create_topics::handle(
+            session,
+            decode!(CreateTopicsRequest),
+            version
+        )),
+        ApiKey::DeleteTopics => respond!(api::delete_topics::handle(
+            session,
+            decode!(DeleteTopicsRequest),
+            version
+        )),
+        ApiKey::CreatePartitions => respond!(api::create_partitions::handle(
+            session,
+            decode!(CreatePartitionsRequest),
+            version
+        )),
+        ApiKey::DescribeConfigs => respond!(api::describe_configs::handle(
+            session,
+            decode!(DescribeConfigsRequest),
+            version
+        )),
+        ApiKey::DescribeCluster => respond!(api::describe_cluster::handle(
+            session,
+            decode!(DescribeClusterRequest),
+            version
+        )),
+        ApiKey::InitProducerId => respond!(api::init_producer_id::handle(
+            session,
+            decode!(InitProducerIdRequest),
+            version
+        )),
         _ => Err(ConnectionError::UnsupportedApi(api_key)),
     }
 }
 
-fn frame_response<R: Encodable>(correlation_id: i32, header_version: i16, body: &R, version: i16) -> Result<Option<BytesMut>, ConnectionError> {
+fn frame_response<R: Encodable>(
+    correlation_id: i32,
+    header_version: i16,
+    body: &R,
+    version: i16,
+) -> Result<Option<BytesMut>, ConnectionError> {
     frame(correlation_id, header_version, body, version).map(Some)
 }

@@ -57,7 +57,9 @@ pub fn storage_error_code(err: &StorageError) -> ResponseError {
         StorageError::InvalidTimestamp { .. } => ResponseError::InvalidTimestamp,
         StorageError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         StorageError::Closed { .. } => ResponseError::NotLeaderOrFollower,
-        StorageError::Poisoned { .. } | StorageError::Io { .. } | StorageError::Damaged { .. } => ResponseError::KafkaStorageError,
+        StorageError::Poisoned { .. } | StorageError::Io { .. } | StorageError::Damaged { .. } => {
+            ResponseError::KafkaStorageError
+        }
     }
 }
 

@@ -76,8 +76,14 @@ const PRODUCER_ID_BLOCK: i64 = 1000;
 impl ProducerIdAllocator {
     fn open(log_dir: &Path) -> Self {
         let path = log_dir.join("josefine-producer-id-block");
-        let next = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0i64);
-        Self { path, state: Mutex::new((next, next)) }
+        let next = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0i64);
+        Self {
+            path,
+            state: Mutex::new((next, next)),
+        }
     }
 
     /// The next producer id. Errors when the block file cannot be written.
@@ -125,16 +131,22 @@ pub struct Server {
 
 fn read_properties(path: &Path) -> Option<BTreeMap<String, String>> {
     let file = File::open(path).ok()?;
-    java_properties::read(std::io::BufReader::new(file)).ok().map(|m| m.into_iter().collect())
+    java_properties::read(std::io::BufReader::new(file))
+        .ok()
+        .map(|m| m.into_iter().collect())
 }
 
 /// Locks the log dir and reads or writes `meta.properties`; returns the lock and cluster id.
 fn prepare_log_dir(config: &BrokerConfig) -> Result<(File, String, bool), StartError> {
     let dir = &config.log_dir;
-    let err = |reason: String| StartError::LogDir { path: dir.clone(), reason };
+    let err = |reason: String| StartError::LogDir {
+        path: dir.clone(),
+        reason,
+    };
     std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
     let lock = File::create(dir.join(".lock")).map_err(|e| err(e.to_string()))?;
-    lock.try_lock().map_err(|_| err("locked by another broker process (.lock)".into()))?;
+    lock.try_lock()
+        .map_err(|_| err("locked by another broker process (.lock)".into()))?;
     let meta_path = dir.join("meta.properties");
     let cluster_id = match read_properties(&meta_path) {
         Some(meta) => {
@@ -143,16 +155,24 @@ fn prepare_log_dir(config: &BrokerConfig) -> Result<(File, String, bool), StartE
                     return Err(err(format!("stored node.id {stored} in meta.properties does not match the configured node.id {}", config.node_id)));
                 }
             }
-            let stored = meta.get("cluster.id").cloned().ok_or_else(|| err("meta.properties has no cluster.id".into()))?;
+            let stored = meta
+                .get("cluster.id")
+                .cloned()
+                .ok_or_else(|| err("meta.properties has no cluster.id".into()))?;
             if let Some(configured) = &config.cluster_id {
                 if configured != &stored {
-                    return Err(err(format!("cluster.id {configured} does not match {stored} in meta.properties")));
+                    return Err(err(format!(
+                        "cluster.id {configured} does not match {stored} in meta.properties"
+                    )));
                 }
             }
             stored
         }
         None => {
-            let cluster_id = config.cluster_id.clone().unwrap_or_else(|| uuid_to_kafka_string(random_uuid()));
+            let cluster_id = config
+                .cluster_id
+                .clone()
+                .unwrap_or_else(|| uuid_to_kafka_string(random_uuid()));
             let text = format!(
                 "#\n#Written by josefine\nnode.id={}\ndirectory.id={}\nversion=1\ncluster.id={cluster_id}\n",
                 config.node_id,
@@ -193,23 +213,47 @@ impl Server {
         let mut bound = Vec::new();
         let mut sockets = Vec::new();
         for listener in &config.listeners {
-            let host = if listener.host.is_empty() { "0.0.0.0" } else { listener.host.as_str() };
+            let host = if listener.host.is_empty() {
+                "0.0.0.0"
+            } else {
+                listener.host.as_str()
+            };
             let address = format!("{host}:{}", listener.port);
             let socket = TcpListener::bind(&address)
                 .await
-                .map_err(|source| StartError::Bind { name: listener.name.clone(), address: address.clone(), source })?;
-            let local_addr = socket.local_addr().map_err(|source| StartError::Bind { name: listener.name.clone(), address, source })?;
-            let advertised = config.advertised_listeners.iter().find(|(name, _, _)| *name == listener.name);
+                .map_err(|source| StartError::Bind {
+                    name: listener.name.clone(),
+                    address: address.clone(),
+                    source,
+                })?;
+            let local_addr = socket.local_addr().map_err(|source| StartError::Bind {
+                name: listener.name.clone(),
+                address,
+                source,
+            })?;
+            let advertised = config
+                .advertised_listeners
+                .iter()
+                .find(|(name, _, _)| *name == listener.name);
             let (advertised_host, advertised_port) = match advertised {
                 Some((_, host, port)) if !host.is_empty() => (host.clone(), i32::from(*port)),
-                _ if local_addr.ip().is_unspecified() => ("127.0.0.1".to_string(), i32::from(local_addr.port())),
+                _ if local_addr.ip().is_unspecified() => {
+                    ("127.0.0.1".to_string(), i32::from(local_addr.port()))
+                }
                 _ => (local_addr.ip().to_string(), i32::from(local_addr.port())),
             };
-            bound.push(BoundListener { name: listener.name.clone(), local_addr, advertised_host, advertised_port });
+            bound.push(BoundListener {
+                name: listener.name.clone(),
+                local_addr,
+                advertised_host,
+                advertised_port,
+            });
             sockets.push(socket);
         }
         let state = Arc::new(BrokerState {
-            fetch_sessions: FetchSessionCache::new(config.max_incremental_fetch_session_cache_slots),
+            fetch_sessions: FetchSessionCache::new(
+                config.max_incremental_fetch_session_cache_slots,
+            ),
             producer_ids: ProducerIdAllocator::open(&config.log_dir),
             config,
             cluster_id,
@@ -219,7 +263,13 @@ impl Server {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
         for (index, socket) in sockets.into_iter().enumerate() {
-            tracker.spawn(accept_loop(Arc::clone(&state), index, socket, cancel.clone(), tracker.clone()));
+            tracker.spawn(accept_loop(
+                Arc::clone(&state),
+                index,
+                socket,
+                cancel.clone(),
+                tracker.clone(),
+            ));
         }
         if let Some(interval) = state.config.log_flush_interval {
             tracker.spawn(flush_loop(Arc::clone(&state), interval, cancel.clone()));
@@ -234,7 +284,12 @@ impl Server {
                 "broker ready"
             );
         }
-        Ok(Self { state, cancel, tracker, lock: Some(lock) })
+        Ok(Self {
+            state,
+            cancel,
+            tracker,
+            lock: Some(lock),
+        })
     }
 
     /// The shared state (topics, config) of the running broker.
@@ -295,8 +350,18 @@ impl Drop for Server {
     }
 }
 
-async fn accept_loop(state: Arc<BrokerState>, index: usize, socket: TcpListener, cancel: CancellationToken, tracker: TaskTracker) {
-    let name = state.listeners.get(index).map(|l| l.name.clone()).unwrap_or_default();
+async fn accept_loop(
+    state: Arc<BrokerState>,
+    index: usize,
+    socket: TcpListener,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let name = state
+        .listeners
+        .get(index)
+        .map(|l| l.name.clone())
+        .unwrap_or_default();
     loop {
         let accepted = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -305,7 +370,13 @@ async fn accept_loop(state: Arc<BrokerState>, index: usize, socket: TcpListener,
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                tracker.spawn(crate::connection::serve(Arc::clone(&state), index, stream, peer, cancel.clone()));
+                tracker.spawn(crate::connection::serve(
+                    Arc::clone(&state),
+                    index,
+                    stream,
+                    peer,
+                    cancel.clone(),
+                ));
             }
             Err(err) => {
                 tracing::warn!(listener = %name, %err, "accept failed");

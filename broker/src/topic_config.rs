@@ -62,42 +62,234 @@ const HOUR: i64 = 3_600_000;
 
 /// Every topic config of Apache Kafka 3.7, sorted by name.
 pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
-    TopicConfigDef { name: "cleanup.policy", synonyms: &[("log.cleanup.policy", 1)], default: "delete", config_type: ConfigType::List, doc: "delete or compact or both" },
-    TopicConfigDef { name: "compression.type", synonyms: &[("compression.type", 1)], default: "producer", config_type: ConfigType::String, doc: "final compression type of the topic" },
-    TopicConfigDef { name: "delete.retention.ms", synonyms: &[("log.cleaner.delete.retention.ms", 1)], default: "86400000", config_type: ConfigType::Long, doc: "how long delete tombstones are kept" },
-    TopicConfigDef { name: "file.delete.delay.ms", synonyms: &[("log.segment.delete.delay.ms", 1)], default: "60000", config_type: ConfigType::Long, doc: "wait before deleting a file" },
-    TopicConfigDef { name: "flush.messages", synonyms: &[("log.flush.interval.messages", 1)], default: MAX, config_type: ConfigType::Long, doc: "records between fsyncs" },
-    TopicConfigDef { name: "flush.ms", synonyms: &[("log.flush.interval.ms", 1)], default: MAX, config_type: ConfigType::Long, doc: "ms between fsyncs" },
-    TopicConfigDef { name: "follower.replication.throttled.replicas", synonyms: &[("follower.replication.throttled.replicas", 1)], default: "", config_type: ConfigType::List, doc: "throttled follower replicas" },
-    TopicConfigDef { name: "index.interval.bytes", synonyms: &[("log.index.interval.bytes", 1)], default: "4096", config_type: ConfigType::Int, doc: "bytes between offset index entries" },
-    TopicConfigDef { name: "leader.replication.throttled.replicas", synonyms: &[("leader.replication.throttled.replicas", 1)], default: "", config_type: ConfigType::List, doc: "throttled leader replicas" },
-    TopicConfigDef { name: "local.retention.bytes", synonyms: &[("log.local.retention.bytes", 1)], default: "-2", config_type: ConfigType::Long, doc: "local retention in bytes (tiered storage)" },
-    TopicConfigDef { name: "local.retention.ms", synonyms: &[("log.local.retention.ms", 1)], default: "-2", config_type: ConfigType::Long, doc: "local retention in ms (tiered storage)" },
-    TopicConfigDef { name: "max.compaction.lag.ms", synonyms: &[("log.cleaner.max.compaction.lag.ms", 1)], default: MAX, config_type: ConfigType::Long, doc: "longest time a record stays uncompacted" },
-    TopicConfigDef { name: "max.message.bytes", synonyms: &[("message.max.bytes", 1)], default: "1048588", config_type: ConfigType::Int, doc: "largest record batch size" },
-    TopicConfigDef { name: "message.downconversion.enable", synonyms: &[("log.message.downconversion.enable", 1)], default: "true", config_type: ConfigType::Boolean, doc: "down-conversion for old consumers" },
-    TopicConfigDef { name: "message.format.version", synonyms: &[("log.message.format.version", 1)], default: "3.0-IV1", config_type: ConfigType::String, doc: "deprecated" },
-    TopicConfigDef { name: "message.timestamp.after.max.ms", synonyms: &[("log.message.timestamp.after.max.ms", 1)], default: MAX, config_type: ConfigType::Long, doc: "largest allowed timestamp lead over the broker clock" },
-    TopicConfigDef { name: "message.timestamp.before.max.ms", synonyms: &[("log.message.timestamp.before.max.ms", 1)], default: MAX, config_type: ConfigType::Long, doc: "largest allowed timestamp lag behind the broker clock" },
-    TopicConfigDef { name: "message.timestamp.difference.max.ms", synonyms: &[("log.message.timestamp.difference.max.ms", 1)], default: MAX, config_type: ConfigType::Long, doc: "deprecated" },
-    TopicConfigDef { name: "message.timestamp.type", synonyms: &[("log.message.timestamp.type", 1)], default: "CreateTime", config_type: ConfigType::String, doc: "CreateTime or LogAppendTime" },
-    TopicConfigDef { name: "min.cleanable.dirty.ratio", synonyms: &[("log.cleaner.min.cleanable.ratio", 1)], default: "0.5", config_type: ConfigType::Double, doc: "dirty ratio that triggers compaction" },
-    TopicConfigDef { name: "min.compaction.lag.ms", synonyms: &[("log.cleaner.min.compaction.lag.ms", 1)], default: "0", config_type: ConfigType::Long, doc: "shortest time a record stays uncompacted" },
-    TopicConfigDef { name: "min.insync.replicas", synonyms: &[("min.insync.replicas", 1)], default: "1", config_type: ConfigType::Int, doc: "replicas that must acknowledge acks=all" },
-    TopicConfigDef { name: "preallocate", synonyms: &[("log.preallocate", 1)], default: "false", config_type: ConfigType::Boolean, doc: "preallocate segment files" },
-    TopicConfigDef { name: "remote.storage.enable", synonyms: &[], default: "false", config_type: ConfigType::Boolean, doc: "tiered storage" },
-    TopicConfigDef { name: "retention.bytes", synonyms: &[("log.retention.bytes", 1)], default: "-1", config_type: ConfigType::Long, doc: "size retention per partition" },
-    TopicConfigDef { name: "retention.ms", synonyms: &[("log.retention.ms", 1), ("log.retention.minutes", 60_000), ("log.retention.hours", HOUR)], default: "604800000", config_type: ConfigType::Long, doc: "time retention" },
-    TopicConfigDef { name: "segment.bytes", synonyms: &[("log.segment.bytes", 1)], default: "1073741824", config_type: ConfigType::Int, doc: "segment file size" },
-    TopicConfigDef { name: "segment.index.bytes", synonyms: &[("log.index.size.max.bytes", 1)], default: "10485760", config_type: ConfigType::Int, doc: "offset index size" },
-    TopicConfigDef { name: "segment.jitter.ms", synonyms: &[("log.roll.jitter.ms", 1), ("log.roll.jitter.hours", HOUR)], default: "0", config_type: ConfigType::Long, doc: "segment roll jitter" },
-    TopicConfigDef { name: "segment.ms", synonyms: &[("log.roll.ms", 1), ("log.roll.hours", HOUR)], default: "604800000", config_type: ConfigType::Long, doc: "segment roll time" },
-    TopicConfigDef { name: "unclean.leader.election.enable", synonyms: &[("unclean.leader.election.enable", 1)], default: "false", config_type: ConfigType::Boolean, doc: "unclean leader election" },
+    TopicConfigDef {
+        name: "cleanup.policy",
+        synonyms: &[("log.cleanup.policy", 1)],
+        default: "delete",
+        config_type: ConfigType::List,
+        doc: "delete or compact or both",
+    },
+    TopicConfigDef {
+        name: "compression.type",
+        synonyms: &[("compression.type", 1)],
+        default: "producer",
+        config_type: ConfigType::String,
+        doc: "final compression type of the topic",
+    },
+    TopicConfigDef {
+        name: "delete.retention.ms",
+        synonyms: &[("log.cleaner.delete.retention.ms", 1)],
+        default: "86400000",
+        config_type: ConfigType::Long,
+        doc: "how long delete tombstones are kept",
+    },
+    TopicConfigDef {
+        name: "file.delete.delay.ms",
+        synonyms: &[("log.segment.delete.delay.ms", 1)],
+        default: "60000",
+        config_type: ConfigType::Long,
+        doc: "wait before deleting a file",
+    },
+    TopicConfigDef {
+        name: "flush.messages",
+        synonyms: &[("log.flush.interval.messages", 1)],
+        default: MAX,
+        config_type: ConfigType::Long,
+        doc: "records between fsyncs",
+    },
+    TopicConfigDef {
+        name: "flush.ms",
+        synonyms: &[("log.flush.interval.ms", 1)],
+        default: MAX,
+        config_type: ConfigType::Long,
+        doc: "ms between fsyncs",
+    },
+    TopicConfigDef {
+        name: "follower.replication.throttled.replicas",
+        synonyms: &[("follower.replication.throttled.replicas", 1)],
+        default: "",
+        config_type: ConfigType::List,
+        doc: "throttled follower replicas",
+    },
+    TopicConfigDef {
+        name: "index.interval.bytes",
+        synonyms: &[("log.index.interval.bytes", 1)],
+        default: "4096",
+        config_type: ConfigType::Int,
+        doc: "bytes between offset index entries",
+    },
+    TopicConfigDef {
+        name: "leader.replication.throttled.replicas",
+        synonyms: &[("leader.replication.throttled.replicas", 1)],
+        default: "",
+        config_type: ConfigType::List,
+        doc: "throttled leader replicas",
+    },
+    TopicConfigDef {
+        name: "local.retention.bytes",
+        synonyms: &[("log.local.retention.bytes", 1)],
+        default: "-2",
+        config_type: ConfigType::Long,
+        doc: "local retention in bytes (tiered storage)",
+    },
+    TopicConfigDef {
+        name: "local.retention.ms",
+        synonyms: &[("log.local.retention.ms", 1)],
+        default: "-2",
+        config_type: ConfigType::Long,
+        doc: "local retention in ms (tiered storage)",
+    },
+    TopicConfigDef {
+        name: "max.compaction.lag.ms",
+        synonyms: &[("log.cleaner.max.compaction.lag.ms", 1)],
+        default: MAX,
+        config_type: ConfigType::Long,
+        doc: "longest time a record stays uncompacted",
+    },
+    TopicConfigDef {
+        name: "max.message.bytes",
+        synonyms: &[("message.max.bytes", 1)],
+        default: "1048588",
+        config_type: ConfigType::Int,
+        doc: "largest record batch size",
+    },
+    TopicConfigDef {
+        name: "message.downconversion.enable",
+        synonyms: &[("log.message.downconversion.enable", 1)],
+        default: "true",
+        config_type: ConfigType::Boolean,
+        doc: "down-conversion for old consumers",
+    },
+    TopicConfigDef {
+        name: "message.format.version",
+        synonyms: &[("log.message.format.version", 1)],
+        default: "3.0-IV1",
+        config_type: ConfigType::String,
+        doc: "deprecated",
+    },
+    TopicConfigDef {
+        name: "message.timestamp.after.max.ms",
+        synonyms: &[("log.message.timestamp.after.max.ms", 1)],
+        default: MAX,
+        config_type: ConfigType::Long,
+        doc: "largest allowed timestamp lead over the broker clock",
+    },
+    TopicConfigDef {
+        name: "message.timestamp.before.max.ms",
+        synonyms: &[("log.message.timestamp.before.max.ms", 1)],
+        default: MAX,
+        config_type: ConfigType::Long,
+        doc: "largest allowed timestamp lag behind the broker clock",
+    },
+    TopicConfigDef {
+        name: "message.timestamp.difference.max.ms",
+        synonyms: &[("log.message.timestamp.difference.max.ms", 1)],
+        default: MAX,
+        config_type: ConfigType::Long,
+        doc: "deprecated",
+    },
+    TopicConfigDef {
+        name: "message.timestamp.type",
+        synonyms: &[("log.message.timestamp.type", 1)],
+        default: "CreateTime",
+        config_type: ConfigType::String,
+        doc: "CreateTime or LogAppendTime",
+    },
+    TopicConfigDef {
+        name: "min.cleanable.dirty.ratio",
+        synonyms: &[("log.cleaner.min.cleanable.ratio", 1)],
+        default: "0.5",
+        config_type: ConfigType::Double,
+        doc: "dirty ratio that triggers compaction",
+    },
+    TopicConfigDef {
+        name: "min.compaction.lag.ms",
+        synonyms: &[("log.cleaner.min.compaction.lag.ms", 1)],
+        default: "0",
+        config_type: ConfigType::Long,
+        doc: "shortest time a record stays uncompacted",
+    },
+    TopicConfigDef {
+        name: "min.insync.replicas",
+        synonyms: &[("min.insync.replicas", 1)],
+        default: "1",
+        config_type: ConfigType::Int,
+        doc: "replicas that must acknowledge acks=all",
+    },
+    TopicConfigDef {
+        name: "preallocate",
+        synonyms: &[("log.preallocate", 1)],
+        default: "false",
+        config_type: ConfigType::Boolean,
+        doc: "preallocate segment files",
+    },
+    TopicConfigDef {
+        name: "remote.storage.enable",
+        synonyms: &[],
+        default: "false",
+        config_type: ConfigType::Boolean,
+        doc: "tiered storage",
+    },
+    TopicConfigDef {
+        name: "retention.bytes",
+        synonyms: &[("log.retention.bytes", 1)],
+        default: "-1",
+        config_type: ConfigType::Long,
+        doc: "size retention per partition",
+    },
+    TopicConfigDef {
+        name: "retention.ms",
+        synonyms: &[
+            ("log.retention.ms", 1),
+            ("log.retention.minutes", 60_000),
+            ("log.retention.hours", HOUR),
+        ],
+        default: "604800000",
+        config_type: ConfigType::Long,
+        doc: "time retention",
+    },
+    TopicConfigDef {
+        name: "segment.bytes",
+        synonyms: &[("log.segment.bytes", 1)],
+        default: "1073741824",
+        config_type: ConfigType::Int,
+        doc: "segment file size",
+    },
+    TopicConfigDef {
+        name: "segment.index.bytes",
+        synonyms: &[("log.index.size.max.bytes", 1)],
+        default: "10485760",
+        config_type: ConfigType::Int,
+        doc: "offset index size",
+    },
+    TopicConfigDef {
+        name: "segment.jitter.ms",
+        synonyms: &[("log.roll.jitter.ms", 1), ("log.roll.jitter.hours", HOUR)],
+        default: "0",
+        config_type: ConfigType::Long,
+        doc: "segment roll jitter",
+    },
+    TopicConfigDef {
+        name: "segment.ms",
+        synonyms: &[("log.roll.ms", 1), ("log.roll.hours", HOUR)],
+        default: "604800000",
+        config_type: ConfigType::Long,
+        doc: "segment roll time",
+    },
+    TopicConfigDef {
+        name: "unclean.leader.election.enable",
+        synonyms: &[("unclean.leader.election.enable", 1)],
+        default: "false",
+        config_type: ConfigType::Boolean,
+        doc: "unclean leader election",
+    },
 ];
 
 /// Whether `key` is a broker key that sets a topic config default.
 pub fn is_broker_synonym(key: &str) -> bool {
-    TOPIC_CONFIGS.iter().any(|d| d.synonyms.iter().any(|(s, _)| *s == key))
+    TOPIC_CONFIGS
+        .iter()
+        .any(|d| d.synonyms.iter().any(|(s, _)| *s == key))
 }
 
 /// Looks a topic config up by name.
@@ -144,10 +336,18 @@ pub struct TopicConfigs {
 fn check_value(def: &TopicConfigDef, value: &str) -> Result<(), String> {
     let v = value.trim();
     let type_check: Result<(), &str> = match def.config_type {
-        ConfigType::Int | ConfigType::Short => v.parse::<i32>().map(|_| ()).map_err(|_| "not a 32-bit integer"),
-        ConfigType::Long => v.parse::<i64>().map(|_| ()).map_err(|_| "not a 64-bit integer"),
+        ConfigType::Int | ConfigType::Short => v
+            .parse::<i32>()
+            .map(|_| ())
+            .map_err(|_| "not a 32-bit integer"),
+        ConfigType::Long => v
+            .parse::<i64>()
+            .map(|_| ())
+            .map_err(|_| "not a 64-bit integer"),
         ConfigType::Double => v.parse::<f64>().map(|_| ()).map_err(|_| "not a number"),
-        ConfigType::Boolean => matches!(v.to_ascii_lowercase().as_str(), "true" | "false").then_some(()).ok_or("expected true or false"),
+        ConfigType::Boolean => matches!(v.to_ascii_lowercase().as_str(), "true" | "false")
+            .then_some(())
+            .ok_or("expected true or false"),
         ConfigType::String | ConfigType::List => Ok(()),
     };
     type_check.map_err(str::to_string)?;
@@ -159,8 +359,17 @@ fn check_value(def: &TopicConfigDef, value: &str) -> Result<(), String> {
     match def.name {
         "segment.bytes" => at_least(14),
         "segment.index.bytes" => at_least(8),
-        "max.message.bytes" | "index.interval.bytes" | "min.compaction.lag.ms" | "delete.retention.ms" | "segment.jitter.ms" | "file.delete.delay.ms" => at_least(0),
-        "segment.ms" | "flush.messages" | "flush.ms" | "max.compaction.lag.ms" | "min.insync.replicas" => at_least(1),
+        "max.message.bytes"
+        | "index.interval.bytes"
+        | "min.compaction.lag.ms"
+        | "delete.retention.ms"
+        | "segment.jitter.ms"
+        | "file.delete.delay.ms" => at_least(0),
+        "segment.ms"
+        | "flush.messages"
+        | "flush.ms"
+        | "max.compaction.lag.ms"
+        | "min.insync.replicas" => at_least(1),
         "retention.ms" | "retention.bytes" => at_least(-1),
         "message.timestamp.type" => match v {
             "CreateTime" | "LogAppendTime" => Ok(()),
@@ -172,9 +381,12 @@ fn check_value(def: &TopicConfigDef, value: &str) -> Result<(), String> {
             .all(|p| matches!(p, "delete" | "compact"))
             .then_some(())
             .ok_or_else(|| "expected delete, compact or both".into()),
-        "compression.type" => matches!(v, "producer" | "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd")
-            .then_some(())
-            .ok_or_else(|| "expected producer, uncompressed, gzip, snappy, lz4 or zstd".into()),
+        "compression.type" => matches!(
+            v,
+            "producer" | "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd"
+        )
+        .then_some(())
+        .ok_or_else(|| "expected producer, uncompressed, gzip, snappy, lz4 or zstd".into()),
         _ => Ok(()),
     }
 }
@@ -184,10 +396,17 @@ impl TopicConfigs {
     /// `properties`, then Kafka's defaults, checking each value.
     ///
     /// Errors: `Unknown` for an override that is no topic config, `Invalid` for a bad value.
-    pub fn resolve(properties: &BTreeMap<String, String>, overrides: &BTreeMap<String, String>) -> Result<Self, TopicConfigError> {
+    pub fn resolve(
+        properties: &BTreeMap<String, String>,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<Self, TopicConfigError> {
         for (key, value) in overrides {
             let def = definition(key).ok_or_else(|| TopicConfigError::Unknown(key.clone()))?;
-            check_value(def, value).map_err(|reason| TopicConfigError::Invalid { key: key.clone(), value: value.clone(), reason })?;
+            check_value(def, value).map_err(|reason| TopicConfigError::Invalid {
+                key: key.clone(),
+                value: value.clone(),
+                reason,
+            })?;
         }
         let mut values = BTreeMap::new();
         for def in TOPIC_CONFIGS {
@@ -202,18 +421,40 @@ impl TopicConfigs {
                         v.to_string()
                     } else {
                         v.parse::<i64>()
-                            .map_err(|_| TopicConfigError::Invalid { key: key.to_string(), value: v.to_string(), reason: "not a number".into() })?
+                            .map_err(|_| TopicConfigError::Invalid {
+                                key: key.to_string(),
+                                value: v.to_string(),
+                                reason: "not a number".into(),
+                            })?
                             .saturating_mul(*factor)
                             .to_string()
                     };
-                    check_value(def, &scaled).map_err(|reason| TopicConfigError::Invalid { key: key.to_string(), value: v.to_string(), reason })?;
+                    check_value(def, &scaled).map_err(|reason| TopicConfigError::Invalid {
+                        key: key.to_string(),
+                        value: v.to_string(),
+                        reason,
+                    })?;
                     synonyms.push((key.to_string(), scaled, ConfigSource::StaticBroker));
                 }
             }
-            synonyms.push((def.synonyms.first().map_or(def.name, |s| s.0).to_string(), def.default.to_string(), ConfigSource::Default));
+            synonyms.push((
+                def.synonyms.first().map_or(def.name, |s| s.0).to_string(),
+                def.default.to_string(),
+                ConfigSource::Default,
+            ));
             // The default entry pushed last guarantees a first element.
-            let (value, source) = synonyms.first().map_or((def.default.to_string(), ConfigSource::Default), |(_, v, s)| (v.clone(), *s));
-            values.insert(def.name, ResolvedConfig { value, source, synonyms });
+            let (value, source) = synonyms.first().map_or(
+                (def.default.to_string(), ConfigSource::Default),
+                |(_, v, s)| (v.clone(), *s),
+            );
+            values.insert(
+                def.name,
+                ResolvedConfig {
+                    value,
+                    source,
+                    synonyms,
+                },
+            );
         }
         Ok(Self { values })
     }
@@ -224,7 +465,9 @@ impl TopicConfigs {
     }
 
     fn number(&self, name: &str) -> i64 {
-        self.get(name).and_then(|v| v.trim().parse().ok()).unwrap_or(i64::MAX)
+        self.get(name)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(i64::MAX)
     }
 
     /// The storage settings these configs imply.
@@ -234,11 +477,21 @@ impl TopicConfigs {
         LogConfig {
             segment_bytes: self.number("segment.bytes").clamp(14, i64::from(i32::MAX)) as usize,
             segment_ms: ms("segment.ms"),
-            segment_index_bytes: self.number("segment.index.bytes").clamp(8, i64::from(i32::MAX)) as usize,
-            index_interval_bytes: self.number("index.interval.bytes").clamp(0, i64::from(i32::MAX)) as usize,
-            max_message_bytes: self.number("max.message.bytes").clamp(0, i64::from(i32::MAX)) as usize,
+            segment_index_bytes: self
+                .number("segment.index.bytes")
+                .clamp(8, i64::from(i32::MAX)) as usize,
+            index_interval_bytes: self
+                .number("index.interval.bytes")
+                .clamp(0, i64::from(i32::MAX)) as usize,
+            max_message_bytes: self
+                .number("max.message.bytes")
+                .clamp(0, i64::from(i32::MAX)) as usize,
             flush_messages: (flush > 0 && flush < i64::MAX).then_some(flush as u64),
-            timestamp_type: if self.get("message.timestamp.type") == Some("LogAppendTime") { TimestampType::LogAppendTime } else { TimestampType::CreateTime },
+            timestamp_type: if self.get("message.timestamp.type") == Some("LogAppendTime") {
+                TimestampType::LogAppendTime
+            } else {
+                TimestampType::CreateTime
+            },
             timestamp_before_max: ms("message.timestamp.before.max.ms"),
             timestamp_after_max: ms("message.timestamp.after.max.ms"),
         }
@@ -255,7 +508,10 @@ mod tests {
         let topic: BTreeMap<_, _> = [("segment.bytes".to_string(), "1000".to_string())].into();
         let configs = TopicConfigs::resolve(&broker, &topic)?;
         assert_eq!(configs.get("retention.ms"), Some("3600000"));
-        assert_eq!(configs.values["retention.ms"].source, ConfigSource::StaticBroker);
+        assert_eq!(
+            configs.values["retention.ms"].source,
+            ConfigSource::StaticBroker
+        );
         assert_eq!(configs.get("segment.bytes"), Some("1000"));
         assert_eq!(configs.values["segment.bytes"].source, ConfigSource::Topic);
         assert_eq!(configs.values["segment.bytes"].synonyms.len(), 2);
@@ -268,8 +524,15 @@ mod tests {
     fn unknown_and_invalid_are_refused() {
         let none = BTreeMap::new();
         let unknown: BTreeMap<_, _> = [("no.such".to_string(), "1".to_string())].into();
-        assert_eq!(TopicConfigs::resolve(&none, &unknown), Err(TopicConfigError::Unknown("no.such".into())));
-        let bad: BTreeMap<_, _> = [("message.timestamp.type".to_string(), "Now".to_string())].into();
-        assert!(matches!(TopicConfigs::resolve(&none, &bad), Err(TopicConfigError::Invalid { .. })));
+        assert_eq!(
+            TopicConfigs::resolve(&none, &unknown),
+            Err(TopicConfigError::Unknown("no.such".into()))
+        );
+        let bad: BTreeMap<_, _> =
+            [("message.timestamp.type".to_string(), "Now".to_string())].into();
+        assert!(matches!(
+            TopicConfigs::resolve(&none, &bad),
+            Err(TopicConfigError::Invalid { .. })
+        ));
     }
 }

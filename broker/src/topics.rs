@@ -29,9 +29,14 @@ pub fn validate_topic_name(name: &str) -> Result<(), String> {
         return Err("Topic name cannot be \".\" or \"..\"".into());
     }
     if name.len() > 249 {
-        return Err(format!("Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"));
+        return Err(format!(
+            "Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"
+        ));
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-') {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-')
+    {
         return Err(format!("Topic name {name} is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"));
     }
     Ok(())
@@ -101,11 +106,17 @@ impl Topic {
     /// The partition with this index.
     pub fn partition(&self, index: i32) -> Option<Arc<Partition>> {
         let partitions = self.partitions.read().ok()?;
-        usize::try_from(index).ok().and_then(|i| partitions.get(i)).cloned()
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| partitions.get(i))
+            .cloned()
     }
     /// All partitions, in index order.
     pub fn partitions(&self) -> Vec<Arc<Partition>> {
-        self.partitions.read().map(|p| p.clone()).unwrap_or_default()
+        self.partitions
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_default()
     }
     /// Number of partitions.
     pub fn partition_count(&self) -> i32 {
@@ -185,12 +196,19 @@ pub struct TopicRegistry {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TopicError + '_ {
-    move |source| TopicError::Io { path: path.to_path_buf(), source }
+    move |source| TopicError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl TopicRegistry {
     /// Loads every topic of `log_dir`, recovering partition logs unless `clean`.
-    pub fn open(log_dir: &Path, broker_properties: BTreeMap<String, String>, clean: bool) -> Result<Self, TopicError> {
+    pub fn open(
+        log_dir: &Path,
+        broker_properties: BTreeMap<String, String>,
+        clean: bool,
+    ) -> Result<Self, TopicError> {
         let registry = Self {
             log_dir: log_dir.to_path_buf(),
             broker_properties,
@@ -200,12 +218,21 @@ impl TopicRegistry {
         };
         let path = log_dir.join(TOPICS_FILE);
         let stored: StoredTopics = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| TopicError::Io { path: path.clone(), source: std::io::Error::other(e) })?,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| TopicError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => StoredTopics::default(),
             Err(e) => return Err(TopicError::Io { path, source: e }),
         };
         for stored in stored.topics {
-            let topic = registry.open_topic(&stored.name, stored.id, stored.partitions, stored.configs, clean)?;
+            let topic = registry.open_topic(
+                &stored.name,
+                stored.id,
+                stored.partitions,
+                stored.configs,
+                clean,
+            )?;
             registry.insert(topic);
         }
         Ok(registry)
@@ -224,17 +251,39 @@ impl TopicRegistry {
         self.log_dir.join(format!("{topic}-{index}"))
     }
 
-    fn open_partition(&self, topic: &str, id: Uuid, index: i32, configs: &TopicConfigs, clean: bool) -> Result<Arc<Partition>, TopicError> {
+    fn open_partition(
+        &self,
+        topic: &str,
+        id: Uuid,
+        index: i32,
+        configs: &TopicConfigs,
+        clean: bool,
+    ) -> Result<Arc<Partition>, TopicError> {
         let dir = self.partition_dir(topic, index);
         let log = PartitionLog::open(&dir, configs.log_config(), clean)?;
         let metadata = dir.join("partition.metadata");
         if !metadata.exists() {
-            std::fs::write(&metadata, format!("version: 0\ntopic_id: {}\n", uuid_to_kafka_string(id))).map_err(io_err(&metadata))?;
+            std::fs::write(
+                &metadata,
+                format!("version: 0\ntopic_id: {}\n", uuid_to_kafka_string(id)),
+            )
+            .map_err(io_err(&metadata))?;
         }
-        Ok(Arc::new(Partition { index, log, waiters: Mutex::new(Vec::new()) }))
+        Ok(Arc::new(Partition {
+            index,
+            log,
+            waiters: Mutex::new(Vec::new()),
+        }))
     }
 
-    fn open_topic(&self, name: &str, id: Uuid, partitions: i32, overrides: BTreeMap<String, String>, clean: bool) -> Result<Arc<Topic>, TopicError> {
+    fn open_topic(
+        &self,
+        name: &str,
+        id: Uuid,
+        partitions: i32,
+        overrides: BTreeMap<String, String>,
+        clean: bool,
+    ) -> Result<Arc<Topic>, TopicError> {
         let configs = TopicConfigs::resolve(&self.broker_properties, &overrides)?;
         let mut opened = Vec::with_capacity(partitions.max(0) as usize);
         for index in 0..partitions {
@@ -262,11 +311,19 @@ impl TopicRegistry {
                 Some((t, count)) if Arc::ptr_eq(t, &topic) => count,
                 _ => topic.partition_count(),
             };
-            stored.topics.push(StoredTopic { name: topic.name.clone(), id: topic.id, partitions, configs: topic.overrides() });
+            stored.topics.push(StoredTopic {
+                name: topic.name.clone(),
+                id: topic.id,
+                partitions,
+                configs: topic.overrides(),
+            });
         }
         let path = self.log_dir.join(TOPICS_FILE);
         let tmp = self.log_dir.join(format!("{TOPICS_FILE}.tmp"));
-        let bytes = serde_json::to_vec_pretty(&stored).map_err(|e| TopicError::Io { path: path.clone(), source: std::io::Error::other(e) })?;
+        let bytes = serde_json::to_vec_pretty(&stored).map_err(|e| TopicError::Io {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
         {
             use std::io::Write;
             let mut file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
@@ -286,20 +343,31 @@ impl TopicRegistry {
     }
     /// Every topic, sorted by name.
     pub fn all(&self) -> Vec<Arc<Topic>> {
-        let mut all: Vec<_> = self.topics.read().map(|t| t.values().cloned().collect()).unwrap_or_default();
+        let mut all: Vec<_> = self
+            .topics
+            .read()
+            .map(|t| t.values().cloned().collect())
+            .unwrap_or_default();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all
     }
 
     /// Checks a creation without performing it (CreateTopics `validate_only`, and before a
     /// real one): name, partition count and configs.
-    pub fn validate_create(&self, name: &str, partitions: i32, overrides: &BTreeMap<String, String>) -> Result<TopicConfigs, TopicError> {
+    pub fn validate_create(
+        &self,
+        name: &str,
+        partitions: i32,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<TopicConfigs, TopicError> {
         validate_topic_name(name).map_err(TopicError::InvalidName)?;
         if self.get(name).is_some() {
             return Err(TopicError::AlreadyExists(name.to_string()));
         }
         if partitions < 1 {
-            return Err(TopicError::InvalidPartitions("Number of partitions was set to an invalid non-positive value.".into()));
+            return Err(TopicError::InvalidPartitions(
+                "Number of partitions was set to an invalid non-positive value.".into(),
+            ));
         }
         Ok(TopicConfigs::resolve(&self.broker_properties, overrides)?)
     }
@@ -307,10 +375,18 @@ impl TopicRegistry {
     /// Creates a topic with `partitions` partitions and the given config overrides.
     ///
     /// Errors: `InvalidName`, `AlreadyExists`, `InvalidPartitions`, `InvalidConfig`, `Storage`/`Io`.
-    pub fn create(&self, name: &str, partitions: i32, overrides: BTreeMap<String, String>) -> Result<Arc<Topic>, TopicError> {
+    pub fn create(
+        &self,
+        name: &str,
+        partitions: i32,
+        overrides: BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, TopicError> {
         let _guard = self.changes.lock().unwrap_or_else(|p| p.into_inner());
         self.validate_create(name, partitions, &overrides)?;
-        let collides = self.all().iter().any(|t| t.name.replace('.', "_") == name.replace('.', "_"));
+        let collides = self
+            .all()
+            .iter()
+            .any(|t| t.name.replace('.', "_") == name.replace('.', "_"));
         if collides {
             return Err(TopicError::InvalidName(format!(
                 "Topic '{name}' collides with an existing topic: topics with a period ('.') or underscore ('_') could collide"
@@ -374,7 +450,12 @@ impl TopicRegistry {
     }
 
     /// Grows `topic` to `count` partitions (CreatePartitions); `validate_only` checks only.
-    pub fn add_partitions(&self, topic: &Arc<Topic>, count: i32, validate_only: bool) -> Result<(), TopicError> {
+    pub fn add_partitions(
+        &self,
+        topic: &Arc<Topic>,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
         let _guard = self.changes.lock().unwrap_or_else(|p| p.into_inner());
         let current = topic.partition_count();
         if count < current {
@@ -383,7 +464,9 @@ impl TopicRegistry {
             )));
         }
         if count == current {
-            return Err(TopicError::InvalidPartitions(format!("Topic already has {current} partitions.")));
+            return Err(TopicError::InvalidPartitions(format!(
+                "Topic already has {current} partitions."
+            )));
         }
         if validate_only {
             return Ok(());

@@ -237,15 +237,23 @@ pub fn validate_batch(bytes: &[u8]) -> Result<usize, BatchError> {
 /// Stamps the broker's fields into a batch that already passed [`validate_batch`]: the base
 /// offset and partition leader epoch (outside the CRC), and for log-append-time topics the
 /// timestamp type and max timestamp, after which the CRC is recomputed.
-pub fn stamp_batch(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) {
+pub fn stamp_batch(
+    batch: &mut [u8],
+    base_offset: i64,
+    leader_epoch: i32,
+    log_append_time: Option<i64>,
+) {
     if let Some(field) = batch.get_mut(0..8) {
         field.copy_from_slice(&base_offset.to_be_bytes());
     }
-    if let Some(field) = batch.get_mut(PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4) {
+    if let Some(field) =
+        batch.get_mut(PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4)
+    {
         field.copy_from_slice(&leader_epoch.to_be_bytes());
     }
     if let Some(now) = log_append_time {
-        let attributes = be_i16(batch, ATTRIBUTES_OFFSET) | attributes::TIMESTAMP_TYPE_LOG_APPEND_TIME;
+        let attributes =
+            be_i16(batch, ATTRIBUTES_OFFSET) | attributes::TIMESTAMP_TYPE_LOG_APPEND_TIME;
         if let Some(field) = batch.get_mut(ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2) {
             field.copy_from_slice(&attributes.to_be_bytes());
         }
@@ -278,7 +286,10 @@ pub struct RecordIter<'a> {
 impl<'a> RecordIter<'a> {
     /// Iterates the records in `body` (the bytes after the 61-byte header).
     pub fn new(body: &'a [u8]) -> Self {
-        Self { rest: body, failed: false }
+        Self {
+            rest: body,
+            failed: false,
+        }
     }
 }
 
@@ -342,7 +353,10 @@ fn parse_record(record: &[u8]) -> Result<RecordInfo, String> {
             record.len()
         ));
     }
-    Ok(RecordInfo { offset_delta, timestamp_delta })
+    Ok(RecordInfo {
+        offset_delta,
+        timestamp_delta,
+    })
 }
 
 impl Iterator for RecordIter<'_> {
@@ -392,7 +406,9 @@ pub fn records_section(batch: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Strin
         4 => {
             let mut decoder =
                 ruzstd::decoding::StreamingDecoder::new(body).map_err(|e| format!("zstd: {e}"))?;
-            decoder.read_to_end(&mut out).map_err(|e| format!("zstd: {e}"))?;
+            decoder
+                .read_to_end(&mut out)
+                .map_err(|e| format!("zstd: {e}"))?;
         }
         codec => return Err(format!("unknown compression codec {codec}")),
     }
@@ -408,15 +424,24 @@ fn snappy_decompress(body: &[u8]) -> Result<Vec<u8>, String> {
         let mut out = Vec::new();
         let mut pos = XERIAL_MAGIC.len() + 8;
         while pos < body.len() {
-            let len = usize::try_from(be_i32(body, pos)).map_err(|_| "snappy: negative block length")?;
+            let len =
+                usize::try_from(be_i32(body, pos)).map_err(|_| "snappy: negative block length")?;
             pos += 4;
-            let block = body.get(pos..pos + len).ok_or("snappy: block runs past the batch")?;
-            out.extend(decoder.decompress_vec(block).map_err(|e| format!("snappy: {e}"))?);
+            let block = body
+                .get(pos..pos + len)
+                .ok_or("snappy: block runs past the batch")?;
+            out.extend(
+                decoder
+                    .decompress_vec(block)
+                    .map_err(|e| format!("snappy: {e}"))?,
+            );
             pos += len;
         }
         Ok(out)
     } else {
-        decoder.decompress_vec(body).map_err(|e| format!("snappy: {e}"))
+        decoder
+            .decompress_vec(body)
+            .map_err(|e| format!("snappy: {e}"))
     }
 }
 
@@ -457,7 +482,9 @@ pub fn build_batch(records: &[(i64, Option<&[u8]>, Option<&[u8]>)]) -> Vec<u8> {
     }
     let mut batch = Vec::with_capacity(RECORD_BATCH_OVERHEAD + body.len());
     batch.extend_from_slice(&0i64.to_be_bytes());
-    batch.extend_from_slice(&((RECORD_BATCH_OVERHEAD - LOG_OVERHEAD + body.len()) as i32).to_be_bytes());
+    batch.extend_from_slice(
+        &((RECORD_BATCH_OVERHEAD - LOG_OVERHEAD + body.len()) as i32).to_be_bytes(),
+    );
     batch.extend_from_slice(&(-1i32).to_be_bytes());
     batch.push(2);
     batch.extend_from_slice(&0u32.to_be_bytes());
@@ -491,7 +518,13 @@ mod tests {
         assert_eq!(header.max_timestamp(), 12);
         let records: Vec<_> = RecordIter::new(&batch[RECORD_BATCH_OVERHEAD..]).collect();
         assert_eq!(records.len(), 2);
-        assert_eq!(records[1], Ok(RecordInfo { offset_delta: 1, timestamp_delta: 2 }));
+        assert_eq!(
+            records[1],
+            Ok(RecordInfo {
+                offset_delta: 1,
+                timestamp_delta: 2
+            })
+        );
     }
 
     #[test]
@@ -499,7 +532,10 @@ mod tests {
         let mut batch = build_batch(&[(10, Some(b"k"), Some(b"v"))]);
         let last = batch.len() - 1;
         batch[last] ^= 1;
-        assert!(matches!(validate_batch(&batch), Err(BatchError::Corrupt(_))));
+        assert!(matches!(
+            validate_batch(&batch),
+            Err(BatchError::Corrupt(_))
+        ));
     }
 
     #[test]
@@ -508,7 +544,10 @@ mod tests {
         batch[RECORDS_COUNT_OFFSET..RECORDS_COUNT_OFFSET + 4].copy_from_slice(&2i32.to_be_bytes());
         let crc = crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]);
         batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
-        assert!(matches!(validate_batch(&batch), Err(BatchError::Invalid(_))));
+        assert!(matches!(
+            validate_batch(&batch),
+            Err(BatchError::Invalid(_))
+        ));
     }
 
     #[test]
@@ -517,7 +556,10 @@ mod tests {
         stamp_batch(&mut batch, 42, 3, Some(99));
         assert_eq!(validate_batch(&batch), Ok(batch.len()));
         let header = BatchHeader::parse(&batch).unwrap();
-        assert_eq!((header.base_offset(), header.partition_leader_epoch()), (42, 3));
+        assert_eq!(
+            (header.base_offset(), header.partition_leader_epoch()),
+            (42, 3)
+        );
         assert!(header.is_log_append_time());
         assert_eq!(header.max_timestamp(), 99);
     }
@@ -525,7 +567,13 @@ mod tests {
     #[test]
     fn truncated_batch_is_corrupt() {
         let batch = build_batch(&[(10, Some(b"k"), Some(b"v"))]);
-        assert!(matches!(validate_batch(&batch[..batch.len() - 1]), Err(BatchError::Corrupt(_))));
-        assert!(matches!(validate_batch(&batch[..20]), Err(BatchError::Corrupt(_))));
+        assert!(matches!(
+            validate_batch(&batch[..batch.len() - 1]),
+            Err(BatchError::Corrupt(_))
+        ));
+        assert!(matches!(
+            validate_batch(&batch[..20]),
+            Err(BatchError::Corrupt(_))
+        ));
     }
 }

@@ -148,7 +148,13 @@ impl PartitionLog {
         let active = match segments.values().next_back() {
             Some(segment) => Arc::clone(segment),
             None => {
-                let segment = Arc::new(Segment::create(dir, 0, config.segment_bytes, config.segment_index_bytes, now_ms())?);
+                let segment = Arc::new(Segment::create(
+                    dir,
+                    0,
+                    config.segment_bytes,
+                    config.segment_index_bytes,
+                    now_ms(),
+                )?);
                 segments.insert(0, Arc::clone(&segment));
                 segment
             }
@@ -159,7 +165,11 @@ impl PartitionLog {
             dir: dir.to_path_buf(),
             config: RwLock::new(config),
             segments: RwLock::new(segments),
-            writer: Mutex::new(Writer { active, bytes_since_index_entry: 0, messages_since_flush: 0 }),
+            writer: Mutex::new(Writer {
+                active,
+                bytes_since_index_entry: 0,
+                messages_since_flush: 0,
+            }),
             log_start_offset: AtomicI64::new(log_start_offset),
             log_end_offset: AtomicI64::new(log_end_offset),
             poisoned: AtomicBool::new(false),
@@ -167,14 +177,27 @@ impl PartitionLog {
         })
     }
 
-    fn open_segment(dir: &Path, base: i64, config: &LogConfig, is_last: bool, clean: bool) -> Result<Segment> {
+    fn open_segment(
+        dir: &Path,
+        base: i64,
+        config: &LogConfig,
+        is_last: bool,
+        clean: bool,
+    ) -> Result<Segment> {
         let log_path = dir.join(file_name(base, ".log"));
-        let file_len = |suffix: &str| std::fs::metadata(dir.join(file_name(base, suffix))).map(|m| m.len()).ok();
+        let file_len = |suffix: &str| {
+            std::fs::metadata(dir.join(file_name(base, suffix)))
+                .map(|m| m.len())
+                .ok()
+        };
         let log_len = usize::try_from(file_len(".log").unwrap_or(0)).unwrap_or(usize::MAX);
         let offset_entries = file_len(".index").map(|l| IndexFile::entries_in(l, OFFSET_ENTRY));
         let time_entries = file_len(".timeindex").map(|l| IndexFile::entries_in(l, TIME_ENTRY));
         let (log_capacity, index_capacity) = if is_last {
-            (config.segment_bytes.max(log_len), config.segment_index_bytes)
+            (
+                config.segment_bytes.max(log_len),
+                config.segment_index_bytes,
+            )
         } else {
             (0, 0)
         };
@@ -191,7 +214,9 @@ impl PartitionLog {
         if trusted && segment.indexes_sane() && segment.load_tail() {
             return Ok(segment);
         }
-        if !is_last && (offset_entries.is_none() || time_entries.is_none() || !segment.indexes_sane()) {
+        if !is_last
+            && (offset_entries.is_none() || time_entries.is_none() || !segment.indexes_sane())
+        {
             tracing::warn!(segment = %log_path.display(), "rebuilding missing or corrupt indexes");
         }
         let valid = segment.recover(config.index_interval_bytes, log_len)?;
@@ -244,11 +269,15 @@ impl PartitionLog {
     }
     /// Total bytes of all segments.
     pub fn size_in_bytes(&self) -> u64 {
-        self.segments.read().map_or(0, |s| s.values().map(|seg| seg.size() as u64).sum())
+        self.segments
+            .read()
+            .map_or(0, |s| s.values().map(|seg| seg.size() as u64).sum())
     }
 
     fn lock_writer(&self) -> MutexGuard<'_, Writer> {
-        self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Validates every batch in `records` (see [`batch::validate_batch`]), then assigns them
@@ -273,14 +302,22 @@ impl PartitionLog {
                 BatchError::Invalid(reason) => StorageError::InvalidRecord { position, reason },
             })?;
             if size > config.max_message_bytes {
-                return Err(StorageError::MessageTooLarge { size, max: config.max_message_bytes });
+                return Err(StorageError::MessageTooLarge {
+                    size,
+                    max: config.max_message_bytes,
+                });
             }
-            let header = BatchHeader::parse(rest).ok_or(StorageError::CorruptBatch { position, reason: "short header".into() })?;
+            let header = BatchHeader::parse(rest).ok_or(StorageError::CorruptBatch {
+                position,
+                reason: "short header".into(),
+            })?;
             if config.timestamp_type == TimestampType::CreateTime {
                 for timestamp in [header.base_timestamp(), header.max_timestamp()] {
                     if timestamp >= 0
-                        && (now.saturating_sub(timestamp) > duration_ms(config.timestamp_before_max)
-                            || timestamp.saturating_sub(now) > duration_ms(config.timestamp_after_max))
+                        && (now.saturating_sub(timestamp)
+                            > duration_ms(config.timestamp_before_max)
+                            || timestamp.saturating_sub(now)
+                                > duration_ms(config.timestamp_after_max))
                     {
                         return Err(StorageError::InvalidTimestamp { timestamp });
                     }
@@ -291,44 +328,86 @@ impl PartitionLog {
             position += size;
         }
         if batches.is_empty() {
-            return Err(StorageError::CorruptBatch { position: 0, reason: "no record batch".into() });
+            return Err(StorageError::CorruptBatch {
+                position: 0,
+                reason: "no record batch".into(),
+            });
         }
-        let log_append_time = (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
+        let log_append_time =
+            (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
 
         let mut writer = self.lock_writer();
         if self.closed.load(Ordering::Acquire) {
-            return Err(StorageError::Closed { dir: self.dir.clone() });
+            return Err(StorageError::Closed {
+                dir: self.dir.clone(),
+            });
         }
         if self.poisoned.load(Ordering::Acquire) {
-            return Err(StorageError::Poisoned { dir: self.dir.clone() });
+            return Err(StorageError::Poisoned {
+                dir: self.dir.clone(),
+            });
         }
         let base_offset = self.log_end_offset();
         let mut next_offset = base_offset;
         for (start, size) in batches {
             let bytes = records.get(start..start + size).unwrap_or_default();
-            let records_in_batch = BatchHeader::parse(bytes).map_or(1, |h| i64::from(h.last_offset_delta()) + 1);
-            self.maybe_roll(&mut writer, &config, size, next_offset, next_offset + records_in_batch - 1, now)?;
+            let records_in_batch =
+                BatchHeader::parse(bytes).map_or(1, |h| i64::from(h.last_offset_delta()) + 1);
+            self.maybe_roll(
+                &mut writer,
+                &config,
+                size,
+                next_offset,
+                next_offset + records_in_batch - 1,
+                now,
+            )?;
             let segment = Arc::clone(&writer.active);
             let write_position = segment.size();
-            let (last_offset, max_timestamp) = segment.write_batch(write_position, bytes, next_offset, leader_epoch, log_append_time)?;
+            let (last_offset, max_timestamp) = segment.write_batch(
+                write_position,
+                bytes,
+                next_offset,
+                leader_epoch,
+                log_append_time,
+            )?;
             let due = writer.bytes_since_index_entry > config.index_interval_bytes;
             segment.index_batch(write_position, last_offset, max_timestamp, due)?;
-            writer.bytes_since_index_entry = if due { 0 } else { writer.bytes_since_index_entry } + size;
+            writer.bytes_since_index_entry = if due {
+                0
+            } else {
+                writer.bytes_since_index_entry
+            } + size;
             next_offset = last_offset + 1;
             segment.commit(write_position + size, next_offset);
         }
         self.log_end_offset.store(next_offset, Ordering::Release);
         writer.messages_since_flush += record_count;
-        if config.flush_messages.is_some_and(|n| writer.messages_since_flush >= n) {
+        if config
+            .flush_messages
+            .is_some_and(|n| writer.messages_since_flush >= n)
+        {
             writer.messages_since_flush = 0;
             self.flush_segment(&writer.active)?;
         }
-        Ok(AppendInfo { base_offset, last_offset: next_offset - 1, log_append_time, record_count })
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: next_offset - 1,
+            log_append_time,
+            record_count,
+        })
     }
 
     /// Rolls to a new segment when the batch would not fit, the relative offsets would
     /// overflow, an index is full, or the segment is older than `segment.ms`.
-    fn maybe_roll(&self, writer: &mut Writer, config: &LogConfig, size: usize, base_offset: i64, last_offset: i64, now: i64) -> Result<()> {
+    fn maybe_roll(
+        &self,
+        writer: &mut Writer,
+        config: &LogConfig,
+        size: usize,
+        base_offset: i64,
+        last_offset: i64,
+        now: i64,
+    ) -> Result<()> {
         let active = &writer.active;
         let used = active.size();
         let empty = used == 0;
@@ -345,7 +424,15 @@ impl PartitionLog {
         self.roll(writer, config, base_offset, size, now, false)
     }
 
-    fn roll(&self, writer: &mut Writer, config: &LogConfig, base_offset: i64, size: usize, now: i64, replace_empty: bool) -> Result<()> {
+    fn roll(
+        &self,
+        writer: &mut Writer,
+        config: &LogConfig,
+        base_offset: i64,
+        size: usize,
+        now: i64,
+        replace_empty: bool,
+    ) -> Result<()> {
         let old = Arc::clone(&writer.active);
         if replace_empty {
             // The empty active segment is replaced by one large enough at the same base offset.
@@ -359,7 +446,13 @@ impl PartitionLog {
             old.seal()?;
         }
         let capacity = config.segment_bytes.max(size);
-        let segment = Arc::new(Segment::create(&self.dir, base_offset, capacity, config.segment_index_bytes, now)?);
+        let segment = Arc::new(Segment::create(
+            &self.dir,
+            base_offset,
+            capacity,
+            config.segment_index_bytes,
+            now,
+        )?);
         if let Ok(mut segments) = self.segments.write() {
             segments.insert(base_offset, Arc::clone(&segment));
         }
@@ -394,9 +487,17 @@ impl PartitionLog {
     }
 
     fn segments_from(&self, offset: i64) -> Vec<Arc<Segment>> {
-        let Ok(segments) = self.segments.read() else { return Vec::new() };
-        let start = segments.range(..=offset).next_back().map_or(i64::MIN, |(base, _)| *base);
-        segments.range(start..).map(|(_, s)| Arc::clone(s)).collect()
+        let Ok(segments) = self.segments.read() else {
+            return Vec::new();
+        };
+        let start = segments
+            .range(..=offset)
+            .next_back()
+            .map_or(i64::MIN, |(base, _)| *base);
+        segments
+            .range(start..)
+            .map(|(_, s)| Arc::clone(s))
+            .collect()
     }
 
     /// Reads whole batches from the one holding `offset`: at most `max_bytes` bytes, but at
@@ -409,20 +510,34 @@ impl PartitionLog {
         let log_end_offset = self.log_end_offset();
         let log_start_offset = self.log_start_offset();
         if offset < log_start_offset || offset > log_end_offset {
-            return Err(StorageError::OffsetOutOfRange { offset, log_start_offset, log_end_offset });
+            return Err(StorageError::OffsetOutOfRange {
+                offset,
+                log_start_offset,
+                log_end_offset,
+            });
         }
         if offset == log_end_offset {
             return Ok(Bytes::new());
         }
-        let Ok(segments) = self.segments.read() else { return Ok(Bytes::new()) };
-        let mut cursor = segments.range(..=offset).next_back().map(|(_, s)| Arc::clone(s));
+        let Ok(segments) = self.segments.read() else {
+            return Ok(Bytes::new());
+        };
+        let mut cursor = segments
+            .range(..=offset)
+            .next_back()
+            .map(|(_, s)| Arc::clone(s));
         drop(segments);
         while let Some(segment) = cursor {
             if let Some(bytes) = segment.read(offset, max_bytes, min_one) {
                 return Ok(bytes);
             }
-            let Ok(segments) = self.segments.read() else { break };
-            cursor = segments.range(segment.base_offset() + 1..).next().map(|(_, s)| Arc::clone(s));
+            let Ok(segments) = self.segments.read() else {
+                break;
+            };
+            cursor = segments
+                .range(segment.base_offset() + 1..)
+                .next()
+                .map(|(_, s)| Arc::clone(s));
         }
         Ok(Bytes::new())
     }
@@ -454,10 +569,13 @@ impl PartitionLog {
     /// `None` for an empty log (ListOffsets MAX_TIMESTAMP, KIP-734).
     pub fn max_timestamp(&self) -> Option<(i64, i64)> {
         let segments = self.segments_from(self.log_start_offset());
-        let best = segments.iter().filter(|s| s.max_timestamp() >= 0).fold(None::<&Arc<Segment>>, |best, s| match best {
-            Some(b) if b.max_timestamp() >= s.max_timestamp() => Some(b),
-            _ => Some(s),
-        })?;
+        let best = segments.iter().filter(|s| s.max_timestamp() >= 0).fold(
+            None::<&Arc<Segment>>,
+            |best, s| match best {
+                Some(b) if b.max_timestamp() >= s.max_timestamp() => Some(b),
+                _ => Some(s),
+            },
+        )?;
         let max = best.max_timestamp();
         best.find_batch(best.base_offset(), |bytes| {
             let header = BatchHeader::parse(bytes)?;
@@ -473,7 +591,8 @@ impl PartitionLog {
 fn first_record_where(bytes: &[u8], pred: impl Fn(i64) -> bool) -> Option<(i64, i64)> {
     let header = BatchHeader::parse(bytes)?;
     if header.is_log_append_time() {
-        return pred(header.max_timestamp()).then_some((header.base_offset(), header.max_timestamp()));
+        return pred(header.max_timestamp())
+            .then_some((header.base_offset(), header.max_timestamp()));
     }
     let section = match batch::records_section(bytes) {
         Ok(section) => section,
@@ -482,17 +601,21 @@ fn first_record_where(bytes: &[u8], pred: impl Fn(i64) -> bool) -> Option<(i64, 
             return Some((header.base_offset(), header.max_timestamp()));
         }
     };
-    RecordIter::new(&section).map_while(|r| r.ok()).find_map(|record| {
-        let t = header.base_timestamp() + record.timestamp_delta;
-        pred(t).then_some((header.base_offset() + record.offset_delta, t))
-    })
+    RecordIter::new(&section)
+        .map_while(|r| r.ok())
+        .find_map(|record| {
+            let t = header.base_timestamp() + record.timestamp_delta;
+            pred(t).then_some((header.base_offset() + record.offset_delta, t))
+        })
 }
 
 /// Whether the bytes at `from` are zeros: the preallocated tail of an active segment, whose
 /// removal loses nothing. Anything else there was a torn or invalid batch.
 fn segment_tail_is_zero(segment: &Segment, from: usize) -> bool {
     use std::os::unix::fs::FileExt;
-    let Ok(file) = std::fs::File::open(segment.path()) else { return false };
+    let Ok(file) = std::fs::File::open(segment.path()) else {
+        return false;
+    };
     let mut byte = [0u8; 12];
     match file.read_at(&mut byte, from as u64) {
         Ok(n) => byte.get(..n).is_some_and(|b| b.iter().all(|b| *b == 0)),

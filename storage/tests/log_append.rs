@@ -9,7 +9,10 @@ use proptest::prelude::*;
 type Record = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
 
 fn batch_of(records: &[Record]) -> Vec<u8> {
-    let refs: Vec<_> = records.iter().map(|(t, k, v)| (*t, k.as_deref(), v.as_deref())).collect();
+    let refs: Vec<_> = records
+        .iter()
+        .map(|(t, k, v)| (*t, k.as_deref(), v.as_deref()))
+        .collect();
     build_batch(&refs)
 }
 
@@ -19,11 +22,18 @@ fn read_all(log: &PartitionLog) -> Result<Vec<(i64, i32, Vec<u8>)>, StorageError
     let mut offset = log.log_start_offset();
     while offset < log.log_end_offset() {
         let bytes = log.read(offset, 1 << 16, true)?;
-        assert!(!bytes.is_empty(), "read at {offset} below the log end offset returned nothing");
+        assert!(
+            !bytes.is_empty(),
+            "read at {offset} below the log end offset returned nothing"
+        );
         let mut rest = &bytes[..];
         while let Some(header) = BatchHeader::parse(rest) {
             let size = header.total_size();
-            out.push((header.base_offset(), header.records_count(), rest[12..size].to_vec()));
+            out.push((
+                header.base_offset(),
+                header.records_count(),
+                rest[12..size].to_vec(),
+            ));
             offset = header.last_offset() + 1;
             rest = &rest[size..];
         }
@@ -32,7 +42,12 @@ fn read_all(log: &PartitionLog) -> Result<Vec<(i64, i32, Vec<u8>)>, StorageError
 }
 
 fn small_config() -> LogConfig {
-    LogConfig { segment_bytes: 4096, index_interval_bytes: 128, segment_index_bytes: 4096, ..LogConfig::default() }
+    LogConfig {
+        segment_bytes: 4096,
+        index_interval_bytes: 128,
+        segment_index_bytes: 4096,
+        ..LogConfig::default()
+    }
 }
 
 fn record_strategy() -> impl Strategy<Value = Record> {
@@ -59,7 +74,9 @@ fn check_against_model(log: &PartitionLog, model: &[Vec<Record>]) -> Result<(), 
 fn append_all(log: &PartitionLog, model: &[Vec<Record>]) -> Result<(), TestCaseError> {
     let mut next = 0;
     for records in model {
-        let info = log.append(&batch_of(records), 0).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let info = log
+            .append(&batch_of(records), 0)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(info.base_offset, next);
         next += records.len() as i64;
     }
@@ -133,7 +150,10 @@ fn tear(path: &Path, from: usize, len: usize) -> std::io::Result<()> {
 
 #[test]
 fn invalid_batch_writes_nothing() -> Result<(), StorageError> {
-    let dir = tempfile::tempdir().map_err(|e| StorageError::Io { path: "tmp".into(), source: e })?;
+    let dir = tempfile::tempdir().map_err(|e| StorageError::Io {
+        path: "tmp".into(),
+        source: e,
+    })?;
     let log = PartitionLog::open(&dir.path().join("t-0"), LogConfig::default(), true)?;
     let good = build_batch(&[(1, None, Some(b"a"))]);
     let mut bad = good.clone();
@@ -141,11 +161,20 @@ fn invalid_batch_writes_nothing() -> Result<(), StorageError> {
     bad[last] ^= 0xff;
     let mut both = good.clone();
     both.extend_from_slice(&bad);
-    assert!(matches!(log.append(&both, 0), Err(StorageError::CorruptBatch { .. })));
+    assert!(matches!(
+        log.append(&both, 0),
+        Err(StorageError::CorruptBatch { .. })
+    ));
     assert_eq!(log.log_end_offset(), 0);
     let big = build_batch(&[(1, None, Some(&vec![0u8; 2_000_000]))]);
-    assert!(matches!(log.append(&big, 0), Err(StorageError::MessageTooLarge { .. })));
-    assert!(matches!(log.read(1, 100, true), Err(StorageError::OffsetOutOfRange { .. })));
+    assert!(matches!(
+        log.append(&big, 0),
+        Err(StorageError::MessageTooLarge { .. })
+    ));
+    assert!(matches!(
+        log.read(1, 100, true),
+        Err(StorageError::OffsetOutOfRange { .. })
+    ));
     log.append(&good, 0)?;
     assert_eq!(log.log_end_offset(), 1);
     Ok(())
@@ -160,7 +189,9 @@ fn kafka_layout_on_disk() -> Result<(), Box<dyn std::error::Error>> {
         log.append(&build_batch(&[(i, Some(b"key"), Some(&[7u8; 100]))]), 0)?;
     }
     log.close()?;
-    let mut names: Vec<String> = std::fs::read_dir(&path)?.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned())).collect::<Result<_, _>>()?;
+    let mut names: Vec<String> = std::fs::read_dir(&path)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
     names.sort();
     assert!(log.segment_count() > 1, "4 KiB segments must roll");
     assert!(names.contains(&"00000000000000000000.log".to_string()));
@@ -169,7 +200,13 @@ fn kafka_layout_on_disk() -> Result<(), Box<dyn std::error::Error>> {
     // Closed segments are trimmed: each .log is exactly its batches, each index a whole number of entries.
     let first_len = std::fs::metadata(path.join("00000000000000000000.log"))?.len();
     assert!(first_len <= 4096 && first_len > 0);
-    assert_eq!(std::fs::metadata(path.join("00000000000000000000.index"))?.len() % 8, 0);
-    assert_eq!(std::fs::metadata(path.join("00000000000000000000.timeindex"))?.len() % 12, 0);
+    assert_eq!(
+        std::fs::metadata(path.join("00000000000000000000.index"))?.len() % 8,
+        0
+    );
+    assert_eq!(
+        std::fs::metadata(path.join("00000000000000000000.timeindex"))?.len() % 12,
+        0
+    );
     Ok(())
 }

@@ -13,15 +13,30 @@ fn valid_software_field(s: &str) -> bool {
     // Kafka's pattern: [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?
     let ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
     let first_last = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    !s.is_empty() && s.chars().all(ok) && first_last(s.chars().next()) && first_last(s.chars().last())
+    !s.is_empty()
+        && s.chars().all(ok)
+        && first_last(s.chars().next())
+        && first_last(s.chars().last())
 }
 
 /// Answers with every supported API. From v3 the client software name and version must
 /// match Kafka's pattern, else INVALID_REQUEST.
 pub fn handle(request: ApiVersionsRequest, version: i16) -> ApiVersionsResponse {
-    let mut response = ApiVersionsResponse::default()
-        .with_api_keys(SUPPORTED_APIS.iter().map(|(key, min, max)| ApiVersion::default().with_api_key(*key as i16).with_min_version(*min).with_max_version(*max)).collect());
-    if version >= 3 && !(valid_software_field(&request.client_software_name) && valid_software_field(&request.client_software_version)) {
+    let mut response = ApiVersionsResponse::default().with_api_keys(
+        SUPPORTED_APIS
+            .iter()
+            .map(|(key, min, max)| {
+                ApiVersion::default()
+                    .with_api_key(*key as i16)
+                    .with_min_version(*min)
+                    .with_max_version(*max)
+            })
+            .collect(),
+    );
+    if version >= 3
+        && !(valid_software_field(&request.client_software_name)
+            && valid_software_field(&request.client_software_version))
+    {
         response.error_code = ResponseError::InvalidRequest.code();
     }
     response
@@ -32,7 +47,10 @@ pub fn handle(request: ApiVersionsRequest, version: i16) -> ApiVersionsResponse 
 pub fn unsupported_version(min: i16, max: i16) -> ApiVersionsResponse {
     ApiVersionsResponse::default()
         .with_error_code(ResponseError::UnsupportedVersion.code())
-        .with_api_keys(vec![ApiVersion::default().with_api_key(ApiKey::ApiVersions as i16).with_min_version(min).with_max_version(max)])
+        .with_api_keys(vec![ApiVersion::default()
+            .with_api_key(ApiKey::ApiVersions as i16)
+            .with_min_version(min)
+            .with_max_version(max)])
 }
 
 #[cfg(test)]

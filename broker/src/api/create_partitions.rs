@@ -13,22 +13,42 @@ use super::str_bytes;
 use crate::connection::Session;
 
 /// Grows each topic to its requested count (or checks it, with `validate_only`).
-pub fn handle(session: &Session, request: CreatePartitionsRequest, _version: i16) -> CreatePartitionsResponse {
+pub fn handle(
+    session: &Session,
+    request: CreatePartitionsRequest,
+    _version: i16,
+) -> CreatePartitionsResponse {
     let state = &session.state;
     let node_id = state.config.node_id;
     let mut seen = HashSet::new();
-    let duplicates: HashSet<String> = request.topics.iter().filter(|t| !seen.insert(t.name.0.to_string())).map(|t| t.name.0.to_string()).collect();
+    let duplicates: HashSet<String> = request
+        .topics
+        .iter()
+        .filter(|t| !seen.insert(t.name.0.to_string()))
+        .map(|t| t.name.0.to_string())
+        .collect();
     let mut results = Vec::new();
     for wanted in request.topics {
         let result = CreatePartitionsTopicResult::default().with_name(wanted.name.clone());
-        let fail = |error: ResponseError, message: String| result.clone().with_error_code(error.code()).with_error_message(Some(str_bytes(message)));
+        let fail = |error: ResponseError, message: String| {
+            result
+                .clone()
+                .with_error_code(error.code())
+                .with_error_message(Some(str_bytes(message)))
+        };
         let name = wanted.name.0.to_string();
         if duplicates.contains(&name) {
-            results.push(fail(ResponseError::InvalidRequest, format!("Duplicate topic in request: {name}")));
+            results.push(fail(
+                ResponseError::InvalidRequest,
+                format!("Duplicate topic in request: {name}"),
+            ));
             continue;
         }
         let Some(topic) = state.topics.get(&name) else {
-            results.push(fail(ResponseError::UnknownTopicOrPartition, format!("The topic '{name}' does not exist.")));
+            results.push(fail(
+                ResponseError::UnknownTopicOrPartition,
+                format!("The topic '{name}' does not exist."),
+            ));
             continue;
         };
         let current = topic.partition_count();
@@ -38,12 +58,18 @@ pub fn handle(session: &Session, request: CreatePartitionsRequest, _version: i16
                 results.push(fail(ResponseError::InvalidReplicaAssignment, format!("Increasing the number of partitions by {added} but {} assignments provided.", assignments.len())));
                 continue;
             }
-            if assignments.iter().any(|a| a.broker_ids.len() != 1 || a.broker_ids.iter().any(|b| b.0 != node_id)) {
+            if assignments
+                .iter()
+                .any(|a| a.broker_ids.len() != 1 || a.broker_ids.iter().any(|b| b.0 != node_id))
+            {
                 results.push(fail(ResponseError::InvalidReplicaAssignment, format!("Unknown broker(s) in the replica assignment: only broker {node_id} exists.")));
                 continue;
             }
         }
-        match state.topics.add_partitions(&topic, wanted.count, request.validate_only) {
+        match state
+            .topics
+            .add_partitions(&topic, wanted.count, request.validate_only)
+        {
             Ok(()) => results.push(result),
             Err(err) => results.push(fail(topic_error_code(&err), err.to_string())),
         }

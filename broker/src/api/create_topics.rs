@@ -7,9 +7,11 @@
 use std::collections::{BTreeMap, HashSet};
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
-use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
+use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
 use super::str_bytes;
 use crate::connection::Session;
@@ -28,33 +30,57 @@ pub(crate) fn topic_error_code(err: &TopicError) -> ResponseError {
     }
 }
 
-fn failure(result: CreatableTopicResult, error: ResponseError, message: String) -> CreatableTopicResult {
-    result.with_error_code(error.code()).with_error_message(Some(str_bytes(message)))
+fn failure(
+    result: CreatableTopicResult,
+    error: ResponseError,
+    message: String,
+) -> CreatableTopicResult {
+    result
+        .with_error_code(error.code())
+        .with_error_message(Some(str_bytes(message)))
 }
 
 /// Checks one topic's request and returns (partitions, overrides).
-fn check(session: &Session, topic: &CreatableTopic) -> Result<(i32, BTreeMap<String, String>), (ResponseError, String)> {
+fn check(
+    session: &Session,
+    topic: &CreatableTopic,
+) -> Result<(i32, BTreeMap<String, String>), (ResponseError, String)> {
     let node_id = session.state.config.node_id;
     if !topic.assignments.is_empty() {
         if topic.num_partitions != -1 || topic.replication_factor != -1 {
             return Err((ResponseError::InvalidRequest, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into()));
         }
-        let mut indexes: Vec<i32> = topic.assignments.iter().map(|a| a.partition_index).collect();
+        let mut indexes: Vec<i32> = topic
+            .assignments
+            .iter()
+            .map(|a| a.partition_index)
+            .collect();
         indexes.sort_unstable();
         if indexes.iter().enumerate().any(|(i, p)| *p != i as i32) {
-            return Err((ResponseError::InvalidReplicaAssignment, "Partitions should be a consecutive 0-based integer sequence".into()));
+            return Err((
+                ResponseError::InvalidReplicaAssignment,
+                "Partitions should be a consecutive 0-based integer sequence".into(),
+            ));
         }
         for assignment in &topic.assignments {
-            if assignment.broker_ids.iter().any(|b| b.0 != node_id) || assignment.broker_ids.is_empty() {
+            if assignment.broker_ids.iter().any(|b| b.0 != node_id)
+                || assignment.broker_ids.is_empty()
+            {
                 return Err((ResponseError::InvalidReplicaAssignment, format!("Unknown broker(s) in the replica assignment of partition {}: only broker {node_id} exists", assignment.partition_index)));
             }
             if assignment.broker_ids.len() > 1 {
-                return Err((ResponseError::InvalidReplicaAssignment, "Duplicate brokers not allowed in replica assignment".into()));
+                return Err((
+                    ResponseError::InvalidReplicaAssignment,
+                    "Duplicate brokers not allowed in replica assignment".into(),
+                ));
             }
         }
     } else {
         if topic.replication_factor == 0 || topic.replication_factor < -1 {
-            return Err((ResponseError::InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.".into()));
+            return Err((
+                ResponseError::InvalidReplicationFactor,
+                "Replication factor must be larger than 0, or -1 to use the default value.".into(),
+            ));
         }
         if topic.replication_factor > 1 {
             let rf = topic.replication_factor;
@@ -64,7 +90,10 @@ fn check(session: &Session, topic: &CreatableTopic) -> Result<(i32, BTreeMap<Str
             ));
         }
         if topic.num_partitions == 0 || topic.num_partitions < -1 {
-            return Err((ResponseError::InvalidPartitions, "Number of partitions was set to an invalid non-positive value.".into()));
+            return Err((
+                ResponseError::InvalidPartitions,
+                "Number of partitions was set to an invalid non-positive value.".into(),
+            ));
         }
     }
     let partitions = if !topic.assignments.is_empty() {
@@ -77,7 +106,13 @@ fn check(session: &Session, topic: &CreatableTopic) -> Result<(i32, BTreeMap<Str
     let mut overrides = BTreeMap::new();
     for config in &topic.configs {
         let Some(value) = &config.value else {
-            return Err((ResponseError::InvalidConfig, format!("Null value not supported for topic configs: {}", config.name.as_str())));
+            return Err((
+                ResponseError::InvalidConfig,
+                format!(
+                    "Null value not supported for topic configs: {}",
+                    config.name.as_str()
+                ),
+            ));
         };
         overrides.insert(config.name.to_string(), value.to_string());
     }
@@ -99,14 +134,26 @@ fn describe_configs(configs: &TopicConfigs) -> Vec<CreatableTopicConfigs> {
 }
 
 /// Creates (or, with `validate_only`, checks) each topic.
-pub fn handle(session: &Session, request: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
+pub fn handle(
+    session: &Session,
+    request: CreateTopicsRequest,
+    version: i16,
+) -> CreateTopicsResponse {
     let registry = &session.state.topics;
     let mut seen = HashSet::new();
-    let duplicates: HashSet<String> = request.topics.iter().filter(|t| !seen.insert(t.name.0.to_string())).map(|t| t.name.0.to_string()).collect();
+    let duplicates: HashSet<String> = request
+        .topics
+        .iter()
+        .filter(|t| !seen.insert(t.name.0.to_string()))
+        .map(|t| t.name.0.to_string())
+        .collect();
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in &request.topics {
         let name = topic.name.0.to_string();
-        let result = CreatableTopicResult::default().with_name(topic.name.clone()).with_num_partitions(-1).with_replication_factor(-1);
+        let result = CreatableTopicResult::default()
+            .with_name(topic.name.clone())
+            .with_num_partitions(-1)
+            .with_replication_factor(-1);
         if duplicates.contains(&name) {
             results.push(failure(result, ResponseError::InvalidRequest, format!("Create topics request from client contains multiple entries for the following topics: {name}")));
             continue;
@@ -119,15 +166,21 @@ pub fn handle(session: &Session, request: CreateTopicsRequest, version: i16) -> 
             }
         };
         let outcome = if request.validate_only {
-            registry.validate_create(&name, partitions, &overrides).map(|configs| (None, configs))
+            registry
+                .validate_create(&name, partitions, &overrides)
+                .map(|configs| (None, configs))
         } else {
-            registry.create(&name, partitions, overrides).map(|t| (Some(t.id), t.configs()))
+            registry
+                .create(&name, partitions, overrides)
+                .map(|t| (Some(t.id), t.configs()))
         };
         match outcome {
             Ok((id, configs)) => {
                 let mut ok = result;
                 if version >= 5 {
-                    ok = ok.with_num_partitions(partitions).with_replication_factor(1);
+                    ok = ok
+                        .with_num_partitions(partitions)
+                        .with_replication_factor(1);
                 }
                 if let (Some(id), true) = (id, version >= 7) {
                     ok.topic_id = id;

@@ -12,12 +12,24 @@ use crate::connection::Session;
 
 /// Deletes each named topic; UNKNOWN_TOPIC_OR_PARTITION / UNKNOWN_TOPIC_ID for missing ones,
 /// TOPIC_DELETION_DISABLED when `delete.topic.enable=false`.
-pub fn handle(session: &Session, request: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+pub fn handle(
+    session: &Session,
+    request: DeleteTopicsRequest,
+    version: i16,
+) -> DeleteTopicsResponse {
     let state = &session.state;
     let wanted: Vec<(Option<String>, Uuid)> = if version >= 6 {
-        request.topics.into_iter().map(|t| (t.name.map(|n| n.0.to_string()), t.topic_id)).collect()
+        request
+            .topics
+            .into_iter()
+            .map(|t| (t.name.map(|n| n.0.to_string()), t.topic_id))
+            .collect()
     } else {
-        request.topic_names.into_iter().map(|n| (Some(n.0.to_string()), Uuid::nil())).collect()
+        request
+            .topic_names
+            .into_iter()
+            .map(|n| (Some(n.0.to_string()), Uuid::nil()))
+            .collect()
     };
     let mut responses = Vec::with_capacity(wanted.len());
     for (name, id) in wanted {
@@ -25,17 +37,32 @@ pub fn handle(session: &Session, request: DeleteTopicsRequest, version: i16) -> 
             Some(name) => state.topics.get(name),
             None => state.topics.get_by_id(id),
         };
-        let mut result = DeletableTopicResult::default().with_name(name.clone().map(|n| TopicName(str_bytes(n)))).with_topic_id(id);
+        let mut result = DeletableTopicResult::default()
+            .with_name(name.clone().map(|n| TopicName(str_bytes(n))))
+            .with_topic_id(id);
         let error = match topic {
-            None if name.is_none() => Some((ResponseError::UnknownTopicId, "This server does not host this topic ID.".to_string())),
-            None => Some((ResponseError::UnknownTopicOrPartition, "This server does not host this topic-partition.".to_string())),
-            Some(_) if !state.config.delete_topic_enable => Some((ResponseError::TopicDeletionDisabled, "Topic deletion is disabled.".to_string())),
+            None if name.is_none() => Some((
+                ResponseError::UnknownTopicId,
+                "This server does not host this topic ID.".to_string(),
+            )),
+            None => Some((
+                ResponseError::UnknownTopicOrPartition,
+                "This server does not host this topic-partition.".to_string(),
+            )),
+            Some(_) if !state.config.delete_topic_enable => Some((
+                ResponseError::TopicDeletionDisabled,
+                "Topic deletion is disabled.".to_string(),
+            )),
             Some(topic) => {
                 result.name = Some(TopicName(str_bytes(topic.name.clone())));
                 if version >= 6 {
                     result.topic_id = topic.id;
                 }
-                state.topics.delete(&topic).err().map(|e| (ResponseError::KafkaStorageError, e.to_string()))
+                state
+                    .topics
+                    .delete(&topic)
+                    .err()
+                    .map(|e| (ResponseError::KafkaStorageError, e.to_string()))
             }
         };
         if let Some((error, message)) = error {

@@ -11,13 +11,25 @@ use crate::connection::Session;
 
 /// Answers with this broker; a request for controller endpoints (v1, type 2) gets
 /// MISMATCHED_ENDPOINT_TYPE as from any Kafka broker.
-pub fn handle(session: &Session, request: DescribeClusterRequest, version: i16) -> DescribeClusterResponse {
+pub fn handle(
+    session: &Session,
+    request: DescribeClusterRequest,
+    version: i16,
+) -> DescribeClusterResponse {
     let state = &session.state;
     let mut response = DescribeClusterResponse::default()
         .with_cluster_id(str_bytes(state.cluster_id.clone()))
         .with_controller_id(BrokerId(state.config.node_id))
-        .with_endpoint_type(if version >= 1 { request.endpoint_type } else { 1 })
-        .with_cluster_authorized_operations(if request.include_cluster_authorized_operations { CLUSTER_OPERATIONS } else { OPERATIONS_NOT_REQUESTED });
+        .with_endpoint_type(if version >= 1 {
+            request.endpoint_type
+        } else {
+            1
+        })
+        .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
+            CLUSTER_OPERATIONS
+        } else {
+            OPERATIONS_NOT_REQUESTED
+        });
     if request.endpoint_type != 1 {
         return response
             .with_error_code(ResponseError::MismatchedEndpointType.code())

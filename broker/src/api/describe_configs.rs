@@ -3,12 +3,16 @@
 //! References: KIP-133; KIP-226 (sources and synonyms); KIP-569 (types and documentation, v3).
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym};
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use super::str_bytes;
 use crate::connection::Session;
-use crate::topic_config::{definition, ConfigSource, ConfigType, ResolvedConfig, TopicConfigs, TOPIC_CONFIGS};
+use crate::topic_config::{
+    definition, ConfigSource, ConfigType, ResolvedConfig, TopicConfigs, TOPIC_CONFIGS,
+};
 
 /// Resource type of a topic.
 pub const RESOURCE_TOPIC: i8 = 2;
@@ -25,15 +29,30 @@ const BROKER_CONFIGS: &[(&str, &str, ConfigType)] = &[
     ("group.initial.rebalance.delay.ms", "3000", ConfigType::Int),
     ("listeners", "PLAINTEXT://:9092", ConfigType::List),
     ("log.dirs", "", ConfigType::String),
-    ("max.incremental.fetch.session.cache.slots", "1000", ConfigType::Int),
+    (
+        "max.incremental.fetch.session.cache.slots",
+        "1000",
+        ConfigType::Int,
+    ),
     ("node.id", "-1", ConfigType::Int),
     ("num.partitions", "1", ConfigType::Int),
     ("offsets.topic.replication.factor", "3", ConfigType::Short),
     ("socket.request.max.bytes", "104857600", ConfigType::Int),
-    ("transaction.state.log.replication.factor", "3", ConfigType::Short),
+    (
+        "transaction.state.log.replication.factor",
+        "3",
+        ConfigType::Short,
+    ),
 ];
 
-fn entry(name: &str, resolved: &ResolvedConfig, config_type: ConfigType, read_only: bool, request: &DescribeConfigsRequest, doc: &str) -> DescribeConfigsResourceResult {
+fn entry(
+    name: &str,
+    resolved: &ResolvedConfig,
+    config_type: ConfigType,
+    read_only: bool,
+    request: &DescribeConfigsRequest,
+    doc: &str,
+) -> DescribeConfigsResourceResult {
     let mut result = DescribeConfigsResourceResult::default()
         .with_name(str_bytes(name))
         .with_value(Some(str_bytes(resolved.value.clone())))
@@ -44,7 +63,12 @@ fn entry(name: &str, resolved: &ResolvedConfig, config_type: ConfigType, read_on
         result.synonyms = resolved
             .synonyms
             .iter()
-            .map(|(key, value, source)| DescribeConfigsSynonym::default().with_name(str_bytes(key.clone())).with_value(Some(str_bytes(value.clone()))).with_source(*source as i8))
+            .map(|(key, value, source)| {
+                DescribeConfigsSynonym::default()
+                    .with_name(str_bytes(key.clone()))
+                    .with_value(Some(str_bytes(value.clone())))
+                    .with_source(*source as i8)
+            })
             .collect();
     }
     result.documentation = request.include_documentation.then(|| str_bytes(doc));
@@ -52,43 +76,106 @@ fn entry(name: &str, resolved: &ResolvedConfig, config_type: ConfigType, read_on
 }
 
 fn wanted(keys: &Option<Vec<kafka_protocol::protocol::StrBytes>>, name: &str) -> bool {
-    keys.as_ref().is_none_or(|keys| keys.iter().any(|k| k.as_str() == name))
+    keys.as_ref()
+        .is_none_or(|keys| keys.iter().any(|k| k.as_str() == name))
 }
 
-fn topic_configs(configs: &TopicConfigs, keys: &Option<Vec<kafka_protocol::protocol::StrBytes>>, request: &DescribeConfigsRequest) -> Vec<DescribeConfigsResourceResult> {
+fn topic_configs(
+    configs: &TopicConfigs,
+    keys: &Option<Vec<kafka_protocol::protocol::StrBytes>>,
+    request: &DescribeConfigsRequest,
+) -> Vec<DescribeConfigsResourceResult> {
     configs
         .values
         .iter()
         .filter(|(name, _)| wanted(keys, name))
         .map(|(name, resolved)| {
             let def = definition(name);
-            entry(name, resolved, def.map_or(ConfigType::String, |d| d.config_type), false, request, def.map_or("", |d| d.doc))
+            entry(
+                name,
+                resolved,
+                def.map_or(ConfigType::String, |d| d.config_type),
+                false,
+                request,
+                def.map_or("", |d| d.doc),
+            )
         })
         .collect()
 }
 
-fn broker_configs(session: &Session, keys: &Option<Vec<kafka_protocol::protocol::StrBytes>>, request: &DescribeConfigsRequest) -> Vec<DescribeConfigsResourceResult> {
+fn broker_configs(
+    session: &Session,
+    keys: &Option<Vec<kafka_protocol::protocol::StrBytes>>,
+    request: &DescribeConfigsRequest,
+) -> Vec<DescribeConfigsResourceResult> {
     let properties = &session.state.config.properties;
-    let resolve = |key: &str, default: &str| {
+    // A broker key without a value of its own and without a default (log.retention.ms,
+    // whose default lives in log.retention.hours) describes as null, as in Kafka.
+    let resolve = |key: &str, default: Option<&str>| {
         let mut synonyms = Vec::new();
         if let Some(v) = properties.get(key) {
             synonyms.push((key.to_string(), v.clone(), ConfigSource::StaticBroker));
         }
-        synonyms.push((key.to_string(), default.to_string(), ConfigSource::Default));
-        let (value, source) = synonyms.first().map_or((default.to_string(), ConfigSource::Default), |(_, v, s)| (v.clone(), *s));
-        ResolvedConfig { value, source, synonyms }
+        if let Some(default) = default {
+            synonyms.push((key.to_string(), default.to_string(), ConfigSource::Default));
+        }
+        match synonyms.first().map(|(_, v, s)| (v.clone(), *s)) {
+            Some((value, source)) => (
+                Some(value),
+                ResolvedConfig {
+                    value: String::new(),
+                    source,
+                    synonyms,
+                },
+            ),
+            None => (
+                None,
+                ResolvedConfig {
+                    value: String::new(),
+                    source: ConfigSource::Default,
+                    synonyms,
+                },
+            ),
+        }
     };
     let mut out = Vec::new();
+    let mut push =
+        |key: &str, default: Option<&str>, config_type: ConfigType, read_only: bool, doc: &str| {
+            let (value, resolved) = resolve(key, default);
+            let mut described = entry(key, &resolved, config_type, read_only, request, doc);
+            described.value = value.map(str_bytes);
+            out.push(described);
+        };
     for (key, default, config_type) in BROKER_CONFIGS {
         if wanted(keys, key) {
-            out.push(entry(key, &resolve(key, default), *config_type, true, request, ""));
+            push(key, Some(default), *config_type, true, "");
         }
     }
     for def in TOPIC_CONFIGS {
-        for (key, _) in def.synonyms.iter().take(1) {
-            if wanted(keys, key) && !BROKER_CONFIGS.iter().any(|(k, _, _)| k == key) {
-                out.push(entry(key, &resolve(key, def.default), def.config_type, false, request, def.doc));
+        let last = def.synonyms.len().saturating_sub(1);
+        for (i, (key, factor)) in def.synonyms.iter().enumerate() {
+            if !wanted(keys, key) || BROKER_CONFIGS.iter().any(|(k, _, _)| k == key) {
+                continue;
             }
+            // The default sits on the coarsest synonym (log.retention.hours=168).
+            let default = (i == last).then(|| {
+                if *factor == 1 {
+                    def.default.to_string()
+                } else {
+                    (def.default.parse::<i64>().unwrap_or(0) / factor).to_string()
+                }
+            });
+            push(
+                key,
+                default.as_deref(),
+                if *factor == 1 {
+                    def.config_type
+                } else {
+                    ConfigType::Int
+                },
+                false,
+                def.doc,
+            );
         }
     }
     out.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
@@ -97,23 +184,56 @@ fn broker_configs(session: &Session, keys: &Option<Vec<kafka_protocol::protocol:
 
 /// Describes each resource; unknown topics get UNKNOWN_TOPIC_OR_PARTITION, another broker's
 /// id INVALID_REQUEST, other resource types INVALID_REQUEST.
-pub fn handle(session: &Session, request: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+pub fn handle(
+    session: &Session,
+    request: DescribeConfigsRequest,
+    version: i16,
+) -> DescribeConfigsResponse {
     let state = &session.state;
     let mut results = Vec::with_capacity(request.resources.len());
     for resource in &request.resources {
         let name = resource.resource_name.to_string();
-        let result = DescribeConfigsResult::default().with_resource_type(resource.resource_type).with_resource_name(resource.resource_name.clone());
-        let fail = |error: ResponseError, message: String| result.clone().with_error_code(error.code()).with_error_message(Some(str_bytes(message)));
+        let result = DescribeConfigsResult::default()
+            .with_resource_type(resource.resource_type)
+            .with_resource_name(resource.resource_name.clone());
+        let fail = |error: ResponseError, message: String| {
+            result
+                .clone()
+                .with_error_code(error.code())
+                .with_error_message(Some(str_bytes(message)))
+        };
         let described = match resource.resource_type {
             RESOURCE_TOPIC => match state.topics.get(&name) {
-                Some(topic) => result.clone().with_configs(topic_configs(&topic.configs(), &resource.configuration_keys, &request)),
-                None => fail(ResponseError::UnknownTopicOrPartition, format!("The topic '{name}' does not exist.")),
+                Some(topic) => result.clone().with_configs(topic_configs(
+                    &topic.configs(),
+                    &resource.configuration_keys,
+                    &request,
+                )),
+                None => fail(
+                    ResponseError::UnknownTopicOrPartition,
+                    format!("The topic '{name}' does not exist."),
+                ),
             },
-            RESOURCE_BROKER if name.is_empty() || name.parse::<i32>().ok() == Some(state.config.node_id) => {
-                result.clone().with_configs(broker_configs(session, &resource.configuration_keys, &request))
+            RESOURCE_BROKER
+                if name.is_empty() || name.parse::<i32>().ok() == Some(state.config.node_id) =>
+            {
+                result.clone().with_configs(broker_configs(
+                    session,
+                    &resource.configuration_keys,
+                    &request,
+                ))
             }
-            RESOURCE_BROKER => fail(ResponseError::InvalidRequest, format!("Unexpected broker id, expected {} or empty string, but received {name}", state.config.node_id)),
-            other => fail(ResponseError::InvalidRequest, format!("Unsupported resource type {other}")),
+            RESOURCE_BROKER => fail(
+                ResponseError::InvalidRequest,
+                format!(
+                    "Unexpected broker id, expected {} or empty string, but received {name}",
+                    state.config.node_id
+                ),
+            ),
+            other => fail(
+                ResponseError::InvalidRequest,
+                format!("Unsupported resource type {other}"),
+            ),
         };
         results.push(described);
     }

@@ -33,29 +33,61 @@ struct PartitionRead {
     records: Bytes,
 }
 
-fn read_partition(partition: Option<&Arc<Partition>>, target: &FetchTarget, unknown: ResponseError, max_bytes: usize, min_one: bool) -> PartitionRead {
-    let failed = |error| PartitionRead { error: Some(error), high_watermark: -1, last_stable_offset: -1, log_start_offset: -1, records: Bytes::new() };
-    let Some(partition) = partition else { return failed(unknown) };
+fn read_partition(
+    partition: Option<&Arc<Partition>>,
+    target: &FetchTarget,
+    unknown: ResponseError,
+    max_bytes: usize,
+    min_one: bool,
+) -> PartitionRead {
+    let failed = |error| PartitionRead {
+        error: Some(error),
+        high_watermark: -1,
+        last_stable_offset: -1,
+        log_start_offset: -1,
+        records: Bytes::new(),
+    };
+    let Some(partition) = partition else {
+        return failed(unknown);
+    };
     if target.current_leader_epoch > 0 {
         return failed(ResponseError::UnknownLeaderEpoch);
     }
     let log = &partition.log;
-    let limit = usize::try_from(target.partition_max_bytes).unwrap_or(0).min(max_bytes);
+    let limit = usize::try_from(target.partition_max_bytes)
+        .unwrap_or(0)
+        .min(max_bytes);
     // Read the offsets first: the records read next can only reach further, never less far.
     let high_watermark = log.high_watermark();
     let log_start_offset = log.log_start_offset();
     match log.read(target.fetch_offset, limit, min_one) {
-        Ok(records) => PartitionRead { error: None, high_watermark, last_stable_offset: high_watermark, log_start_offset, records },
+        Ok(records) => PartitionRead {
+            error: None,
+            high_watermark,
+            last_stable_offset: high_watermark,
+            log_start_offset,
+            records,
+        },
         Err(err) => failed(storage_error_code(&err)),
     }
 }
 
 /// Reads every target once; returns the reads and the bytes they hold.
-fn read_all(partitions: &[(Option<Arc<Partition>>, ResponseError)], targets: &[FetchTarget], max_bytes: usize) -> (Vec<PartitionRead>, usize) {
+fn read_all(
+    partitions: &[(Option<Arc<Partition>>, ResponseError)],
+    targets: &[FetchTarget],
+    max_bytes: usize,
+) -> (Vec<PartitionRead>, usize) {
     let mut total = 0usize;
     let mut reads = Vec::with_capacity(targets.len());
     for ((partition, unknown), target) in partitions.iter().zip(targets) {
-        let read = read_partition(partition.as_ref(), target, *unknown, max_bytes.saturating_sub(total), total == 0);
+        let read = read_partition(
+            partition.as_ref(),
+            target,
+            *unknown,
+            max_bytes.saturating_sub(total),
+            total == 0,
+        );
         total += read.records.len();
         reads.push(read);
     }
@@ -68,11 +100,22 @@ pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> F
     let registry = &state.topics;
     let mut requested = Vec::new();
     for topic in &request.topics {
-        let name = if version >= 13 { registry.get_by_id(topic.topic_id).map(|t| t.name.clone()).unwrap_or_default() } else { topic.topic.0.to_string() };
+        let name = if version >= 13 {
+            registry
+                .get_by_id(topic.topic_id)
+                .map(|t| t.name.clone())
+                .unwrap_or_default()
+        } else {
+            topic.topic.0.to_string()
+        };
         for p in &topic.partitions {
             requested.push(FetchTarget {
                 topic: name.clone(),
-                topic_id: if version >= 13 { topic.topic_id } else { uuid::Uuid::nil() },
+                topic_id: if version >= 13 {
+                    topic.topic_id
+                } else {
+                    uuid::Uuid::nil()
+                },
                 partition: p.partition,
                 fetch_offset: p.fetch_offset,
                 partition_max_bytes: p.partition_max_bytes,
@@ -84,12 +127,28 @@ pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> F
         .forgotten_topics_data
         .iter()
         .flat_map(|f| {
-            let name = if version >= 13 { registry.get_by_id(f.topic_id).map(|t| t.name.clone()).unwrap_or_default() } else { f.topic.0.to_string() };
-            let id = if version >= 13 { f.topic_id } else { uuid::Uuid::nil() };
+            let name = if version >= 13 {
+                registry
+                    .get_by_id(f.topic_id)
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default()
+            } else {
+                f.topic.0.to_string()
+            };
+            let id = if version >= 13 {
+                f.topic_id
+            } else {
+                uuid::Uuid::nil()
+            };
             f.partitions.iter().map(move |p| (name.clone(), id, *p))
         })
         .collect();
-    let context = match state.fetch_sessions.begin(request.session_id, request.session_epoch, requested, &forgotten) {
+    let context = match state.fetch_sessions.begin(
+        request.session_id,
+        request.session_epoch,
+        requested,
+        &forgotten,
+    ) {
         Ok(context) => context,
         Err(error) => return FetchResponse::default().with_error_code(error.code()),
     };
@@ -97,17 +156,29 @@ pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> F
         .targets
         .iter()
         .map(|t| {
-            let unknown = if version >= 13 { ResponseError::UnknownTopicId } else { ResponseError::UnknownTopicOrPartition };
-            let topic = if version >= 13 { registry.get_by_id(t.topic_id) } else { registry.get(&t.topic) };
+            let unknown = if version >= 13 {
+                ResponseError::UnknownTopicId
+            } else {
+                ResponseError::UnknownTopicOrPartition
+            };
+            let topic = if version >= 13 {
+                registry.get_by_id(t.topic_id)
+            } else {
+                registry.get(&t.topic)
+            };
             match topic {
-                Some(topic) => (topic.partition(t.partition), ResponseError::UnknownTopicOrPartition),
+                Some(topic) => (
+                    topic.partition(t.partition),
+                    ResponseError::UnknownTopicOrPartition,
+                ),
                 None => (None, unknown),
             }
         })
         .collect();
     let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
+    let deadline = tokio::time::Instant::now()
+        + Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
     let waiter = Arc::new(Notify::new());
     let (reads, _) = loop {
         for (partition, _) in &partitions {
@@ -117,10 +188,17 @@ pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> F
         }
         let (reads, total) = read_all(&partitions, &context.targets, max_bytes);
         let has_error = reads.iter().any(|r| r.error.is_some());
-        if total >= min_bytes.max(1) || has_error || request.max_wait_ms <= 0 || tokio::time::Instant::now() >= deadline {
+        if total >= min_bytes.max(1)
+            || has_error
+            || request.max_wait_ms <= 0
+            || tokio::time::Instant::now() >= deadline
+        {
             break (reads, total);
         }
-        if tokio::time::timeout_at(deadline, waiter.notified()).await.is_err() {
+        if tokio::time::timeout_at(deadline, waiter.notified())
+            .await
+            .is_err()
+        {
             break read_all(&partitions, &context.targets, max_bytes);
         }
     };
@@ -130,11 +208,23 @@ pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> F
             .iter()
             .zip(&reads)
             .map(|(t, r)| {
-                (t.clone(), SentState { high_watermark: r.high_watermark, last_stable_offset: r.last_stable_offset, log_start_offset: r.log_start_offset }, !r.records.is_empty() || r.error.is_some())
+                (
+                    t.clone(),
+                    SentState {
+                        high_watermark: r.high_watermark,
+                        last_stable_offset: r.last_stable_offset,
+                        log_start_offset: r.log_start_offset,
+                    },
+                    !r.records.is_empty() || r.error.is_some(),
+                )
             })
             .collect();
         let include = state.fetch_sessions.complete(context.session_id, &summary);
-        if context.incremental { include } else { vec![true; reads.len()] }
+        if context.incremental {
+            include
+        } else {
+            vec![true; reads.len()]
+        }
     } else {
         vec![true; reads.len()]
     };
@@ -148,11 +238,25 @@ pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> F
             .with_error_code(read.error.map_or(0, |e| e.code()))
             .with_high_watermark(read.high_watermark)
             .with_last_stable_offset(read.last_stable_offset)
-            .with_log_start_offset(if version >= 5 { read.log_start_offset } else { -1 })
-            .with_aborted_transactions(if request.isolation_level == READ_COMMITTED { Some(Vec::new()) } else { None })
+            .with_log_start_offset(if version >= 5 {
+                read.log_start_offset
+            } else {
+                -1
+            })
+            .with_aborted_transactions(if request.isolation_level == READ_COMMITTED {
+                Some(Vec::new())
+            } else {
+                None
+            })
             .with_preferred_read_replica(BrokerId(-1))
             .with_records(Some(read.records));
-        let same_topic = responses.last().is_some_and(|r| if version >= 13 { r.topic_id == target.topic_id } else { r.topic.0.as_str() == target.topic });
+        let same_topic = responses.last().is_some_and(|r| {
+            if version >= 13 {
+                r.topic_id == target.topic_id
+            } else {
+                r.topic.0.as_str() == target.topic
+            }
+        });
         if same_topic {
             if let Some(last) = responses.last_mut() {
                 last.partitions.push(data);
@@ -160,11 +264,17 @@ pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> F
         } else {
             responses.push(
                 FetchableTopicResponse::default()
-                    .with_topic(TopicName(str_bytes(if version >= 13 { String::new() } else { target.topic.clone() })))
+                    .with_topic(TopicName(str_bytes(if version >= 13 {
+                        String::new()
+                    } else {
+                        target.topic.clone()
+                    })))
                     .with_topic_id(target.topic_id)
                     .with_partitions(vec![data]),
             );
         }
     }
-    FetchResponse::default().with_session_id(context.session_id).with_responses(responses)
+    FetchResponse::default()
+        .with_session_id(context.session_id)
+        .with_responses(responses)
 }

@@ -5,7 +5,9 @@
 //! (isolation level, v2); KIP-734 (MAX_TIMESTAMP, v7); KIP-405 (EARLIEST_LOCAL, v8).
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use crate::connection::Session;
@@ -27,9 +29,15 @@ pub fn handle(session: &Session, request: ListOffsetsRequest, version: i16) -> L
         let topic = registry.get(&wanted.name.0);
         let mut partitions = Vec::with_capacity(wanted.partitions.len());
         for p in wanted.partitions {
-            let mut response = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index).with_timestamp(-1).with_offset(-1).with_leader_epoch(-1);
-            let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition_index)) else {
-                partitions.push(response.with_error_code(ResponseError::UnknownTopicOrPartition.code()));
+            let mut response = ListOffsetsPartitionResponse::default()
+                .with_partition_index(p.partition_index)
+                .with_timestamp(-1)
+                .with_offset(-1)
+                .with_leader_epoch(-1);
+            let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition_index))
+            else {
+                partitions
+                    .push(response.with_error_code(ResponseError::UnknownTopicOrPartition.code()));
                 continue;
             };
             if p.current_leader_epoch > 0 {
@@ -43,7 +51,8 @@ pub fn handle(session: &Session, request: ListOffsetsRequest, version: i16) -> L
                 MAX_TIMESTAMP if version >= 7 => log.max_timestamp(),
                 t if t >= 0 => log.offset_for_timestamp(t),
                 _ => {
-                    partitions.push(response.with_error_code(ResponseError::UnsupportedVersion.code()));
+                    partitions
+                        .push(response.with_error_code(ResponseError::UnsupportedVersion.code()));
                     continue;
                 }
             };
@@ -56,7 +65,11 @@ pub fn handle(session: &Session, request: ListOffsetsRequest, version: i16) -> L
             }
             partitions.push(response);
         }
-        topics.push(ListOffsetsTopicResponse::default().with_name(wanted.name).with_partitions(partitions));
+        topics.push(
+            ListOffsetsTopicResponse::default()
+                .with_name(wanted.name)
+                .with_partitions(partitions),
+        );
     }
     ListOffsetsResponse::default().with_topics(topics)
 }

@@ -6,7 +6,9 @@
 //! (authorized operations).
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use uuid::Uuid;
 
@@ -14,7 +16,12 @@ use super::{str_bytes, CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, TOPIC_OPERA
 use crate::connection::Session;
 use crate::topics::{validate_topic_name, Topic, TopicError};
 
-fn describe_topic(topic: &Topic, node_id: i32, operations: i32, version: i16) -> MetadataResponseTopic {
+fn describe_topic(
+    topic: &Topic,
+    node_id: i32,
+    operations: i32,
+    version: i16,
+) -> MetadataResponseTopic {
     let partitions = topic
         .partitions()
         .iter()
@@ -48,11 +55,19 @@ fn topic_error(name: Option<String>, id: Uuid, error: ResponseError) -> Metadata
 pub fn handle(session: &Session, request: MetadataRequest, version: i16) -> MetadataResponse {
     let state = &session.state;
     let node_id = state.config.node_id;
-    let operations = if request.include_topic_authorized_operations { TOPIC_OPERATIONS } else { OPERATIONS_NOT_REQUESTED };
+    let operations = if request.include_topic_authorized_operations {
+        TOPIC_OPERATIONS
+    } else {
+        OPERATIONS_NOT_REQUESTED
+    };
     let mut response = MetadataResponse::default()
         .with_cluster_id((version >= 2).then(|| str_bytes(state.cluster_id.clone())))
         .with_controller_id(BrokerId(if version >= 1 { node_id } else { -1 }))
-        .with_cluster_authorized_operations(if request.include_cluster_authorized_operations { CLUSTER_OPERATIONS } else { OPERATIONS_NOT_REQUESTED });
+        .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
+            CLUSTER_OPERATIONS
+        } else {
+            OPERATIONS_NOT_REQUESTED
+        });
     if let Some(listener) = state.listeners.get(session.listener) {
         response.brokers.push(
             MetadataResponseBroker::default()
@@ -64,11 +79,17 @@ pub fn handle(session: &Session, request: MetadataRequest, version: i16) -> Meta
     let requested = match request.topics {
         Some(topics) if !(version == 0 && topics.is_empty()) => topics,
         _ => {
-            response.topics = state.topics.all().iter().map(|t| describe_topic(t, node_id, operations, version)).collect();
+            response.topics = state
+                .topics
+                .all()
+                .iter()
+                .map(|t| describe_topic(t, node_id, operations, version))
+                .collect();
             return response;
         }
     };
-    let auto_create = state.config.auto_create_topics_enable && (version < 4 || request.allow_auto_topic_creation);
+    let auto_create = state.config.auto_create_topics_enable
+        && (version < 4 || request.allow_auto_topic_creation);
     for wanted in requested {
         let name = wanted.name.map(|n| n.0.to_string());
         let topic = match &name {
@@ -78,21 +99,49 @@ pub fn handle(session: &Session, request: MetadataRequest, version: i16) -> Meta
         };
         let entry = match (topic, name) {
             (Some(topic), _) => describe_topic(&topic, node_id, operations, version),
-            (None, None) => topic_error(None, if version >= 10 { wanted.topic_id } else { Uuid::nil() }, ResponseError::UnknownTopicId),
+            (None, None) => topic_error(
+                None,
+                if version >= 10 {
+                    wanted.topic_id
+                } else {
+                    Uuid::nil()
+                },
+                ResponseError::UnknownTopicId,
+            ),
             (None, Some(name)) => {
                 if validate_topic_name(&name).is_err() {
-                    topic_error(Some(name), Uuid::nil(), ResponseError::InvalidTopicException)
+                    topic_error(
+                        Some(name),
+                        Uuid::nil(),
+                        ResponseError::InvalidTopicException,
+                    )
                 } else if !auto_create {
-                    topic_error(Some(name), Uuid::nil(), ResponseError::UnknownTopicOrPartition)
+                    topic_error(
+                        Some(name),
+                        Uuid::nil(),
+                        ResponseError::UnknownTopicOrPartition,
+                    )
                 } else {
-                    match state.topics.create(&name, state.config.num_partitions, Default::default()) {
+                    match state.topics.create(
+                        &name,
+                        state.config.num_partitions,
+                        Default::default(),
+                    ) {
                         Ok(topic) => describe_topic(&topic, node_id, operations, version),
                         // Another connection created it meanwhile.
                         Err(TopicError::AlreadyExists(_)) => match state.topics.get(&name) {
                             Some(topic) => describe_topic(&topic, node_id, operations, version),
-                            None => topic_error(Some(name), Uuid::nil(), ResponseError::LeaderNotAvailable),
+                            None => topic_error(
+                                Some(name),
+                                Uuid::nil(),
+                                ResponseError::LeaderNotAvailable,
+                            ),
                         },
-                        Err(TopicError::InvalidName(_)) => topic_error(Some(name), Uuid::nil(), ResponseError::InvalidTopicException),
+                        Err(TopicError::InvalidName(_)) => topic_error(
+                            Some(name),
+                            Uuid::nil(),
+                            ResponseError::InvalidTopicException,
+                        ),
                         Err(err) => {
                             tracing::error!(topic = %name, %err, "auto-creating a topic failed");
                             topic_error(Some(name), Uuid::nil(), ResponseError::UnknownServerError)

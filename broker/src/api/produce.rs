@@ -6,10 +6,12 @@
 //!
 //! References: Kafka protocol guide "Produce API"; KIP-467 (record errors, v8); KIP-74.
 
-use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_response::{BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use josefine_storage::batch::BatchHeader;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::str_bytes;
 use crate::connection::Session;
@@ -28,27 +30,53 @@ fn single_batch(records: &[u8]) -> Result<(), &'static str> {
 ///
 /// Errors: with acks=0 a failed partition closes the connection, as Kafka does, since the
 /// client would otherwise never learn of it.
-pub fn handle(session: &Session, request: ProduceRequest, version: i16) -> Result<Option<ProduceResponse>, ConnectionError> {
+pub fn handle(
+    session: &Session,
+    request: ProduceRequest,
+    version: i16,
+) -> Result<Option<ProduceResponse>, ConnectionError> {
     let registry = &session.state.topics;
     let acks = request.acks;
     let mut first_error: Option<String> = None;
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for topic_data in request.topic_data {
-        let topic = if version >= 13 { registry.get_by_id(topic_data.topic_id) } else { registry.get(&topic_data.name.0) };
+        let topic = if version >= 13 {
+            registry.get_by_id(topic_data.topic_id)
+        } else {
+            registry.get(&topic_data.name.0)
+        };
         let mut partition_responses = Vec::with_capacity(topic_data.partition_data.len());
         for data in topic_data.partition_data {
-            let mut response = PartitionProduceResponse::default().with_index(data.index).with_base_offset(-1).with_log_append_time_ms(-1).with_log_start_offset(-1);
+            let mut response = PartitionProduceResponse::default()
+                .with_index(data.index)
+                .with_base_offset(-1)
+                .with_log_append_time_ms(-1)
+                .with_log_start_offset(-1);
             let partition = topic.as_ref().and_then(|t| t.partition(data.index));
             let records = data.records.unwrap_or_default();
             let outcome: Result<_, (ResponseError, String)> = if !matches!(acks, -1..=1) {
-                Err((ResponseError::InvalidRequiredAcks, format!("acks {acks} is not -1, 0 or 1")))
+                Err((
+                    ResponseError::InvalidRequiredAcks,
+                    format!("acks {acks} is not -1, 0 or 1"),
+                ))
             } else {
                 match partition {
-                    None if version >= 13 && topic.is_none() => Err((ResponseError::UnknownTopicId, "This server does not host this topic ID.".to_string())),
-                    None => Err((ResponseError::UnknownTopicOrPartition, "This server does not host this topic-partition.".to_string())),
+                    None if version >= 13 && topic.is_none() => Err((
+                        ResponseError::UnknownTopicId,
+                        "This server does not host this topic ID.".to_string(),
+                    )),
+                    None => Err((
+                        ResponseError::UnknownTopicOrPartition,
+                        "This server does not host this topic-partition.".to_string(),
+                    )),
                     Some(partition) => single_batch(&records)
                         .map_err(|reason| (ResponseError::InvalidRecord, reason.to_string()))
-                        .and_then(|()| partition.append(&records).map(|info| (partition, info)).map_err(|e| (storage_error_code(&e), e.to_string()))),
+                        .and_then(|()| {
+                            partition
+                                .append(&records)
+                                .map(|info| (partition, info))
+                                .map_err(|e| (storage_error_code(&e), e.to_string()))
+                        }),
                 }
             };
             match outcome {
@@ -61,11 +89,15 @@ pub fn handle(session: &Session, request: ProduceRequest, version: i16) -> Resul
                 }
                 Err((error, message)) => {
                     tracing::debug!(topic = %topic_data.name.0, partition = data.index, ?error, %message, "produce failed");
-                    first_error.get_or_insert_with(|| format!("{}-{}: {message}", topic_data.name.0, data.index));
+                    first_error.get_or_insert_with(|| {
+                        format!("{}-{}: {message}", topic_data.name.0, data.index)
+                    });
                     response.error_code = error.code();
                     if version >= 8 {
                         if error == ResponseError::InvalidRecord {
-                            response.record_errors = vec![BatchIndexAndErrorMessage::default().with_batch_index(0).with_batch_index_error_message(Some(str_bytes(message.clone())))];
+                            response.record_errors = vec![BatchIndexAndErrorMessage::default()
+                                .with_batch_index(0)
+                                .with_batch_index_error_message(Some(str_bytes(message.clone())))];
                         }
                         response.error_message = Some(str_bytes(message));
                     }
@@ -73,7 +105,12 @@ pub fn handle(session: &Session, request: ProduceRequest, version: i16) -> Resul
             }
             partition_responses.push(response);
         }
-        responses.push(TopicProduceResponse::default().with_name(topic_data.name).with_topic_id(topic_data.topic_id).with_partition_responses(partition_responses));
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(topic_data.name)
+                .with_topic_id(topic_data.topic_id)
+                .with_partition_responses(partition_responses),
+        );
     }
     if acks == 0 {
         return match first_error {

@@ -26,10 +26,20 @@ pub(crate) struct IndexFile {
 
 impl IndexFile {
     /// Opens `path`, keeping `entries` existing entries, and makes room for `capacity` bytes.
-    pub(crate) fn open(path: &Path, entry_size: usize, capacity: usize, entries: usize) -> Result<Self> {
+    pub(crate) fn open(
+        path: &Path,
+        entry_size: usize,
+        capacity: usize,
+        entries: usize,
+    ) -> Result<Self> {
         let file = MappedFile::open(path, capacity).map_err(StorageError::io(path))?;
         let entries = entries.min(file.capacity() / entry_size);
-        Ok(Self { path: path.to_path_buf(), file, entry_size, entries: AtomicUsize::new(entries) })
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            entry_size,
+            entries: AtomicUsize::new(entries),
+        })
     }
 
     /// Entries a file of `len` bytes holds.
@@ -46,7 +56,8 @@ impl IndexFile {
     }
 
     fn entry(&self, i: usize) -> &[u8] {
-        self.file.slice(i * self.entry_size, (i + 1) * self.entry_size)
+        self.file
+            .slice(i * self.entry_size, (i + 1) * self.entry_size)
     }
 
     /// Appends one entry; returns false when the file is full.
@@ -56,7 +67,9 @@ impl IndexFile {
             return Ok(false);
         }
         let n = self.len();
-        self.file.write_at(n * self.entry_size, entry).map_err(StorageError::io(&self.path))?;
+        self.file
+            .write_at(n * self.entry_size, entry)
+            .map_err(StorageError::io(&self.path))?;
         self.entries.store(n + 1, Ordering::Release);
         Ok(true)
     }
@@ -83,11 +96,15 @@ impl IndexFile {
     }
 
     pub(crate) fn trim(&self) -> Result<()> {
-        self.file.set_file_len(self.len() * self.entry_size).map_err(StorageError::io(&self.path))
+        self.file
+            .set_file_len(self.len() * self.entry_size)
+            .map_err(StorageError::io(&self.path))
     }
 
     pub(crate) fn flush(&self) -> Result<()> {
-        self.file.flush_range(0, self.len() * self.entry_size).map_err(StorageError::io(&self.path))
+        self.file
+            .flush_range(0, self.len() * self.entry_size)
+            .map_err(StorageError::io(&self.path))
     }
 }
 
@@ -126,7 +143,10 @@ impl OffsetIndex {
     /// The entry at `i` as (offset, position).
     pub(crate) fn get(&self, i: usize) -> (i64, usize) {
         let e = self.file.entry(i);
-        (self.base_offset + i64::from(i32_at(e, 0)), i32_at(e, 4).max(0) as usize)
+        (
+            self.base_offset + i64::from(i32_at(e, 0)),
+            i32_at(e, 4).max(0) as usize,
+        )
     }
 
     /// The position of a batch at or before the batch holding `offset`: 0 when no entry is
@@ -188,7 +208,9 @@ impl TimeIndex {
 
     /// The offset of the last entry whose timestamp is <= `timestamp`.
     pub(crate) fn lookup(&self, timestamp: i64) -> Option<i64> {
-        self.file.floor(timestamp, |e| i64_at(e, 0)).map(|i| self.get(i).1)
+        self.file
+            .floor(timestamp, |e| i64_at(e, 0))
+            .map(|i| self.get(i).1)
     }
 
     /// Appends (timestamp, offset) if the timestamp rises past the last entry, as Kafka's

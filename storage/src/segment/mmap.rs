@@ -46,7 +46,11 @@ impl MappedFile {
         } else {
             Some(memmap2::MmapOptions::new().len(capacity).map_raw(&file)?)
         };
-        Ok(Self { file, map, capacity })
+        Ok(Self {
+            file,
+            map,
+            capacity,
+        })
     }
 
     /// Mapped length in bytes.
@@ -59,13 +63,18 @@ impl MappedFile {
     /// Callers pass `end` at or below the committed length (rule 2). Panics if the range lies
     /// outside the mapping, which is a bug in the caller, never a result of file contents.
     pub(crate) fn slice(&self, start: usize, end: usize) -> &[u8] {
-        assert!(start <= end && end <= self.capacity, "mapped read out of bounds");
+        assert!(
+            start <= end && end <= self.capacity,
+            "mapped read out of bounds"
+        );
         match &self.map {
             // SAFETY: the range lies inside the mapping (asserted above), which lives as long
             // as `self`. Bytes below the committed length are never written while readers
             // exist (rule 2) and the file never shrinks below them (rule 3), so this shared
             // view is neither mutated nor unmapped while the borrow lasts.
-            Some(map) => unsafe { std::slice::from_raw_parts(map.as_ptr().add(start), end - start) },
+            Some(map) => unsafe {
+                std::slice::from_raw_parts(map.as_ptr().add(start), end - start)
+            },
             None => &[],
         }
     }
@@ -80,20 +89,33 @@ impl MappedFile {
             .filter(|end| *end <= self.capacity)
             .ok_or_else(|| io::Error::other("write past the end of the mapped file"))?;
         let Some(map) = &self.map else {
-            return if data.is_empty() { Ok(()) } else { Err(io::Error::other("write to an empty mapping")) };
+            return if data.is_empty() {
+                Ok(())
+            } else {
+                Err(io::Error::other("write to an empty mapping"))
+            };
         };
         let _ = end;
         // SAFETY: `position + data.len() <= capacity` was checked above, so the destination is
         // inside the mapping. The source is a Rust slice and cannot overlap the destination
         // region, which no reader sees yet (rule 2) and which only this writer touches.
         unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), map.as_mut_ptr().add(position), data.len());
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                map.as_mut_ptr().add(position),
+                data.len(),
+            );
         }
         Ok(())
     }
 
     /// Runs `f` on the writable bytes `[start, end)`, which no reader sees yet (rule 2).
-    pub(crate) fn with_mut<R>(&self, start: usize, end: usize, f: impl FnOnce(&mut [u8]) -> R) -> io::Result<R> {
+    pub(crate) fn with_mut<R>(
+        &self,
+        start: usize,
+        end: usize,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> io::Result<R> {
         if start > end || end > self.capacity {
             return Err(io::Error::other("mapped write out of bounds"));
         }
@@ -103,7 +125,8 @@ impl MappedFile {
         // SAFETY: the range is inside the mapping (checked above). Only the single writer calls
         // this, for bytes at or above the committed length that no reader has seen (rule 2), so
         // this is the only reference to them while `f` runs.
-        let bytes = unsafe { std::slice::from_raw_parts_mut(map.as_mut_ptr().add(start), end - start) };
+        let bytes =
+            unsafe { std::slice::from_raw_parts_mut(map.as_mut_ptr().add(start), end - start) };
         Ok(f(bytes))
     }
 
@@ -145,5 +168,9 @@ pub(crate) fn bytes_of(file: &Arc<MappedFile>, start: usize, end: usize) -> Byte
     if start >= end {
         return Bytes::new();
     }
-    Bytes::from_owner(MappedView { file: Arc::clone(file), len: end }).slice(start..end)
+    Bytes::from_owner(MappedView {
+        file: Arc::clone(file),
+        len: end,
+    })
+    .slice(start..end)
 }

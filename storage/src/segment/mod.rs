@@ -53,9 +53,18 @@ struct BatchPosition {
 impl Segment {
     /// Creates an empty segment with its `.log` preallocated to `log_capacity` bytes and its
     /// indexes to `index_capacity` bytes.
-    pub(crate) fn create(dir: &Path, base_offset: i64, log_capacity: usize, index_capacity: usize, now_ms: i64) -> Result<Self> {
+    pub(crate) fn create(
+        dir: &Path,
+        base_offset: i64,
+        log_capacity: usize,
+        index_capacity: usize,
+        now_ms: i64,
+    ) -> Result<Self> {
         let segment = Self::open(dir, base_offset, log_capacity, index_capacity, 0, 0, 0)?;
-        Ok(Self { created_ms: now_ms, ..segment })
+        Ok(Self {
+            created_ms: now_ms,
+            ..segment
+        })
     }
 
     /// Opens an existing segment whose `.log` holds `size` valid bytes and whose indexes hold
@@ -72,14 +81,25 @@ impl Segment {
         let log_path = dir.join(file_name(base_offset, ".log"));
         let log = MappedFile::open(&log_path, log_capacity).map_err(StorageError::io(&log_path))?;
         let offset_index = OffsetIndex::new(
-            IndexFile::open(&dir.join(file_name(base_offset, ".index")), OFFSET_ENTRY, index_capacity, offset_entries)?,
+            IndexFile::open(
+                &dir.join(file_name(base_offset, ".index")),
+                OFFSET_ENTRY,
+                index_capacity,
+                offset_entries,
+            )?,
             base_offset,
         );
         let time_index = TimeIndex::new(
-            IndexFile::open(&dir.join(file_name(base_offset, ".timeindex")), TIME_ENTRY, index_capacity, time_entries)?,
+            IndexFile::open(
+                &dir.join(file_name(base_offset, ".timeindex")),
+                TIME_ENTRY,
+                index_capacity,
+                time_entries,
+            )?,
             base_offset,
         );
-        let (max_timestamp, offset_of_max_timestamp) = time_index.last().unwrap_or((-1, base_offset));
+        let (max_timestamp, offset_of_max_timestamp) =
+            time_index.last().unwrap_or((-1, base_offset));
         let size = size.min(log.capacity());
         Ok(Self {
             base_offset,
@@ -124,28 +144,47 @@ impl Segment {
     /// Copies one validated batch in at the committed end, stamps it with its base offset and
     /// leader epoch (and log append time), and returns its header's (last offset, max
     /// timestamp). The batch is not yet visible: call [`Segment::commit`].
-    pub(crate) fn write_batch(&self, position: usize, bytes: &[u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) -> Result<(i64, i64)> {
+    pub(crate) fn write_batch(
+        &self,
+        position: usize,
+        bytes: &[u8],
+        base_offset: i64,
+        leader_epoch: i32,
+        log_append_time: Option<i64>,
+    ) -> Result<(i64, i64)> {
         let end = position + bytes.len();
-        self.log.write_at(position, bytes).map_err(StorageError::io(&self.log_path))?;
+        self.log
+            .write_at(position, bytes)
+            .map_err(StorageError::io(&self.log_path))?;
         self.log
             .with_mut(position, end, |batch| {
                 batch::stamp_batch(batch, base_offset, leader_epoch, log_append_time);
-                BatchHeader::parse(batch).map_or((base_offset, -1), |h| (h.last_offset(), h.max_timestamp()))
+                BatchHeader::parse(batch)
+                    .map_or((base_offset, -1), |h| (h.last_offset(), h.max_timestamp()))
             })
             .map_err(StorageError::io(&self.log_path))
     }
 
     /// Updates the indexes for a batch written at `position` (Kafka's rule: an entry each time
     /// more than `index.interval.bytes` were appended since the last one).
-    pub(crate) fn index_batch(&self, position: usize, last_offset: i64, max_timestamp: i64, index_due: bool) -> Result<()> {
+    pub(crate) fn index_batch(
+        &self,
+        position: usize,
+        last_offset: i64,
+        max_timestamp: i64,
+        index_due: bool,
+    ) -> Result<()> {
         if max_timestamp > self.max_timestamp() {
             self.max_timestamp.store(max_timestamp, Ordering::Release);
-            self.offset_of_max_timestamp.store(last_offset, Ordering::Release);
+            self.offset_of_max_timestamp
+                .store(last_offset, Ordering::Release);
         }
         if index_due {
             self.offset_index.append(last_offset, position)?;
-            self.time_index
-                .maybe_append(self.max_timestamp(), self.offset_of_max_timestamp.load(Ordering::Acquire))?;
+            self.time_index.maybe_append(
+                self.max_timestamp(),
+                self.offset_of_max_timestamp.load(Ordering::Acquire),
+            )?;
         }
         Ok(())
     }
@@ -193,7 +232,10 @@ impl Segment {
         let mut end = first.position + first.size;
         while let Some(header) = self.header_at(end, committed) {
             let size = header.total_size();
-            if size < RECORD_BATCH_OVERHEAD || end + size > committed || end + size - first.position > max_bytes {
+            if size < RECORD_BATCH_OVERHEAD
+                || end + size > committed
+                || end + size - first.position > max_bytes
+            {
                 break;
             }
             end += size;
@@ -203,7 +245,11 @@ impl Segment {
 
     /// Visits each committed batch from the one holding `from_offset`, in order, until `f`
     /// returns `Some`.
-    pub(crate) fn find_batch<T>(&self, from_offset: i64, mut f: impl FnMut(&[u8]) -> Option<T>) -> Option<T> {
+    pub(crate) fn find_batch<T>(
+        &self,
+        from_offset: i64,
+        mut f: impl FnMut(&[u8]) -> Option<T>,
+    ) -> Option<T> {
         let committed = self.size();
         let mut position = self.find(from_offset, committed)?.position;
         while let Some(header) = self.header_at(position, committed) {
@@ -222,7 +268,9 @@ impl Segment {
     /// The first offset at or after which a record's timestamp may be >= `timestamp`,
     /// according to the time index.
     pub(crate) fn time_lookup(&self, timestamp: i64) -> i64 {
-        self.time_index.lookup(timestamp).unwrap_or(self.base_offset)
+        self.time_index
+            .lookup(timestamp)
+            .unwrap_or(self.base_offset)
     }
 
     /// Scans the `.log` from the start, keeping each batch whose length and CRC check out and
@@ -237,9 +285,15 @@ impl Segment {
         let limit = limit.min(self.log.capacity());
         while position < limit {
             let rest = self.log.slice(position, limit);
-            let Ok(size) = batch::validate_batch(rest) else { break };
-            let Some(header) = BatchHeader::parse(rest) else { break };
-            if header.base_offset() < next_offset || header.last_offset() - self.base_offset > i64::from(i32::MAX) {
+            let Ok(size) = batch::validate_batch(rest) else {
+                break;
+            };
+            let Some(header) = BatchHeader::parse(rest) else {
+                break;
+            };
+            if header.base_offset() < next_offset
+                || header.last_offset() - self.base_offset > i64::from(i32::MAX)
+            {
                 break;
             }
             let due = since_index > index_interval_bytes;
@@ -270,8 +324,10 @@ impl Segment {
             }
             next_offset = header.last_offset() + 1;
             if header.max_timestamp() > self.max_timestamp() {
-                self.max_timestamp.store(header.max_timestamp(), Ordering::Release);
-                self.offset_of_max_timestamp.store(header.last_offset(), Ordering::Release);
+                self.max_timestamp
+                    .store(header.max_timestamp(), Ordering::Release);
+                self.offset_of_max_timestamp
+                    .store(header.last_offset(), Ordering::Release);
             }
             position += size;
         }
@@ -287,15 +343,22 @@ impl Segment {
     /// Closes the segment to appends: adds the final time index entry and trims the `.log`
     /// and indexes to their contents, as Kafka does when it rolls a segment.
     pub(crate) fn seal(&self) -> Result<()> {
-        let _ = self.time_index.maybe_append(self.max_timestamp(), self.offset_of_max_timestamp.load(Ordering::Acquire))?;
+        let _ = self.time_index.maybe_append(
+            self.max_timestamp(),
+            self.offset_of_max_timestamp.load(Ordering::Acquire),
+        )?;
         self.offset_index.file.trim()?;
         self.time_index.file.trim()?;
-        self.log.set_file_len(self.size()).map_err(StorageError::io(&self.log_path))
+        self.log
+            .set_file_len(self.size())
+            .map_err(StorageError::io(&self.log_path))
     }
 
     /// Writes the committed bytes and index entries to disk and waits for it.
     pub(crate) fn flush(&self) -> Result<()> {
-        self.log.flush_range(0, self.size()).map_err(StorageError::io(&self.log_path))?;
+        self.log
+            .flush_range(0, self.size())
+            .map_err(StorageError::io(&self.log_path))?;
         self.offset_index.file.flush()?;
         self.time_index.file.flush()?;
         self.log.sync().map_err(StorageError::io(&self.log_path))

@@ -1,0 +1,296 @@
+//! Helpers shared by the end-to-end tests. Clients are librdkafka's synchronous ones; the
+//! broker runs on its own runtime ([`josefine::BlockingBroker`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, DeliveryResult, Headers, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+pub type TestResult<T = ()> = anyhow::Result<T>;
+
+/// Upper bound on any wait in these tests; reaching it is a failure, not a timing assertion.
+pub const PATIENCE: Duration = Duration::from_secs(90);
+
+/// Records every delivery report: Ok((partition, offset)) or the error.
+#[derive(Default, Clone)]
+pub struct Deliveries(pub Arc<Mutex<Vec<Result<(i32, i64), KafkaError>>>>);
+
+impl ClientContext for Deliveries {}
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        let entry = match result {
+            Ok(m) => Ok((m.partition(), m.offset())),
+            Err((err, _)) => Err(err.clone()),
+        };
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
+    }
+}
+
+impl Deliveries {
+    pub fn take(&self) -> Vec<Result<(i32, i64), KafkaError>> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+pub type TestProducer = BaseProducer<Deliveries>;
+
+pub fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> TestResult<(TestProducer, Deliveries)> {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "60000");
+    for (k, v) in extra {
+        config.set(*k, *v);
+    }
+    let deliveries = Deliveries::default();
+    Ok((config.create_with_context(deliveries.clone())?, deliveries))
+}
+
+/// Enqueues a record, polling while librdkafka's queue is full.
+pub fn enqueue(producer: &TestProducer, mut record: BaseRecord<'_, str, [u8]>) -> TestResult {
+    let start = Instant::now();
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((
+                KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                r,
+            )) => {
+                anyhow::ensure!(start.elapsed() < PATIENCE, "producer queue stayed full");
+                record = r;
+                producer.poll(Duration::from_millis(10));
+            }
+            Err((err, _)) => anyhow::bail!("enqueue failed: {err}"),
+        }
+    }
+}
+
+/// Flushes and returns every delivery report since the last call.
+pub fn flush(
+    producer: &TestProducer,
+    deliveries: &Deliveries,
+) -> TestResult<Vec<Result<(i32, i64), KafkaError>>> {
+    producer.flush(PATIENCE)?;
+    Ok(deliveries.take())
+}
+
+pub fn consumer(bootstrap: &str, extra: &[(&str, &str)]) -> TestResult<BaseConsumer> {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "josefine-tests")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest");
+    for (k, v) in extra {
+        config.set(*k, *v);
+    }
+    Ok(config.create()?)
+}
+
+/// Assigns partitions `0..partitions` of `topic` from the beginning.
+pub fn assign_from_beginning(consumer: &BaseConsumer, topic: &str, partitions: i32) -> TestResult {
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    consumer.assign(&list)?;
+    Ok(())
+}
+
+/// One consumed record, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Option<Vec<u8>>,
+    pub timestamp: Option<i64>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+pub fn own(message: &BorrowedMessage<'_>) -> Received {
+    let headers = message
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Received {
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(<[u8]>::to_vec),
+        payload: message.payload().map(<[u8]>::to_vec),
+        timestamp: message.timestamp().to_millis(),
+        headers,
+    }
+}
+
+/// Polls until `count` records arrived; fails on a consumer error or after [`PATIENCE`].
+pub fn consume(consumer: &BaseConsumer, count: usize) -> TestResult<Vec<Received>> {
+    let start = Instant::now();
+    let mut out = Vec::with_capacity(count);
+    while out.len() < count {
+        anyhow::ensure!(
+            start.elapsed() < PATIENCE,
+            "consumed {} of {count} records before giving up",
+            out.len()
+        );
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => out.push(own(&message)),
+            Some(Err(KafkaError::PartitionEOF(_))) => {}
+            Some(Err(err)) => anyhow::bail!("consumer error: {err}"),
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Groups records by partition, keeping their order.
+pub fn by_partition(records: &[Received]) -> HashMap<i32, Vec<Received>> {
+    let mut map: HashMap<i32, Vec<Received>> = HashMap::new();
+    for r in records {
+        map.entry(r.partition).or_default().push(r.clone());
+    }
+    map
+}
+
+/// Starts an embedded broker on a temporary directory.
+pub fn broker() -> TestResult<josefine::BlockingBroker> {
+    Ok(josefine::Broker::builder().start_blocking()?)
+}
+
+/// Runs a future (librdkafka's admin calls) to completion on a small runtime.
+pub fn block_on<F: std::future::Future>(future: F) -> TestResult<F::Output> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(future))
+}
+
+pub fn admin(
+    bootstrap: &str,
+) -> TestResult<rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext>> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()?)
+}
+
+/// Creates a topic through librdkafka's admin client.
+pub fn create_topic(
+    bootstrap: &str,
+    name: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) -> TestResult {
+    use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+    let admin = admin(bootstrap)?;
+    let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    for (k, v) in configs {
+        topic = topic.set(k, v);
+    }
+    let results = block_on(admin.create_topics([&topic], &AdminOptions::new()))??;
+    for result in results {
+        result.map_err(|(topic, code)| anyhow::anyhow!("creating {topic}: {code}"))?;
+    }
+    Ok(())
+}
+
+/// Produces `count` records to partition `i % partitions` with key `k{i}`, a header and
+/// timestamp `base_timestamp + i`; returns the delivery reports.
+pub fn produce_numbered(
+    producer: &TestProducer,
+    deliveries: &Deliveries,
+    topic: &str,
+    partitions: i32,
+    count: usize,
+    base_timestamp: i64,
+) -> TestResult<Vec<Result<(i32, i64), KafkaError>>> {
+    use rdkafka::message::{Header, OwnedHeaders};
+    for i in 0..count {
+        let key = format!("k{i}");
+        let payload = format!("value-{i}-{}", "x".repeat(i % 50));
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "index",
+            value: Some(&i.to_string()),
+        });
+        let record = BaseRecord::to(topic)
+            .partition((i % partitions as usize) as i32)
+            .key(key.as_str())
+            .payload(payload.as_bytes())
+            .timestamp(base_timestamp + i as i64)
+            .headers(headers);
+        enqueue(producer, record)?;
+        if i % 1000 == 0 {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    flush(producer, deliveries)
+}
+
+/// Checks that `records` are exactly the output of [`produce_numbered`]: all present, each
+/// partition in production order with contiguous offsets from `first_offset`.
+pub fn check_numbered(
+    records: &[Received],
+    partitions: i32,
+    count: usize,
+    base_timestamp: i64,
+    first_offset: i64,
+) -> TestResult {
+    anyhow::ensure!(
+        records.len() == count,
+        "got {} records, expected {count}",
+        records.len()
+    );
+    let grouped = by_partition(records);
+    for p in 0..partitions {
+        let list = grouped.get(&p).map(Vec::as_slice).unwrap_or_default();
+        let expected: Vec<usize> = (0..count)
+            .filter(|i| (i % partitions as usize) as i32 == p)
+            .collect();
+        anyhow::ensure!(
+            list.len() == expected.len(),
+            "partition {p}: {} records, expected {}",
+            list.len(),
+            expected.len()
+        );
+        for (n, (record, i)) in list.iter().zip(expected).enumerate() {
+            anyhow::ensure!(
+                record.offset == first_offset + n as i64,
+                "partition {p}: offset {} at position {n}",
+                record.offset
+            );
+            anyhow::ensure!(
+                record.key.as_deref() == Some(format!("k{i}").as_bytes()),
+                "partition {p}: wrong key at offset {}",
+                record.offset
+            );
+            let payload = format!("value-{i}-{}", "x".repeat(i % 50));
+            anyhow::ensure!(
+                record.payload.as_deref() == Some(payload.as_bytes()),
+                "partition {p}: wrong payload at offset {}",
+                record.offset
+            );
+            anyhow::ensure!(
+                record.timestamp == Some(base_timestamp + i as i64),
+                "partition {p}: wrong timestamp at offset {}",
+                record.offset
+            );
+            anyhow::ensure!(
+                record.headers == vec![("index".to_string(), Some(i.to_string().into_bytes()))],
+                "partition {p}: wrong headers"
+            );
+        }
+    }
+    Ok(())
+}

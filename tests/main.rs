@@ -1,0 +1,10 @@
+//! End-to-end tests: real Kafka clients (librdkafka through the `rdkafka` crate, kcat, Python's
+//! confluent-kafka) against the embedded broker and the `josefine` binary.
+
+mod common;
+
+mod admin;
+mod bad_input;
+mod kcat;
+mod python;
+mod roundtrip;
