@@ -18,6 +18,11 @@
 //! Tests without a tokio runtime use [`BrokerBuilder::start_blocking`], which runs the broker
 //! on a runtime of its own.
 
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

@@ -17,9 +17,12 @@ pub type TestResult<T = ()> = anyhow::Result<T>;
 /// Upper bound on any wait in these tests; reaching it is a failure, not a timing assertion.
 pub const PATIENCE: Duration = Duration::from_secs(90);
 
-/// Records every delivery report: Ok((partition, offset)) or the error.
+/// A delivery report: Ok((partition, offset)) or the error.
+pub type Delivery = Result<(i32, i64), KafkaError>;
+
+/// Records every delivery report.
 #[derive(Default, Clone)]
-pub struct Deliveries(pub Arc<Mutex<Vec<Result<(i32, i64), KafkaError>>>>);
+pub struct Deliveries(pub Arc<Mutex<Vec<Delivery>>>);
 
 impl ClientContext for Deliveries {}
 impl ProducerContext for Deliveries {
@@ -34,7 +37,7 @@ impl ProducerContext for Deliveries {
 }
 
 impl Deliveries {
-    pub fn take(&self) -> Vec<Result<(i32, i64), KafkaError>> {
+    pub fn take(&self) -> Vec<Delivery> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
@@ -74,10 +77,7 @@ pub fn enqueue(producer: &TestProducer, mut record: BaseRecord<'_, str, [u8]>) -
 }
 
 /// Flushes and returns every delivery report since the last call.
-pub fn flush(
-    producer: &TestProducer,
-    deliveries: &Deliveries,
-) -> TestResult<Vec<Result<(i32, i64), KafkaError>>> {
+pub fn flush(producer: &TestProducer, deliveries: &Deliveries) -> TestResult<Vec<Delivery>> {
     producer.flush(PATIENCE)?;
     Ok(deliveries.take())
 }
@@ -89,7 +89,9 @@ pub fn consumer(bootstrap: &str, extra: &[(&str, &str)]) -> TestResult<BaseConsu
         .set("group.id", "josefine-tests")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest");
+        .set("auto.offset.reset", "earliest")
+        // Verify every batch's CRC32C on the client: the broker stamps batches in place.
+        .set("check.crcs", "true");
     for (k, v) in extra {
         config.set(*k, *v);
     }
@@ -215,7 +217,7 @@ pub fn produce_numbered(
     partitions: i32,
     count: usize,
     base_timestamp: i64,
-) -> TestResult<Vec<Result<(i32, i64), KafkaError>>> {
+) -> TestResult<Vec<Delivery>> {
     use rdkafka::message::{Header, OwnedHeaders};
     for i in 0..count {
         let key = format!("k{i}");

@@ -323,3 +323,76 @@ fn long_poll_fetch_is_woken_by_a_produce() -> TestResult {
     assert_eq!(records[0].payload.as_deref(), Some(b"now".as_slice()));
     Ok(())
 }
+
+#[test]
+fn idempotent_producer_gets_a_producer_id() -> TestResult {
+    let broker = broker()?;
+    let bootstrap = broker.bootstrap_servers();
+    create_topic(&bootstrap, "idempotent", 2, &[])?;
+    let (producer, deliveries) = producer(
+        &bootstrap,
+        &[("enable.idempotence", "true"), ("acks", "all")],
+    )?;
+    let reports = produce_numbered(
+        &producer,
+        &deliveries,
+        "idempotent",
+        2,
+        10_000,
+        BASE_TIMESTAMP,
+    )?;
+    assert!(
+        reports.iter().all(Result::is_ok),
+        "{:?}",
+        reports.iter().find(|r| r.is_err())
+    );
+    let consumer = consumer(&bootstrap, &[])?;
+    assign_from_beginning(&consumer, "idempotent", 2)?;
+    let records = consume(&consumer, 10_000)?;
+    check_numbered(&records, 2, 10_000, BASE_TIMESTAMP, 0)
+}
+
+#[test]
+fn log_append_time_topics_stamp_the_broker_clock() -> TestResult {
+    let broker = broker()?;
+    let bootstrap = broker.bootstrap_servers();
+    create_topic(
+        &bootstrap,
+        "stamped",
+        1,
+        &[("message.timestamp.type", "LogAppendTime")],
+    )?;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    let (producer, deliveries) = producer(&bootstrap, &[("compression.type", "gzip")])?;
+    for i in 0..10 {
+        enqueue(
+            &producer,
+            BaseRecord::to("stamped")
+                .key("k")
+                .payload(b"v".as_slice())
+                .timestamp(1000 + i),
+        )?;
+    }
+    assert!(flush(&producer, &deliveries)?.iter().all(Result::is_ok));
+    let consumer = consumer(&bootstrap, &[])?;
+    assign_from_beginning(&consumer, "stamped", 1)?;
+    let start = std::time::Instant::now();
+    let mut seen = 0;
+    while seen < 10 {
+        anyhow::ensure!(start.elapsed() < PATIENCE, "timed out");
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message?;
+            use rdkafka::message::Message;
+            match message.timestamp() {
+                rdkafka::Timestamp::LogAppendTime(t) => {
+                    assert!(t >= before, "append time {t} is the broker's clock")
+                }
+                other => anyhow::bail!("expected LogAppendTime, got {other:?}"),
+            }
+            seen += 1;
+        }
+    }
+    Ok(())
+}

@@ -45,34 +45,49 @@ fn be_i16(frame: &[u8], at: usize) -> i16 {
         .map_or(-1, |b| i16::from_be_bytes([b[0], b[1]]))
 }
 
-/// Frames `body` with its response header: size, correlation id, tagged fields if flexible.
-fn frame<R: Encodable>(
-    correlation_id: i32,
-    header_version: i16,
-    body: &R,
-    version: i16,
-) -> Result<BytesMut, ConnectionError> {
-    let mut out = BytesMut::with_capacity(128);
-    out.put_i32(0);
-    ResponseHeader::default()
-        .with_correlation_id(correlation_id)
-        .encode(&mut out, header_version)
-        .map_err(|e| ConnectionError::Encode(e.to_string()))?;
-    body.encode(&mut out, version)
-        .map_err(|e| ConnectionError::Encode(e.to_string()))?;
-    let size = (out.len() - 4) as i32;
-    out[..4].copy_from_slice(&size.to_be_bytes());
-    Ok(out)
+/// A decoded request body, one variant per served API.
+#[derive(Debug)]
+#[allow(missing_docs)]
+pub enum Request {
+    /// An ApiVersions request of a version above ours, answered per KIP-511.
+    ApiVersionsTooNew {
+        min: i16,
+        max: i16,
+    },
+    ApiVersions(ApiVersionsRequest),
+    Metadata(MetadataRequest),
+    Produce(ProduceRequest),
+    Fetch(FetchRequest),
+    ListOffsets(ListOffsetsRequest),
+    CreateTopics(CreateTopicsRequest),
+    DeleteTopics(DeleteTopicsRequest),
+    CreatePartitions(CreatePartitionsRequest),
+    DescribeConfigs(DescribeConfigsRequest),
+    DescribeCluster(DescribeClusterRequest),
+    InitProducerId(InitProducerIdRequest),
 }
 
-/// Handles one request frame; `None` when no response is due (Produce with acks=0).
+/// A request frame, decoded.
+#[derive(Debug)]
+pub struct DecodedRequest {
+    /// The API.
+    pub api_key: ApiKey,
+    /// Its version.
+    pub api_version: i16,
+    /// Echoed in the response header.
+    pub correlation_id: i32,
+    /// The client id of the header, if any.
+    pub client_id: Option<String>,
+    /// The body.
+    pub body: Request,
+}
+
+/// Decodes one request frame (without its size prefix).
 ///
-/// Errors (the connection closes): an unknown API key, an unsupported version (except
-/// ApiVersions, which answers per KIP-511), an undecodable header or body.
-pub async fn dispatch(
-    session: &Session,
-    mut frame: Bytes,
-) -> Result<Option<BytesMut>, ConnectionError> {
+/// Errors: `Malformed` for a short frame or an undecodable header or body, `UnsupportedApi`
+/// for an API key not served, `UnsupportedVersion` for a version outside the advertised range
+/// (except ApiVersions, which decodes to [`Request::ApiVersionsTooNew`]).
+pub fn decode_request(mut frame: Bytes) -> Result<DecodedRequest, ConnectionError> {
     if frame.len() < 8 {
         return Err(ConnectionError::Malformed {
             api_key: -1,
@@ -89,9 +104,13 @@ pub async fn dispatch(
     let key = ApiKey::try_from(api_key).map_err(|_| ConnectionError::UnsupportedApi(api_key))?;
     let (min, max) = supported_versions(key).ok_or(ConnectionError::UnsupportedApi(api_key))?;
     if key == ApiKey::ApiVersions && api_version > max {
-        // KIP-511: answer in v0 with UNSUPPORTED_VERSION and our ApiVersions range.
-        let response = api::api_versions::unsupported_version(min, max);
-        return frame_response(correlation_id, 0, &response, 0);
+        return Ok(DecodedRequest {
+            api_key: key,
+            api_version: 0,
+            correlation_id,
+            client_id: None,
+            body: Request::ApiVersionsTooNew { min, max },
+        });
     }
     if api_version < min || api_version > max {
         return Err(ConnectionError::UnsupportedVersion {
@@ -106,85 +125,105 @@ pub async fn dispatch(
     };
     let header = RequestHeader::decode(&mut frame, key.request_header_version(api_version))
         .map_err(|e| malformed(e.to_string()))?;
-    let span = tracing::debug_span!("request", api_key = ?key, api_version, correlation_id, client_id = header.client_id.as_ref().map(|c| c.as_str()).unwrap_or(""));
-    let _entered = span.enter();
-    tracing::debug!("request");
-    let response_header = key.response_header_version(api_version);
     let version = api_version;
     macro_rules! decode {
-        ($ty:ty) => {
-            <$ty>::decode(&mut frame, version).map_err(|e| {
+        ($variant:ident, $ty:ty) => {
+            Request::$variant(<$ty>::decode(&mut frame, version).map_err(|e| {
                 malformed(format!("cannot decode {} v{version}: {e}", stringify!($ty)))
-            })?
+            })?)
         };
     }
-    macro_rules! respond {
-        ($response:expr) => {
-            frame_response(correlation_id, response_header, &$response, version)
-        };
-    }
-    drop(_entered);
-    match key {
-        ApiKey::ApiVersions => respond!(api::api_versions::handle(
-            decode!(ApiVersionsRequest),
-            version
-        )),
-        ApiKey::Metadata => respond!(api::metadata::handle(
-            session,
-            decode!(MetadataRequest),
-            version
-        )),
-        ApiKey::Produce => match api::produce::handle(session, decode!(ProduceRequest), version)? {
-            Some(response) => respond!(response),
+    let body = match key {
+        ApiKey::ApiVersions => decode!(ApiVersions, ApiVersionsRequest),
+        ApiKey::Metadata => decode!(Metadata, MetadataRequest),
+        ApiKey::Produce => decode!(Produce, ProduceRequest),
+        ApiKey::Fetch => decode!(Fetch, FetchRequest),
+        ApiKey::ListOffsets => decode!(ListOffsets, ListOffsetsRequest),
+        ApiKey::CreateTopics => decode!(CreateTopics, CreateTopicsRequest),
+        ApiKey::DeleteTopics => decode!(DeleteTopics, DeleteTopicsRequest),
+        ApiKey::CreatePartitions => decode!(CreatePartitions, CreatePartitionsRequest),
+        ApiKey::DescribeConfigs => decode!(DescribeConfigs, DescribeConfigsRequest),
+        ApiKey::DescribeCluster => decode!(DescribeCluster, DescribeClusterRequest),
+        ApiKey::InitProducerId => decode!(InitProducerId, InitProducerIdRequest),
+        _ => return Err(ConnectionError::UnsupportedApi(api_key)),
+    };
+    Ok(DecodedRequest {
+        api_key: key,
+        api_version,
+        correlation_id,
+        client_id: header.client_id.map(|c| c.to_string()),
+        body,
+    })
+}
+
+/// Handles one request frame; `None` when no response is due (Produce with acks=0).
+///
+/// Errors (the connection closes): see [`decode_request`]; and a failed Produce with acks=0.
+pub async fn dispatch(
+    session: &Session,
+    frame: Bytes,
+) -> Result<Option<BytesMut>, ConnectionError> {
+    let request = decode_request(frame)?;
+    let version = request.api_version;
+    let correlation_id = request.correlation_id;
+    tracing::debug!(api_key = ?request.api_key, api_version = version, correlation_id, client_id = request.client_id.as_deref().unwrap_or(""), "request");
+    let header_version = request.api_key.response_header_version(version);
+    let respond = |body: &dyn EncodableResponse| {
+        frame_response(correlation_id, header_version, body, version)
+    };
+    match request.body {
+        Request::ApiVersionsTooNew { min, max } => frame_response(
+            correlation_id,
+            0,
+            &api::api_versions::unsupported_version(min, max),
+            0,
+        ),
+        Request::ApiVersions(r) => respond(&api::api_versions::handle(r, version)),
+        Request::Metadata(r) => respond(&api::metadata::handle(session, r, version)),
+        Request::Produce(r) => match api::produce::handle(session, r, version)? {
+            Some(response) => respond(&response),
             None => Ok(None),
         },
-        ApiKey::Fetch => {
-            respond!(api::fetch::handle(session, decode!(FetchRequest), version).await)
+        Request::Fetch(r) => respond(&api::fetch::handle(session, r, version).await),
+        Request::ListOffsets(r) => respond(&api::list_offsets::handle(session, r, version)),
+        Request::CreateTopics(r) => respond(&api::create_topics::handle(session, r, version)),
+        Request::DeleteTopics(r) => respond(&api::delete_topics::handle(session, r, version)),
+        Request::CreatePartitions(r) => {
+            respond(&api::create_partitions::handle(session, r, version))
         }
-        ApiKey::ListOffsets => respond!(api::list_offsets::handle(
-            session,
-            decode!(ListOffsetsRequest),
-            version
-        )),
-        ApiKey::CreateTopics => respond!(api::create_topics::handle(
-            session,
-            decode!(CreateTopicsRequest),
-            version
-        )),
-        ApiKey::DeleteTopics => respond!(api::delete_topics::handle(
-            session,
-            decode!(DeleteTopicsRequest),
-            version
-        )),
-        ApiKey::CreatePartitions => respond!(api::create_partitions::handle(
-            session,
-            decode!(CreatePartitionsRequest),
-            version
-        )),
-        ApiKey::DescribeConfigs => respond!(api::describe_configs::handle(
-            session,
-            decode!(DescribeConfigsRequest),
-            version
-        )),
-        ApiKey::DescribeCluster => respond!(api::describe_cluster::handle(
-            session,
-            decode!(DescribeClusterRequest),
-            version
-        )),
-        ApiKey::InitProducerId => respond!(api::init_producer_id::handle(
-            session,
-            decode!(InitProducerIdRequest),
-            version
-        )),
-        _ => Err(ConnectionError::UnsupportedApi(api_key)),
+        Request::DescribeConfigs(r) => respond(&api::describe_configs::handle(session, r, version)),
+        Request::DescribeCluster(r) => respond(&api::describe_cluster::handle(session, r, version)),
+        Request::InitProducerId(r) => respond(&api::init_producer_id::handle(session, r, version)),
     }
 }
 
-fn frame_response<R: Encodable>(
+/// A response body that encodes at a version (object-safe view of `Encodable`).
+trait EncodableResponse {
+    fn encode_into(&self, out: &mut BytesMut, version: i16) -> Result<(), String>;
+}
+
+impl<T: Encodable> EncodableResponse for T {
+    fn encode_into(&self, out: &mut BytesMut, version: i16) -> Result<(), String> {
+        self.encode(out, version).map_err(|e| e.to_string())
+    }
+}
+
+/// Frames `body` with its response header: size, correlation id, tagged fields if flexible.
+fn frame_response(
     correlation_id: i32,
     header_version: i16,
-    body: &R,
+    body: &dyn EncodableResponse,
     version: i16,
 ) -> Result<Option<BytesMut>, ConnectionError> {
-    frame(correlation_id, header_version, body, version).map(Some)
+    let mut out = BytesMut::with_capacity(128);
+    out.put_i32(0);
+    ResponseHeader::default()
+        .with_correlation_id(correlation_id)
+        .encode(&mut out, header_version)
+        .map_err(|e| ConnectionError::Encode(e.to_string()))?;
+    body.encode_into(&mut out, version)
+        .map_err(ConnectionError::Encode)?;
+    let size = (out.len() - 4) as i32;
+    out[..4].copy_from_slice(&size.to_be_bytes());
+    Ok(Some(out))
 }

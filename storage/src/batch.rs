@@ -445,9 +445,12 @@ fn snappy_decompress(body: &[u8]) -> Result<Vec<u8>, String> {
     }
 }
 
+/// A record for [`build_batch`]: (timestamp in ms, key, value).
+pub type SimpleRecord<'a> = (i64, Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// Builds an uncompressed magic-2 batch from `(timestamp, key, value)` records, for tests and
 /// tools. Offsets start at 0; producer fields say "not idempotent".
-pub fn build_batch(records: &[(i64, Option<&[u8]>, Option<&[u8]>)]) -> Vec<u8> {
+pub fn build_batch(records: &[SimpleRecord<'_>]) -> Vec<u8> {
     fn varlong(out: &mut Vec<u8>, v: i64) {
         let mut z = ((v << 1) ^ (v >> 63)) as u64;
         loop {
