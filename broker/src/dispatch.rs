@@ -123,8 +123,12 @@ pub fn decode_request(mut frame: Bytes) -> Result<DecodedRequest, ConnectionErro
         api_version,
         reason,
     };
-    let header = RequestHeader::decode(&mut frame, key.request_header_version(api_version))
-        .map_err(|e| malformed(e.to_string()))?;
+    let header_version = key.request_header_version(api_version);
+    let header =
+        RequestHeader::decode(&mut frame, header_version).map_err(|e| malformed(e.to_string()))?;
+    // kafka-protocol preallocates arrays from their wire count: check every count first.
+    crate::request_bounds::check(key, api_version, header_version >= 2, &frame)
+        .map_err(malformed)?;
     let version = api_version;
     macro_rules! decode {
         ($variant:ident, $ty:ty) => {

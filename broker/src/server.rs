@@ -194,7 +194,7 @@ impl Server {
     /// Errors: `LogDir` (unwritable or locked), `Topics` (damaged data), `Bind`.
     pub async fn start(config: BrokerConfig) -> Result<Self, StartError> {
         let started = std::time::Instant::now();
-        let (lock, cluster_id, clean, topics) = {
+        let (lock, cluster_id, topics) = {
             let config = config.clone();
             let log_dir = config.log_dir.clone();
             tokio::task::spawn_blocking(move || {
@@ -204,12 +204,11 @@ impl Server {
                 }
                 let topics = TopicRegistry::open(&config.log_dir, config.properties.clone(), clean)?;
                 let _ = std::fs::remove_file(config.log_dir.join(CLEAN_SHUTDOWN_FILE));
-                Ok::<_, StartError>((lock, cluster_id, clean, topics))
+                Ok::<_, StartError>((lock, cluster_id, topics))
             })
             .await
             .map_err(|e| StartError::LogDir { path: log_dir, reason: e.to_string() })??
         };
-        let _ = clean;
         let mut bound = Vec::new();
         let mut sockets = Vec::new();
         for listener in &config.listeners {

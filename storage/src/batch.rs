@@ -40,14 +40,16 @@ pub mod attributes {
     pub const CONTROL: i16 = 0x20;
 }
 
-fn be_i64(b: &[u8], at: usize) -> i64 {
+/// Big-endian i64 at `at`, 0 when out of bounds.
+pub(crate) fn be_i64(b: &[u8], at: usize) -> i64 {
     let mut a = [0u8; 8];
     if let Some(s) = b.get(at..at + 8) {
         a.copy_from_slice(s);
     }
     i64::from_be_bytes(a)
 }
-fn be_i32(b: &[u8], at: usize) -> i32 {
+/// Big-endian i32 at `at`, 0 when out of bounds.
+pub(crate) fn be_i32(b: &[u8], at: usize) -> i32 {
     let mut a = [0u8; 4];
     if let Some(s) = b.get(at..at + 4) {
         a.copy_from_slice(s);
@@ -381,9 +383,14 @@ impl Iterator for RecordIter<'_> {
     }
 }
 
+/// The most bytes [`records_section`] decompresses from one batch, against decompression
+/// bombs: 64 MiB, far above any batch a producer builds.
+pub const MAX_DECOMPRESSED_BYTES: u64 = 64 << 20;
+
 /// Returns the records section of a valid batch, decompressed when it is compressed.
 ///
-/// Errors name the codec that failed. Used off the produce path only (timestamp look-ups).
+/// Errors name the codec that failed, or say that the output passed
+/// [`MAX_DECOMPRESSED_BYTES`]. Used off the produce path only (timestamp look-ups).
 pub fn records_section(batch: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
     let header = BatchHeader::parse(batch).ok_or("batch shorter than its header")?;
     let body = batch
@@ -394,12 +401,14 @@ pub fn records_section(batch: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Strin
         0 => return Ok(std::borrow::Cow::Borrowed(body)),
         1 => {
             flate2::read::MultiGzDecoder::new(body)
+                .take(MAX_DECOMPRESSED_BYTES + 1)
                 .read_to_end(&mut out)
                 .map_err(|e| format!("gzip: {e}"))?;
         }
         2 => out = snappy_decompress(body)?,
         3 => {
             lz4_flex::frame::FrameDecoder::new(body)
+                .take(MAX_DECOMPRESSED_BYTES + 1)
                 .read_to_end(&mut out)
                 .map_err(|e| format!("lz4: {e}"))?;
         }

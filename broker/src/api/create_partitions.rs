@@ -2,8 +2,6 @@
 //!
 //! References: KIP-195.
 
-use std::collections::HashSet;
-
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
@@ -20,13 +18,7 @@ pub fn handle(
 ) -> CreatePartitionsResponse {
     let state = &session.state;
     let node_id = state.config.node_id;
-    let mut seen = HashSet::new();
-    let duplicates: HashSet<String> = request
-        .topics
-        .iter()
-        .filter(|t| !seen.insert(t.name.0.to_string()))
-        .map(|t| t.name.0.to_string())
-        .collect();
+    let duplicates = super::duplicate_names(request.topics.iter().map(|t| t.name.0.as_str()));
     let mut results = Vec::new();
     for wanted in request.topics {
         let result = CreatePartitionsTopicResult::default().with_name(wanted.name.clone());

@@ -4,7 +4,7 @@
 //! References: KIP-4; KIP-464 (defaults for partitions and replication factor, v4); KIP-525
 //! (configs in the response, v5); KIP-516 (topic id, v7).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
@@ -140,13 +140,7 @@ pub fn handle(
     version: i16,
 ) -> CreateTopicsResponse {
     let registry = &session.state.topics;
-    let mut seen = HashSet::new();
-    let duplicates: HashSet<String> = request
-        .topics
-        .iter()
-        .filter(|t| !seen.insert(t.name.0.to_string()))
-        .map(|t| t.name.0.to_string())
-        .collect();
+    let duplicates = super::duplicate_names(request.topics.iter().map(|t| t.name.0.as_str()));
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in &request.topics {
         let name = topic.name.0.to_string();

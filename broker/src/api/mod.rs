@@ -30,3 +30,14 @@ pub(crate) const CLUSTER_OPERATIONS: i32 =
     (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 /// The value Kafka sends when authorized operations were not requested.
 pub(crate) const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;
+
+/// Names that appear more than once: Kafka answers each of their entries with INVALID_REQUEST.
+pub(crate) fn duplicate_names<'a>(
+    names: impl Iterator<Item = &'a str>,
+) -> std::collections::HashSet<String> {
+    let mut seen = std::collections::HashSet::new();
+    names
+        .filter(|name| !seen.insert(*name))
+        .map(str::to_string)
+        .collect()
+}

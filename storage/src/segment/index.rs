@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::mmap::MappedFile;
+use crate::batch::{be_i32, be_i64};
 use crate::error::{Result, StorageError};
 
 /// A file of fixed-size entries, appended by the writer and binary-searched by readers.
@@ -108,21 +109,6 @@ impl IndexFile {
     }
 }
 
-fn i32_at(entry: &[u8], at: usize) -> i32 {
-    let mut a = [0u8; 4];
-    if let Some(s) = entry.get(at..at + 4) {
-        a.copy_from_slice(s);
-    }
-    i32::from_be_bytes(a)
-}
-fn i64_at(entry: &[u8], at: usize) -> i64 {
-    let mut a = [0u8; 8];
-    if let Some(s) = entry.get(at..at + 8) {
-        a.copy_from_slice(s);
-    }
-    i64::from_be_bytes(a)
-}
-
 /// `.index`: maps a batch's last offset to the byte position where the batch starts.
 #[derive(Debug)]
 pub(crate) struct OffsetIndex {
@@ -144,8 +130,8 @@ impl OffsetIndex {
     pub(crate) fn get(&self, i: usize) -> (i64, usize) {
         let e = self.file.entry(i);
         (
-            self.base_offset + i64::from(i32_at(e, 0)),
-            i32_at(e, 4).max(0) as usize,
+            self.base_offset + i64::from(be_i32(e, 0)),
+            be_i32(e, 4).max(0) as usize,
         )
     }
 
@@ -154,7 +140,7 @@ impl OffsetIndex {
     pub(crate) fn lookup(&self, offset: i64) -> usize {
         let base = self.base_offset;
         self.file
-            .floor(offset, |e| base + i64::from(i32_at(e, 0)))
+            .floor(offset, |e| base + i64::from(be_i32(e, 0)))
             .map_or(0, |i| self.get(i).1)
     }
 
@@ -199,7 +185,7 @@ impl TimeIndex {
     /// The entry at `i` as (timestamp, offset).
     pub(crate) fn get(&self, i: usize) -> (i64, i64) {
         let e = self.file.entry(i);
-        (i64_at(e, 0), self.base_offset + i64::from(i32_at(e, 8)))
+        (be_i64(e, 0), self.base_offset + i64::from(be_i32(e, 8)))
     }
 
     pub(crate) fn last(&self) -> Option<(i64, i64)> {
@@ -209,7 +195,7 @@ impl TimeIndex {
     /// The offset of the last entry whose timestamp is <= `timestamp`.
     pub(crate) fn lookup(&self, timestamp: i64) -> Option<i64> {
         self.file
-            .floor(timestamp, |e| i64_at(e, 0))
+            .floor(timestamp, |e| be_i64(e, 0))
             .map(|i| self.get(i).1)
     }
 

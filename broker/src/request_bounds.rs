@@ -1,0 +1,559 @@
+//! Checks every length prefix and array count of a request body against the bytes left,
+//! before the body is decoded.
+//!
+//! kafka-protocol (0.18) preallocates `Vec::with_capacity(count)` from an array count read off
+//! the wire, so a request of a few bytes claiming a billion elements makes it try a huge
+//! allocation and abort the process. Every array element takes at least one byte, so a count
+//! above the bytes left is impossible: this walk rejects such a frame first. It follows the
+//! request schemas of the APIs in `SUPPORTED_APIS`, field by field and version by version.
+//!
+//! References: Kafka protocol guide, "Protocol Primitive Types"; KIP-482 (flexible versions
+//! and tagged fields); the request JSON schemas in Kafka's `clients/src/main/resources/common/message`.
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use kafka_protocol::messages::ApiKey;
+
+/// A field's wire type.
+#[derive(Debug, Clone, Copy)]
+enum Type {
+    /// A fixed-width integer, bool or float of this many bytes.
+    Fixed(usize),
+    /// A (nullable) string.
+    Str,
+    /// (Nullable) bytes or records.
+    Bytes,
+    /// A (nullable) array of structs with these fields.
+    Array(&'static [Field]),
+    /// A (nullable) array of int32.
+    Int32Array,
+    /// A (nullable) array of strings.
+    StringArray,
+}
+
+/// A field present from `min` to `max` version.
+#[derive(Debug, Clone, Copy)]
+struct Field(Type, i16, i16);
+
+const ALL: i16 = i16::MAX;
+const I8: Type = Type::Fixed(1);
+const BOOL: Type = Type::Fixed(1);
+const I16: Type = Type::Fixed(2);
+const I32: Type = Type::Fixed(4);
+const I64: Type = Type::Fixed(8);
+const UUID: Type = Type::Fixed(16);
+const INT32_ARRAY: Type = Type::Int32Array;
+const STRING_ARRAY: Type = Type::StringArray;
+
+const API_VERSIONS: &[Field] = &[Field(Type::Str, 3, ALL), Field(Type::Str, 3, ALL)];
+
+const METADATA: &[Field] = &[
+    Field(
+        Type::Array(&[Field(UUID, 10, ALL), Field(Type::Str, 0, ALL)]),
+        0,
+        ALL,
+    ),
+    Field(BOOL, 4, ALL),
+    Field(BOOL, 8, 10),
+    Field(BOOL, 8, ALL),
+];
+
+const PRODUCE: &[Field] = &[
+    Field(Type::Str, 3, ALL),
+    Field(I16, 0, ALL),
+    Field(I32, 0, ALL),
+    Field(
+        Type::Array(&[
+            Field(Type::Str, 0, 12),
+            Field(UUID, 13, ALL),
+            Field(
+                Type::Array(&[Field(I32, 0, ALL), Field(Type::Bytes, 0, ALL)]),
+                0,
+                ALL,
+            ),
+        ]),
+        0,
+        ALL,
+    ),
+];
+
+const FETCH: &[Field] = &[
+    Field(I32, 0, 14),
+    Field(I32, 0, ALL),
+    Field(I32, 0, ALL),
+    Field(I32, 3, ALL),
+    Field(I8, 4, ALL),
+    Field(I32, 7, ALL),
+    Field(I32, 7, ALL),
+    Field(
+        Type::Array(&[
+            Field(Type::Str, 0, 12),
+            Field(UUID, 13, ALL),
+            Field(
+                Type::Array(&[
+                    Field(I32, 0, ALL),
+                    Field(I32, 9, ALL),
+                    Field(I64, 0, ALL),
+                    Field(I32, 12, ALL),
+                    Field(I64, 5, ALL),
+                    Field(I32, 0, ALL),
+                ]),
+                0,
+                ALL,
+            ),
+        ]),
+        0,
+        ALL,
+    ),
+    Field(
+        Type::Array(&[
+            Field(Type::Str, 7, 12),
+            Field(UUID, 13, ALL),
+            Field(INT32_ARRAY, 7, ALL),
+        ]),
+        7,
+        ALL,
+    ),
+    Field(Type::Str, 11, ALL),
+];
+
+const LIST_OFFSETS: &[Field] = &[
+    Field(I32, 0, ALL),
+    Field(I8, 2, ALL),
+    Field(
+        Type::Array(&[
+            Field(Type::Str, 0, ALL),
+            Field(
+                Type::Array(&[
+                    Field(I32, 0, ALL),
+                    Field(I32, 4, ALL),
+                    Field(I64, 0, ALL),
+                    Field(I32, 0, 0),
+                ]),
+                0,
+                ALL,
+            ),
+        ]),
+        0,
+        ALL,
+    ),
+    Field(I32, 10, ALL),
+];
+
+const CREATE_TOPICS: &[Field] = &[
+    Field(
+        Type::Array(&[
+            Field(Type::Str, 0, ALL),
+            Field(I32, 0, ALL),
+            Field(I16, 0, ALL),
+            Field(
+                Type::Array(&[Field(I32, 0, ALL), Field(INT32_ARRAY, 0, ALL)]),
+                0,
+                ALL,
+            ),
+            Field(
+                Type::Array(&[Field(Type::Str, 0, ALL), Field(Type::Str, 0, ALL)]),
+                0,
+                ALL,
+            ),
+        ]),
+        0,
+        ALL,
+    ),
+    Field(I32, 0, ALL),
+    Field(BOOL, 1, ALL),
+];
+
+const DELETE_TOPICS: &[Field] = &[
+    Field(
+        Type::Array(&[Field(Type::Str, 6, ALL), Field(UUID, 6, ALL)]),
+        6,
+        ALL,
+    ),
+    Field(STRING_ARRAY, 0, 5),
+    Field(I32, 0, ALL),
+];
+
+const CREATE_PARTITIONS: &[Field] = &[
+    Field(
+        Type::Array(&[
+            Field(Type::Str, 0, ALL),
+            Field(I32, 0, ALL),
+            Field(Type::Array(&[Field(INT32_ARRAY, 0, ALL)]), 0, ALL),
+        ]),
+        0,
+        ALL,
+    ),
+    Field(I32, 0, ALL),
+    Field(BOOL, 0, ALL),
+];
+
+const DESCRIBE_CONFIGS: &[Field] = &[
+    Field(
+        Type::Array(&[
+            Field(I8, 0, ALL),
+            Field(Type::Str, 0, ALL),
+            Field(STRING_ARRAY, 0, ALL),
+        ]),
+        0,
+        ALL,
+    ),
+    Field(BOOL, 1, ALL),
+    Field(BOOL, 3, ALL),
+];
+
+const DESCRIBE_CLUSTER: &[Field] = &[Field(BOOL, 0, ALL), Field(I8, 1, ALL), Field(BOOL, 2, ALL)];
+
+const INIT_PRODUCER_ID: &[Field] = &[
+    Field(Type::Str, 0, ALL),
+    Field(I32, 0, ALL),
+    Field(I64, 3, ALL),
+    Field(I16, 3, ALL),
+    Field(BOOL, 6, ALL),
+    Field(BOOL, 6, ALL),
+];
+
+fn schema(key: ApiKey) -> Option<&'static [Field]> {
+    Some(match key {
+        ApiKey::ApiVersions => API_VERSIONS,
+        ApiKey::Metadata => METADATA,
+        ApiKey::Produce => PRODUCE,
+        ApiKey::Fetch => FETCH,
+        ApiKey::ListOffsets => LIST_OFFSETS,
+        ApiKey::CreateTopics => CREATE_TOPICS,
+        ApiKey::DeleteTopics => DELETE_TOPICS,
+        ApiKey::CreatePartitions => CREATE_PARTITIONS,
+        ApiKey::DescribeConfigs => DESCRIBE_CONFIGS,
+        ApiKey::DescribeCluster => DESCRIBE_CLUSTER,
+        ApiKey::InitProducerId => INIT_PRODUCER_ID,
+        _ => return None,
+    })
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    position: usize,
+    flexible: bool,
+}
+
+impl Cursor<'_> {
+    fn left(&self) -> usize {
+        self.bytes.len().saturating_sub(self.position)
+    }
+
+    fn skip(&mut self, n: usize, what: &str) -> Result<(), String> {
+        if n > self.left() {
+            return Err(format!(
+                "{what} of {n} bytes at position {} runs past the {} byte body",
+                self.position,
+                self.bytes.len()
+            ));
+        }
+        self.position += n;
+        Ok(())
+    }
+
+    fn fixed<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let mut out = [0u8; N];
+        let slice = self
+            .bytes
+            .get(self.position..self.position + N)
+            .ok_or_else(|| format!("body ends at position {}", self.position))?;
+        out.copy_from_slice(slice);
+        self.position += N;
+        Ok(out)
+    }
+
+    fn unsigned_varint(&mut self) -> Result<u64, String> {
+        let mut value = 0u64;
+        for shift in (0..35).step_by(7) {
+            let [byte] = self.fixed::<1>()?;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(format!(
+            "varint longer than 5 bytes at position {}",
+            self.position
+        ))
+    }
+
+    /// A length or count: -1 (null) or a value no larger than the bytes left.
+    fn length(&mut self, width: usize, what: &str) -> Result<usize, String> {
+        let length: i64 = if self.flexible {
+            self.unsigned_varint()? as i64 - 1
+        } else if width == 2 {
+            i64::from(i16::from_be_bytes(self.fixed::<2>()?))
+        } else {
+            i64::from(i32::from_be_bytes(self.fixed::<4>()?))
+        };
+        if length < -1 {
+            return Err(format!(
+                "negative {what} length {length} at position {}",
+                self.position
+            ));
+        }
+        let length = usize::try_from(length).unwrap_or(0);
+        if length > self.left() {
+            return Err(format!(
+                "{what} length {length} at position {} exceeds the {} bytes left",
+                self.position,
+                self.left()
+            ));
+        }
+        Ok(length)
+    }
+
+    fn tagged_fields(&mut self) -> Result<(), String> {
+        let count = self.unsigned_varint()?;
+        if count as usize > self.left() {
+            return Err(format!(
+                "{count} tagged fields exceed the {} bytes left",
+                self.left()
+            ));
+        }
+        for _ in 0..count {
+            self.unsigned_varint()?;
+            let size = self.unsigned_varint()? as usize;
+            self.skip(size, "tagged field")?;
+        }
+        Ok(())
+    }
+
+    fn fields(&mut self, fields: &[Field], version: i16) -> Result<(), String> {
+        for Field(ty, min, max) in fields {
+            if version < *min || version > *max {
+                continue;
+            }
+            match ty {
+                Type::Fixed(n) => self.skip(*n, "field")?,
+                Type::Str => {
+                    let n = self.length(2, "string")?;
+                    self.skip(n, "string")?;
+                }
+                Type::Bytes => {
+                    let n = self.length(4, "bytes")?;
+                    self.skip(n, "bytes")?;
+                }
+                Type::Array(element) => {
+                    for _ in 0..self.length(4, "array")? {
+                        self.fields(element, version)?;
+                    }
+                }
+                Type::Int32Array => {
+                    let n = self.length(4, "array")?;
+                    self.skip(n.saturating_mul(4), "int32 array")?;
+                }
+                Type::StringArray => {
+                    for _ in 0..self.length(4, "array")? {
+                        let n = self.length(2, "string")?;
+                        self.skip(n, "string")?;
+                    }
+                }
+            }
+        }
+        if self.flexible {
+            self.tagged_fields()?;
+        }
+        Ok(())
+    }
+}
+
+/// Walks the body of a `key` request at `version` (the bytes after the request header) and
+/// checks each length and count against the bytes left. `flexible` is whether the version
+/// uses compact types and tagged fields (request header v2).
+///
+/// Errors name the first length that cannot fit. APIs without a schema here pass unchecked.
+pub fn check(key: ApiKey, version: i16, flexible: bool, body: &[u8]) -> Result<(), String> {
+    let Some(fields) = schema(key) else {
+        return Ok(());
+    };
+    let mut cursor = Cursor {
+        bytes: body,
+        position: 0,
+        flexible,
+    };
+    cursor.fields(fields, version)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::{Encodable, HeaderVersion, StrBytes};
+    use uuid::Uuid;
+
+    fn s(v: &str) -> StrBytes {
+        StrBytes::from_string(v.to_string())
+    }
+
+    /// Encodes `request` at every version in `versions` and checks that the walk consumes
+    /// exactly the encoded bytes.
+    fn walks_exactly<R: Encodable + HeaderVersion>(
+        key: ApiKey,
+        request: &R,
+        versions: std::ops::RangeInclusive<i16>,
+    ) {
+        for version in versions {
+            let mut buf = BytesMut::new();
+            request.encode(&mut buf, version).unwrap();
+            let flexible = R::header_version(version) >= 2;
+            let mut cursor = Cursor {
+                bytes: &buf,
+                position: 0,
+                flexible,
+            };
+            cursor
+                .fields(schema(key).unwrap(), version)
+                .unwrap_or_else(|e| panic!("{key:?} v{version}: {e}"));
+            assert_eq!(
+                cursor.position,
+                buf.len(),
+                "{key:?} v{version}: walked {} of {} bytes",
+                cursor.position,
+                buf.len()
+            );
+        }
+    }
+
+    #[test]
+    fn walks_every_served_request_at_every_version() {
+        use fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
+        walks_exactly(
+            ApiKey::ApiVersions,
+            &ApiVersionsRequest::default()
+                .with_client_software_name(s("a"))
+                .with_client_software_version(s("1")),
+            0..=4,
+        );
+        let metadata = MetadataRequest::default().with_topics(Some(vec![
+            metadata_request::MetadataRequestTopic::default()
+                .with_name(Some(TopicName(s("t"))))
+                .with_topic_id(Uuid::nil()),
+        ]));
+        walks_exactly(ApiKey::Metadata, &metadata, 0..=12);
+        walks_exactly(
+            ApiKey::Metadata,
+            &MetadataRequest::default().with_topics(None),
+            1..=12,
+        );
+        let produce = ProduceRequest::default()
+            .with_transactional_id(Some(TransactionalId(s("tx"))))
+            .with_topic_data(vec![produce_request::TopicProduceData::default()
+                .with_name(TopicName(s("t")))
+                .with_partition_data(vec![
+                    produce_request::PartitionProduceData::default()
+                        .with_index(2)
+                        .with_records(Some(Bytes::from_static(b"0123456789"))),
+                ])]);
+        walks_exactly(ApiKey::Produce, &produce, 3..=12);
+        let fetch = FetchRequest::default()
+            .with_max_bytes(5)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(TopicName(s("t")))
+                .with_partitions(vec![
+                    FetchPartition::default().with_fetch_offset(3),
+                    FetchPartition::default(),
+                ])])
+            .with_forgotten_topics_data(vec![ForgottenTopic::default()
+                .with_topic(TopicName(s("u")))
+                .with_partitions(vec![1, 2])])
+            .with_rack_id(s("r"));
+        walks_exactly(
+            ApiKey::Fetch,
+            &fetch
+                .clone()
+                .with_forgotten_topics_data(vec![])
+                .with_rack_id(s("")),
+            4..=6,
+        );
+        walks_exactly(ApiKey::Fetch, &fetch.clone().with_rack_id(s("")), 7..=10);
+        walks_exactly(ApiKey::Fetch, &fetch.clone(), 11..=12);
+        let by_id = fetch
+            .with_topics(vec![FetchTopic::default()
+                .with_topic_id(Uuid::new_v4())
+                .with_partitions(vec![FetchPartition::default()])])
+            .with_forgotten_topics_data(vec![ForgottenTopic::default()
+                .with_topic_id(Uuid::new_v4())
+                .with_partitions(vec![1])])
+            .with_cluster_id(Some(s("c")));
+        walks_exactly(ApiKey::Fetch, &by_id, 13..=16);
+        let list = ListOffsetsRequest::default().with_topics(vec![
+            list_offsets_request::ListOffsetsTopic::default()
+                .with_name(TopicName(s("t")))
+                .with_partitions(vec![
+                    list_offsets_request::ListOffsetsPartition::default().with_timestamp(-1)
+                ]),
+        ]);
+        walks_exactly(ApiKey::ListOffsets, &list, 1..=8);
+        let create = CreateTopicsRequest::default()
+            .with_validate_only(true)
+            .with_topics(vec![create_topics_request::CreatableTopic::default()
+                .with_name(TopicName(s("t")))
+                .with_assignments(vec![
+                    create_topics_request::CreatableReplicaAssignment::default()
+                        .with_broker_ids(vec![BrokerId(0)]),
+                ])
+                .with_configs(vec![
+                    create_topics_request::CreatableTopicConfig::default()
+                        .with_name(s("k"))
+                        .with_value(Some(s("v"))),
+                ])]);
+        walks_exactly(ApiKey::CreateTopics, &create, 2..=7);
+        walks_exactly(
+            ApiKey::DeleteTopics,
+            &DeleteTopicsRequest::default().with_topic_names(vec![TopicName(s("t"))]),
+            1..=5,
+        );
+        walks_exactly(
+            ApiKey::DeleteTopics,
+            &DeleteTopicsRequest::default()
+                .with_topics(vec![delete_topics_request::DeleteTopicState::default()
+                    .with_name(Some(TopicName(s("t"))))]),
+            6..=6,
+        );
+        let partitions = CreatePartitionsRequest::default().with_topics(vec![
+            create_partitions_request::CreatePartitionsTopic::default()
+                .with_name(TopicName(s("t")))
+                .with_count(3)
+                .with_assignments(Some(vec![
+                    create_partitions_request::CreatePartitionsAssignment::default()
+                        .with_broker_ids(vec![BrokerId(0)]),
+                ])),
+        ]);
+        walks_exactly(ApiKey::CreatePartitions, &partitions, 0..=3);
+        let configs = DescribeConfigsRequest::default()
+            .with_include_synonyms(true)
+            .with_resources(vec![
+                describe_configs_request::DescribeConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(s("t"))
+                    .with_configuration_keys(Some(vec![s("a"), s("b")])),
+            ]);
+        walks_exactly(ApiKey::DescribeConfigs, &configs, 1..=4);
+        walks_exactly(
+            ApiKey::DescribeCluster,
+            &DescribeClusterRequest::default().with_endpoint_type(1),
+            0..=1,
+        );
+        walks_exactly(
+            ApiKey::InitProducerId,
+            &InitProducerIdRequest::default().with_transactional_id(Some(TransactionalId(s("tx")))),
+            0..=4,
+        );
+    }
+
+    #[test]
+    fn impossible_counts_are_refused() {
+        // Metadata v3 with a topic count of 0x307a1000 in a 5-byte body (found by fuzzing).
+        assert!(check(ApiKey::Metadata, 3, false, &[0x30, 0x7a, 0x10, 0x00, 0x00]).is_err());
+        // Compact array (flexible) claiming 2^28 elements.
+        assert!(check(ApiKey::Metadata, 12, true, &[0x80, 0x80, 0x80, 0x80, 0x01]).is_err());
+        // A string longer than the body.
+        assert!(check(ApiKey::ApiVersions, 3, true, &[0x7f, 0x41]).is_err());
+        // A truncated produce.
+        assert!(check(ApiKey::Produce, 7, false, &[0xff, 0xff, 0, 1, 0, 0]).is_err());
+    }
+}
