@@ -143,11 +143,21 @@ fn hostile_bytes_close_only_their_connection() -> TestResult {
     // A tiny request claiming a huge array: kafka-protocol would preallocate it (tens of GB)
     // and abort the process; the broker refuses the frame first (found by fuzzing).
     let mut stream = connect(&bootstrap)?;
-    stream.write_all(&[0, 0, 0, 14, 0, 3, 0, 0, 0x9b, 0, 0, 0, 0, 0, 0x02, 0x03, 0, 0])?;
-    assert!(closed_by_broker(&mut stream), "impossible array count closes the connection");
+    stream.write_all(&[
+        0, 0, 0, 14, 0, 3, 0, 0, 0x9b, 0, 0, 0, 0, 0, 0x02, 0x03, 0, 0,
+    ])?;
+    assert!(
+        closed_by_broker(&mut stream),
+        "impossible array count closes the connection"
+    );
     let mut stream = connect(&bootstrap)?;
-    stream.write_all(&[0, 0, 0, 17, 0, 3, 0, 3, 0, 0, 0, 0x7a, 0, 3, 0, 0, 0, 0x30, 0x7a, 0x10, 0])?;
-    assert!(closed_by_broker(&mut stream), "impossible array count closes the connection");
+    stream.write_all(&[
+        0, 0, 0, 17, 0, 3, 0, 3, 0, 0, 0, 0x7a, 0, 3, 0, 0, 0, 0x30, 0x7a, 0x10, 0,
+    ])?;
+    assert!(
+        closed_by_broker(&mut stream),
+        "impossible array count closes the connection"
+    );
     still_serves(&bootstrap, &mut produced)?;
 
     // An unknown API version and an unknown API key.

@@ -12,6 +12,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
+use tracing::Instrument;
+
 use crate::api;
 use crate::connection::Session;
 use crate::error::ConnectionError;
@@ -168,9 +170,23 @@ pub async fn dispatch(
     frame: Bytes,
 ) -> Result<Option<BytesMut>, ConnectionError> {
     let request = decode_request(frame)?;
+    let span = tracing::debug_span!(
+        "request",
+        api_key = ?request.api_key,
+        api_version = request.api_version,
+        correlation_id = request.correlation_id,
+        client_id = request.client_id.as_deref().unwrap_or(""),
+    );
+    handle(session, request).instrument(span).await
+}
+
+async fn handle(
+    session: &Session,
+    request: DecodedRequest,
+) -> Result<Option<BytesMut>, ConnectionError> {
     let version = request.api_version;
     let correlation_id = request.correlation_id;
-    tracing::debug!(api_key = ?request.api_key, api_version = version, correlation_id, client_id = request.client_id.as_deref().unwrap_or(""), "request");
+    tracing::debug!("request");
     let header_version = request.api_key.response_header_version(version);
     let respond = |body: &dyn EncodableResponse| {
         frame_response(correlation_id, header_version, body, version)
