@@ -396,3 +396,88 @@ fn log_append_time_topics_stamp_the_broker_clock() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn fetch_out_of_range_resets_per_auto_offset_reset() -> TestResult {
+    let broker = broker()?;
+    let bootstrap = broker.bootstrap_servers();
+    create_topic(&bootstrap, "range", 1, &[])?;
+    let (producer, deliveries) = producer(&bootstrap, &[])?;
+    let reports = produce_numbered(&producer, &deliveries, "range", 1, 10, BASE_TIMESTAMP)?;
+    assert!(reports.iter().all(Result::is_ok));
+    // Offset 500 is past the log end: the broker answers OFFSET_OUT_OF_RANGE and librdkafka
+    // resets to the earliest offset.
+    let consumer = consumer(&bootstrap, &[("auto.offset.reset", "earliest")])?;
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset("range", 0, Offset::Offset(500))?;
+    consumer.assign(&list)?;
+    let records = consume(&consumer, 10)?;
+    assert_eq!(
+        records.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        (0..10).collect::<Vec<_>>()
+    );
+    // With auto.offset.reset=error the client surfaces the broker's error instead.
+    let strict = consumer_with_reset_error(&bootstrap)?;
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset("range", 0, Offset::Offset(500))?;
+    strict.assign(&list)?;
+    let start = std::time::Instant::now();
+    loop {
+        anyhow::ensure!(start.elapsed() < PATIENCE, "no offset-out-of-range error");
+        match strict.poll(Duration::from_millis(100)) {
+            Some(Err(err))
+                if err.to_string().contains("out of range")
+                    || err.to_string().contains("Offset out of range") =>
+            {
+                break
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) | None => {}
+            Some(Err(err))
+                if err.rdkafka_error_code()
+                    == Some(rdkafka::types::RDKafkaErrorCode::AutoOffsetReset) =>
+            {
+                break
+            }
+            Some(other) => anyhow::bail!("unexpected {other:?}"),
+        }
+    }
+    Ok(())
+}
+
+fn consumer_with_reset_error(bootstrap: &str) -> TestResult<rdkafka::consumer::BaseConsumer> {
+    consumer(bootstrap, &[("auto.offset.reset", "error")])
+}
+
+#[test]
+fn manual_replica_assignment_on_this_broker() -> TestResult {
+    use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+    let broker = broker()?;
+    let bootstrap = broker.bootstrap_servers();
+    let admin = admin(&bootstrap)?;
+    let assigned = NewTopic::new(
+        "assigned",
+        3,
+        TopicReplication::Variable(&[&[0], &[0], &[0]]),
+    );
+    let results = block_on(admin.create_topics([&assigned], &AdminOptions::new()))??;
+    assert!(matches!(results.as_slice(), [Ok(_)]), "{results:?}");
+    let elsewhere = NewTopic::new("elsewhere", 1, TopicReplication::Variable(&[&[7]]));
+    let results = block_on(admin.create_topics([&elsewhere], &AdminOptions::new()))??;
+    assert!(
+        matches!(
+            results.as_slice(),
+            [Err((
+                _,
+                rdkafka::types::RDKafkaErrorCode::InvalidReplicaAssignment
+            ))]
+        ),
+        "{results:?}"
+    );
+    let consumer = consumer(&bootstrap, &[])?;
+    let metadata = consumer.fetch_metadata(Some("assigned"), Duration::from_secs(10))?;
+    assert_eq!(
+        metadata.topics().first().map(|t| t.partitions().len()),
+        Some(3)
+    );
+    Ok(())
+}

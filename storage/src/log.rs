@@ -219,6 +219,17 @@ impl PartitionLog {
         {
             tracing::warn!(segment = %log_path.display(), "rebuilding missing or corrupt indexes");
         }
+        // Rebuilding needs room in the index files: reopen them at full size, trim afterwards.
+        drop(segment);
+        let segment = Segment::open(
+            dir,
+            base,
+            log_capacity,
+            config.segment_index_bytes,
+            log_len,
+            0,
+            0,
+        )?;
         let valid = segment.recover(config.index_interval_bytes, log_len)?;
         if valid < log_len && !is_last {
             return Err(StorageError::Damaged {
@@ -232,6 +243,9 @@ impl PartitionLog {
             if !trailing_zeros {
                 tracing::warn!(segment = %log_path.display(), position = valid, dropped, "recovery truncated a torn or invalid tail");
             }
+        }
+        if !is_last {
+            segment.seal()?;
         }
         Ok(segment)
     }

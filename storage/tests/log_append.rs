@@ -210,3 +210,37 @@ fn kafka_layout_on_disk() -> Result<(), Box<dyn std::error::Error>> {
     );
     Ok(())
 }
+
+#[test]
+fn missing_or_corrupt_indexes_are_rebuilt() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("t-0");
+    let model: Vec<Vec<Record>> = (0..200)
+        .map(|i| vec![(i, Some(b"k".to_vec()), Some(vec![i as u8; 90]))])
+        .collect();
+    {
+        let log = PartitionLog::open(&path, small_config(), true)?;
+        for records in &model {
+            log.append(&batch_of(records), 0)?;
+        }
+        log.close()?;
+    }
+    // Remove one closed segment's offset index and garble another's time index.
+    std::fs::remove_file(path.join("00000000000000000000.index"))?;
+    let mut segments: Vec<_> = std::fs::read_dir(&path)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".timeindex"))
+        .collect();
+    segments.sort();
+    let second = segments.get(1).ok_or("expected several segments")?;
+    std::fs::write(path.join(second), [0xffu8; 25])?;
+    let log = PartitionLog::open(&path, small_config(), true)?;
+    check_against_model(&log, &model).map_err(|e| format!("{e}"))?;
+    assert!(
+        std::fs::metadata(path.join("00000000000000000000.index"))?.len() > 0,
+        "the offset index was rebuilt"
+    );
+    assert_eq!(log.offset_for_timestamp(150), Some((150, 150)));
+    Ok(())
+}

@@ -37,4 +37,11 @@ for p in (0, 1):
     assert seen[p] == expected, (p, seen[p][:3], expected[:3])
 low, high = Consumer({"bootstrap.servers": bootstrap, "group.id": "python"}).get_watermark_offsets(TopicPartition(topic, 0), timeout=30)
 assert (low, high) == (0, count // 2), (low, high)
+
+# DescribeCluster and topic ids through the admin API (librdkafka's DescribeCluster/Metadata).
+cluster = admin.describe_cluster().result(timeout=30)
+assert cluster.cluster_id and len(cluster.nodes) == 1, cluster
+from confluent_kafka import TopicCollection
+described = admin.describe_topics(TopicCollection([topic])).get(topic).result(timeout=30)
+assert described.topic_id is not None and len(described.partitions) == 2, described
 print(f"round trip ok: {count} records")
