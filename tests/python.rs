@@ -1,60 +1,52 @@
-//! Python's confluent-kafka (its own bundled librdkafka) against the `josefine broker` process.
+//! Python clients against the `josefine broker` process: confluent-kafka (its own bundled
+//! librdkafka) and kafka-python (pure Python, with KIP-227 incremental fetch sessions).
 
 use std::process::Command;
 
 use crate::common::*;
 use crate::kcat::BrokerProcess;
 
-#[test]
-fn confluent_kafka_python_round_trip() -> TestResult {
+/// Runs `tests/python/<script>` against a fresh broker process and checks it printed `expect`.
+fn run_script(module: &str, package: &str, script: &str, expect: &str) -> TestResult {
     let found = Command::new("python3")
-        .args(["-c", "import confluent_kafka"])
+        .args(["-c", &format!("import {module}")])
         .status();
     anyhow::ensure!(
         found.is_ok_and(|s| s.success()),
-        "python3 with confluent-kafka is needed: pip install confluent-kafka (bash .ci/run does)"
+        "python3 with {package} is needed: pip install {package} (bash .ci/run does)"
     );
     let broker = BrokerProcess::start()?;
+    let path = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let output = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/python/roundtrip.py"
-        ))
+        .arg(path)
         .arg(&broker.bootstrap)
         .output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
-        "roundtrip.py failed:\n{stdout}\n{}",
+        "{script} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("round trip ok: 2000 records"), "{stdout}");
+    assert!(stdout.contains(expect), "{stdout}");
     Ok(())
 }
 
 #[test]
+fn confluent_kafka_python_round_trip() -> TestResult {
+    run_script(
+        "confluent_kafka",
+        "confluent-kafka",
+        "roundtrip.py",
+        "round trip ok: 2000 records",
+    )
+}
+
+#[test]
 fn kafka_python_incremental_fetch_sessions() -> TestResult {
-    let found = Command::new("python3")
-        .args(["-c", "import kafka"])
-        .status();
-    anyhow::ensure!(
-        found.is_ok_and(|s| s.success()),
-        "python3 with kafka-python is needed: pip install kafka-python (bash .ci/run does)"
-    );
-    let broker = BrokerProcess::start()?;
-    let output = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/python/kafka_python.py"
-        ))
-        .arg(&broker.bootstrap)
-        .output()?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "kafka_python.py failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(stdout.contains("kafka-python ok"), "{stdout}");
-    Ok(())
+    run_script(
+        "kafka",
+        "kafka-python",
+        "kafka_python.py",
+        "kafka-python ok: 300 records over 5 rounds",
+    )
 }
