@@ -19,7 +19,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::BrokerConfig;
 use crate::fetch_session::FetchSessionCache;
-use crate::topics::{random_uuid, uuid_to_kafka_string, TopicError, TopicRegistry};
+use crate::topics::{
+    random_uuid, uuid_to_kafka_string, write_atomically, TopicError, TopicRegistry,
+};
 
 /// Kafka's clean-shutdown marker in a log dir.
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
@@ -91,10 +93,7 @@ impl ProducerIdAllocator {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.0 == state.1 {
             let end = state.1 + PRODUCER_ID_BLOCK;
-            let tmp = self.path.with_extension("tmp");
-            std::fs::write(&tmp, end.to_string())?;
-            File::open(&tmp)?.sync_all()?;
-            std::fs::rename(&tmp, &self.path)?;
+            write_atomically(&self.path, end.to_string().as_bytes())?;
             state.1 = end;
         }
         let id = state.0;
@@ -178,7 +177,7 @@ fn prepare_log_dir(config: &BrokerConfig) -> Result<(File, String, bool), StartE
                 config.node_id,
                 uuid_to_kafka_string(random_uuid())
             );
-            std::fs::write(&meta_path, text).map_err(|e| err(e.to_string()))?;
+            write_atomically(&meta_path, text.as_bytes()).map_err(|e| err(e.to_string()))?;
             cluster_id
         }
     };

@@ -195,6 +195,19 @@ pub struct TopicRegistry {
     changes: Mutex<()>,
 }
 
+/// Writes `bytes` to `path` atomically: a temp file beside it, fsync, rename. A crash leaves
+/// either the old file or the new one, never a torn one.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TopicError + '_ {
     move |source| TopicError::Io {
         path: path.to_path_buf(),
@@ -319,18 +332,11 @@ impl TopicRegistry {
             });
         }
         let path = self.log_dir.join(TOPICS_FILE);
-        let tmp = self.log_dir.join(format!("{TOPICS_FILE}.tmp"));
         let bytes = serde_json::to_vec_pretty(&stored).map_err(|e| TopicError::Io {
             path: path.clone(),
             source: std::io::Error::other(e),
         })?;
-        {
-            use std::io::Write;
-            let mut file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-            file.write_all(&bytes).map_err(io_err(&tmp))?;
-            file.sync_all().map_err(io_err(&tmp))?;
-        }
-        std::fs::rename(&tmp, &path).map_err(io_err(&path))
+        write_atomically(&path, &bytes).map_err(io_err(&path))
     }
 
     /// The topic named `name`.
