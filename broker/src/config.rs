@@ -219,6 +219,10 @@ impl BrokerConfig {
                 .parse()
                 .map_err(|_| invalid(key, value, "not a number in range"))
         }
+        // The value of `key` parsed as a number, or `default` when it is not set.
+        let number_or = |key: &str, default| -> Result<i64, ConfigError> {
+            get(key).map_or(Ok(default), |v| parse::<i64>(key, v))
+        };
         let node_id = match get("node.id").or(get("broker.id")) {
             Some(v) => parse::<i32>("node.id", v)?.max(0),
             None => 0,
@@ -289,10 +293,13 @@ impl BrokerConfig {
             .or(get("log.dir"))
             .map(|v| PathBuf::from(v.split(',').next().unwrap_or(v).trim()))
             .unwrap_or_else(|| PathBuf::from("data"));
-        let num_partitions = match get("num.partitions") {
-            Some(v) => parse::<i32>("num.partitions", v)?,
-            None => 1,
-        };
+        let num_partitions = i32::try_from(number_or("num.partitions", 1)?).map_err(|_| {
+            invalid(
+                "num.partitions",
+                get("num.partitions").unwrap_or(""),
+                "not a 32-bit number",
+            )
+        })?;
         if num_partitions < 1 {
             return Err(invalid(
                 "num.partitions",
@@ -308,10 +315,14 @@ impl BrokerConfig {
                 Some(v) => Err(invalid(key, v, "expected true or false")),
             }
         };
-        let socket_request_max_bytes = match get("socket.request.max.bytes") {
-            Some(v) => parse::<i32>("socket.request.max.bytes", v)?,
-            None => 104_857_600,
-        };
+        let socket_request_max_bytes =
+            i32::try_from(number_or("socket.request.max.bytes", 104_857_600)?).map_err(|_| {
+                invalid(
+                    "socket.request.max.bytes",
+                    get("socket.request.max.bytes").unwrap_or(""),
+                    "not a 32-bit number",
+                )
+            })?;
         if socket_request_max_bytes < 1 {
             return Err(invalid(
                 "socket.request.max.bytes",
@@ -326,10 +337,9 @@ impl BrokerConfig {
             }
             None => None,
         };
-        let slots = match get("max.incremental.fetch.session.cache.slots") {
-            Some(v) => parse::<usize>("max.incremental.fetch.session.cache.slots", v)?,
-            None => 1000,
-        };
+        let key = "max.incremental.fetch.session.cache.slots";
+        let slots = usize::try_from(number_or(key, 1000)?)
+            .map_err(|_| invalid(key, get(key).unwrap_or(""), "must not be negative"))?;
         let config = Self {
             node_id,
             listeners,

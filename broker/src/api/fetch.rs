@@ -98,24 +98,22 @@ fn read_all(
 pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> FetchResponse {
     let state = &session.state;
     let registry = &state.topics;
+    // From v13 topics travel by id, before by name: the session keys carry both.
+    let topic_key = |name: &str, id: uuid::Uuid| -> (String, uuid::Uuid) {
+        if version >= 13 {
+            let name = registry.get_by_id(id).map(|t| t.name.clone());
+            (name.unwrap_or_default(), id)
+        } else {
+            (name.to_string(), uuid::Uuid::nil())
+        }
+    };
     let mut requested = Vec::new();
     for topic in &request.topics {
-        let name = if version >= 13 {
-            registry
-                .get_by_id(topic.topic_id)
-                .map(|t| t.name.clone())
-                .unwrap_or_default()
-        } else {
-            topic.topic.0.to_string()
-        };
+        let (name, topic_id) = topic_key(&topic.topic.0, topic.topic_id);
         for p in &topic.partitions {
             requested.push(FetchTarget {
                 topic: name.clone(),
-                topic_id: if version >= 13 {
-                    topic.topic_id
-                } else {
-                    uuid::Uuid::nil()
-                },
+                topic_id,
                 partition: p.partition,
                 fetch_offset: p.fetch_offset,
                 partition_max_bytes: p.partition_max_bytes,
@@ -127,19 +125,7 @@ pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> F
         .forgotten_topics_data
         .iter()
         .flat_map(|f| {
-            let name = if version >= 13 {
-                registry
-                    .get_by_id(f.topic_id)
-                    .map(|t| t.name.clone())
-                    .unwrap_or_default()
-            } else {
-                f.topic.0.to_string()
-            };
-            let id = if version >= 13 {
-                f.topic_id
-            } else {
-                uuid::Uuid::nil()
-            };
+            let (name, id) = topic_key(&f.topic.0, f.topic_id);
             f.partitions.iter().map(move |p| (name.clone(), id, *p))
         })
         .collect();
