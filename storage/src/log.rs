@@ -28,7 +28,7 @@ pub enum TimestampType {
 }
 
 /// The per-partition settings of a log, named after Kafka's topic configs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LogConfig {
     /// `segment.bytes`: a segment rolls when the next batch would not fit. Default 1 GiB.
     pub segment_bytes: usize,
@@ -269,7 +269,7 @@ impl PartitionLog {
     }
     /// A copy of the log's settings.
     pub fn config(&self) -> LogConfig {
-        self.config.read().map(|c| c.clone()).unwrap_or_default()
+        self.config.read().map(|c| *c).unwrap_or_default()
     }
     /// Replaces the log's settings; they apply from the next append.
     pub fn set_config(&self, config: LogConfig) {
@@ -305,8 +305,9 @@ impl PartitionLog {
     pub fn append(&self, records: &[u8], leader_epoch: i32) -> Result<AppendInfo> {
         let config = self.config();
         let now = now_ms();
-        // Validate everything before touching the log.
-        let mut batches: Vec<(usize, usize)> = Vec::with_capacity(1);
+        // Validate everything before touching the log (no allocation: the write pass below
+        // walks the same, now trusted, batch lengths).
+        let mut batch_count = 0usize;
         let mut position = 0;
         let mut record_count = 0u64;
         while position < records.len() {
@@ -338,10 +339,10 @@ impl PartitionLog {
                 }
             }
             record_count += header.records_count() as u64;
-            batches.push((position, size));
+            batch_count += 1;
             position += size;
         }
-        if batches.is_empty() {
+        if batch_count == 0 {
             return Err(StorageError::CorruptBatch {
                 position: 0,
                 reason: "no record batch".into(),
@@ -363,10 +364,12 @@ impl PartitionLog {
         }
         let base_offset = self.log_end_offset();
         let mut next_offset = base_offset;
-        for (start, size) in batches {
+        let mut start = 0;
+        while let Some(header) = records.get(start..).and_then(BatchHeader::parse) {
+            let size = header.total_size();
+            let records_in_batch = i64::from(header.last_offset_delta()) + 1;
             let bytes = records.get(start..start + size).unwrap_or_default();
-            let records_in_batch =
-                BatchHeader::parse(bytes).map_or(1, |h| i64::from(h.last_offset_delta()) + 1);
+            start += size;
             self.maybe_roll(
                 &mut writer,
                 &config,

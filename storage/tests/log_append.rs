@@ -129,7 +129,7 @@ proptest! {
         let path = dir.path().join("t-0");
         let config = LogConfig { segment_bytes: 1 << 20, ..small_config() };
         {
-            let log = PartitionLog::open(&path, config.clone(), true).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let log = PartitionLog::open(&path, config, true).map_err(|e| TestCaseError::fail(e.to_string()))?;
             append_all(&log, &model)?;
             // No close: the process "crashed". Tear the last batch by zeroing its tail.
         }
