@@ -9,8 +9,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -70,12 +70,11 @@ async fn run(
     cancel: CancellationToken,
 ) -> Result<(), ConnectionError> {
     let (read_half, mut write_half) = stream.into_split();
-    let mut reader = BufReader::with_capacity(64 * 1024, read_half);
-    let max = session.state.config.socket_request_max_bytes;
+    let mut frames = FrameReader::new(read_half, session.state.config.socket_request_max_bytes);
     loop {
         let frame = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
-            frame = read_frame(&mut reader, max) => frame?,
+            frame = frames.next_frame() => frame?,
         };
         let Some(frame) = frame else { return Ok(()) };
         // A parked fetch must not hold up shutdown until its max wait ends.
@@ -84,32 +83,108 @@ async fn run(
             response = crate::dispatch::dispatch(session, frame) => response?,
         };
         if let Some(response) = response {
-            write_half.write_all(&response).await?;
+            response.write_to(&mut write_half).await?;
         }
     }
 }
 
-/// Reads one frame; `None` on a clean end of stream between frames.
-///
-/// Errors: `FrameTooLarge` for a negative size or one above `max`, `Io` for a short read.
-pub async fn read_frame<R: tokio::io::AsyncRead + Unpin>(
-    reader: &mut R,
+/// Bytes read from the socket per call when no frame of known size is pending.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Reads length-prefixed frames into one growing buffer, handing each frame out as a `Bytes`
+/// view of it: a request's record batches are never copied on their way to the log.
+#[derive(Debug)]
+pub struct FrameReader<R> {
+    reader: R,
+    buf: BytesMut,
     max: usize,
-) -> Result<Option<Bytes>, ConnectionError> {
-    let mut size = [0u8; 4];
-    match reader.read_exact(&mut size).await {
-        Ok(_) => {}
-        Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(err) => return Err(err.into()),
-    }
-    let size = i32::from_be_bytes(size);
-    if size < 0 || size as usize > max {
-        return Err(ConnectionError::FrameTooLarge {
-            size: i64::from(size),
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    /// Frames from `reader`, each at most `max` bytes (`socket.request.max.bytes`).
+    pub fn new(reader: R, max: usize) -> Self {
+        FrameReader {
+            reader,
+            buf: BytesMut::new(),
             max,
-        });
+        }
     }
-    let mut body = BytesMut::zeroed(size as usize);
-    reader.read_exact(&mut body).await?;
-    Ok(Some(body.freeze()))
+
+    /// The next frame without its size prefix; `None` on a clean end of stream between frames.
+    ///
+    /// Errors: `FrameTooLarge` for a negative size or one above `max`, checked before the
+    /// body's memory is reserved; `Io` for a stream that ends inside a frame.
+    pub async fn next_frame(&mut self) -> Result<Option<Bytes>, ConnectionError> {
+        loop {
+            let mut wanted = READ_CHUNK;
+            if let Some(prefix) = self.buf.get(..4) {
+                let size = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+                if size < 0 || size as usize > self.max {
+                    return Err(ConnectionError::FrameTooLarge {
+                        size: i64::from(size),
+                        max: self.max,
+                    });
+                }
+                let size = size as usize;
+                if self.buf.len() >= 4 + size {
+                    self.buf.advance(4);
+                    return Ok(Some(self.buf.split_to(size).freeze()));
+                }
+                wanted = wanted.max(4 + size - self.buf.len());
+            }
+            self.buf.reserve(wanted);
+            if self.reader.read_buf(&mut self.buf).await? == 0 {
+                if self.buf.is_empty() {
+                    return Ok(None);
+                }
+                return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_split_across_reads_and_packed_in_one_read() -> Result<(), ConnectionError> {
+        let mut wire = Vec::new();
+        for body in [&b"abc"[..], b"", &[9u8; 100_000][..]] {
+            wire.extend_from_slice(&(body.len() as i32).to_be_bytes());
+            wire.extend_from_slice(body);
+        }
+        let (mut client, server) = tokio::io::duplex(7);
+        let writer = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            client.write_all(&wire).await
+        });
+        let mut frames = FrameReader::new(server, 1 << 20);
+        assert_eq!(frames.next_frame().await?.as_deref(), Some(&b"abc"[..]));
+        assert_eq!(frames.next_frame().await?.as_deref(), Some(&b""[..]));
+        assert_eq!(frames.next_frame().await?.map(|f| f.len()), Some(100_000));
+        writer.await.map_err(std::io::Error::other)??;
+        assert!(frames.next_frame().await?.is_none());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn oversized_and_torn_frames_are_errors() {
+        let mut wire = Vec::new();
+        wire.extend_from_slice(&2000i32.to_be_bytes());
+        let mut frames = FrameReader::new(&wire[..], 1000);
+        assert!(matches!(
+            frames.next_frame().await,
+            Err(ConnectionError::FrameTooLarge {
+                size: 2000,
+                max: 1000
+            })
+        ));
+        let torn = [0u8, 0, 0, 10, 1, 2];
+        let mut frames = FrameReader::new(&torn[..], 1000);
+        assert!(matches!(
+            frames.next_frame().await,
+            Err(ConnectionError::Io(_))
+        ));
+    }
 }

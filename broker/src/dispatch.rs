@@ -8,7 +8,7 @@
 //! References: Kafka protocol guide; KIP-35 (ApiVersions), KIP-482 (tagged fields), KIP-511
 //! (ApiVersions fallback for unsupported versions).
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
@@ -17,6 +17,7 @@ use tracing::Instrument;
 use crate::api;
 use crate::connection::Session;
 use crate::error::ConnectionError;
+use crate::frame::{BodyBuilder, ResponseFrame};
 
 /// (API, min version, max version) served, as Apache Kafka 3.7 advertises them.
 pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
@@ -168,7 +169,7 @@ pub fn decode_request(mut frame: Bytes) -> Result<DecodedRequest, ConnectionErro
 pub async fn dispatch(
     session: &Session,
     frame: Bytes,
-) -> Result<Option<BytesMut>, ConnectionError> {
+) -> Result<Option<ResponseFrame>, ConnectionError> {
     let request = decode_request(frame)?;
     let span = tracing::debug_span!(
         "request",
@@ -183,7 +184,7 @@ pub async fn dispatch(
 async fn handle(
     session: &Session,
     request: DecodedRequest,
-) -> Result<Option<BytesMut>, ConnectionError> {
+) -> Result<Option<ResponseFrame>, ConnectionError> {
     let version = request.api_version;
     let correlation_id = request.correlation_id;
     tracing::debug!("request");
@@ -204,7 +205,13 @@ async fn handle(
             Some(response) => respond(&response),
             None => Ok(None),
         },
-        Request::Fetch(r) => respond(&api::fetch::handle(session, r, version).await),
+        Request::Fetch(r) => {
+            // Framed by our own encoder: the record batches are spliced in, not copied.
+            let response = api::fetch::handle(session, r, version).await;
+            let mut body = BodyBuilder::new();
+            api::fetch_response::encode(&response, version, &mut body)?;
+            body.finish(correlation_id, header_version).map(Some)
+        }
         Request::ListOffsets(r) => respond(&api::list_offsets::handle(session, r, version)),
         Request::CreateTopics(r) => respond(&api::create_topics::handle(session, r, version)),
         Request::DeleteTopics(r) => respond(&api::delete_topics::handle(session, r, version)),
@@ -234,16 +241,9 @@ fn frame_response(
     header_version: i16,
     body: &dyn EncodableResponse,
     version: i16,
-) -> Result<Option<BytesMut>, ConnectionError> {
-    let mut out = BytesMut::with_capacity(128);
-    out.put_i32(0);
-    ResponseHeader::default()
-        .with_correlation_id(correlation_id)
-        .encode(&mut out, header_version)
-        .map_err(|e| ConnectionError::Encode(e.to_string()))?;
-    body.encode_into(&mut out, version)
+) -> Result<Option<ResponseFrame>, ConnectionError> {
+    let mut builder = BodyBuilder::new();
+    body.encode_into(builder.buf(), version)
         .map_err(ConnectionError::Encode)?;
-    let size = (out.len() - 4) as i32;
-    out[..4].copy_from_slice(&size.to_be_bytes());
-    Ok(Some(out))
+    builder.finish(correlation_id, header_version).map(Some)
 }

@@ -12,6 +12,7 @@ pub mod connection;
 pub mod dispatch;
 pub mod error;
 pub mod fetch_session;
+pub mod frame;
 pub mod request_bounds;
 pub mod server;
 pub mod topic_config;
