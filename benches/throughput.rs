@@ -1,0 +1,897 @@
+//! End-to-end throughput and latency of a Kafka broker, driven by librdkafka (the `rdkafka`
+//! crate), in the spirit of `kafka-producer-perf-test`, `kafka-consumer-perf-test` and
+//! librdkafka's `rdkafka_performance`.
+//!
+//! Run: `cargo bench --bench throughput` (see `benches/README.md` for every option).
+//!
+//! Each run starts from a fresh broker (`josefine`: embedded in this process, `process`: the
+//! `josefine` binary spawned, `mock`: librdkafka's in-process mock cluster) or uses the one at
+//! a given `host:port`, produces N records of S bytes, optionally consumes them back from
+//! offset 0, and reports records/s, MB/s (10^6 bytes of record values) and, for the latency
+//! run, end-to-end latency percentiles. Each figure is also given as a fraction of this
+//! machine's loopback TCP throughput, measured at the start of the same run, since a ratio
+//! holds across machines where an absolute figure does not. Results print as a table and as
+//! one JSON line per run (to stdout, and appended to `--json FILE`).
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::Parser;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use serde_json::json;
+
+/// Benchmark options. Record counts are per run.
+#[derive(Parser, Debug)]
+#[command(about = "Kafka produce/consume throughput and latency, driven by librdkafka")]
+struct Args {
+    /// Broker to measure: `josefine` (embedded), `process` (the josefine binary), `mock`
+    /// (librdkafka's MockCluster) or a bootstrap address `host:port`. Repeat to compare.
+    #[arg(long = "broker", default_values_t = ["josefine".to_string(), "mock".to_string()])]
+    brokers: Vec<String>,
+    /// Records per run of 1,024-byte records.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: usize,
+    /// Records per run of 100-byte records.
+    #[arg(long, default_value_t = 3_000_000)]
+    small_records: usize,
+    /// Producer `linger.ms`.
+    #[arg(long, default_value_t = 5)]
+    linger_ms: u64,
+    /// Producer `batch.size` in bytes.
+    #[arg(long, default_value_t = 1_000_000)]
+    batch_bytes: usize,
+    /// Latency run: records per second.
+    #[arg(long, default_value_t = 1_000)]
+    latency_rate: u64,
+    /// Latency run: seconds.
+    #[arg(long, default_value_t = 10)]
+    latency_secs: u64,
+    /// Only these scenarios: baseline, produce, consume, small, latency, startup, memory.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Divide record counts and durations by 10, for a quick look.
+    #[arg(long)]
+    quick: bool,
+    /// Append the JSON lines to this file too.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+impl Args {
+    fn wants(&self, scenario: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == scenario)
+    }
+}
+
+/// Where the records go.
+enum Target {
+    Embedded(josefine::BlockingBroker),
+    Process(BrokerProcess),
+    Mock(MockCluster<'static, rdkafka::producer::DefaultProducerContext>),
+    External(String),
+}
+
+impl Target {
+    fn start(kind: &str) -> Result<Target> {
+        Ok(match kind {
+            "josefine" => Target::Embedded(
+                josefine::Broker::builder()
+                    .property("auto.create.topics.enable", "false")
+                    .start_blocking()?,
+            ),
+            "process" => Target::Process(BrokerProcess::start()?),
+            "mock" => Target::Mock(MockCluster::new(1)?),
+            address => Target::External(address.to_string()),
+        })
+    }
+
+    fn bootstrap(&self) -> String {
+        match self {
+            Target::Embedded(broker) => broker.bootstrap_servers(),
+            Target::Process(process) => process.bootstrap.clone(),
+            Target::Mock(cluster) => cluster.bootstrap_servers(),
+            Target::External(address) => address.clone(),
+        }
+    }
+
+    fn create_topic(&self, topic: &str, partitions: i32) -> Result<()> {
+        if let Target::Mock(cluster) = self {
+            cluster.create_topic(topic, partitions, 1)?;
+            return Ok(());
+        }
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .create()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let results = runtime.block_on(admin.create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        ))?;
+        for result in results {
+            result.map_err(|(topic, code)| anyhow!("create topic {topic}: {code}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// `josefine broker` as a child process on a free port; killed on drop.
+struct BrokerProcess {
+    child: Child,
+    bootstrap: String,
+    _dir: tempfile::TempDir,
+}
+
+impl BrokerProcess {
+    fn start() -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_josefine"))
+            .args([
+                "broker",
+                "--override",
+                "listeners=PLAINTEXT://127.0.0.1:0",
+                "--override",
+                "auto.create.topics.enable=false",
+                "--override",
+            ])
+            .arg(format!("log.dirs={}", dir.path().display()))
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stderr = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
+        let mut lines = BufReader::new(stderr).lines();
+        let bootstrap = loop {
+            let line = lines
+                .next()
+                .ok_or_else(|| anyhow!("broker exited before it was ready"))??;
+            if line.contains("broker ready") {
+                break line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("advertised="))
+                    .ok_or_else(|| anyhow!("no address in {line}"))?
+                    .to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Self {
+            child,
+            bootstrap,
+            _dir: dir,
+        })
+    }
+
+    /// Anonymous resident memory (heap, stacks) in bytes: page cache and the segment
+    /// mappings are not in it.
+    fn anonymous_rss(&self) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("RssAnon:"))
+            .ok_or_else(|| anyhow!("no RssAnon in /proc/pid/status"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()?;
+        Ok(kb * 1024)
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Loopback TCP (one stream) and memcpy bandwidth, bytes per second.
+struct Baseline {
+    loopback: f64,
+    memcpy: f64,
+}
+
+fn measure_loopback(duration: Duration) -> Result<f64> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let address = listener.local_addr()?;
+    let reader = std::thread::spawn(move || -> Result<u64> {
+        let (mut stream, _) = listener.accept()?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            match stream.read(&mut buf)? {
+                0 => return Ok(total),
+                n => total += n as u64,
+            }
+        }
+    });
+    let mut stream = TcpStream::connect(address)?;
+    let chunk = vec![0x5au8; 1 << 20];
+    let started = Instant::now();
+    while started.elapsed() < duration {
+        stream.write_all(&chunk)?;
+    }
+    stream.shutdown(std::net::Shutdown::Write)?;
+    let total = reader.join().map_err(|_| anyhow!("reader panicked"))??;
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+fn measure_memcpy(duration: Duration) -> f64 {
+    let source = vec![0x5au8; 64 << 20];
+    let mut target = vec![0u8; 64 << 20];
+    let started = Instant::now();
+    let mut copied = 0u64;
+    while started.elapsed() < duration {
+        target.copy_from_slice(std::hint::black_box(&source));
+        std::hint::black_box(&mut target);
+        copied += source.len() as u64;
+    }
+    copied as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Counts deliveries and failures on librdkafka's callback thread.
+#[derive(Clone, Default)]
+struct Deliveries(Arc<DeliveryCounts>);
+
+#[derive(Default)]
+struct DeliveryCounts {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    first_error: std::sync::Mutex<Option<String>>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => {
+                self.0.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((error, _)) => {
+                self.0.failed.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut first) = self.0.first_error.lock() {
+                    first.get_or_insert_with(|| error.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// One produce configuration.
+#[derive(Clone, Debug)]
+struct ProduceCase {
+    record_size: usize,
+    records: usize,
+    acks: &'static str,
+    partitions: i32,
+    compression: &'static str,
+}
+
+/// Record values: slices of one pseudo-random buffer of letters, so that compression sees
+/// data neither random nor repeated.
+struct Payloads(Vec<u8>);
+
+impl Payloads {
+    fn new() -> Self {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        Payloads(
+            (0..(4 << 20))
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    b'A' + (state % 26) as u8
+                })
+                .collect(),
+        )
+    }
+
+    fn get(&self, i: usize, size: usize) -> &[u8] {
+        let start = (i.wrapping_mul(7919)) % (self.0.len() - size);
+        &self.0[start..start + size]
+    }
+}
+
+fn producer(
+    bootstrap: &str,
+    args: &Args,
+    acks: &str,
+    compression: &str,
+    deliveries: &Deliveries,
+) -> Result<ThreadedProducer<Deliveries>> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", acks)
+        .set("linger.ms", args.linger_ms.to_string())
+        .set("batch.size", args.batch_bytes.to_string())
+        .set("compression.type", compression)
+        .set("queue.buffering.max.messages", "1000000")
+        .create_with_context(deliveries.clone())?)
+}
+
+/// Produces `case.records` records round-robin over the partitions; returns the time from the
+/// first send to the last acknowledgement.
+fn produce(bootstrap: &str, args: &Args, topic: &str, case: &ProduceCase) -> Result<Duration> {
+    let deliveries = Deliveries::default();
+    let producer = producer(bootstrap, args, case.acks, case.compression, &deliveries)?;
+    let payloads = Payloads::new();
+    let started = Instant::now();
+    for i in 0..case.records {
+        let payload = payloads.get(i, case.record_size);
+        let mut record = BaseRecord::<(), [u8], ()>::to(topic)
+            .payload(payload)
+            .partition((i % case.partitions as usize) as i32);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                Err((error, _)) => bail!("send: {error}"),
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(300))?;
+    let elapsed = started.elapsed();
+    let failed = deliveries.0.failed.load(Ordering::Relaxed);
+    if failed > 0 {
+        let first = deliveries.0.first_error.lock().ok().and_then(|e| e.clone());
+        bail!("{failed} records failed, first: {first:?}");
+    }
+    let delivered = deliveries.0.delivered.load(Ordering::Relaxed);
+    if delivered != case.records as u64 {
+        bail!("{delivered} of {} records delivered", case.records);
+    }
+    Ok(elapsed)
+}
+
+fn consumer(bootstrap: &str) -> Result<BaseConsumer> {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "josefine-bench")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false");
+    Ok(config.create()?)
+}
+
+fn assign_from(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partitions: i32,
+    offset: Offset,
+) -> Result<()> {
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        assignment.add_partition_offset(topic, partition, offset)?;
+    }
+    consumer.assign(&assignment)?;
+    Ok(())
+}
+
+/// Consumes `records` records from offset 0; returns the time from assignment to the last
+/// record and the value bytes read.
+fn consume(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    records: usize,
+) -> Result<(Duration, u64)> {
+    let consumer = consumer(bootstrap)?;
+    let started = Instant::now();
+    assign_from(&consumer, topic, partitions, Offset::Beginning)?;
+    let mut count = 0usize;
+    let mut bytes = 0u64;
+    let mut idle_since = Instant::now();
+    while count < records {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                count += 1;
+                bytes += message.payload_len() as u64;
+                idle_since = Instant::now();
+            }
+            Some(Err(error)) => bail!("consume: {error:?}"),
+            None if idle_since.elapsed() > Duration::from_secs(30) => {
+                bail!("consumed {count} of {records} records, then nothing for 30 s")
+            }
+            None => {}
+        }
+    }
+    Ok((started.elapsed(), bytes))
+}
+
+/// Latency percentiles of `samples` (nanoseconds), in milliseconds.
+fn percentiles(samples: &mut [u64]) -> [f64; 3] {
+    samples.sort_unstable();
+    [0.50, 0.99, 0.999].map(|q| {
+        let rank = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len().max(1));
+        samples
+            .get(rank - 1)
+            .map_or(f64::NAN, |&ns| ns as f64 / 1e6)
+    })
+}
+
+/// Produces at a fixed rate while a consumer with librdkafka's defaults reads; returns each
+/// record's latency from send to receipt in nanoseconds.
+fn latency(bootstrap: &str, topic: &str, rate: u64, seconds: u64) -> Result<Vec<u64>> {
+    let total = (rate * seconds) as usize;
+    let base = Instant::now();
+    let consumer = consumer(bootstrap)?;
+    assign_from(&consumer, topic, 1, Offset::Beginning)?;
+    let reader = std::thread::spawn(move || -> Result<Vec<u64>> {
+        let mut samples = Vec::with_capacity(total);
+        let mut idle_since = Instant::now();
+        while samples.len() < total {
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(message)) => {
+                    let received = base.elapsed().as_nanos() as u64;
+                    let sent = message
+                        .payload()
+                        .and_then(|p| p.get(..8))
+                        .and_then(|p| p.try_into().ok())
+                        .map(u64::from_le_bytes)
+                        .ok_or_else(|| anyhow!("payload without a send time"))?;
+                    samples.push(received.saturating_sub(sent));
+                    idle_since = Instant::now();
+                }
+                Some(Err(error)) => bail!("consume: {error:?}"),
+                None if idle_since.elapsed() > Duration::from_secs(30) => {
+                    bail!(
+                        "received {} of {total} records, then nothing for 30 s",
+                        samples.len()
+                    )
+                }
+                None => {}
+            }
+        }
+        Ok(samples)
+    });
+    // Let the consumer connect and park its first fetch before the clock starts.
+    std::thread::sleep(Duration::from_secs(1));
+    let deliveries = Deliveries::default();
+    let producer: ThreadedProducer<Deliveries> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", "1")
+        .set("linger.ms", "0")
+        .create_with_context(deliveries.clone())?;
+    let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
+    let started = Instant::now();
+    let mut payload = [b'x'; 100];
+    for i in 0..total {
+        let due = started + interval * i as u32;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        payload[..8].copy_from_slice(&(base.elapsed().as_nanos() as u64).to_le_bytes());
+        producer
+            .send(
+                BaseRecord::<(), [u8], ()>::to(topic)
+                    .payload(&payload[..])
+                    .partition(0),
+            )
+            .map_err(|(e, _)| anyhow!("send: {e}"))?;
+    }
+    producer.flush(Duration::from_secs(30))?;
+    reader.join().map_err(|_| anyhow!("consumer panicked"))?
+}
+
+/// A request frame asking for the metadata of all topics (Metadata v12).
+fn metadata_request() -> Result<Vec<u8>> {
+    use kafka_protocol::messages::{ApiKey, MetadataRequest, RequestHeader};
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+    let mut buf = bytes::BytesMut::new();
+    buf.extend_from_slice(&[0, 0, 0, 0]);
+    RequestHeader::default()
+        .with_request_api_key(ApiKey::Metadata as i16)
+        .with_request_api_version(12)
+        .with_correlation_id(1)
+        .with_client_id(Some(StrBytes::from_static_str("bench")))
+        .encode(&mut buf, 2)?;
+    MetadataRequest::default()
+        .with_topics(None)
+        .encode(&mut buf, 12)?;
+    let size = (buf.len() - 4) as i32;
+    buf[..4].copy_from_slice(&size.to_be_bytes());
+    Ok(buf.to_vec())
+}
+
+fn answer_metadata(bootstrap: &str, request: &[u8]) -> Result<()> {
+    let mut stream = TcpStream::connect(bootstrap)?;
+    stream.write_all(request)?;
+    let mut size = [0u8; 4];
+    stream.read_exact(&mut size)?;
+    let mut body = vec![0u8; i32::from_be_bytes(size).max(0) as usize];
+    stream.read_exact(&mut body)?;
+    Ok(())
+}
+
+/// One result row.
+struct Row {
+    fields: serde_json::Value,
+}
+
+struct Report {
+    rows: Vec<Row>,
+    baseline: Option<Baseline>,
+    json: Option<std::fs::File>,
+}
+
+impl Report {
+    fn push(&mut self, mut fields: serde_json::Value) -> Result<()> {
+        if let (Some(baseline), Some(object)) = (&self.baseline, fields.as_object_mut()) {
+            if let Some(bytes_per_sec) = object.get("mb_per_sec").and_then(|v| v.as_f64()) {
+                let bytes_per_sec = bytes_per_sec * 1e6;
+                object.insert(
+                    "loopback_fraction".into(),
+                    json!(round(bytes_per_sec / baseline.loopback, 3)),
+                );
+                object.insert(
+                    "memcpy_fraction".into(),
+                    json!(round(bytes_per_sec / baseline.memcpy, 3)),
+                );
+            }
+        }
+        let line = serde_json::to_string(&fields)?;
+        println!("{line}");
+        if let Some(file) = &mut self.json {
+            writeln!(file, "{line}")?;
+        }
+        self.rows.push(Row { fields });
+        Ok(())
+    }
+
+    fn table(&self) -> String {
+        let mut out = String::new();
+        let columns = [
+            ("broker", "broker"),
+            ("scenario", "scenario"),
+            ("record_size", "size"),
+            ("acks", "acks"),
+            ("partitions", "parts"),
+            ("compression", "codec"),
+            ("records_per_sec", "records/s"),
+            ("mb_per_sec", "MB/s"),
+            ("loopback_fraction", "x loopback"),
+            ("p50_ms", "p50 ms"),
+            ("p99_ms", "p99 ms"),
+            ("p999_ms", "p99.9 ms"),
+            ("anon_rss_mib", "anon RSS MiB"),
+        ];
+        let cell = |row: &Row, key: &str| -> String {
+            match row.fields.get(key) {
+                None | Some(serde_json::Value::Null) => String::new(),
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::Number(n)) => match n.as_f64() {
+                    Some(f) if n.is_f64() && f.fract() != 0.0 => format!("{f}"),
+                    Some(f) if n.is_f64() => format!("{f:.0}"),
+                    _ => n.to_string(),
+                },
+                Some(other) => other.to_string(),
+            }
+        };
+        let widths: Vec<usize> = columns
+            .iter()
+            .map(|(key, title)| {
+                self.rows
+                    .iter()
+                    .map(|r| cell(r, key).len())
+                    .chain([title.len()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: Vec<String>| -> String {
+            let joined: Vec<String> = cells
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:>w$}"))
+                .collect();
+            format!("| {} |\n", joined.join(" | "))
+        };
+        out.push_str(&line(columns.iter().map(|(_, t)| t.to_string()).collect()));
+        out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect()));
+        for row in &self.rows {
+            out.push_str(&line(columns.iter().map(|(k, _)| cell(row, k)).collect()));
+        }
+        out
+    }
+}
+
+fn round(value: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (value * scale).round() / scale
+}
+
+fn throughput_fields(
+    broker: &str,
+    scenario: &str,
+    case: &ProduceCase,
+    elapsed: Duration,
+    args: &Args,
+) -> serde_json::Value {
+    let seconds = elapsed.as_secs_f64();
+    json!({
+        "broker": broker,
+        "scenario": scenario,
+        "record_size": case.record_size,
+        "records": case.records,
+        "acks": case.acks,
+        "partitions": case.partitions,
+        "compression": case.compression,
+        "linger_ms": args.linger_ms,
+        "batch_bytes": args.batch_bytes,
+        "seconds": round(seconds, 3),
+        "records_per_sec": round(case.records as f64 / seconds, 0),
+        "mb_per_sec": round((case.records * case.record_size) as f64 / seconds / 1e6, 1),
+    })
+}
+
+/// Every produce case of a full run, and whether it is followed by a consume of its topic.
+fn produce_cases(args: &Args) -> Vec<(&'static str, ProduceCase, bool)> {
+    let mut cases = Vec::new();
+    if args.wants("produce") || args.wants("consume") {
+        for partitions in [1, 8] {
+            for acks in ["1", "all"] {
+                for compression in ["none", "lz4"] {
+                    let first = partitions == 1 && acks == "1" && compression == "none";
+                    if !args.wants("produce") && !first {
+                        continue;
+                    }
+                    cases.push((
+                        "produce",
+                        ProduceCase {
+                            record_size: 1024,
+                            records: args.records,
+                            acks,
+                            partitions,
+                            compression,
+                        },
+                        first && args.wants("consume"),
+                    ));
+                }
+            }
+        }
+    }
+    if args.wants("small") {
+        cases.push((
+            "produce",
+            ProduceCase {
+                record_size: 100,
+                records: args.small_records,
+                acks: "1",
+                partitions: 1,
+                compression: "none",
+            },
+            true,
+        ));
+    }
+    cases
+}
+
+fn run_broker(kind: &str, args: &Args, report: &mut Report) -> Result<()> {
+    let mut shared: Option<Target> = None;
+    let fresh = matches!(kind, "josefine" | "mock");
+    let target_for = |shared: &mut Option<Target>| -> Result<Target> {
+        if fresh {
+            return Target::start(kind);
+        }
+        match shared.take() {
+            Some(target) => Ok(target),
+            None => Target::start(kind),
+        }
+    };
+    for (index, (scenario, case, then_consume)) in produce_cases(args).into_iter().enumerate() {
+        let target = target_for(&mut shared)?;
+        let topic = format!("bench-{}-{index}", std::process::id());
+        target.create_topic(&topic, case.partitions)?;
+        let bootstrap = target.bootstrap();
+        let elapsed = produce(&bootstrap, args, &topic, &case)
+            .with_context(|| format!("{kind}: produce {case:?}"))?;
+        report.push(throughput_fields(kind, scenario, &case, elapsed, args))?;
+        // librdkafka 2.12's mock cluster stops answering fetches after a few MB of a topic,
+        // so consumption is not compared against it.
+        if then_consume && kind != "mock" {
+            let (elapsed, bytes) = consume(&bootstrap, &topic, case.partitions, case.records)
+                .with_context(|| format!("{kind}: consume {case:?}"))?;
+            let mut fields = throughput_fields(kind, "consume", &case, elapsed, args);
+            fields["mb_per_sec"] = json!(round(bytes as f64 / elapsed.as_secs_f64() / 1e6, 1));
+            report.push(fields)?;
+        }
+        if !fresh {
+            shared = Some(target);
+        }
+    }
+    if args.wants("latency") {
+        let target = target_for(&mut shared)?;
+        let topic = format!("bench-latency-{}", std::process::id());
+        target.create_topic(&topic, 1)?;
+        let mut samples = latency(
+            &target.bootstrap(),
+            &topic,
+            args.latency_rate,
+            args.latency_secs,
+        )
+        .with_context(|| format!("{kind}: latency"))?;
+        let [p50, p99, p999] = percentiles(&mut samples);
+        report.push(json!({
+            "broker": kind,
+            "scenario": "latency",
+            "record_size": 100,
+            "records": samples.len(),
+            "acks": "1",
+            "partitions": 1,
+            "compression": "none",
+            "rate_per_sec": args.latency_rate,
+            "p50_ms": round(p50, 3),
+            "p99_ms": round(p99, 3),
+            "p999_ms": round(p999, 3),
+        }))?;
+    }
+    Ok(())
+}
+
+/// Start-up: embedded broker and spawned process, each to its first answered Metadata.
+fn run_startup(args: &Args, report: &mut Report) -> Result<()> {
+    let request = metadata_request()?;
+    let rounds = if args.quick { 10 } else { 50 };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut embedded = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let broker = runtime.block_on(josefine::Broker::builder().start())?;
+        let bootstrap = broker.bootstrap_servers();
+        let request = request.clone();
+        runtime.block_on(tokio::task::spawn_blocking(move || {
+            answer_metadata(&bootstrap, &request)
+        }))??;
+        embedded.push(started.elapsed().as_nanos() as u64);
+        runtime.block_on(broker.shutdown());
+    }
+    let [p50, p99, _] = percentiles(&mut embedded);
+    report.push(json!({
+        "broker": "josefine",
+        "scenario": "startup-embedded",
+        "records": rounds,
+        "p50_ms": round(p50, 3),
+        "p99_ms": round(p99, 3),
+    }))?;
+    let mut spawned = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let process = BrokerProcess::start()?;
+        answer_metadata(&process.bootstrap, &request)?;
+        spawned.push(started.elapsed().as_nanos() as u64);
+    }
+    let [p50, p99, _] = percentiles(&mut spawned);
+    report.push(json!({
+        "broker": "process",
+        "scenario": "startup-process",
+        "records": rounds,
+        "p50_ms": round(p50, 3),
+        "p99_ms": round(p99, 3),
+    }))?;
+    Ok(())
+}
+
+/// Anonymous RSS of the `josefine broker` process idle, then after 1 GiB produced.
+fn run_memory(args: &Args, report: &mut Report) -> Result<()> {
+    let process = BrokerProcess::start()?;
+    answer_metadata(&process.bootstrap, &metadata_request()?)?;
+    std::thread::sleep(Duration::from_millis(200));
+    let idle = process.anonymous_rss()?;
+    report.push(json!({
+        "broker": "process",
+        "scenario": "memory-idle",
+        "anon_rss_mib": round(idle as f64 / (1 << 20) as f64, 1),
+    }))?;
+    let records = if args.quick { 1 << 17 } else { 1 << 20 };
+    let topic = "bench-memory";
+    let target = Target::External(process.bootstrap.clone());
+    target.create_topic(topic, 1)?;
+    let case = ProduceCase {
+        record_size: 1024,
+        records,
+        acks: "1",
+        partitions: 1,
+        compression: "none",
+    };
+    produce(&process.bootstrap, args, topic, &case)?;
+    let after = process.anonymous_rss()?;
+    report.push(json!({
+        "broker": "process",
+        "scenario": "memory-after-produce",
+        "records": records,
+        "record_size": 1024,
+        "anon_rss_mib": round(after as f64 / (1 << 20) as f64, 1),
+    }))?;
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let mut args = Args::parse();
+    if args.quick {
+        args.records /= 10;
+        args.small_records /= 10;
+        args.latency_secs = args.latency_secs.div_ceil(10).max(2);
+    }
+    let json = match &args.json {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("open {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let mut report = Report {
+        rows: Vec::new(),
+        baseline: None,
+        json,
+    };
+    let mut header = String::new();
+    writeln!(
+        header,
+        "# {} cores, {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::env::consts::ARCH
+    )?;
+    eprint!("{header}");
+    // Ratios need the baseline: skip it only when nothing but start-up or memory runs.
+    let needs_baseline = args.only.is_empty()
+        || args
+            .only
+            .iter()
+            .any(|s| !matches!(s.as_str(), "startup" | "memory"));
+    if needs_baseline {
+        let loopback = measure_loopback(Duration::from_secs(2))?;
+        let memcpy = measure_memcpy(Duration::from_secs(1));
+        report.baseline = Some(Baseline { loopback, memcpy });
+        report.push(json!({
+            "broker": "-",
+            "scenario": "baseline-loopback-tcp",
+            "mb_per_sec": round(loopback / 1e6, 1),
+        }))?;
+        report.push(json!({
+            "broker": "-",
+            "scenario": "baseline-memcpy",
+            "mb_per_sec": round(memcpy / 1e6, 1),
+        }))?;
+    }
+    for broker in &args.brokers {
+        run_broker(broker, &args, &mut report)?;
+    }
+    if args.wants("startup") {
+        run_startup(&args, &mut report)?;
+    }
+    if args.wants("memory") {
+        run_memory(&args, &mut report)?;
+    }
+    eprintln!();
+    eprint!("{}", report.table());
+    Ok(())
+}
