@@ -245,27 +245,35 @@ pub fn stamp_batch(
     leader_epoch: i32,
     log_append_time: Option<i64>,
 ) {
-    if let Some(field) = batch.get_mut(0..8) {
-        field.copy_from_slice(&base_offset.to_be_bytes());
-    }
-    if let Some(field) =
-        batch.get_mut(PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4)
-    {
-        field.copy_from_slice(&leader_epoch.to_be_bytes());
-    }
+    let Some((head, records)) = batch.split_at_mut_checked(RECORD_BATCH_OVERHEAD) else {
+        return;
+    };
+    let mut header = [0u8; RECORD_BATCH_OVERHEAD];
+    header.copy_from_slice(head);
+    stamp_header(&mut header, records, base_offset, leader_epoch, log_append_time);
+    head.copy_from_slice(&header);
+}
+
+/// [`stamp_batch`] on a copy of a batch's 61-byte header, `records` being the rest of the
+/// batch (read for the CRC only when the timestamp changes). Lets the log write the stamped
+/// header and the untouched records straight from the request.
+pub fn stamp_header(
+    header: &mut [u8; RECORD_BATCH_OVERHEAD],
+    records: &[u8],
+    base_offset: i64,
+    leader_epoch: i32,
+    log_append_time: Option<i64>,
+) {
+    header[0..8].copy_from_slice(&base_offset.to_be_bytes());
+    header[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
+        .copy_from_slice(&leader_epoch.to_be_bytes());
     if let Some(now) = log_append_time {
         let attributes =
-            be_i16(batch, ATTRIBUTES_OFFSET) | attributes::TIMESTAMP_TYPE_LOG_APPEND_TIME;
-        if let Some(field) = batch.get_mut(ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2) {
-            field.copy_from_slice(&attributes.to_be_bytes());
-        }
-        if let Some(field) = batch.get_mut(MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8) {
-            field.copy_from_slice(&now.to_be_bytes());
-        }
-        let crc = crc32c::crc32c(batch.get(ATTRIBUTES_OFFSET..).unwrap_or_default());
-        if let Some(field) = batch.get_mut(CRC_OFFSET..CRC_OFFSET + 4) {
-            field.copy_from_slice(&crc.to_be_bytes());
-        }
+            be_i16(header, ATTRIBUTES_OFFSET) | attributes::TIMESTAMP_TYPE_LOG_APPEND_TIME;
+        header[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+        header[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&now.to_be_bytes());
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&header[ATTRIBUTES_OFFSET..]), records);
+        header[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     }
 }
 

@@ -109,25 +109,20 @@ impl MappedFile {
         Ok(())
     }
 
-    /// Runs `f` on the writable bytes `[start, end)`, which no reader sees yet (rule 2).
-    pub(crate) fn with_mut<R>(
-        &self,
-        start: usize,
-        end: usize,
-        f: impl FnOnce(&mut [u8]) -> R,
-    ) -> io::Result<R> {
-        if start > end || end > self.capacity {
-            return Err(io::Error::other("mapped write out of bounds"));
-        }
-        let Some(map) = &self.map else {
-            return Ok(f(&mut []));
-        };
-        // SAFETY: the range is inside the mapping (checked above). Only the single writer calls
-        // this, for bytes at or above the committed length that no reader has seen (rule 2), so
-        // this is the only reference to them while `f` runs.
-        let bytes =
-            unsafe { std::slice::from_raw_parts_mut(map.as_mut_ptr().add(start), end - start) };
-        Ok(f(bytes))
+    /// Writes `data` at `position` through the file (pwrite), not through the mapping.
+    ///
+    /// Same contract as [`MappedFile::write_at`]. The page cache is shared by the file and its
+    /// shared mapping, so readers of the mapping see the bytes once they are committed. This
+    /// is the append path of the log: a store through the mapping into a new page faults, and
+    /// the kernel first zero-fills the page only for us to overwrite it; a write of whole pages
+    /// skips both.
+    pub(crate) fn write_through_file(&self, position: usize, data: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        position
+            .checked_add(data.len())
+            .filter(|end| *end <= self.capacity)
+            .ok_or_else(|| io::Error::other("write past the end of the mapped file"))?;
+        self.file.write_all_at(data, position as u64)
     }
 
     /// Writes the dirty pages of `[start, end)` back to the file and waits for it.

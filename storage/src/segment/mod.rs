@@ -18,6 +18,9 @@ use crate::error::{Result, StorageError};
 use index::{IndexFile, OffsetIndex, TimeIndex, OFFSET_ENTRY, TIME_ENTRY};
 use mmap::MappedFile;
 
+/// Batches up to this size (bytes) are written with one call, header and records joined.
+const SMALL_BATCH: usize = 4096;
+
 /// File name of a segment file: the base offset in 20 digits and the suffix.
 pub fn file_name(base_offset: i64, suffix: &str) -> String {
     format!("{base_offset:020}{suffix}")
@@ -152,17 +155,37 @@ impl Segment {
         leader_epoch: i32,
         log_append_time: Option<i64>,
     ) -> Result<(i64, i64)> {
-        let end = position + bytes.len();
-        self.log
-            .write_at(position, bytes)
-            .map_err(StorageError::io(&self.log_path))?;
-        self.log
-            .with_mut(position, end, |batch| {
-                batch::stamp_batch(batch, base_offset, leader_epoch, log_append_time);
-                BatchHeader::parse(batch)
-                    .map_or((base_offset, -1), |h| (h.last_offset(), h.max_timestamp()))
-            })
-            .map_err(StorageError::io(&self.log_path))
+        // The stamped header is a copy; the records go from the request to the page cache in
+        // one copy. Small batches are joined first so that each costs one write call.
+        let (head, records) = bytes
+            .split_at_checked(RECORD_BATCH_OVERHEAD)
+            .ok_or_else(|| StorageError::CorruptBatch {
+                position: 0,
+                reason: "short header".into(),
+            })?;
+        let mut header = [0u8; RECORD_BATCH_OVERHEAD];
+        header.copy_from_slice(head);
+        batch::stamp_header(&mut header, records, base_offset, leader_epoch, log_append_time);
+        let written = if bytes.len() <= SMALL_BATCH {
+            let mut joined = [0u8; SMALL_BATCH];
+            joined[..RECORD_BATCH_OVERHEAD].copy_from_slice(&header);
+            joined[RECORD_BATCH_OVERHEAD..bytes.len()].copy_from_slice(records);
+            self.log
+                .write_through_file(position, &joined[..bytes.len()])
+        } else {
+            self.log
+                .write_through_file(position, &header)
+                .and_then(|()| {
+                    self.log
+                        .write_through_file(position + RECORD_BATCH_OVERHEAD, records)
+                })
+        };
+        written.map_err(StorageError::io(&self.log_path))?;
+        let header = BatchHeader::parse(&header).ok_or_else(|| StorageError::CorruptBatch {
+            position,
+            reason: "short header".into(),
+        })?;
+        Ok((header.last_offset(), header.max_timestamp()))
     }
 
     /// Updates the indexes for a batch written at `position` (Kafka's rule: an entry each time
