@@ -76,6 +76,9 @@ struct Args {
     /// Divide record counts and durations by 10, for a quick look.
     #[arg(long)]
     quick: bool,
+    /// Skip pre-touching page-cache memory before each run (see `warm_page_frames`).
+    #[arg(long)]
+    cold: bool,
     /// Append the JSON lines to this file too.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -736,6 +739,9 @@ fn run_broker(kind: &str, args: &Args, report: &mut Report) -> Result<()> {
         }
     };
     for (index, (scenario, case, then_consume)) in produce_cases(args).into_iter().enumerate() {
+        if !args.cold {
+            warm_page_frames(case.records * case.record_size * 5 / 4)?;
+        }
         let target = target_for(&mut shared)?;
         let topic = format!("bench-{}-{index}", std::process::id());
         target.create_topic(&topic, case.partitions)?;
@@ -862,6 +868,20 @@ fn run_memory(args: &Args, report: &mut Report) -> Result<()> {
         "record_size": 1024,
         "anon_rss_mib": round(after as f64 / (1 << 20) as f64, 1),
     }))?;
+    Ok(())
+}
+
+/// Writes `bytes` into a new file and deletes it, leaving that much just-freed memory for the
+/// next run's page cache. On virtual machines that return freed memory to the host (virtio
+/// free page reporting), a page touched for the first time costs several microseconds, which
+/// would make the run measure the hypervisor rather than the broker; `--cold` skips this.
+fn warm_page_frames(bytes: usize) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut file = std::fs::File::create(dir.path().join("warm"))?;
+    let chunk = vec![0u8; 1 << 20];
+    for _ in 0..bytes.div_ceil(chunk.len()) {
+        file.write_all(&chunk)?;
+    }
     Ok(())
 }
 
