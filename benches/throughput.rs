@@ -805,9 +805,8 @@ fn run_startup(args: &Args, report: &mut Report) -> Result<()> {
         let broker = runtime.block_on(josefine::Broker::builder().start())?;
         let bootstrap = broker.bootstrap_servers();
         let request = request.clone();
-        runtime.block_on(tokio::task::spawn_blocking(move || {
-            answer_metadata(&bootstrap, &request)
-        }))??;
+        runtime
+            .block_on(runtime.spawn_blocking(move || answer_metadata(&bootstrap, &request)))??;
         embedded.push(started.elapsed().as_nanos() as u64);
         runtime.block_on(broker.shutdown());
     }

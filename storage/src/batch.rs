@@ -250,7 +250,13 @@ pub fn stamp_batch(
     };
     let mut header = [0u8; RECORD_BATCH_OVERHEAD];
     header.copy_from_slice(head);
-    stamp_header(&mut header, records, base_offset, leader_epoch, log_append_time);
+    stamp_header(
+        &mut header,
+        records,
+        base_offset,
+        leader_epoch,
+        log_append_time,
+    );
     head.copy_from_slice(&header);
 }
 

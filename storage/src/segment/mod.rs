@@ -165,7 +165,13 @@ impl Segment {
             })?;
         let mut header = [0u8; RECORD_BATCH_OVERHEAD];
         header.copy_from_slice(head);
-        batch::stamp_header(&mut header, records, base_offset, leader_epoch, log_append_time);
+        batch::stamp_header(
+            &mut header,
+            records,
+            base_offset,
+            leader_epoch,
+            log_append_time,
+        );
         let written = if bytes.len() <= SMALL_BATCH {
             let mut joined = [0u8; SMALL_BATCH];
             joined[..RECORD_BATCH_OVERHEAD].copy_from_slice(&header);
