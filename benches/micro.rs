@@ -1,0 +1,199 @@
+//! Micro-benchmarks of the hot paths: segment append, read by offset, batch validation, and the
+//! decoding and encoding of Produce and Fetch.
+//!
+//! Run: `cargo bench --bench micro` (a filter narrows it: `cargo bench --bench micro -- append`).
+//! Criterion reports time per operation and, where a throughput is set, bytes per second.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use josefine_broker::api::fetch_response;
+use josefine_broker::dispatch::decode_request;
+use josefine_broker::frame::BodyBuilder;
+use josefine_storage::batch::{build_batch, validate_batch};
+use josefine_storage::{LogConfig, PartitionLog};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    ApiKey, BrokerId, FetchRequest, FetchResponse, ProduceRequest, RequestHeader, TopicName,
+};
+use kafka_protocol::protocol::{Encodable, StrBytes};
+
+/// An uncompressed batch of records of `record_size` bytes, about `batch_size` bytes long.
+fn batch(batch_size: usize, record_size: usize) -> Vec<u8> {
+    let value = vec![b'v'; record_size];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let count = (batch_size / (record_size + 8)).max(1);
+    let records: Vec<_> = (0..count).map(|_| (now, None, Some(&value[..]))).collect();
+    build_batch(&records)
+}
+
+fn temp_log(config: LogConfig) -> (tempfile::TempDir, PartitionLog) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = PartitionLog::open(&dir.path().join("bench-0"), config, true).expect("open log");
+    (dir, log)
+}
+
+/// Appends of 1 KiB, 16 KiB and 1 MiB batches. A fresh log every 256 MiB keeps the disk use
+/// bounded; opening and removing it is not timed.
+fn append(c: &mut Criterion) {
+    let mut group = c.benchmark_group("segment_append");
+    for (name, size) in [("1KiB", 1 << 10), ("16KiB", 16 << 10), ("1MiB", 1000 << 10)] {
+        let batch = batch(size, 100.min(size / 2));
+        group.throughput(Throughput::Bytes(batch.len() as u64));
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter_custom(|iterations| {
+                let per_log = ((256usize << 20) / batch.len()).max(1) as u64;
+                let mut total = Duration::ZERO;
+                let mut done = 0;
+                while done < iterations {
+                    let (_dir, log) = temp_log(LogConfig::default());
+                    let n = per_log.min(iterations - done);
+                    let started = Instant::now();
+                    for _ in 0..n {
+                        log.append(&batch, 0).expect("append");
+                    }
+                    total += started.elapsed();
+                    done += n;
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Reads of up to 1 MiB at offsets spread over a 64 MiB log of 16 KiB batches.
+fn read(c: &mut Criterion) {
+    let (_dir, log) = temp_log(LogConfig::default());
+    let batch = batch(16 << 10, 100);
+    for _ in 0..(64 << 20) / batch.len() {
+        log.append(&batch, 0).expect("append");
+    }
+    let end = log.log_end_offset();
+    let mut group = c.benchmark_group("log_read");
+    let mut offset = 0i64;
+    group.bench_function("by_offset_1MiB", |b| {
+        b.iter(|| {
+            offset = (offset + 7919) % end;
+            let bytes = log.read(offset, 1 << 20, true).expect("read");
+            assert!(!bytes.is_empty());
+            bytes
+        })
+    });
+    group.finish();
+}
+
+/// CRC32C and header checks (and the record walk of an uncompressed batch).
+fn validate(c: &mut Criterion) {
+    let mut group = c.benchmark_group("batch_validate");
+    for (name, size) in [("16KiB", 16 << 10), ("1MiB", 1000 << 10)] {
+        let batch = batch(size, 1000);
+        group.throughput(Throughput::Bytes(batch.len() as u64));
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter(|| validate_batch(&batch).expect("valid"))
+        });
+    }
+    group.finish();
+}
+
+fn frame(api_key: ApiKey, version: i16, body: &impl Encodable) -> Bytes {
+    let mut buf = BytesMut::new();
+    RequestHeader::default()
+        .with_request_api_key(api_key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(1)
+        .with_client_id(Some(StrBytes::from_static_str("bench")))
+        .encode(&mut buf, api_key.request_header_version(version))
+        .expect("header");
+    body.encode(&mut buf, version).expect("body");
+    buf.freeze()
+}
+
+/// Decoding a Produce request of 8 partitions of 16 KiB batches and a Fetch request of 8
+/// partitions; encoding a Fetch response of 8 x 1 MiB of records, by kafka-protocol (one
+/// buffer, records copied) and by our framing (records spliced in).
+fn protocol(c: &mut Criterion) {
+    let mut group = c.benchmark_group("protocol");
+    let records = Bytes::from(batch(16 << 10, 100));
+    let produce = ProduceRequest::default()
+        .with_acks(1)
+        .with_timeout_ms(30_000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_static_str("bench")))
+            .with_partition_data(
+                (0..8)
+                    .map(|p| {
+                        PartitionProduceData::default()
+                            .with_index(p)
+                            .with_records(Some(records.clone()))
+                    })
+                    .collect(),
+            )]);
+    let produce_frame = frame(ApiKey::Produce, 9, &produce);
+    group.throughput(Throughput::Bytes(produce_frame.len() as u64));
+    group.bench_function("decode_produce_v9_8x16KiB", |b| {
+        b.iter(|| decode_request(produce_frame.clone()).expect("decode"))
+    });
+    let fetch = FetchRequest::default()
+        .with_max_wait_ms(500)
+        .with_max_bytes(50 << 20)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic_id(uuid::Uuid::from_u128(7))
+            .with_partitions(
+                (0..8)
+                    .map(|p| {
+                        FetchPartition::default()
+                            .with_partition(p)
+                            .with_fetch_offset(1000)
+                            .with_partition_max_bytes(1 << 20)
+                    })
+                    .collect(),
+            )]);
+    let fetch_frame = frame(ApiKey::Fetch, 16, &fetch);
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("decode_fetch_v16_8_partitions", |b| {
+        b.iter(|| decode_request(fetch_frame.clone()).expect("decode"))
+    });
+    let megabyte = Bytes::from(vec![7u8; 1 << 20]);
+    let response = FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
+        .with_topic_id(uuid::Uuid::from_u128(7))
+        .with_partitions(
+            (0..8)
+                .map(|p| {
+                    PartitionData::default()
+                        .with_partition_index(p)
+                        .with_high_watermark(1 << 20)
+                        .with_preferred_read_replica(BrokerId(-1))
+                        .with_records(Some(megabyte.clone()))
+                })
+                .collect(),
+        )]);
+    group.throughput(Throughput::Bytes(8 << 20));
+    group.bench_function("encode_fetch_v16_8x1MiB/kafka_protocol_copy", |b| {
+        b.iter(|| {
+            let mut out = BytesMut::new();
+            response.encode(&mut out, 16).expect("encode");
+            out
+        })
+    });
+    group.bench_function("encode_fetch_v16_8x1MiB/spliced", |b| {
+        b.iter(|| {
+            let mut body = BodyBuilder::new();
+            fetch_response::encode(&response, 16, &mut body).expect("encode");
+            body.finish(1, 1).expect("frame")
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = append, read, validate, protocol
+}
+criterion_main!(benches);
