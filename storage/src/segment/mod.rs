@@ -172,12 +172,12 @@ impl Segment {
             leader_epoch,
             log_append_time,
         );
-        let written = if bytes.len() <= SMALL_BATCH {
-            let mut joined = [0u8; SMALL_BATCH];
-            joined[..RECORD_BATCH_OVERHEAD].copy_from_slice(&header);
-            joined[RECORD_BATCH_OVERHEAD..bytes.len()].copy_from_slice(records);
-            self.log
-                .write_through_file(position, &joined[..bytes.len()])
+        let mut joined = [0u8; SMALL_BATCH];
+        let written = if let Some(small) = joined.get_mut(..bytes.len()) {
+            let (head, rest) = small.split_at_mut(RECORD_BATCH_OVERHEAD);
+            head.copy_from_slice(&header);
+            rest.copy_from_slice(records);
+            self.log.write_through_file(position, small)
         } else {
             self.log
                 .write_through_file(position, &header)
