@@ -50,11 +50,13 @@ fn small_config() -> LogConfig {
     }
 }
 
+/// Records whose batches straddle 4 KiB, where the log switches from copying through the
+/// mapping to writing through the file.
 fn record_strategy() -> impl Strategy<Value = Record> {
     (
         0i64..1_000_000,
         proptest::option::of(proptest::collection::vec(any::<u8>(), 0..16)),
-        proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
+        proptest::option::of(proptest::collection::vec(any::<u8>(), 0..1500)),
     )
 }
 
@@ -62,9 +64,13 @@ fn check_against_model(log: &PartitionLog, model: &[Vec<Record>]) -> Result<(), 
     let read = read_all(log).map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(read.len(), model.len());
     let mut expected_offset = 0i64;
-    for ((base, count, _), records) in read.iter().zip(model) {
+    for ((base, count, bytes), records) in read.iter().zip(model) {
         prop_assert_eq!(*base, expected_offset);
         prop_assert_eq!(*count as usize, records.len());
+        // From the magic byte on, the stored batch is the appended one, byte for byte (`bytes`
+        // starts at the partition leader epoch, which the log stamps).
+        let appended = batch_of(records);
+        prop_assert_eq!(&bytes[4..], &appended[16..]);
         expected_offset += records.len() as i64;
     }
     prop_assert_eq!(log.log_end_offset(), expected_offset);

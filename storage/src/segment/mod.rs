@@ -18,7 +18,8 @@ use crate::error::{Result, StorageError};
 use index::{IndexFile, OffsetIndex, TimeIndex, OFFSET_ENTRY, TIME_ENTRY};
 use mmap::MappedFile;
 
-/// Batches up to this size (bytes) are written with one call, header and records joined.
+/// Batches below this size (bytes) are copied in through the mapping, larger ones written
+/// through the file (see [`Segment::write_batch`]).
 const SMALL_BATCH: usize = 4096;
 
 /// File name of a segment file: the base offset in 20 digits and the suffix.
@@ -156,7 +157,10 @@ impl Segment {
         log_append_time: Option<i64>,
     ) -> Result<(i64, i64)> {
         // The stamped header is a copy; the records go from the request to the page cache in
-        // one copy. Small batches are joined first so that each costs one write call.
+        // one copy. Large batches are written through the file: a store through the mapping
+        // into a new page faults and the kernel zero-fills the page first, about 0.9 us per
+        // 4 KiB page, while a write call costs about that much once per batch. Small batches
+        // share pages, so for them the mapping is cheaper.
         let (head, records) = bytes
             .split_at_checked(RECORD_BATCH_OVERHEAD)
             .ok_or_else(|| StorageError::CorruptBatch {
@@ -165,26 +169,16 @@ impl Segment {
             })?;
         let mut header = [0u8; RECORD_BATCH_OVERHEAD];
         header.copy_from_slice(head);
-        batch::stamp_header(
-            &mut header,
-            records,
-            base_offset,
-            leader_epoch,
-            log_append_time,
-        );
-        let mut joined = [0u8; SMALL_BATCH];
-        let written = if let Some(small) = joined.get_mut(..bytes.len()) {
-            let (head, rest) = small.split_at_mut(RECORD_BATCH_OVERHEAD);
-            head.copy_from_slice(&header);
-            rest.copy_from_slice(records);
-            self.log.write_through_file(position, small)
+        batch::stamp_header(&mut header, records, base_offset, leader_epoch, log_append_time);
+        let records_position = position + RECORD_BATCH_OVERHEAD;
+        let written = if bytes.len() < SMALL_BATCH {
+            self.log
+                .write_at(position, &header)
+                .and_then(|()| self.log.write_at(records_position, records))
         } else {
             self.log
                 .write_through_file(position, &header)
-                .and_then(|()| {
-                    self.log
-                        .write_through_file(position + RECORD_BATCH_OVERHEAD, records)
-                })
+                .and_then(|()| self.log.write_through_file(records_position, records))
         };
         written.map_err(StorageError::io(&self.log_path))?;
         let header = BatchHeader::parse(&header).ok_or_else(|| StorageError::CorruptBatch {
