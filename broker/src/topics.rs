@@ -72,8 +72,9 @@ impl Partition {
     /// Appends `records` (see [`PartitionLog::append`]) and wakes the fetches waiting here.
     pub fn append(&self, records: &[u8]) -> Result<AppendInfo, StorageError> {
         let info = self.log.append(records, 0)?;
-        let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|p| p.into_inner()));
-        for waiter in waiters {
+        // Draining keeps the list's allocation for the next waiters; notifying never blocks.
+        let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        for waiter in waiters.drain(..) {
             waiter.notify_one();
         }
         Ok(info)
