@@ -169,7 +169,13 @@ impl Segment {
             })?;
         let mut header = [0u8; RECORD_BATCH_OVERHEAD];
         header.copy_from_slice(head);
-        batch::stamp_header(&mut header, records, base_offset, leader_epoch, log_append_time);
+        batch::stamp_header(
+            &mut header,
+            records,
+            base_offset,
+            leader_epoch,
+            log_append_time,
+        );
         let records_position = position + RECORD_BATCH_OVERHEAD;
         let written = if bytes.len() < SMALL_BATCH {
             self.log
