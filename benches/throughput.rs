@@ -14,10 +14,9 @@
 //! one JSON line per run (to stdout, and appended to `--json FILE`).
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,6 +33,14 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde_json::json;
+
+#[path = "../tests/support/broker_process.rs"]
+mod broker_process;
+#[path = "support/metadata.rs"]
+mod metadata;
+
+use broker_process::BrokerProcess;
+use metadata::{answer_metadata, metadata_request};
 
 /// Benchmark options. Record counts are per run.
 #[derive(Parser, Debug)]
@@ -109,7 +116,9 @@ impl Target {
                     .property("auto.create.topics.enable", "false")
                     .start_blocking()?,
             ),
-            "process" => Target::Process(BrokerProcess::start()?),
+            "process" => Target::Process(BrokerProcess::start_with(&[
+                "auto.create.topics.enable=false",
+            ])?),
             "mock" => Target::Mock(MockCluster::new(1)?),
             address => Target::External(address.to_string()),
         })
@@ -146,73 +155,19 @@ impl Target {
     }
 }
 
-/// `josefine broker` as a child process on a free port; killed on drop.
-struct BrokerProcess {
-    child: Child,
-    bootstrap: String,
-    _dir: tempfile::TempDir,
-}
-
-impl BrokerProcess {
-    fn start() -> Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_josefine"))
-            .args([
-                "broker",
-                "--override",
-                "listeners=PLAINTEXT://127.0.0.1:0",
-                "--override",
-                "auto.create.topics.enable=false",
-                "--override",
-            ])
-            .arg(format!("log.dirs={}", dir.path().display()))
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let stderr = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
-        let mut lines = BufReader::new(stderr).lines();
-        let bootstrap = loop {
-            let line = lines
-                .next()
-                .ok_or_else(|| anyhow!("broker exited before it was ready"))??;
-            if line.contains("broker ready") {
-                break line
-                    .split_whitespace()
-                    .find_map(|w| w.strip_prefix("advertised="))
-                    .ok_or_else(|| anyhow!("no address in {line}"))?
-                    .to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Ok(Self {
-            child,
-            bootstrap,
-            _dir: dir,
-        })
-    }
-
-    /// Anonymous resident memory (heap, stacks) in bytes: page cache and the segment
-    /// mappings are not in it.
-    fn anonymous_rss(&self) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let kb: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("RssAnon:"))
-            .ok_or_else(|| anyhow!("no RssAnon in /proc/pid/status"))?
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()?;
-        Ok(kb * 1024)
-    }
-}
-
-impl Drop for BrokerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Anonymous resident memory (heap, stacks) of process `pid` in bytes: page cache and the
+/// segment mappings are not in it.
+fn anonymous_rss(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("RssAnon:"))
+        .ok_or_else(|| anyhow!("no RssAnon in /proc/pid/status"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()?;
+    Ok(kb * 1024)
 }
 
 /// Loopback TCP (one stream), memcpy, and new-file write bandwidth, bytes per second.
@@ -534,36 +489,6 @@ fn latency(bootstrap: &str, topic: &str, rate: u64, seconds: u64) -> Result<Vec<
     reader.join().map_err(|_| anyhow!("consumer panicked"))?
 }
 
-/// A request frame asking for the metadata of all topics (Metadata v12).
-fn metadata_request() -> Result<Vec<u8>> {
-    use kafka_protocol::messages::{ApiKey, MetadataRequest, RequestHeader};
-    use kafka_protocol::protocol::{Encodable, StrBytes};
-    let mut buf = bytes::BytesMut::new();
-    buf.extend_from_slice(&[0, 0, 0, 0]);
-    RequestHeader::default()
-        .with_request_api_key(ApiKey::Metadata as i16)
-        .with_request_api_version(12)
-        .with_correlation_id(1)
-        .with_client_id(Some(StrBytes::from_static_str("bench")))
-        .encode(&mut buf, 2)?;
-    MetadataRequest::default()
-        .with_topics(None)
-        .encode(&mut buf, 12)?;
-    let size = (buf.len() - 4) as i32;
-    buf[..4].copy_from_slice(&size.to_be_bytes());
-    Ok(buf.to_vec())
-}
-
-fn answer_metadata(bootstrap: &str, request: &[u8]) -> Result<()> {
-    let mut stream = TcpStream::connect(bootstrap)?;
-    stream.write_all(request)?;
-    let mut size = [0u8; 4];
-    stream.read_exact(&mut size)?;
-    let mut body = vec![0u8; i32::from_be_bytes(size).max(0) as usize];
-    stream.read_exact(&mut body)?;
-    Ok(())
-}
-
 /// One result row.
 struct Row {
     fields: serde_json::Value,
@@ -850,7 +775,7 @@ fn run_memory(args: &Args, report: &mut Report) -> Result<()> {
     let process = BrokerProcess::start()?;
     answer_metadata(&process.bootstrap, &metadata_request()?)?;
     std::thread::sleep(Duration::from_millis(200));
-    let idle = process.anonymous_rss()?;
+    let idle = anonymous_rss(process.pid())?;
     report.push(json!({
         "broker": "process",
         "scenario": "memory-idle",
@@ -868,7 +793,7 @@ fn run_memory(args: &Args, report: &mut Report) -> Result<()> {
         compression: "none".into(),
     };
     produce(&process.bootstrap, args, topic, &case)?;
-    let after = process.anonymous_rss()?;
+    let after = anonymous_rss(process.pid())?;
     report.push(json!({
         "broker": "process",
         "scenario": "memory-after-produce",

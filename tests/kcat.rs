@@ -1,82 +1,10 @@
 //! `kcat` (Debian's, linking librdkafka 2.0.2) against the `josefine broker` process.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 
+use crate::broker_process::BrokerProcess;
 use crate::common::*;
-
-/// `josefine broker` as a child process on a free port; killed on drop.
-pub struct BrokerProcess {
-    child: Child,
-    pub bootstrap: String,
-    _dir: tempfile::TempDir,
-}
-
-impl BrokerProcess {
-    pub fn start() -> TestResult<Self> {
-        let dir = tempfile::tempdir()?;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_josefine"))
-            .args([
-                "broker",
-                "--override",
-                "listeners=PLAINTEXT://127.0.0.1:0",
-                "--override",
-            ])
-            .arg(format!("log.dirs={}", dir.path().display()))
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let stderr = child
-            .stderr
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
-        let mut lines = BufReader::new(stderr).lines();
-        let bootstrap = loop {
-            let line = lines
-                .next()
-                .ok_or_else(|| anyhow::anyhow!("broker exited before it was ready"))??;
-            if line.contains("broker ready") {
-                let advertised = line
-                    .split_whitespace()
-                    .find_map(|w| w.strip_prefix("advertised="))
-                    .ok_or_else(|| anyhow::anyhow!("no address in {line}"))?;
-                break strip_ansi(advertised);
-            }
-        };
-        // Keep draining the log so the broker never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Ok(Self {
-            child,
-            bootstrap,
-            _dir: dir,
-        })
-    }
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::new();
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-impl Drop for BrokerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn kcat() -> TestResult<Command> {
     let found = Command::new("kcat").arg("-V").output();

@@ -1,6 +1,8 @@
 //! End-to-end tests: real Kafka clients (librdkafka through the `rdkafka` crate, kcat, Python's
 //! confluent-kafka) against the embedded broker and the `josefine` binary.
 
+#[path = "support/broker_process.rs"]
+mod broker_process;
 mod common;
 
 mod admin;

@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
+use crate::broker_process::BrokerProcess;
 use crate::common::*;
-use crate::kcat::BrokerProcess;
 
 /// Runs `tests/python/<script>` against a fresh broker process and checks it printed `expect`.
 fn run_script(module: &str, package: &str, script: &str, expect: &str) -> TestResult {
