@@ -271,6 +271,19 @@ struct ProduceCase {
     compression: String,
 }
 
+impl ProduceCase {
+    /// acks 1, one partition, no compression.
+    fn plain(record_size: usize, records: usize) -> Self {
+        ProduceCase {
+            record_size,
+            records,
+            acks: "1".into(),
+            partitions: 1,
+            compression: "none".into(),
+        }
+    }
+}
+
 /// Record values: slices of one pseudo-random buffer of letters, so that compression sees
 /// data neither random nor repeated.
 struct Payloads(Vec<u8>);
@@ -489,13 +502,10 @@ fn latency(bootstrap: &str, topic: &str, rate: u64, seconds: u64) -> Result<Vec<
     reader.join().map_err(|_| anyhow!("consumer panicked"))?
 }
 
-/// One result row.
-struct Row {
-    fields: serde_json::Value,
-}
-
+/// The rows so far (one JSON object each), the baseline they are divided by, and the file the
+/// JSON lines also go to.
 struct Report {
-    rows: Vec<Row>,
+    rows: Vec<serde_json::Value>,
     baseline: Option<Baseline>,
     json: Option<std::fs::File>,
 }
@@ -524,8 +534,20 @@ impl Report {
         if let Some(file) = &mut self.json {
             writeln!(file, "{line}")?;
         }
-        self.rows.push(Row { fields });
+        self.rows.push(fields);
         Ok(())
+    }
+
+    /// A start-up row: p50 and p99 of `samples` (nanoseconds).
+    fn push_startup(&mut self, broker: &str, scenario: &str, samples: &mut [u64]) -> Result<()> {
+        let [p50, p99, _] = percentiles(samples);
+        self.push(json!({
+            "broker": broker,
+            "scenario": scenario,
+            "records": samples.len(),
+            "p50_ms": round(p50, 3),
+            "p99_ms": round(p99, 3),
+        }))
     }
 
     fn table(&self) -> String {
@@ -546,8 +568,8 @@ impl Report {
             ("p999_ms", "p99.9 ms"),
             ("anon_rss_mib", "anon RSS MiB"),
         ];
-        let cell = |row: &Row, key: &str| -> String {
-            match row.fields.get(key) {
+        let cell = |row: &serde_json::Value, key: &str| -> String {
+            match row.get(key) {
                 None | Some(serde_json::Value::Null) => String::new(),
                 Some(serde_json::Value::String(s)) => s.clone(),
                 Some(serde_json::Value::Number(n)) => match n.as_f64() {
@@ -616,7 +638,7 @@ fn throughput_fields(
 }
 
 /// Every produce case of a full run, and whether it is followed by a consume of its topic.
-fn produce_cases(args: &Args) -> Vec<(&'static str, ProduceCase, bool)> {
+fn produce_cases(args: &Args) -> Vec<(ProduceCase, bool)> {
     let mut cases = Vec::new();
     if args.wants("produce") || args.wants("consume") {
         let mut consumed = false;
@@ -630,7 +652,6 @@ fn produce_cases(args: &Args) -> Vec<(&'static str, ProduceCase, bool)> {
                         continue;
                     }
                     cases.push((
-                        "produce",
                         ProduceCase {
                             record_size: 1024,
                             records: args.records,
@@ -645,17 +666,7 @@ fn produce_cases(args: &Args) -> Vec<(&'static str, ProduceCase, bool)> {
         }
     }
     if args.wants("small") {
-        cases.push((
-            "produce",
-            ProduceCase {
-                record_size: 100,
-                records: args.small_records,
-                acks: "1".into(),
-                partitions: 1,
-                compression: "none".into(),
-            },
-            true,
-        ));
+        cases.push((ProduceCase::plain(100, args.small_records), true));
     }
     cases
 }
@@ -672,7 +683,7 @@ fn run_broker(kind: &str, args: &Args, report: &mut Report) -> Result<()> {
             None => Target::start(kind),
         }
     };
-    for (index, (scenario, case, then_consume)) in produce_cases(args).into_iter().enumerate() {
+    for (index, (case, then_consume)) in produce_cases(args).into_iter().enumerate() {
         if !args.cold {
             warm_page_frames(case.records * case.record_size * 5 / 4)?;
         }
@@ -682,7 +693,7 @@ fn run_broker(kind: &str, args: &Args, report: &mut Report) -> Result<()> {
         let bootstrap = target.bootstrap();
         let elapsed = produce(&bootstrap, args, &topic, &case)
             .with_context(|| format!("{kind}: produce {case:?}"))?;
-        report.push(throughput_fields(kind, scenario, &case, elapsed, args))?;
+        report.push(throughput_fields(kind, "produce", &case, elapsed, args))?;
         // librdkafka 2.12's mock cluster stops answering fetches after a few MB of a topic,
         // so consumption is not compared against it.
         if then_consume && kind != "mock" {
@@ -744,14 +755,7 @@ fn run_startup(args: &Args, report: &mut Report) -> Result<()> {
         embedded.push(started.elapsed().as_nanos() as u64);
         runtime.block_on(broker.shutdown());
     }
-    let [p50, p99, _] = percentiles(&mut embedded);
-    report.push(json!({
-        "broker": "josefine",
-        "scenario": "startup-embedded",
-        "records": rounds,
-        "p50_ms": round(p50, 3),
-        "p99_ms": round(p99, 3),
-    }))?;
+    report.push_startup("josefine", "startup-embedded", &mut embedded)?;
     let mut spawned = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let started = Instant::now();
@@ -759,14 +763,7 @@ fn run_startup(args: &Args, report: &mut Report) -> Result<()> {
         answer_metadata(&process.bootstrap, &request)?;
         spawned.push(started.elapsed().as_nanos() as u64);
     }
-    let [p50, p99, _] = percentiles(&mut spawned);
-    report.push(json!({
-        "broker": "process",
-        "scenario": "startup-process",
-        "records": rounds,
-        "p50_ms": round(p50, 3),
-        "p99_ms": round(p99, 3),
-    }))?;
+    report.push_startup("process", "startup-process", &mut spawned)?;
     Ok(())
 }
 
@@ -785,13 +782,7 @@ fn run_memory(args: &Args, report: &mut Report) -> Result<()> {
     let topic = "bench-memory";
     let target = Target::External(process.bootstrap.clone());
     target.create_topic(topic, 1)?;
-    let case = ProduceCase {
-        record_size: 1024,
-        records,
-        acks: "1".into(),
-        partitions: 1,
-        compression: "none".into(),
-    };
+    let case = ProduceCase::plain(1024, records);
     produce(&process.bootstrap, args, topic, &case)?;
     let after = anonymous_rss(process.pid())?;
     report.push(json!({
@@ -832,13 +823,7 @@ fn keep_freed_memory() {
 fn warm_up(args: &Args) -> Result<()> {
     let target = Target::start("mock")?;
     target.create_topic("warm-up", 1)?;
-    let case = ProduceCase {
-        record_size: 1024,
-        records: args.records.min(1_000_000),
-        acks: "1".into(),
-        partitions: 1,
-        compression: "none".into(),
-    };
+    let case = ProduceCase::plain(1024, args.records.min(1_000_000));
     produce(&target.bootstrap(), args, "warm-up", &case)?;
     Ok(())
 }
