@@ -94,11 +94,7 @@ fn put_tagged_struct<T: Encodable>(
     let size = value
         .compute_size(version)
         .map_err(|e| error(format!("FetchResponse v{version}: {e}")))?;
-    put_unsigned_varint(buf, tag);
-    put_unsigned_varint(
-        buf,
-        u32::try_from(size).map_err(|_| error("tagged field too large"))?,
-    );
+    put_tag(buf, tag, size)?;
     put_struct(buf, value, version)
 }
 
@@ -109,18 +105,32 @@ fn put_unknown_tagged_fields(
     first_tag: i32,
 ) -> Result<(), ConnectionError> {
     for (&tag, value) in fields.range(first_tag..) {
-        put_unsigned_varint(buf, tag as u32);
-        put_unsigned_varint(
-            buf,
-            u32::try_from(value.len()).map_err(|_| error("tagged field too large"))?,
-        );
+        put_tag(buf, tag as u32, value.len())?;
         buf.put_slice(value);
     }
     Ok(())
 }
 
-fn tagged_count(known: usize, unknown: &BTreeMap<i32, Bytes>) -> Result<u32, ConnectionError> {
-    u32::try_from(known + unknown.len()).map_err(|_| error("too many tagged fields"))
+/// The count that opens a tagged-field section: `known` schema fields set plus the unknown ones.
+fn put_tagged_count(
+    buf: &mut BytesMut,
+    known: usize,
+    unknown: &BTreeMap<i32, Bytes>,
+) -> Result<(), ConnectionError> {
+    let count =
+        u32::try_from(known + unknown.len()).map_err(|_| error("too many tagged fields"))?;
+    put_unsigned_varint(buf, count);
+    Ok(())
+}
+
+/// The tag and size that precede a tagged field's value.
+fn put_tag(buf: &mut BytesMut, tag: u32, size: usize) -> Result<(), ConnectionError> {
+    put_unsigned_varint(buf, tag);
+    put_unsigned_varint(
+        buf,
+        u32::try_from(size).map_err(|_| error("tagged field too large"))?,
+    );
+    Ok(())
 }
 
 /// Encodes `response` at `version` into `body`, splicing each partition's records in as a
@@ -152,21 +162,14 @@ pub fn encode(
     if flexible {
         let buf = body.buf();
         let endpoints = version >= 16 && !response.node_endpoints.is_empty();
-        put_unsigned_varint(
-            buf,
-            tagged_count(usize::from(endpoints), &response.unknown_tagged_fields)?,
-        );
+        put_tagged_count(buf, usize::from(endpoints), &response.unknown_tagged_fields)?;
         if endpoints {
             let mut nested = BytesMut::new();
             put_compact_length(&mut nested, Some(response.node_endpoints.len()))?;
             for endpoint in &response.node_endpoints {
                 put_struct(&mut nested, endpoint, version)?;
             }
-            put_unsigned_varint(buf, 0);
-            put_unsigned_varint(
-                buf,
-                u32::try_from(nested.len()).map_err(|_| error("tagged field too large"))?,
-            );
+            put_tag(buf, 0, nested.len())?;
             buf.put_slice(&nested);
         }
         put_unknown_tagged_fields(buf, &response.unknown_tagged_fields, 1)?;
@@ -200,7 +203,7 @@ fn encode_topic(
     }
     if flexible {
         let buf = body.buf();
-        put_unsigned_varint(buf, tagged_count(0, &topic.unknown_tagged_fields)?);
+        put_tagged_count(buf, 0, &topic.unknown_tagged_fields)?;
         put_unknown_tagged_fields(buf, &topic.unknown_tagged_fields, 0)?;
     }
     Ok(())
@@ -243,7 +246,7 @@ fn encode_partition(
         let leader = partition.current_leader != Default::default();
         let snapshot = partition.snapshot_id != Default::default();
         let known = usize::from(diverging) + usize::from(leader) + usize::from(snapshot);
-        put_unsigned_varint(buf, tagged_count(known, &partition.unknown_tagged_fields)?);
+        put_tagged_count(buf, known, &partition.unknown_tagged_fields)?;
         if diverging {
             put_tagged_struct(buf, 0, &partition.diverging_epoch, version)?;
         }
