@@ -112,10 +112,10 @@ impl MappedFile {
     /// Writes `data` at `position` through the file (pwrite), not through the mapping.
     ///
     /// Same contract as [`MappedFile::write_at`]. The page cache is shared by the file and its
-    /// shared mapping, so readers of the mapping see the bytes once they are committed. This
-    /// is the append path of the log: a store through the mapping into a new page faults, and
-    /// the kernel first zero-fills the page only for us to overwrite it; a write of whole pages
-    /// skips both.
+    /// shared mapping, so readers of the mapping see the bytes once they are committed. The log
+    /// appends large batches this way: a store through the mapping into a new page faults, and
+    /// the kernel first zero-fills the page only for the batch to overwrite it; a write call
+    /// covering whole pages skips both.
     pub(crate) fn write_through_file(&self, position: usize, data: &[u8]) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
         position

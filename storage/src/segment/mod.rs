@@ -164,7 +164,7 @@ impl Segment {
         let (head, records) = bytes
             .split_at_checked(RECORD_BATCH_OVERHEAD)
             .ok_or_else(|| StorageError::CorruptBatch {
-                position: 0,
+                position,
                 reason: "short header".into(),
             })?;
         let mut header = [0u8; RECORD_BATCH_OVERHEAD];
