@@ -107,6 +107,8 @@ pub struct BrokerConfig {
     pub max_incremental_fetch_session_cache_slots: usize,
     /// `cluster.id` if given; otherwise read from or written to `meta.properties`.
     pub cluster_id: Option<String>,
+    /// The group coordinator's settings (`group.*`, `offsets.topic.*`).
+    pub groups: crate::group::GroupConfig,
     /// Every property as given, for DescribeConfigs and topic config defaults.
     pub properties: BTreeMap<String, String>,
 }
@@ -160,6 +162,24 @@ const KNOWN_KEYS: &[&str] = &[
     "compression.type",
     "delete.topic.enable",
     "group.initial.rebalance.delay.ms",
+    "group.min.session.timeout.ms",
+    "group.max.session.timeout.ms",
+    "group.max.size",
+    "group.consumer.session.timeout.ms",
+    "group.consumer.heartbeat.interval.ms",
+    "group.consumer.min.session.timeout.ms",
+    "group.consumer.max.session.timeout.ms",
+    "group.consumer.min.heartbeat.interval.ms",
+    "group.consumer.max.heartbeat.interval.ms",
+    "group.consumer.max.size",
+    "group.consumer.assignors",
+    "group.coordinator.new.enable",
+    "offsets.topic.segment.bytes",
+    "offsets.retention.minutes",
+    "offsets.retention.check.interval.ms",
+    "offsets.commit.timeout.ms",
+    "offsets.load.buffer.size",
+    "offset.metadata.max.bytes",
     "zookeeper.connect",
     "zookeeper.connection.timeout.ms",
     "max.incremental.fetch.session.cache.slots",
@@ -352,6 +372,7 @@ impl BrokerConfig {
             delete_topic_enable: parse_bool("delete.topic.enable", true)?,
             max_incremental_fetch_session_cache_slots: slots,
             cluster_id: get("cluster.id").map(str::to_string),
+            groups: crate::group::GroupConfig::from_properties(&properties)?,
             properties: properties.clone(),
         };
         // Topic defaults from broker keys must be valid too (log.segment.bytes, ...).

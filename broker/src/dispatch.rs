@@ -32,6 +32,20 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeConfigs, 0, 4),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::FindCoordinator, 0, 5),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    // Versions 0-1 of OffsetCommit and 0 of OffsetFetch were removed in Kafka 4.0 (KIP-896).
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::DescribeGroups, 0, 6),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 /// The advertised (min, max) versions of `key`, if served.
@@ -68,6 +82,19 @@ pub enum Request {
     DescribeConfigs(DescribeConfigsRequest),
     DescribeCluster(DescribeClusterRequest),
     InitProducerId(InitProducerIdRequest),
+    FindCoordinator(FindCoordinatorRequest),
+    JoinGroup(JoinGroupRequest),
+    SyncGroup(SyncGroupRequest),
+    Heartbeat(HeartbeatRequest),
+    LeaveGroup(LeaveGroupRequest),
+    OffsetCommit(OffsetCommitRequest),
+    OffsetFetch(OffsetFetchRequest),
+    DescribeGroups(DescribeGroupsRequest),
+    ListGroups(ListGroupsRequest),
+    DeleteGroups(DeleteGroupsRequest),
+    OffsetDelete(OffsetDeleteRequest),
+    ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest),
+    ConsumerGroupDescribe(ConsumerGroupDescribeRequest),
 }
 
 /// A request frame, decoded.
@@ -152,6 +179,21 @@ pub fn decode_request(mut frame: Bytes) -> Result<DecodedRequest, ConnectionErro
         ApiKey::DescribeConfigs => decode!(DescribeConfigs, DescribeConfigsRequest),
         ApiKey::DescribeCluster => decode!(DescribeCluster, DescribeClusterRequest),
         ApiKey::InitProducerId => decode!(InitProducerId, InitProducerIdRequest),
+        ApiKey::FindCoordinator => decode!(FindCoordinator, FindCoordinatorRequest),
+        ApiKey::JoinGroup => decode!(JoinGroup, JoinGroupRequest),
+        ApiKey::SyncGroup => decode!(SyncGroup, SyncGroupRequest),
+        ApiKey::Heartbeat => decode!(Heartbeat, HeartbeatRequest),
+        ApiKey::LeaveGroup => decode!(LeaveGroup, LeaveGroupRequest),
+        ApiKey::OffsetCommit => decode!(OffsetCommit, OffsetCommitRequest),
+        ApiKey::OffsetFetch => decode!(OffsetFetch, OffsetFetchRequest),
+        ApiKey::DescribeGroups => decode!(DescribeGroups, DescribeGroupsRequest),
+        ApiKey::ListGroups => decode!(ListGroups, ListGroupsRequest),
+        ApiKey::DeleteGroups => decode!(DeleteGroups, DeleteGroupsRequest),
+        ApiKey::OffsetDelete => decode!(OffsetDelete, OffsetDeleteRequest),
+        ApiKey::ConsumerGroupHeartbeat => {
+            decode!(ConsumerGroupHeartbeat, ConsumerGroupHeartbeatRequest)
+        }
+        ApiKey::ConsumerGroupDescribe => decode!(ConsumerGroupDescribe, ConsumerGroupDescribeRequest),
         _ => return Err(ConnectionError::UnsupportedApi(api_key)),
     };
     Ok(DecodedRequest {
@@ -187,6 +229,7 @@ async fn handle(
 ) -> Result<Option<ResponseFrame>, ConnectionError> {
     let version = request.api_version;
     let correlation_id = request.correlation_id;
+    let client_id = request.client_id.as_deref().unwrap_or("");
     tracing::debug!("request");
     let header_version = request.api_key.response_header_version(version);
     let respond = |body: &dyn EncodableResponse| {
@@ -221,6 +264,25 @@ async fn handle(
         Request::DescribeConfigs(r) => respond(&api::describe_configs::handle(session, r, version)),
         Request::DescribeCluster(r) => respond(&api::describe_cluster::handle(session, r, version)),
         Request::InitProducerId(r) => respond(&api::init_producer_id::handle(session, r, version)),
+        Request::FindCoordinator(r) => respond(&api::find_coordinator::handle(session, r, version)),
+        Request::JoinGroup(r) => {
+            respond(&api::join_group::handle(session, r, version, client_id).await)
+        }
+        Request::SyncGroup(r) => respond(&api::sync_group::handle(session, r, version).await),
+        Request::Heartbeat(r) => respond(&api::heartbeat::handle(session, r, version)),
+        Request::LeaveGroup(r) => respond(&api::leave_group::handle(session, r, version)),
+        Request::OffsetCommit(r) => respond(&api::offset_commit::handle(session, r, version)),
+        Request::OffsetFetch(r) => respond(&api::offset_fetch::handle(session, r, version)),
+        Request::DescribeGroups(r) => respond(&api::describe_groups::handle(session, r, version)),
+        Request::ListGroups(r) => respond(&api::list_groups::handle(session, r, version)),
+        Request::DeleteGroups(r) => respond(&api::delete_groups::handle(session, r, version)),
+        Request::OffsetDelete(r) => respond(&api::offset_delete::handle(session, r, version)),
+        Request::ConsumerGroupHeartbeat(r) => respond(
+            &api::consumer_group_heartbeat::handle(session, r, version, client_id),
+        ),
+        Request::ConsumerGroupDescribe(r) => {
+            respond(&api::consumer_group_describe::handle(session, r, version))
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod error;
 pub mod fetch_session;
 pub mod frame;
+pub mod group;
 pub mod request_bounds;
 pub mod server;
 pub mod topic_config;

@@ -212,6 +212,148 @@ const INIT_PRODUCER_ID: &[Field] = &[
     Field(BOOL, 6, ALL),
 ];
 
+const FIND_COORDINATOR: &[Field] = &[
+    Field(Type::Str, 0, 3),
+    Field(I8, 1, ALL),
+    Field(STRING_ARRAY, 4, ALL),
+];
+
+const JOIN_GROUP: &[Field] = &[
+    Field(Type::Str, 0, ALL),
+    Field(I32, 0, ALL),
+    Field(I32, 1, ALL),
+    Field(Type::Str, 0, ALL),
+    Field(Type::Str, 5, ALL),
+    Field(Type::Str, 0, ALL),
+    Field(
+        Type::Array(&[Field(Type::Str, 0, ALL), Field(Type::Bytes, 0, ALL)]),
+        0,
+        ALL,
+    ),
+    Field(Type::Str, 8, ALL),
+];
+
+const SYNC_GROUP: &[Field] = &[
+    Field(Type::Str, 0, ALL),
+    Field(I32, 0, ALL),
+    Field(Type::Str, 0, ALL),
+    Field(Type::Str, 3, ALL),
+    Field(Type::Str, 5, ALL),
+    Field(Type::Str, 5, ALL),
+    Field(
+        Type::Array(&[Field(Type::Str, 0, ALL), Field(Type::Bytes, 0, ALL)]),
+        0,
+        ALL,
+    ),
+];
+
+const HEARTBEAT: &[Field] = &[
+    Field(Type::Str, 0, ALL),
+    Field(I32, 0, ALL),
+    Field(Type::Str, 0, ALL),
+    Field(Type::Str, 3, ALL),
+];
+
+const LEAVE_GROUP: &[Field] = &[
+    Field(Type::Str, 0, ALL),
+    Field(Type::Str, 0, 2),
+    Field(
+        Type::Array(&[
+            Field(Type::Str, 3, ALL),
+            Field(Type::Str, 3, ALL),
+            Field(Type::Str, 5, ALL),
+        ]),
+        3,
+        ALL,
+    ),
+];
+
+const OFFSET_COMMIT: &[Field] = &[
+    Field(Type::Str, 0, ALL),
+    Field(I32, 1, ALL),
+    Field(Type::Str, 1, ALL),
+    Field(Type::Str, 7, ALL),
+    Field(I64, 2, 4),
+    Field(
+        Type::Array(&[
+            Field(Type::Str, 0, ALL),
+            Field(
+                Type::Array(&[
+                    Field(I32, 0, ALL),
+                    Field(I64, 0, ALL),
+                    Field(I32, 6, ALL),
+                    Field(Type::Str, 0, ALL),
+                ]),
+                0,
+                ALL,
+            ),
+        ]),
+        0,
+        ALL,
+    ),
+];
+
+const OFFSET_FETCH: &[Field] = &[
+    Field(Type::Str, 0, 7),
+    Field(
+        Type::Array(&[Field(Type::Str, 0, 7), Field(INT32_ARRAY, 0, 7)]),
+        0,
+        7,
+    ),
+    Field(
+        Type::Array(&[
+            Field(Type::Str, 8, ALL),
+            Field(Type::Str, 9, ALL),
+            Field(I32, 9, ALL),
+            Field(
+                Type::Array(&[Field(Type::Str, 8, ALL), Field(INT32_ARRAY, 8, ALL)]),
+                8,
+                ALL,
+            ),
+        ]),
+        8,
+        ALL,
+    ),
+    Field(BOOL, 7, ALL),
+];
+
+const DESCRIBE_GROUPS: &[Field] = &[Field(STRING_ARRAY, 0, ALL), Field(BOOL, 3, ALL)];
+
+const LIST_GROUPS: &[Field] = &[Field(STRING_ARRAY, 4, ALL), Field(STRING_ARRAY, 5, ALL)];
+
+const DELETE_GROUPS: &[Field] = &[Field(STRING_ARRAY, 0, ALL)];
+
+const OFFSET_DELETE: &[Field] = &[
+    Field(Type::Str, 0, ALL),
+    Field(
+        Type::Array(&[
+            Field(Type::Str, 0, ALL),
+            Field(Type::Array(&[Field(I32, 0, ALL)]), 0, ALL),
+        ]),
+        0,
+        ALL,
+    ),
+];
+
+const CONSUMER_GROUP_HEARTBEAT: &[Field] = &[
+    Field(Type::Str, 0, ALL),
+    Field(Type::Str, 0, ALL),
+    Field(I32, 0, ALL),
+    Field(Type::Str, 0, ALL),
+    Field(Type::Str, 0, ALL),
+    Field(I32, 0, ALL),
+    Field(STRING_ARRAY, 0, ALL),
+    Field(Type::Str, 1, ALL),
+    Field(Type::Str, 0, ALL),
+    Field(
+        Type::Array(&[Field(UUID, 0, ALL), Field(INT32_ARRAY, 0, ALL)]),
+        0,
+        ALL,
+    ),
+];
+
+const CONSUMER_GROUP_DESCRIBE: &[Field] = &[Field(STRING_ARRAY, 0, ALL), Field(BOOL, 0, ALL)];
+
 fn schema(key: ApiKey) -> Option<&'static [Field]> {
     Some(match key {
         ApiKey::ApiVersions => API_VERSIONS,
@@ -225,6 +367,19 @@ fn schema(key: ApiKey) -> Option<&'static [Field]> {
         ApiKey::DescribeConfigs => DESCRIBE_CONFIGS,
         ApiKey::DescribeCluster => DESCRIBE_CLUSTER,
         ApiKey::InitProducerId => INIT_PRODUCER_ID,
+        ApiKey::FindCoordinator => FIND_COORDINATOR,
+        ApiKey::JoinGroup => JOIN_GROUP,
+        ApiKey::SyncGroup => SYNC_GROUP,
+        ApiKey::Heartbeat => HEARTBEAT,
+        ApiKey::LeaveGroup => LEAVE_GROUP,
+        ApiKey::OffsetCommit => OFFSET_COMMIT,
+        ApiKey::OffsetFetch => OFFSET_FETCH,
+        ApiKey::DescribeGroups => DESCRIBE_GROUPS,
+        ApiKey::ListGroups => LIST_GROUPS,
+        ApiKey::DeleteGroups => DELETE_GROUPS,
+        ApiKey::OffsetDelete => OFFSET_DELETE,
+        ApiKey::ConsumerGroupHeartbeat => CONSUMER_GROUP_HEARTBEAT,
+        ApiKey::ConsumerGroupDescribe => CONSUMER_GROUP_DESCRIBE,
         _ => return None,
     })
 }
@@ -398,7 +553,9 @@ mod tests {
     ) {
         for version in versions {
             let mut buf = BytesMut::new();
-            request.encode(&mut buf, version).unwrap();
+            request
+                .encode(&mut buf, version)
+                .unwrap_or_else(|e| panic!("encoding {key:?} v{version}: {e}"));
             let flexible = R::header_version(version) >= 2;
             let mut cursor = Cursor {
                 bytes: &buf,
@@ -543,6 +700,187 @@ mod tests {
             &InitProducerIdRequest::default().with_transactional_id(Some(TransactionalId(s("tx")))),
             0..=4,
         );
+    }
+
+    #[test]
+    fn walks_every_group_request_at_every_version() {
+        use kafka_protocol::messages::GroupId;
+        let g = || GroupId(s("g"));
+        walks_exactly(
+            ApiKey::FindCoordinator,
+            &FindCoordinatorRequest::default().with_key(s("g")),
+            0..=3,
+        );
+        walks_exactly(
+            ApiKey::FindCoordinator,
+            &FindCoordinatorRequest::default().with_coordinator_keys(vec![s("a"), s("b")]),
+            4..=6,
+        );
+        let join = JoinGroupRequest::default()
+            .with_group_id(g())
+            .with_member_id(s("m"))
+            .with_protocol_type(s("consumer"))
+            .with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default()
+                .with_name(s("range"))
+                .with_metadata(Bytes::from_static(b"meta"))]);
+        walks_exactly(ApiKey::JoinGroup, &join, 0..=4);
+        walks_exactly(
+            ApiKey::JoinGroup,
+            &join.clone().with_group_instance_id(Some(s("i"))),
+            5..=7,
+        );
+        walks_exactly(
+            ApiKey::JoinGroup,
+            &join.with_group_instance_id(Some(s("i"))).with_reason(Some(s("r"))),
+            8..=9,
+        );
+        let sync = SyncGroupRequest::default()
+            .with_group_id(g())
+            .with_member_id(s("m"))
+            .with_assignments(vec![sync_group_request::SyncGroupRequestAssignment::default()
+                .with_member_id(s("m"))
+                .with_assignment(Bytes::from_static(b"a"))]);
+        walks_exactly(ApiKey::SyncGroup, &sync, 0..=2);
+        walks_exactly(ApiKey::SyncGroup, &sync.clone().with_group_instance_id(Some(s("i"))), 3..=4);
+        walks_exactly(
+            ApiKey::SyncGroup,
+            &sync
+                .with_group_instance_id(Some(s("i")))
+                .with_protocol_type(Some(s("consumer")))
+                .with_protocol_name(Some(s("range"))),
+            5..=5,
+        );
+        let heartbeat = HeartbeatRequest::default().with_group_id(g()).with_member_id(s("m"));
+        walks_exactly(ApiKey::Heartbeat, &heartbeat, 0..=2);
+        walks_exactly(ApiKey::Heartbeat, &heartbeat.with_group_instance_id(Some(s("i"))), 3..=4);
+        walks_exactly(
+            ApiKey::LeaveGroup,
+            &LeaveGroupRequest::default().with_group_id(g()).with_member_id(s("m")),
+            0..=2,
+        );
+        let leave = LeaveGroupRequest::default().with_group_id(g()).with_members(vec![
+            leave_group_request::MemberIdentity::default()
+                .with_member_id(s("m"))
+                .with_group_instance_id(Some(s("i"))),
+        ]);
+        walks_exactly(ApiKey::LeaveGroup, &leave, 3..=4);
+        walks_exactly(
+            ApiKey::LeaveGroup,
+            &LeaveGroupRequest::default().with_group_id(g()).with_members(vec![
+                leave_group_request::MemberIdentity::default()
+                    .with_member_id(s("m"))
+                    .with_reason(Some(s("r"))),
+            ]),
+            5..=5,
+        );
+        let commit = OffsetCommitRequest::default()
+            .with_group_id(g())
+            .with_member_id(s("m"))
+            .with_topics(vec![offset_commit_request::OffsetCommitRequestTopic::default()
+                .with_name(TopicName(s("t")))
+                .with_partitions(vec![
+                    offset_commit_request::OffsetCommitRequestPartition::default()
+                        .with_committed_offset(5)
+                        .with_committed_metadata(Some(s("md"))),
+                ])]);
+        walks_exactly(ApiKey::OffsetCommit, &commit, 2..=6);
+        walks_exactly(
+            ApiKey::OffsetCommit,
+            &commit.with_group_instance_id(Some(s("i"))).with_retention_time_ms(-1),
+            7..=9,
+        );
+        walks_exactly(
+            ApiKey::OffsetFetch,
+            &OffsetFetchRequest::default()
+                .with_group_id(g())
+                .with_topics(Some(vec![offset_fetch_request::OffsetFetchRequestTopic::default()
+                    .with_name(TopicName(s("t")))
+                    .with_partition_indexes(vec![0, 1])])),
+            1..=7,
+        );
+        walks_exactly(
+            ApiKey::OffsetFetch,
+            &OffsetFetchRequest::default().with_groups(vec![
+                offset_fetch_request::OffsetFetchRequestGroup::default()
+                    .with_group_id(g())
+                    .with_topics(Some(vec![
+                        offset_fetch_request::OffsetFetchRequestTopics::default()
+                            .with_name(TopicName(s("t")))
+                            .with_partition_indexes(vec![0, 1]),
+                    ])),
+            ]),
+            8..=8,
+        );
+        walks_exactly(
+            ApiKey::OffsetFetch,
+            &OffsetFetchRequest::default().with_groups(vec![
+                offset_fetch_request::OffsetFetchRequestGroup::default()
+                    .with_group_id(g())
+                    .with_member_id(Some(s("m")))
+                    .with_topics(None),
+            ]),
+            9..=9,
+        );
+        walks_exactly(
+            ApiKey::DescribeGroups,
+            &DescribeGroupsRequest::default().with_groups(vec![g(), g()]),
+            0..=6,
+        );
+        walks_exactly(ApiKey::ListGroups, &ListGroupsRequest::default(), 0..=3);
+        walks_exactly(
+            ApiKey::ListGroups,
+            &ListGroupsRequest::default().with_states_filter(vec![s("Stable")]),
+            4..=4,
+        );
+        walks_exactly(
+            ApiKey::ListGroups,
+            &ListGroupsRequest::default()
+                .with_states_filter(vec![s("Stable")])
+                .with_types_filter(vec![s("consumer")]),
+            5..=5,
+        );
+        walks_exactly(
+            ApiKey::DeleteGroups,
+            &DeleteGroupsRequest::default().with_groups_names(vec![g()]),
+            0..=2,
+        );
+        walks_exactly(
+            ApiKey::OffsetDelete,
+            &OffsetDeleteRequest::default()
+                .with_group_id(g())
+                .with_topics(vec![offset_delete_request::OffsetDeleteRequestTopic::default()
+                    .with_name(TopicName(s("t")))
+                    .with_partitions(vec![
+                        offset_delete_request::OffsetDeleteRequestPartition::default(),
+                    ])]),
+            0..=0,
+        );
+        let cgh = ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(g())
+            .with_member_id(s("m"))
+            .with_instance_id(Some(s("i")))
+            .with_subscribed_topic_names(Some(vec![TopicName(s("t"))]))
+            .with_server_assignor(Some(s("uniform")))
+            .with_topic_partitions(Some(vec![
+                consumer_group_heartbeat_request::TopicPartitions::default()
+                    .with_topic_id(Uuid::new_v4())
+                    .with_partitions(vec![1, 2]),
+            ]));
+        walks_exactly(ApiKey::ConsumerGroupHeartbeat, &cgh, 0..=0);
+        walks_exactly(
+            ApiKey::ConsumerGroupHeartbeat,
+            &cgh.with_subscribed_topic_regex(Some(s("t.*"))),
+            1..=1,
+        );
+        walks_exactly(
+            ApiKey::ConsumerGroupDescribe,
+            &ConsumerGroupDescribeRequest::default().with_group_ids(vec![g()]),
+            0..=1,
+        );
+        // Every served API has a schema.
+        for (key, _, _) in crate::dispatch::SUPPORTED_APIS {
+            assert!(schema(*key).is_some(), "{key:?} has no schema");
+        }
     }
 
     #[test]

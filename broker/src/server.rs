@@ -117,6 +117,8 @@ pub struct BrokerState {
     pub producer_ids: ProducerIdAllocator,
     /// The listeners, as bound.
     pub listeners: Vec<BoundListener>,
+    /// Consumer groups and their committed offsets.
+    pub groups: crate::group::GroupCoordinator,
 }
 
 /// A running broker. Dropping it stops it (see [`Server::shutdown`] for a graceful stop).
@@ -193,7 +195,7 @@ impl Server {
     /// Errors: `LogDir` (unwritable or locked), `Topics` (damaged data), `Bind`.
     pub async fn start(config: BrokerConfig) -> Result<Self, StartError> {
         let started = std::time::Instant::now();
-        let (lock, cluster_id, topics) = {
+        let (lock, cluster_id, topics, groups) = {
             let config = config.clone();
             let log_dir = config.log_dir.clone();
             tokio::task::spawn_blocking(move || {
@@ -202,8 +204,10 @@ impl Server {
                     tracing::warn!(log_dir = %config.log_dir.display(), "no clean shutdown marker: recovering logs");
                 }
                 let topics = TopicRegistry::open(&config.log_dir, config.properties.clone(), clean)?;
+                let groups = crate::group::GroupCoordinator::new(config.groups.clone());
+                groups.load(&topics);
                 let _ = std::fs::remove_file(config.log_dir.join(CLEAN_SHUTDOWN_FILE));
-                Ok::<_, StartError>((lock, cluster_id, topics))
+                Ok::<_, StartError>((lock, cluster_id, topics, groups))
             })
             .await
             .map_err(|e| StartError::LogDir { path: log_dir, reason: e.to_string() })??
@@ -257,6 +261,7 @@ impl Server {
             cluster_id,
             topics,
             listeners: bound,
+            groups,
         });
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -269,6 +274,7 @@ impl Server {
                 tracker.clone(),
             ));
         }
+        tracker.spawn(crate::group::run_timers(Arc::clone(&state), cancel.clone()));
         if let Some(interval) = state.config.log_flush_interval {
             tracker.spawn(flush_loop(Arc::clone(&state), interval, cancel.clone()));
         }

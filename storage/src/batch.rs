@@ -283,13 +283,18 @@ pub fn stamp_header(
     }
 }
 
-/// The parts of one record that the log needs: its offset delta and timestamp delta.
+/// One record of a batch, borrowed from the records section: its offset and timestamp
+/// deltas, key and value (`None` when null). Headers are checked but not returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordInfo {
+pub struct RecordInfo<'a> {
     /// Offset relative to the batch's base offset.
     pub offset_delta: i64,
     /// Timestamp relative to the batch's base timestamp, ms.
     pub timestamp_delta: i64,
+    /// The key; `None` for a null key.
+    pub key: Option<&'a [u8]>,
+    /// The value; `None` for a null value (a tombstone).
+    pub value: Option<&'a [u8]>,
 }
 
 /// Iterates the records of an uncompressed records section, yielding an error string when a
@@ -327,30 +332,32 @@ fn read_varlong(buf: &[u8], pos: &mut usize) -> Result<i64, String> {
     Ok(((value >> 1) as i64) ^ -((value & 1) as i64))
 }
 
-fn skip_bytes_field(buf: &[u8], pos: &mut usize) -> Result<(), String> {
+/// Reads a varint-length-prefixed bytes field; `None` for length -1 (null).
+fn read_bytes_field<'a>(buf: &'a [u8], pos: &mut usize) -> Result<Option<&'a [u8]>, String> {
     let len = read_varlong(buf, pos)?;
     if len < -1 {
         return Err(format!("field length {len}"));
     }
-    if len > 0 {
-        let len = len as usize;
-        if buf.len().saturating_sub(*pos) < len {
-            return Err("field runs past the record".into());
-        }
-        *pos += len;
+    if len == -1 {
+        return Ok(None);
     }
-    Ok(())
+    let len = len as usize;
+    let field = buf
+        .get(*pos..pos.saturating_add(len))
+        .ok_or("field runs past the record")?;
+    *pos += len;
+    Ok(Some(field))
 }
 
-fn parse_record(record: &[u8]) -> Result<RecordInfo, String> {
+fn parse_record(record: &[u8]) -> Result<RecordInfo<'_>, String> {
     let mut pos = 1usize; // attributes
     if record.is_empty() {
         return Err("empty record".into());
     }
     let timestamp_delta = read_varlong(record, &mut pos)?;
     let offset_delta = read_varlong(record, &mut pos)?;
-    skip_bytes_field(record, &mut pos)?; // key
-    skip_bytes_field(record, &mut pos)?; // value
+    let key = read_bytes_field(record, &mut pos)?;
+    let value = read_bytes_field(record, &mut pos)?;
     let headers = read_varlong(record, &mut pos)?;
     if headers < 0 {
         return Err(format!("header count {headers}"));
@@ -361,7 +368,7 @@ fn parse_record(record: &[u8]) -> Result<RecordInfo, String> {
             return Err("header key runs past the record".into());
         }
         pos += key_len as usize;
-        skip_bytes_field(record, &mut pos)?;
+        read_bytes_field(record, &mut pos)?;
     }
     if pos != record.len() {
         return Err(format!(
@@ -372,11 +379,13 @@ fn parse_record(record: &[u8]) -> Result<RecordInfo, String> {
     Ok(RecordInfo {
         offset_delta,
         timestamp_delta,
+        key,
+        value,
     })
 }
 
-impl Iterator for RecordIter<'_> {
-    type Item = Result<RecordInfo, String>;
+impl<'a> Iterator for RecordIter<'a> {
+    type Item = Result<RecordInfo<'a>, String>;
     fn next(&mut self) -> Option<Self::Item> {
         if self.rest.is_empty() || self.failed {
             return None;
@@ -548,7 +557,9 @@ mod tests {
             records[1],
             Ok(RecordInfo {
                 offset_delta: 1,
-                timestamp_delta: 2
+                timestamp_delta: 2,
+                key: None,
+                value: Some(&b"w"[..]),
             })
         );
     }

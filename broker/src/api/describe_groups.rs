@@ -1,0 +1,61 @@
+//! DescribeGroups: state, protocol and members of classic groups.
+//!
+//! A group that does not exist is reported `Dead`; from version 6 with GROUP_ID_NOT_FOUND
+//! and a message (KIP-1043). Consumer-protocol groups are described by
+//! ConsumerGroupDescribe.
+//!
+//! References: Kafka protocol guide; KIP-345 (instance ids, v4), KIP-430 (authorized
+//! operations, v3), KIP-1043.
+
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
+
+use super::{str_bytes, OPERATIONS_NOT_REQUESTED};
+use crate::connection::Session;
+
+/// READ, DELETE, DESCRIBE on a group when no ACLs apply (KIP-430).
+const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+
+/// One description per group asked for, in order.
+pub fn handle(session: &Session, request: DescribeGroupsRequest, version: i16) -> DescribeGroupsResponse {
+    let ids: Vec<String> = request.groups.iter().map(|g| g.to_string()).collect();
+    let described = session.state.groups.describe_groups(&ids, version);
+    let groups = request
+        .groups
+        .into_iter()
+        .zip(described)
+        .map(|(id, d)| {
+            let members = d
+                .members
+                .into_iter()
+                .map(|m| {
+                    DescribedGroupMember::default()
+                        .with_member_id(str_bytes(m.member_id))
+                        .with_group_instance_id(if version >= 4 { m.group_instance_id.map(str_bytes) } else { None })
+                        .with_client_id(str_bytes(m.client_id))
+                        .with_client_host(str_bytes(m.client_host))
+                        .with_member_metadata(m.metadata)
+                        .with_member_assignment(m.assignment)
+                })
+                .collect();
+            let message = d
+                .error
+                .filter(|_| version >= 6)
+                .map(|_| str_bytes(format!("Group {} not found.", id.as_str())));
+            DescribedGroup::default()
+                .with_error_code(d.error.map_or(0, |e| e.code()))
+                .with_error_message(message)
+                .with_group_id(id)
+                .with_group_state(str_bytes(d.state))
+                .with_protocol_type(str_bytes(d.protocol_type))
+                .with_protocol_data(str_bytes(d.protocol))
+                .with_members(members)
+                .with_authorized_operations(if version >= 3 && request.include_authorized_operations {
+                    GROUP_OPERATIONS
+                } else {
+                    OPERATIONS_NOT_REQUESTED
+                })
+        })
+        .collect();
+    DescribeGroupsResponse::default().with_groups(groups)
+}

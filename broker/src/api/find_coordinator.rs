@@ -1,0 +1,81 @@
+//! FindCoordinator: every group and transactional id is coordinated by this node.
+//!
+//! The first GROUP lookup creates `__consumer_offsets`, as Kafka does. Versions 0-3 carry one
+//! key; version 4+ a batch of keys (KIP-699). Key types: 0 GROUP, 1 TRANSACTION; others
+//! (share groups, KIP-932) get INVALID_REQUEST.
+//!
+//! References: Kafka protocol guide; KIP-699 (batched FindCoordinator).
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
+
+use super::str_bytes;
+use crate::connection::Session;
+
+const GROUP: i8 = 0;
+const TRANSACTION: i8 = 1;
+
+/// The coordinator of each key: this node, at the address of the listener asked.
+pub fn handle(
+    session: &Session,
+    request: FindCoordinatorRequest,
+    version: i16,
+) -> FindCoordinatorResponse {
+    let state = &session.state;
+    let (host, port) = state
+        .listeners
+        .get(session.listener)
+        .map(|l| (l.advertised_host.clone(), l.advertised_port))
+        .unwrap_or_default();
+    let lookup = |key_type: i8| -> Result<(), (ResponseError, &'static str)> {
+        match key_type {
+            GROUP => state
+                .groups
+                .offsets_topic(&state.topics)
+                .map(|_| ())
+                .map_err(|e| (e, "The coordinator is not available.")),
+            TRANSACTION => Ok(()),
+            _ => Err((ResponseError::InvalidRequest, "Unsupported key type.")),
+        }
+    };
+    let answer = |key: String| {
+        let mut c = Coordinator::default().with_key(str_bytes(key));
+        match lookup(request.key_type) {
+            Ok(()) => {
+                c = c
+                    .with_node_id(BrokerId(state.config.node_id))
+                    .with_host(str_bytes(host.clone()))
+                    .with_port(port);
+            }
+            Err((error, message)) => {
+                c = c
+                    .with_node_id(BrokerId(-1))
+                    .with_host(str_bytes(""))
+                    .with_port(-1)
+                    .with_error_code(error.code())
+                    .with_error_message(Some(str_bytes(message)));
+            }
+        }
+        c
+    };
+    if version >= 4 {
+        let coordinators = request
+            .coordinator_keys
+            .iter()
+            .map(|k| answer(k.to_string()))
+            .collect();
+        return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    let c = answer(request.key.to_string());
+    let response = FindCoordinatorResponse::default()
+        .with_error_code(c.error_code)
+        .with_node_id(c.node_id)
+        .with_host(c.host)
+        .with_port(c.port);
+    if version >= 1 {
+        response.with_error_message(c.error_message)
+    } else {
+        response
+    }
+}

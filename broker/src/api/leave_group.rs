@@ -1,0 +1,44 @@
+//! LeaveGroup: members leave a classic group, which rebalances.
+//!
+//! Versions 0-2 name one member; version 3+ a batch with instance ids (KIP-345), so that an
+//! admin can remove static members; version 5 adds a reason (KIP-800).
+//!
+//! References: Kafka protocol guide; KIP-345.
+
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
+
+use super::str_bytes;
+use crate::connection::Session;
+
+/// Removes each member; per-member errors from version 3, the single member's error as the
+/// top-level error before.
+pub fn handle(session: &Session, request: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+    let members: Vec<(String, Option<String>)> = if version >= 3 {
+        request
+            .members
+            .iter()
+            .map(|m| (m.member_id.to_string(), m.group_instance_id.as_ref().map(|i| i.to_string())))
+            .collect()
+    } else {
+        vec![(request.member_id.to_string(), None)]
+    };
+    let state = &session.state;
+    match state.groups.leave_group(&state.topics, &request.group_id, &members) {
+        Err(error) => LeaveGroupResponse::default().with_error_code(error.code()),
+        Ok(errors) if version < 3 => LeaveGroupResponse::default()
+            .with_error_code(errors.first().copied().flatten().map_or(0, |e| e.code())),
+        Ok(errors) => LeaveGroupResponse::default().with_members(
+            members
+                .into_iter()
+                .zip(errors)
+                .map(|((member_id, instance), error)| {
+                    MemberResponse::default()
+                        .with_member_id(str_bytes(member_id))
+                        .with_group_instance_id(instance.map(str_bytes))
+                        .with_error_code(error.map_or(0, |e| e.code()))
+                })
+                .collect(),
+        ),
+    }
+}

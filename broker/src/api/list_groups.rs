@@ -1,0 +1,35 @@
+//! ListGroups: every group, with its state (v4, KIP-518) and type (v5, KIP-848), filtered by
+//! state and type.
+//!
+//! References: Kafka protocol guide; KIP-518, KIP-848.
+
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
+
+use super::str_bytes;
+use crate::connection::Session;
+
+/// The groups matching the request's filters.
+pub fn handle(session: &Session, request: ListGroupsRequest, version: i16) -> ListGroupsResponse {
+    let states: Vec<String> = request.states_filter.iter().map(|s| s.to_string()).collect();
+    let types: Vec<String> = request.types_filter.iter().map(|s| s.to_string()).collect();
+    let groups = session
+        .state
+        .groups
+        .list_groups(&states, &types)
+        .into_iter()
+        .map(|g| {
+            let mut listed = ListedGroup::default()
+                .with_group_id(GroupId(str_bytes(g.group_id)))
+                .with_protocol_type(str_bytes(g.protocol_type));
+            if version >= 4 {
+                listed = listed.with_group_state(str_bytes(g.state));
+            }
+            if version >= 5 {
+                listed = listed.with_group_type(str_bytes(g.group_type));
+            }
+            listed
+        })
+        .collect();
+    ListGroupsResponse::default().with_groups(groups)
+}

@@ -1,0 +1,67 @@
+//! OffsetCommit: a group stores the position it has consumed up to.
+//!
+//! Classic members commit with their generation id, members of the consumer protocol with
+//! their member epoch (v9, KIP-848); simple consumers and admin clients commit with -1 to a
+//! group without members. Each partition is answered on its own: UNKNOWN_TOPIC_OR_PARTITION,
+//! OFFSET_METADATA_TOO_LARGE, or the group's fencing error for all.
+//!
+//! References: Kafka protocol guide; KIP-320 (leader epoch, v6), KIP-345 (v7), KIP-848 (v9).
+
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
+
+use crate::connection::Session;
+use crate::group::{CommitIdentity, OffsetToCommit};
+
+/// Commits every offset of the request; one error code per partition.
+pub fn handle(
+    session: &Session,
+    request: OffsetCommitRequest,
+    version: i16,
+) -> OffsetCommitResponse {
+    let identity = CommitIdentity {
+        member_id: request.member_id.to_string(),
+        group_instance_id: request.group_instance_id.as_ref().map(|i| i.to_string()),
+        generation_id_or_member_epoch: request.generation_id_or_member_epoch,
+        api_version: version,
+    };
+    let offsets: Vec<OffsetToCommit> = request
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(|p| OffsetToCommit {
+                topic: t.name.to_string(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: if version >= 6 { p.committed_leader_epoch } else { -1 },
+                metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+            })
+        })
+        .collect();
+    let state = &session.state;
+    let mut errors = state
+        .groups
+        .commit_offsets(&state.topics, &request.group_id, &identity, &offsets)
+        .into_iter();
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(errors.next().flatten().map_or(0, |e| e.code()))
+                })
+                .collect();
+            OffsetCommitResponseTopic::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetCommitResponse::default().with_topics(topics)
+}

@@ -1,0 +1,112 @@
+//! OffsetFetch: a group's committed offsets.
+//!
+//! Versions 1-7 ask for one group, version 8+ for several (KIP-709); from version 2 a null
+//! topic list asks for every committed offset. A partition without a commit answers offset
+//! -1 with empty metadata and no error, as Kafka does. `require_stable` (v7, KIP-447) waits
+//! for no pending transactional commit: without transactions there is none. Version 9 names
+//! the member and epoch of a consumer-protocol group (KIP-848).
+//!
+//! References: Kafka protocol guide; KIP-320 (leader epoch, v5), KIP-447, KIP-709, KIP-848.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
+
+use super::str_bytes;
+use crate::connection::Session;
+use crate::group::{CommittedOffset, OffsetFetchTopics};
+
+type Fetched = Result<Vec<(String, Vec<(i32, Option<CommittedOffset>)>)>, ResponseError>;
+
+fn fetch(session: &Session, group_id: &str, member: Option<(&str, i32)>, wanted: OffsetFetchTopics) -> Fetched {
+    if group_id.is_empty() {
+        return Err(ResponseError::InvalidGroupId);
+    }
+    session.state.groups.fetch_offsets(group_id, member, wanted)
+}
+
+fn values(offset: Option<&CommittedOffset>) -> (i64, i32, String) {
+    offset.map_or((-1, -1, String::new()), |o| (o.offset, o.leader_epoch, o.metadata.clone()))
+}
+
+/// The committed offsets of the group (v1-7) or groups (v8+) asked for.
+pub fn handle(session: &Session, request: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+    if version >= 8 {
+        let groups = request
+            .groups
+            .into_iter()
+            .map(|g| {
+                let wanted = g.topics.map(|topics| {
+                    topics
+                        .into_iter()
+                        .map(|t| (t.name.to_string(), t.partition_indexes))
+                        .collect()
+                });
+                let member = g.member_id.as_deref().map(|m| (m, g.member_epoch));
+                let member = if version >= 9 { member } else { None };
+                let response = OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
+                match fetch(session, &g.group_id, member, wanted) {
+                    Err(error) => response.with_error_code(error.code()),
+                    Ok(topics) => response.with_topics(
+                        topics
+                            .into_iter()
+                            .map(|(name, partitions)| {
+                                OffsetFetchResponseTopics::default()
+                                    .with_name(TopicName(str_bytes(name)))
+                                    .with_partitions(
+                                        partitions
+                                            .into_iter()
+                                            .map(|(p, o)| {
+                                                let (offset, epoch, metadata) = values(o.as_ref());
+                                                OffsetFetchResponsePartitions::default()
+                                                    .with_partition_index(p)
+                                                    .with_committed_offset(offset)
+                                                    .with_committed_leader_epoch(epoch)
+                                                    .with_metadata(Some(str_bytes(metadata)))
+                                            })
+                                            .collect(),
+                                    )
+                            })
+                            .collect(),
+                    ),
+                }
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    let wanted = request.topics.map(|topics| {
+        topics
+            .into_iter()
+            .map(|t| (t.name.to_string(), t.partition_indexes))
+            .collect()
+    });
+    match fetch(session, &request.group_id, None, wanted) {
+        Err(error) if version >= 2 => OffsetFetchResponse::default().with_error_code(error.code()),
+        Err(_) => OffsetFetchResponse::default(),
+        Ok(topics) => OffsetFetchResponse::default().with_topics(
+            topics
+                .into_iter()
+                .map(|(name, partitions)| {
+                    OffsetFetchResponseTopic::default()
+                        .with_name(TopicName(str_bytes(name)))
+                        .with_partitions(
+                            partitions
+                                .into_iter()
+                                .map(|(p, o)| {
+                                    let (offset, epoch, metadata) = values(o.as_ref());
+                                    OffsetFetchResponsePartition::default()
+                                        .with_partition_index(p)
+                                        .with_committed_offset(offset)
+                                        .with_committed_leader_epoch(if version >= 5 { epoch } else { -1 })
+                                        .with_metadata(Some(str_bytes(metadata)))
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        ),
+    }
+}

@@ -1,0 +1,1010 @@
+//! The group coordinator: consumer groups of the classic protocol (JoinGroup/SyncGroup) and of
+//! the consumer protocol (KIP-848, ConsumerGroupHeartbeat), and their committed offsets.
+//!
+//! All groups live behind one mutex held for short, non-async critical sections; a request
+//! that must wait (a JoinGroup until the rebalance completes, a SyncGroup until the leader's
+//! assignment) gets a `oneshot` receiver and awaits it with the lock released. Deadlines
+//! (session and rebalance timeouts, the initial rebalance delay) are kept in the groups and
+//! served by one timer task ([`run_timers`]) that sleeps until the earliest of them.
+//!
+//! Offsets and classic group metadata are appended to the compacted internal topic
+//! `__consumer_offsets` (Kafka's record schemas, [`records`]) before a request is answered, and
+//! replayed from it when the broker starts ([`GroupCoordinator::load`]).
+//!
+//! References: Kafka protocol guide (group membership APIs); KIP-62 (rebalance timeout),
+//! KIP-134 (initial rebalance delay), KIP-345 (static membership), KIP-394 (member id
+//! required), KIP-429 (cooperative rebalancing: protocol bytes pass through), KIP-447
+//! (require_stable), KIP-709 (batched OffsetFetch), KIP-848 (the consumer protocol).
+
+pub mod assignor;
+pub mod classic;
+pub mod consumer;
+pub mod records;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ConfigError;
+use crate::topics::{Topic, TopicRegistry};
+pub use classic::{ClassicGroup, ClassicState, JoinRequest, JoinResult, SyncRequest, SyncResult};
+pub use consumer::{ConsumerGroup, HeartbeatRequest, HeartbeatResult};
+use records::{RecordKey, StoredGroup, StoredOffset};
+
+/// The internal topic holding committed offsets and group metadata.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// The group coordinator's settings: Apache Kafka's broker keys and defaults, except
+/// `group.initial.rebalance.delay.ms`, 0 here (Kafka: 3000) so that tests do not wait.
+#[derive(Debug, Clone)]
+pub struct GroupConfig {
+    /// `group.initial.rebalance.delay.ms`: how long a new group waits for more members before
+    /// its first rebalance completes (KIP-134). Default 0 (Kafka: 3 s).
+    pub initial_rebalance_delay: Duration,
+    /// `group.min.session.timeout.ms`. Default 6 s.
+    pub min_session_timeout: Duration,
+    /// `group.max.session.timeout.ms`. Default 30 min.
+    pub max_session_timeout: Duration,
+    /// `group.max.size`: members per classic group. Default unlimited.
+    pub max_size: usize,
+    /// `offsets.topic.num.partitions`. Default 50.
+    pub offsets_topic_partitions: i32,
+    /// `offsets.topic.segment.bytes`. Default 104857600.
+    pub offsets_topic_segment_bytes: i64,
+    /// `offset.metadata.max.bytes`: longest commit metadata accepted. Default 4096.
+    pub offset_metadata_max_bytes: usize,
+    /// `group.consumer.session.timeout.ms` (KIP-848). Default 45 s.
+    pub consumer_session_timeout: Duration,
+    /// `group.consumer.heartbeat.interval.ms` (KIP-848). Default 5 s.
+    pub consumer_heartbeat_interval: Duration,
+    /// `group.consumer.max.size`: members per consumer group. Default unlimited.
+    pub consumer_max_size: usize,
+    /// `group.consumer.assignors`: server-side assignors by name, the first the default.
+    /// Default `uniform,range`.
+    pub consumer_assignors: Vec<String>,
+}
+
+impl GroupConfig {
+    /// Reads the group keys of `properties`. Errors name the key.
+    pub fn from_properties(properties: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let number = |key: &str, default: i64, min: i64| -> Result<i64, ConfigError> {
+            match properties.get(key).map(|v| v.trim()) {
+                None => Ok(default),
+                Some(v) => match v.parse::<i64>() {
+                    Ok(n) if n >= min => Ok(n),
+                    _ => Err(ConfigError::Invalid {
+                        key: key.into(),
+                        value: v.into(),
+                        reason: format!("must be a number of at least {min}"),
+                    }),
+                },
+            }
+        };
+        let ms = |key: &str, default: i64, min: i64| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_millis(number(key, default, min)? as u64))
+        };
+        let assignors: Vec<String> = properties
+            .get("group.consumer.assignors")
+            .map(|v| {
+                v.split(',')
+                    .map(|s| assignor::short_name(s.trim()).to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_else(|| vec!["uniform".into(), "range".into()]);
+        if let Some(unknown) = assignors.iter().find(|a| !assignor::is_known(a)) {
+            return Err(ConfigError::Invalid {
+                key: "group.consumer.assignors".into(),
+                value: unknown.clone(),
+                reason: "known assignors are uniform and range".into(),
+            });
+        }
+        Ok(Self {
+            initial_rebalance_delay: ms("group.initial.rebalance.delay.ms", 0, 0)?,
+            min_session_timeout: ms("group.min.session.timeout.ms", 6000, 0)?,
+            max_session_timeout: ms("group.max.session.timeout.ms", 1_800_000, 0)?,
+            max_size: number("group.max.size", i64::from(i32::MAX), 1)? as usize,
+            offsets_topic_partitions: number("offsets.topic.num.partitions", 50, 1)?
+                .min(i64::from(i32::MAX)) as i32,
+            offsets_topic_segment_bytes: number("offsets.topic.segment.bytes", 104_857_600, 1)?,
+            offset_metadata_max_bytes: number("offset.metadata.max.bytes", 4096, 0)? as usize,
+            consumer_session_timeout: ms("group.consumer.session.timeout.ms", 45_000, 1)?,
+            consumer_heartbeat_interval: ms("group.consumer.heartbeat.interval.ms", 5000, 1)?,
+            consumer_max_size: number("group.consumer.max.size", i64::from(i32::MAX), 1)? as usize,
+            consumer_assignors: assignors,
+        })
+    }
+}
+
+/// A committed offset of one partition, as OffsetFetch returns it.
+pub type CommittedOffset = StoredOffset;
+
+/// The kind of a group, as ListGroups v5 reports it (KIP-848).
+#[derive(Debug)]
+pub enum GroupKind {
+    /// The classic protocol (JoinGroup/SyncGroup), including groups that only commit offsets.
+    Classic(ClassicGroup),
+    /// The consumer protocol (ConsumerGroupHeartbeat).
+    Consumer(ConsumerGroup),
+}
+
+/// One group: its membership and its committed offsets.
+#[derive(Debug)]
+pub struct Group {
+    /// The group id.
+    pub id: String,
+    /// Membership, by protocol.
+    pub kind: GroupKind,
+    /// Committed offsets by (topic, partition).
+    pub offsets: BTreeMap<(String, i32), CommittedOffset>,
+}
+
+impl Group {
+    fn new_classic(id: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            kind: GroupKind::Classic(ClassicGroup::new(id)),
+            offsets: BTreeMap::new(),
+        }
+    }
+
+    /// Whether the group has no members (it may still have offsets).
+    pub fn is_empty(&self) -> bool {
+        match &self.kind {
+            GroupKind::Classic(g) => g.members.is_empty(),
+            GroupKind::Consumer(g) => g.members.is_empty(),
+        }
+    }
+
+    /// The state as ListGroups and DescribeGroups spell it.
+    pub fn state_name(&self) -> &'static str {
+        match &self.kind {
+            GroupKind::Classic(g) => g.state.name(),
+            GroupKind::Consumer(g) => g.state_name(),
+        }
+    }
+
+    /// `classic` or `consumer` (ListGroups v5 group type).
+    pub fn type_name(&self) -> &'static str {
+        match &self.kind {
+            GroupKind::Classic(_) => "classic",
+            GroupKind::Consumer(_) => "consumer",
+        }
+    }
+
+    /// The protocol type ListGroups reports: the classic group's, `consumer` for the consumer
+    /// protocol.
+    pub fn protocol_type(&self) -> String {
+        match &self.kind {
+            GroupKind::Classic(g) => g.protocol_type.clone().unwrap_or_default(),
+            GroupKind::Consumer(_) => "consumer".into(),
+        }
+    }
+}
+
+/// An answer now, or one that comes when the group gets there.
+#[derive(Debug)]
+pub enum Reply<T> {
+    /// Answered at once.
+    Now(T),
+    /// Answered when the rebalance step completes.
+    Later(oneshot::Receiver<T>),
+}
+
+/// The milliseconds since the Unix epoch, for stored timestamps.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A member id: `prefix-<uuid>`, as Kafka builds them from the client id or instance id.
+pub(crate) fn new_member_id(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4())
+}
+
+/// One partition's offset to commit.
+#[derive(Debug, Clone)]
+pub struct OffsetToCommit {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+    /// The offset.
+    pub offset: i64,
+    /// The leader epoch the client saw, -1 if unknown.
+    pub leader_epoch: i32,
+    /// Client metadata; `None` is stored as empty.
+    pub metadata: Option<String>,
+}
+
+/// Who commits: the member and generation (classic) or member epoch (consumer protocol).
+#[derive(Debug, Clone, Default)]
+pub struct CommitIdentity {
+    /// Member id, empty for a simple consumer or an admin client.
+    pub member_id: String,
+    /// Static member id.
+    pub group_instance_id: Option<String>,
+    /// Generation id (classic) or member epoch (KIP-848); -1 outside group management.
+    pub generation_id_or_member_epoch: i32,
+    /// The OffsetCommit version: members of the consumer protocol need 9 or above.
+    pub api_version: i16,
+}
+
+/// Everything DescribeGroups reports of one classic group member.
+#[derive(Debug, Clone)]
+pub struct MemberDescription {
+    /// Member id.
+    pub member_id: String,
+    /// Static member id.
+    pub group_instance_id: Option<String>,
+    /// Client id.
+    pub client_id: String,
+    /// Client host.
+    pub client_host: String,
+    /// The member's metadata for the selected protocol (empty unless Stable).
+    pub metadata: Bytes,
+    /// The member's assignment (empty unless Stable).
+    pub assignment: Bytes,
+}
+
+/// DescribeGroups' view of a group.
+#[derive(Debug, Clone)]
+pub struct GroupDescription {
+    /// Error code: NONE, or GROUP_ID_NOT_FOUND for a group that does not exist (or is not
+    /// classic) from version 6 on.
+    pub error: Option<ResponseError>,
+    /// State name (`Dead` when the group does not exist).
+    pub state: String,
+    /// Protocol type.
+    pub protocol_type: String,
+    /// Selected protocol, empty unless Stable.
+    pub protocol: String,
+    /// Members.
+    pub members: Vec<MemberDescription>,
+}
+
+/// ListGroups' view of a group.
+#[derive(Debug, Clone)]
+pub struct ListedGroup {
+    /// Group id.
+    pub group_id: String,
+    /// Protocol type.
+    pub protocol_type: String,
+    /// State name.
+    pub state: &'static str,
+    /// `classic` or `consumer`.
+    pub group_type: &'static str,
+}
+
+/// Offsets a fetch asks for: every committed one, or these partitions of these topics.
+pub type OffsetFetchTopics = Option<Vec<(String, Vec<i32>)>>;
+
+/// The group coordinator of this broker: every group and its offsets.
+#[derive(Debug)]
+pub struct GroupCoordinator {
+    /// Settings.
+    pub config: GroupConfig,
+    groups: Mutex<HashMap<String, Group>>,
+    /// Wakes the timer task when a deadline earlier than the one it sleeps for appears.
+    wakeup: Notify,
+}
+
+/// Records to append to a group's `__consumer_offsets` partition: (key, value or tombstone).
+type Records = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+impl GroupCoordinator {
+    /// A coordinator with no groups.
+    pub fn new(config: GroupConfig) -> Self {
+        Self {
+            config,
+            groups: Mutex::new(HashMap::new()),
+            wakeup: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Group>> {
+        self.groups.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Tells the timer task to look at the deadlines again.
+    pub(crate) fn wake_timers(&self) {
+        self.wakeup.notify_one();
+    }
+
+    /// The `__consumer_offsets` topic, created (compacted, `offsets.topic.num.partitions`
+    /// partitions) on first use as Kafka does on the first FindCoordinator.
+    ///
+    /// Errors: COORDINATOR_NOT_AVAILABLE when it cannot be created.
+    pub fn offsets_topic(&self, topics: &TopicRegistry) -> Result<Arc<Topic>, ResponseError> {
+        if let Some(topic) = topics.get(OFFSETS_TOPIC) {
+            return Ok(topic);
+        }
+        let mut overrides = BTreeMap::new();
+        overrides.insert("cleanup.policy".to_string(), "compact".to_string());
+        overrides.insert(
+            "segment.bytes".to_string(),
+            self.config.offsets_topic_segment_bytes.to_string(),
+        );
+        overrides.insert(
+            "compression.type".to_string(),
+            "producer".to_string(),
+        );
+        match topics.create(OFFSETS_TOPIC, self.config.offsets_topic_partitions, overrides) {
+            Ok(topic) => Ok(topic),
+            Err(crate::topics::TopicError::AlreadyExists(_)) => topics
+                .get(OFFSETS_TOPIC)
+                .ok_or(ResponseError::CoordinatorNotAvailable),
+            Err(err) => {
+                tracing::error!(%err, "cannot create {OFFSETS_TOPIC}");
+                Err(ResponseError::CoordinatorNotAvailable)
+            }
+        }
+    }
+
+    /// Appends `records` to the partition of `__consumer_offsets` that holds `group_id`.
+    ///
+    /// Errors as Kafka maps them for the group coordinator: NOT_COORDINATOR for a storage
+    /// failure (the client looks the coordinator up again and retries),
+    /// COORDINATOR_NOT_AVAILABLE when the topic cannot be created.
+    fn append(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        records: &Records,
+    ) -> Result<(), ResponseError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let topic = self.offsets_topic(topics)?;
+        let index = records::partition_for(group_id, topic.partition_count());
+        let partition = topic
+            .partition(index)
+            .ok_or(ResponseError::CoordinatorNotAvailable)?;
+        let now = now_ms();
+        let simple: Vec<_> = records
+            .iter()
+            .map(|(k, v)| (now, Some(k.as_slice()), v.as_deref()))
+            .collect();
+        let batch = josefine_storage::batch::build_batch(&simple);
+        partition.append(&batch).map(|_| ()).map_err(|err| {
+            tracing::error!(group_id, %err, "cannot write to {OFFSETS_TOPIC}");
+            ResponseError::NotCoordinator
+        })
+    }
+
+    /// Replays `__consumer_offsets` (if it exists): committed offsets and classic group
+    /// metadata, the last record per key winning, tombstones deleting. Offsets of topics that
+    /// no longer exist are dropped. Records that do not decode are skipped with a warning.
+    pub fn load(&self, topics: &TopicRegistry) {
+        let Some(topic) = topics.get(OFFSETS_TOPIC) else {
+            return;
+        };
+        let started = std::time::Instant::now();
+        let mut groups = self.lock();
+        let mut records = 0usize;
+        for partition in topic.partitions() {
+            let log = &partition.log;
+            let mut offset = log.log_start_offset();
+            while offset < log.high_watermark() {
+                let Ok(chunk) = log.read(offset, 1 << 20, true) else {
+                    break;
+                };
+                if chunk.is_empty() {
+                    break;
+                }
+                let mut position = 0usize;
+                while let Some(header) = chunk
+                    .get(position..)
+                    .and_then(josefine_storage::batch::BatchHeader::parse)
+                {
+                    let size = header.total_size();
+                    let Some(batch) = chunk.get(position..position + size) else {
+                        break;
+                    };
+                    offset = header.last_offset() + 1;
+                    position += size;
+                    if header.is_control() {
+                        continue;
+                    }
+                    let Ok(section) = josefine_storage::batch::records_section(batch) else {
+                        tracing::warn!(partition = partition.index, offset, "skipping an undecodable batch of {OFFSETS_TOPIC}");
+                        continue;
+                    };
+                    for record in josefine_storage::batch::RecordIter::new(&section).flatten() {
+                        if let Some(key) = record.key {
+                            records += 1;
+                            replay(&mut groups, key, record.value);
+                        }
+                    }
+                }
+                if position == 0 {
+                    break;
+                }
+            }
+        }
+        for group in groups.values_mut() {
+            group
+                .offsets
+                .retain(|(topic, partition), _| {
+                    topics
+                        .get(topic)
+                        .is_some_and(|t| *partition < t.partition_count())
+                });
+        }
+        tracing::info!(
+            groups = groups.len(),
+            records,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "loaded {OFFSETS_TOPIC}"
+        );
+    }
+
+    /// Serves every expired deadline (session and rebalance timeouts, the end of a join
+    /// phase) as of `now`, and returns the earliest deadline left.
+    pub fn expire(&self, topics: &TopicRegistry, now: Instant) -> Option<Instant> {
+        let mut groups = self.lock();
+        let mut next: Option<Instant> = None;
+        for group in groups.values_mut() {
+            let (records, deadline) = match &mut group.kind {
+                GroupKind::Classic(g) => g.expire(now, &self.config),
+                GroupKind::Consumer(g) => (Vec::new(), g.expire(&group.id, now)),
+            };
+            if let Err(err) = self.append(topics, &group.id, &records) {
+                tracing::warn!(group_id = %group.id, ?err, "cannot store group metadata");
+            }
+            if let Some(deadline) = deadline {
+                next = Some(next.map_or(deadline, |n| n.min(deadline)));
+            }
+        }
+        next
+    }
+
+    fn check_group_id(group_id: &str) -> Result<(), ResponseError> {
+        if group_id.is_empty() {
+            Err(ResponseError::InvalidGroupId)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// JoinGroup (classic protocol). See [`ClassicGroup::join`] for the state machine.
+    pub fn join_group(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        request: JoinRequest,
+    ) -> Reply<JoinResult> {
+        let failed = |error: ResponseError, member_id: &str| {
+            Reply::Now(JoinResult::error(error, member_id))
+        };
+        if let Err(err) = Self::check_group_id(group_id) {
+            return failed(err, &request.member_id);
+        }
+        if request.session_timeout < self.config.min_session_timeout
+            || request.session_timeout > self.config.max_session_timeout
+        {
+            return failed(ResponseError::InvalidSessionTimeout, &request.member_id);
+        }
+        let mut groups = self.lock();
+        let group = match groups.get_mut(group_id) {
+            Some(group) => group,
+            None if !request.member_id.is_empty() => {
+                return failed(ResponseError::UnknownMemberId, &request.member_id)
+            }
+            None => groups
+                .entry(group_id.to_string())
+                .or_insert_with(|| Group::new_classic(group_id)),
+        };
+        if let GroupKind::Consumer(g) = &group.kind {
+            if !g.members.is_empty() {
+                return failed(ResponseError::InconsistentGroupProtocol, &request.member_id);
+            }
+            // An empty consumer group becomes classic, keeping its offsets (KIP-848 downgrade).
+            group.kind = GroupKind::Classic(ClassicGroup::new(group_id));
+        }
+        let GroupKind::Classic(classic) = &mut group.kind else {
+            return failed(ResponseError::UnknownServerError, &request.member_id);
+        };
+        let (reply, records) = classic.join(request, Instant::now(), &self.config);
+        if let Err(err) = self.append(topics, group_id, &records) {
+            tracing::warn!(group_id, ?err, "cannot store group metadata");
+        }
+        drop(groups);
+        self.wake_timers();
+        reply
+    }
+
+    /// SyncGroup (classic protocol). See [`ClassicGroup::sync`].
+    pub fn sync_group(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        request: SyncRequest,
+    ) -> Reply<SyncResult> {
+        let mut groups = self.lock();
+        let Some(Group {
+            kind: GroupKind::Classic(classic),
+            ..
+        }) = groups.get_mut(group_id)
+        else {
+            return Reply::Now(SyncResult::error(ResponseError::UnknownMemberId));
+        };
+        let (reply, records) = classic.sync(request, Instant::now());
+        if let Err(err) = self.append(topics, group_id, &records) {
+            // Kafka fails the sync and rebalances again when the assignment cannot be stored.
+            classic.storing_failed(err, &self.config);
+        }
+        reply
+    }
+
+    /// Heartbeat (classic protocol): the error code for this member.
+    pub fn heartbeat(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+        generation_id: i32,
+    ) -> Option<ResponseError> {
+        let mut groups = self.lock();
+        match groups.get_mut(group_id) {
+            Some(Group {
+                kind: GroupKind::Classic(classic),
+                ..
+            }) => classic.heartbeat(member_id, group_instance_id, generation_id, Instant::now()),
+            Some(_) => Some(ResponseError::UnknownMemberId),
+            None if group_id.is_empty() => Some(ResponseError::InvalidGroupId),
+            None => Some(ResponseError::UnknownMemberId),
+        }
+    }
+
+    /// LeaveGroup (classic protocol, batched per KIP-345): one error per leaving member, in
+    /// request order.
+    pub fn leave_group(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        members: &[(String, Option<String>)],
+    ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
+        Self::check_group_id(group_id)?;
+        let mut groups = self.lock();
+        let Some(Group {
+            kind: GroupKind::Classic(classic),
+            ..
+        }) = groups.get_mut(group_id)
+        else {
+            return Ok(vec![Some(ResponseError::UnknownMemberId); members.len()]);
+        };
+        let now = Instant::now();
+        let mut records = Vec::new();
+        let errors = members
+            .iter()
+            .map(|(member_id, instance)| {
+                classic.leave(member_id, instance.as_deref(), now, &self.config, &mut records)
+            })
+            .collect();
+        if let Err(err) = self.append(topics, group_id, &records) {
+            tracing::warn!(group_id, ?err, "cannot store group metadata");
+        }
+        drop(groups);
+        self.wake_timers();
+        Ok(errors)
+    }
+
+    /// OffsetCommit: validates the committer as Kafka does (generation or member epoch), then
+    /// stores each offset. Returns one error per offset, in order.
+    pub fn commit_offsets(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        identity: &CommitIdentity,
+        offsets: &[OffsetToCommit],
+    ) -> Vec<Option<ResponseError>> {
+        let all = |err: ResponseError| vec![Some(err); offsets.len()];
+        if let Err(err) = Self::check_group_id(group_id) {
+            return all(err);
+        }
+        let mut groups = self.lock();
+        let group = match groups.get_mut(group_id) {
+            Some(group) => group,
+            None if identity.generation_id_or_member_epoch < 0 => groups
+                .entry(group_id.to_string())
+                .or_insert_with(|| Group::new_classic(group_id)),
+            None if identity.api_version >= 9 => return all(ResponseError::GroupIdNotFound),
+            None => return all(ResponseError::IllegalGeneration),
+        };
+        let validated = match &mut group.kind {
+            GroupKind::Classic(g) => g.validate_offset_commit(identity, Instant::now()),
+            GroupKind::Consumer(g) => g.validate_offset_commit(identity),
+        };
+        if let Err(err) = validated {
+            return all(err);
+        }
+        let now = now_ms();
+        let mut errors = Vec::with_capacity(offsets.len());
+        let mut records = Vec::new();
+        let mut accepted = Vec::new();
+        for o in offsets {
+            let metadata = o.metadata.clone().unwrap_or_default();
+            let error = if metadata.len() > self.config.offset_metadata_max_bytes {
+                Some(ResponseError::OffsetMetadataTooLarge)
+            } else if !topics
+                .get(&o.topic)
+                .is_some_and(|t| o.partition >= 0 && o.partition < t.partition_count())
+            {
+                Some(ResponseError::UnknownTopicOrPartition)
+            } else {
+                let stored = StoredOffset {
+                    offset: o.offset,
+                    leader_epoch: o.leader_epoch,
+                    metadata,
+                    commit_timestamp: now,
+                };
+                records.push((
+                    records::offset_key(group_id, &o.topic, o.partition),
+                    Some(records::offset_value(&stored)),
+                ));
+                accepted.push(((o.topic.clone(), o.partition), stored));
+                None
+            };
+            errors.push(error);
+        }
+        match self.append(topics, group_id, &records) {
+            Ok(()) => group.offsets.extend(accepted),
+            Err(err) => {
+                for e in errors.iter_mut().filter(|e| e.is_none()) {
+                    *e = Some(err);
+                }
+            }
+        }
+        errors
+    }
+
+    /// OffsetFetch for one group: the committed offsets of `wanted` (all when `None`). A
+    /// partition without a commit has `None`. `member` is (member id, member epoch) of
+    /// version 9+, checked against consumer-protocol groups. `require_stable` (KIP-447) fails
+    /// partitions with pending transactional commits; there are none without transactions.
+    ///
+    /// Errors: INVALID_GROUP_ID, and for consumer-protocol members UNKNOWN_MEMBER_ID or
+    /// STALE_MEMBER_EPOCH.
+    #[allow(clippy::type_complexity)]
+    pub fn fetch_offsets(
+        &self,
+        group_id: &str,
+        member: Option<(&str, i32)>,
+        wanted: OffsetFetchTopics,
+    ) -> Result<Vec<(String, Vec<(i32, Option<CommittedOffset>)>)>, ResponseError> {
+        let groups = self.lock();
+        let group = groups.get(group_id);
+        if let (Some(Group { kind: GroupKind::Consumer(g), .. }), Some((member_id, epoch))) =
+            (group, member)
+        {
+            g.validate_offset_fetch(member_id, epoch)?;
+        }
+        let lookup = |topic: &str, partition: i32| {
+            group.and_then(|g| g.offsets.get(&(topic.to_string(), partition)).cloned())
+        };
+        Ok(match wanted {
+            Some(topics) => topics
+                .into_iter()
+                .map(|(topic, partitions)| {
+                    let offsets = partitions
+                        .into_iter()
+                        .map(|p| (p, lookup(&topic, p)))
+                        .collect();
+                    (topic, offsets)
+                })
+                .collect(),
+            None => {
+                let mut by_topic: BTreeMap<String, Vec<(i32, Option<CommittedOffset>)>> =
+                    BTreeMap::new();
+                for ((topic, partition), offset) in group.map(|g| &g.offsets).into_iter().flatten()
+                {
+                    by_topic
+                        .entry(topic.clone())
+                        .or_default()
+                        .push((*partition, Some(offset.clone())));
+                }
+                by_topic.into_iter().collect()
+            }
+        })
+    }
+
+    /// DescribeGroups: one description per id, in order. Groups that do not exist (or use
+    /// the consumer protocol, which ConsumerGroupDescribe describes) are `Dead`, with
+    /// GROUP_ID_NOT_FOUND from version 6 (KIP-1043).
+    pub fn describe_groups(&self, ids: &[String], version: i16) -> Vec<GroupDescription> {
+        let groups = self.lock();
+        ids.iter()
+            .map(|id| match groups.get(id) {
+                Some(Group {
+                    kind: GroupKind::Classic(g),
+                    ..
+                }) => g.describe(),
+                _ => GroupDescription {
+                    error: (version >= 6).then_some(ResponseError::GroupIdNotFound),
+                    state: "Dead".into(),
+                    protocol_type: String::new(),
+                    protocol: String::new(),
+                    members: Vec::new(),
+                },
+            })
+            .collect()
+    }
+
+    /// ListGroups: every group whose state is in `states` and type in `types` (empty filters
+    /// match all; states compare case-insensitively, as Kafka does).
+    pub fn list_groups(&self, states: &[String], types: &[String]) -> Vec<ListedGroup> {
+        let groups = self.lock();
+        let mut listed: Vec<ListedGroup> = groups
+            .values()
+            .filter(|g| states.is_empty() || states.iter().any(|s| s.eq_ignore_ascii_case(g.state_name())))
+            .filter(|g| types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(g.type_name())))
+            .map(|g| ListedGroup {
+                group_id: g.id.clone(),
+                protocol_type: g.protocol_type(),
+                state: g.state_name(),
+                group_type: g.type_name(),
+            })
+            .collect();
+        listed.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        listed
+    }
+
+    /// DeleteGroups: deletes each empty group with its offsets (tombstones in
+    /// `__consumer_offsets`). Errors per group: INVALID_GROUP_ID, GROUP_ID_NOT_FOUND,
+    /// NON_EMPTY_GROUP, or the storage error.
+    pub fn delete_groups(
+        &self,
+        topics: &TopicRegistry,
+        ids: &[String],
+    ) -> Vec<Option<ResponseError>> {
+        let mut groups = self.lock();
+        ids.iter()
+            .map(|id| {
+                Self::check_group_id(id)?;
+                let group = groups.get(id).ok_or(ResponseError::GroupIdNotFound)?;
+                if !group.is_empty() {
+                    return Err(ResponseError::NonEmptyGroup);
+                }
+                let mut records: Records = group
+                    .offsets
+                    .keys()
+                    .map(|(t, p)| (records::offset_key(id, t, *p), None))
+                    .collect();
+                records.push((records::group_key(id), None));
+                self.append(topics, id, &records)?;
+                groups.remove(id);
+                tracing::info!(group_id = %id, "deleted group");
+                Ok(())
+            })
+            .map(Result::err)
+            .collect()
+    }
+
+    /// OffsetDelete: removes the committed offsets of `partitions` from `group_id`. A group
+    /// with members keeps the offsets of topics it subscribes to (GROUP_SUBSCRIBED_TO_TOPIC).
+    ///
+    /// Errors (whole request): INVALID_GROUP_ID, GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP (a
+    /// classic group with members that does not use the consumer protocol type).
+    pub fn delete_offsets(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        partitions: &[(String, i32)],
+    ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
+        Self::check_group_id(group_id)?;
+        let mut groups = self.lock();
+        let group = groups
+            .get_mut(group_id)
+            .ok_or(ResponseError::GroupIdNotFound)?;
+        let subscribed = match &group.kind {
+            GroupKind::Classic(g) if g.members.is_empty() => Default::default(),
+            GroupKind::Classic(g) => g
+                .subscribed_topics()
+                .ok_or(ResponseError::NonEmptyGroup)?,
+            GroupKind::Consumer(g) => g.subscribed_topics(),
+        };
+        let mut errors = Vec::with_capacity(partitions.len());
+        let mut records = Vec::new();
+        for (topic, partition) in partitions {
+            if subscribed.contains(topic) {
+                errors.push(Some(ResponseError::GroupSubscribedToTopic));
+            } else if !topics
+                .get(topic)
+                .is_some_and(|t| *partition >= 0 && *partition < t.partition_count())
+            {
+                errors.push(Some(ResponseError::UnknownTopicOrPartition));
+            } else {
+                if group.offsets.contains_key(&(topic.clone(), *partition)) {
+                    records.push((records::offset_key(group_id, topic, *partition), None));
+                }
+                errors.push(None);
+            }
+        }
+        self.append(topics, group_id, &records)?;
+        for ((topic, partition), error) in partitions.iter().zip(&errors) {
+            if error.is_none() {
+                group.offsets.remove(&(topic.clone(), *partition));
+            }
+        }
+        Ok(errors)
+    }
+
+    /// Forgets (with tombstones) every group's offsets of a deleted topic, as Kafka does
+    /// when a topic is deleted.
+    pub fn on_topic_deleted(&self, topics: &TopicRegistry, topic: &str) {
+        let mut groups = self.lock();
+        for group in groups.values_mut() {
+            let keys: Vec<(String, i32)> = group
+                .offsets
+                .keys()
+                .filter(|(t, _)| t == topic)
+                .cloned()
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let records: Records = keys
+                .iter()
+                .map(|(t, p)| (records::offset_key(&group.id, t, *p), None))
+                .collect();
+            if let Err(err) = self.append(topics, &group.id, &records) {
+                tracing::warn!(group_id = %group.id, ?err, "cannot remove offsets of a deleted topic");
+            }
+            for key in keys {
+                group.offsets.remove(&key);
+            }
+        }
+    }
+
+    /// ConsumerGroupHeartbeat (KIP-848). See [`ConsumerGroup::heartbeat`].
+    pub fn consumer_group_heartbeat(
+        &self,
+        topics: &TopicRegistry,
+        request: HeartbeatRequest,
+    ) -> HeartbeatResult {
+        if request.group_id.is_empty() {
+            return HeartbeatResult::error(
+                ResponseError::InvalidRequest,
+                "GroupId can't be empty.",
+            );
+        }
+        let mut groups = self.lock();
+        let group = groups
+            .entry(request.group_id.clone())
+            .or_insert_with(|| Group {
+                id: request.group_id.clone(),
+                kind: GroupKind::Consumer(ConsumerGroup::new()),
+                offsets: BTreeMap::new(),
+            });
+        if let GroupKind::Classic(g) = &group.kind {
+            if !g.members.is_empty() {
+                return HeartbeatResult::error(
+                    ResponseError::GroupIdNotFound,
+                    &format!("Group {} is not a consumer group.", request.group_id),
+                );
+            }
+            // An empty classic group (or one that only commits) becomes a consumer group,
+            // keeping its offsets (KIP-848 upgrade).
+            group.kind = GroupKind::Consumer(ConsumerGroup::new());
+        }
+        let GroupKind::Consumer(consumer) = &mut group.kind else {
+            return HeartbeatResult::error(ResponseError::UnknownServerError, "");
+        };
+        let result = consumer.heartbeat(topics, request, Instant::now(), &self.config);
+        drop(groups);
+        self.wake_timers();
+        result
+    }
+
+    /// ConsumerGroupDescribe (KIP-848): the consumer-protocol groups named, or
+    /// GROUP_ID_NOT_FOUND.
+    pub fn consumer_group_describe(
+        &self,
+        topics: &TopicRegistry,
+        ids: &[String],
+    ) -> Vec<Result<consumer::ConsumerGroupDescription, (ResponseError, String)>> {
+        let groups = self.lock();
+        ids.iter()
+            .map(|id| match groups.get(id) {
+                Some(Group {
+                    kind: GroupKind::Consumer(g),
+                    ..
+                }) => Ok(g.describe(topics)),
+                Some(_) => Err((
+                    ResponseError::GroupIdNotFound,
+                    format!("Group {id} is not a consumer group."),
+                )),
+                None => Err((
+                    ResponseError::GroupIdNotFound,
+                    format!("Group {id} not found."),
+                )),
+            })
+            .collect()
+    }
+}
+
+/// Applies one `__consumer_offsets` record to the groups being loaded.
+fn replay(
+    groups: &mut HashMap<String, Group>,
+    key: &[u8],
+    value: Option<&[u8]>,
+) {
+    let decoded = match records::decode_key(key) {
+        Ok(k) => k,
+        Err(err) => {
+            tracing::warn!(%err, "skipping an undecodable key in {OFFSETS_TOPIC}");
+            return;
+        }
+    };
+    match decoded {
+        RecordKey::Offset {
+            group,
+            topic,
+            partition,
+        } => match value.map(records::decode_offset_value) {
+            None => {
+                if let Some(g) = groups.get_mut(&group) {
+                    g.offsets.remove(&(topic, partition));
+                }
+            }
+            Some(Ok(offset)) => {
+                groups
+                    .entry(group.clone())
+                    .or_insert_with(|| Group::new_classic(&group))
+                    .offsets
+                    .insert((topic, partition), offset);
+            }
+            Some(Err(err)) => tracing::warn!(%err, group, "skipping an undecodable offset commit"),
+        },
+        RecordKey::Group(id) => match value.map(records::decode_group_value) {
+            None => {
+                if let Some(g) = groups.get_mut(&id) {
+                    g.kind = GroupKind::Classic(ClassicGroup::new(&id));
+                    if g.offsets.is_empty() {
+                        groups.remove(&id);
+                    }
+                }
+            }
+            Some(Ok(stored)) => {
+                let group = groups
+                    .entry(id.clone())
+                    .or_insert_with(|| Group::new_classic(&id));
+                group.kind = GroupKind::Classic(ClassicGroup::restore(&id, stored, Instant::now()));
+            }
+            Some(Err(err)) => tracing::warn!(%err, group_id = id, "skipping undecodable group metadata"),
+        },
+        RecordKey::Other(_) => {}
+    }
+}
+
+/// The stored form of a classic group, for `__consumer_offsets`.
+pub(crate) fn group_record(group_id: &str, stored: &StoredGroup) -> (Vec<u8>, Option<Vec<u8>>) {
+    (records::group_key(group_id), Some(records::group_value(stored)))
+}
+
+/// Serves the coordinator's deadlines until `cancel`: sleeps until the earliest one, or until
+/// a request adds an earlier one.
+pub async fn run_timers(
+    state: Arc<crate::server::BrokerState>,
+    cancel: CancellationToken,
+) {
+    let coordinator = &state.groups;
+    loop {
+        let next = coordinator.expire(&state.topics, Instant::now());
+        // An hour stands for "no deadline": any new one wakes the task first.
+        let until = next.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep_until(until) => {}
+            _ = coordinator.wakeup.notified() => {}
+        }
+    }
+}
