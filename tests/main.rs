@@ -7,6 +7,7 @@ mod common;
 
 mod admin;
 mod bad_input;
+mod groups;
 mod kcat;
 mod python;
 mod roundtrip;

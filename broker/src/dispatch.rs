@@ -193,7 +193,9 @@ pub fn decode_request(mut frame: Bytes) -> Result<DecodedRequest, ConnectionErro
         ApiKey::ConsumerGroupHeartbeat => {
             decode!(ConsumerGroupHeartbeat, ConsumerGroupHeartbeatRequest)
         }
-        ApiKey::ConsumerGroupDescribe => decode!(ConsumerGroupDescribe, ConsumerGroupDescribeRequest),
+        ApiKey::ConsumerGroupDescribe => {
+            decode!(ConsumerGroupDescribe, ConsumerGroupDescribeRequest)
+        }
         _ => return Err(ConnectionError::UnsupportedApi(api_key)),
     };
     Ok(DecodedRequest {
@@ -277,9 +279,9 @@ async fn handle(
         Request::ListGroups(r) => respond(&api::list_groups::handle(session, r, version)),
         Request::DeleteGroups(r) => respond(&api::delete_groups::handle(session, r, version)),
         Request::OffsetDelete(r) => respond(&api::offset_delete::handle(session, r, version)),
-        Request::ConsumerGroupHeartbeat(r) => respond(
-            &api::consumer_group_heartbeat::handle(session, r, version, client_id),
-        ),
+        Request::ConsumerGroupHeartbeat(r) => respond(&api::consumer_group_heartbeat::handle(
+            session, r, version, client_id,
+        )),
         Request::ConsumerGroupDescribe(r) => {
             respond(&api::consumer_group_describe::handle(session, r, version))
         }

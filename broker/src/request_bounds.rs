@@ -720,9 +720,10 @@ mod tests {
             .with_group_id(g())
             .with_member_id(s("m"))
             .with_protocol_type(s("consumer"))
-            .with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default()
-                .with_name(s("range"))
-                .with_metadata(Bytes::from_static(b"meta"))]);
+            .with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default(
+            )
+            .with_name(s("range"))
+            .with_metadata(Bytes::from_static(b"meta"))]);
         walks_exactly(ApiKey::JoinGroup, &join, 0..=4);
         walks_exactly(
             ApiKey::JoinGroup,
@@ -731,17 +732,25 @@ mod tests {
         );
         walks_exactly(
             ApiKey::JoinGroup,
-            &join.with_group_instance_id(Some(s("i"))).with_reason(Some(s("r"))),
+            &join
+                .with_group_instance_id(Some(s("i")))
+                .with_reason(Some(s("r"))),
             8..=9,
         );
         let sync = SyncGroupRequest::default()
             .with_group_id(g())
             .with_member_id(s("m"))
-            .with_assignments(vec![sync_group_request::SyncGroupRequestAssignment::default()
-                .with_member_id(s("m"))
-                .with_assignment(Bytes::from_static(b"a"))]);
+            .with_assignments(vec![
+                sync_group_request::SyncGroupRequestAssignment::default()
+                    .with_member_id(s("m"))
+                    .with_assignment(Bytes::from_static(b"a")),
+            ]);
         walks_exactly(ApiKey::SyncGroup, &sync, 0..=2);
-        walks_exactly(ApiKey::SyncGroup, &sync.clone().with_group_instance_id(Some(s("i"))), 3..=4);
+        walks_exactly(
+            ApiKey::SyncGroup,
+            &sync.clone().with_group_instance_id(Some(s("i"))),
+            3..=4,
+        );
         walks_exactly(
             ApiKey::SyncGroup,
             &sync
@@ -750,52 +759,66 @@ mod tests {
                 .with_protocol_name(Some(s("range"))),
             5..=5,
         );
-        let heartbeat = HeartbeatRequest::default().with_group_id(g()).with_member_id(s("m"));
+        let heartbeat = HeartbeatRequest::default()
+            .with_group_id(g())
+            .with_member_id(s("m"));
         walks_exactly(ApiKey::Heartbeat, &heartbeat, 0..=2);
-        walks_exactly(ApiKey::Heartbeat, &heartbeat.with_group_instance_id(Some(s("i"))), 3..=4);
+        walks_exactly(
+            ApiKey::Heartbeat,
+            &heartbeat.with_group_instance_id(Some(s("i"))),
+            3..=4,
+        );
         walks_exactly(
             ApiKey::LeaveGroup,
-            &LeaveGroupRequest::default().with_group_id(g()).with_member_id(s("m")),
+            &LeaveGroupRequest::default()
+                .with_group_id(g())
+                .with_member_id(s("m")),
             0..=2,
         );
-        let leave = LeaveGroupRequest::default().with_group_id(g()).with_members(vec![
-            leave_group_request::MemberIdentity::default()
+        let leave = LeaveGroupRequest::default()
+            .with_group_id(g())
+            .with_members(vec![leave_group_request::MemberIdentity::default()
                 .with_member_id(s("m"))
-                .with_group_instance_id(Some(s("i"))),
-        ]);
+                .with_group_instance_id(Some(s("i")))]);
         walks_exactly(ApiKey::LeaveGroup, &leave, 3..=4);
         walks_exactly(
             ApiKey::LeaveGroup,
-            &LeaveGroupRequest::default().with_group_id(g()).with_members(vec![
-                leave_group_request::MemberIdentity::default()
+            &LeaveGroupRequest::default()
+                .with_group_id(g())
+                .with_members(vec![leave_group_request::MemberIdentity::default()
                     .with_member_id(s("m"))
-                    .with_reason(Some(s("r"))),
-            ]),
+                    .with_reason(Some(s("r")))]),
             5..=5,
         );
         let commit = OffsetCommitRequest::default()
             .with_group_id(g())
             .with_member_id(s("m"))
-            .with_topics(vec![offset_commit_request::OffsetCommitRequestTopic::default()
-                .with_name(TopicName(s("t")))
-                .with_partitions(vec![
-                    offset_commit_request::OffsetCommitRequestPartition::default()
-                        .with_committed_offset(5)
-                        .with_committed_metadata(Some(s("md"))),
-                ])]);
+            .with_topics(vec![
+                offset_commit_request::OffsetCommitRequestTopic::default()
+                    .with_name(TopicName(s("t")))
+                    .with_partitions(vec![
+                        offset_commit_request::OffsetCommitRequestPartition::default()
+                            .with_committed_offset(5)
+                            .with_committed_metadata(Some(s("md"))),
+                    ]),
+            ]);
         walks_exactly(ApiKey::OffsetCommit, &commit, 2..=6);
         walks_exactly(
             ApiKey::OffsetCommit,
-            &commit.with_group_instance_id(Some(s("i"))).with_retention_time_ms(-1),
+            &commit
+                .with_group_instance_id(Some(s("i")))
+                .with_retention_time_ms(-1),
             7..=9,
         );
         walks_exactly(
             ApiKey::OffsetFetch,
             &OffsetFetchRequest::default()
                 .with_group_id(g())
-                .with_topics(Some(vec![offset_fetch_request::OffsetFetchRequestTopic::default()
-                    .with_name(TopicName(s("t")))
-                    .with_partition_indexes(vec![0, 1])])),
+                .with_topics(Some(vec![
+                    offset_fetch_request::OffsetFetchRequestTopic::default()
+                        .with_name(TopicName(s("t")))
+                        .with_partition_indexes(vec![0, 1]),
+                ])),
             1..=7,
         );
         walks_exactly(
@@ -848,11 +871,13 @@ mod tests {
             ApiKey::OffsetDelete,
             &OffsetDeleteRequest::default()
                 .with_group_id(g())
-                .with_topics(vec![offset_delete_request::OffsetDeleteRequestTopic::default()
-                    .with_name(TopicName(s("t")))
-                    .with_partitions(vec![
-                        offset_delete_request::OffsetDeleteRequestPartition::default(),
-                    ])]),
+                .with_topics(vec![
+                    offset_delete_request::OffsetDeleteRequestTopic::default()
+                        .with_name(TopicName(s("t")))
+                        .with_partitions(vec![
+                            offset_delete_request::OffsetDeleteRequestPartition::default(),
+                        ]),
+                ]),
             0..=0,
         );
         let cgh = ConsumerGroupHeartbeatRequest::default()

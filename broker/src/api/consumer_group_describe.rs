@@ -46,13 +46,13 @@ pub fn handle(
         .into_iter()
         .zip(described)
         .map(|(id, d)| {
-            let group = DescribedGroup::default().with_group_id(id).with_authorized_operations(
-                if request.include_authorized_operations {
+            let group = DescribedGroup::default()
+                .with_group_id(id)
+                .with_authorized_operations(if request.include_authorized_operations {
                     GROUP_OPERATIONS
                 } else {
                     OPERATIONS_NOT_REQUESTED
-                },
-            );
+                });
             match d {
                 Err((error, message)) => group
                     .with_error_code(error.code())
@@ -80,7 +80,9 @@ pub fn handle(
                                             .map(|n| TopicName(str_bytes(n)))
                                             .collect(),
                                     )
-                                    .with_subscribed_topic_regex(m.subscribed_topic_regex.map(str_bytes))
+                                    .with_subscribed_topic_regex(
+                                        m.subscribed_topic_regex.map(str_bytes),
+                                    )
                                     .with_assignment(assignment(m.assignment))
                                     .with_target_assignment(assignment(m.target_assignment));
                                 if version >= 1 {

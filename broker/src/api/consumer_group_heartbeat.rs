@@ -41,7 +41,9 @@ pub fn handle(
         client_host: format!("/{}", session.peer.ip()),
     };
     let state = &session.state;
-    let result = state.groups.consumer_group_heartbeat(&state.topics, heartbeat);
+    let result = state
+        .groups
+        .consumer_group_heartbeat(&state.topics, heartbeat);
     ConsumerGroupHeartbeatResponse::default()
         .with_error_code(result.error.map_or(0, |e| e.code()))
         .with_error_message(result.error_message.map(str_bytes))

@@ -8,7 +8,11 @@ use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 use crate::connection::Session;
 
 /// Deletes each group: GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP or INVALID_GROUP_ID per group.
-pub fn handle(session: &Session, request: DeleteGroupsRequest, _version: i16) -> DeleteGroupsResponse {
+pub fn handle(
+    session: &Session,
+    request: DeleteGroupsRequest,
+    _version: i16,
+) -> DeleteGroupsResponse {
     let ids: Vec<String> = request.groups_names.iter().map(|g| g.to_string()).collect();
     let state = &session.state;
     let errors = state.groups.delete_groups(&state.topics, &ids);

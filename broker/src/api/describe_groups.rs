@@ -17,7 +17,11 @@ use crate::connection::Session;
 const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
 /// One description per group asked for, in order.
-pub fn handle(session: &Session, request: DescribeGroupsRequest, version: i16) -> DescribeGroupsResponse {
+pub fn handle(
+    session: &Session,
+    request: DescribeGroupsRequest,
+    version: i16,
+) -> DescribeGroupsResponse {
     let ids: Vec<String> = request.groups.iter().map(|g| g.to_string()).collect();
     let described = session.state.groups.describe_groups(&ids, version);
     let groups = request
@@ -31,7 +35,11 @@ pub fn handle(session: &Session, request: DescribeGroupsRequest, version: i16) -
                 .map(|m| {
                     DescribedGroupMember::default()
                         .with_member_id(str_bytes(m.member_id))
-                        .with_group_instance_id(if version >= 4 { m.group_instance_id.map(str_bytes) } else { None })
+                        .with_group_instance_id(if version >= 4 {
+                            m.group_instance_id.map(str_bytes)
+                        } else {
+                            None
+                        })
                         .with_client_id(str_bytes(m.client_id))
                         .with_client_host(str_bytes(m.client_host))
                         .with_member_metadata(m.metadata)
@@ -50,11 +58,13 @@ pub fn handle(session: &Session, request: DescribeGroupsRequest, version: i16) -
                 .with_protocol_type(str_bytes(d.protocol_type))
                 .with_protocol_data(str_bytes(d.protocol))
                 .with_members(members)
-                .with_authorized_operations(if version >= 3 && request.include_authorized_operations {
-                    GROUP_OPERATIONS
-                } else {
-                    OPERATIONS_NOT_REQUESTED
-                })
+                .with_authorized_operations(
+                    if version >= 3 && request.include_authorized_operations {
+                        GROUP_OPERATIONS
+                    } else {
+                        OPERATIONS_NOT_REQUESTED
+                    },
+                )
         })
         .collect();
     DescribeGroupsResponse::default().with_groups(groups)

@@ -18,13 +18,21 @@ pub fn handle(session: &Session, request: LeaveGroupRequest, version: i16) -> Le
         request
             .members
             .iter()
-            .map(|m| (m.member_id.to_string(), m.group_instance_id.as_ref().map(|i| i.to_string())))
+            .map(|m| {
+                (
+                    m.member_id.to_string(),
+                    m.group_instance_id.as_ref().map(|i| i.to_string()),
+                )
+            })
             .collect()
     } else {
         vec![(request.member_id.to_string(), None)]
     };
     let state = &session.state;
-    match state.groups.leave_group(&state.topics, &request.group_id, &members) {
+    match state
+        .groups
+        .leave_group(&state.topics, &request.group_id, &members)
+    {
         Err(error) => LeaveGroupResponse::default().with_error_code(error.code()),
         Ok(errors) if version < 3 => LeaveGroupResponse::default()
             .with_error_code(errors.first().copied().flatten().map_or(0, |e| e.code())),

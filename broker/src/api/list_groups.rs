@@ -11,7 +11,11 @@ use crate::connection::Session;
 
 /// The groups matching the request's filters.
 pub fn handle(session: &Session, request: ListGroupsRequest, version: i16) -> ListGroupsResponse {
-    let states: Vec<String> = request.states_filter.iter().map(|s| s.to_string()).collect();
+    let states: Vec<String> = request
+        .states_filter
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let types: Vec<String> = request.types_filter.iter().map(|s| s.to_string()).collect();
     let groups = session
         .state

@@ -35,7 +35,11 @@ pub fn handle(
                 topic: t.name.to_string(),
                 partition: p.partition_index,
                 offset: p.committed_offset,
-                leader_epoch: if version >= 6 { p.committed_leader_epoch } else { -1 },
+                leader_epoch: if version >= 6 {
+                    p.committed_leader_epoch
+                } else {
+                    -1
+                },
                 metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
             })
         })

@@ -11,14 +11,25 @@ use crate::connection::Session;
 
 /// Deletes the offsets named; GROUP_SUBSCRIBED_TO_TOPIC for topics the group's members
 /// consume, or a group-level error.
-pub fn handle(session: &Session, request: OffsetDeleteRequest, _version: i16) -> OffsetDeleteResponse {
+pub fn handle(
+    session: &Session,
+    request: OffsetDeleteRequest,
+    _version: i16,
+) -> OffsetDeleteResponse {
     let partitions: Vec<(String, i32)> = request
         .topics
         .iter()
-        .flat_map(|t| t.partitions.iter().map(|p| (t.name.to_string(), p.partition_index)))
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| (t.name.to_string(), p.partition_index))
+        })
         .collect();
     let state = &session.state;
-    match state.groups.delete_offsets(&state.topics, &request.group_id, &partitions) {
+    match state
+        .groups
+        .delete_offsets(&state.topics, &request.group_id, &partitions)
+    {
         Err(error) => OffsetDeleteResponse::default().with_error_code(error.code()),
         Ok(errors) => {
             let mut errors = errors.into_iter();
@@ -35,7 +46,9 @@ pub fn handle(session: &Session, request: OffsetDeleteRequest, _version: i16) ->
                                 .with_error_code(errors.next().flatten().map_or(0, |e| e.code()))
                         })
                         .collect();
-                    OffsetDeleteResponseTopic::default().with_name(t.name).with_partitions(partitions)
+                    OffsetDeleteResponseTopic::default()
+                        .with_name(t.name)
+                        .with_partitions(partitions)
                 })
                 .collect();
             OffsetDeleteResponse::default().with_topics(topics)

@@ -21,7 +21,12 @@ use crate::group::{CommittedOffset, OffsetFetchTopics};
 
 type Fetched = Result<Vec<(String, Vec<(i32, Option<CommittedOffset>)>)>, ResponseError>;
 
-fn fetch(session: &Session, group_id: &str, member: Option<(&str, i32)>, wanted: OffsetFetchTopics) -> Fetched {
+fn fetch(
+    session: &Session,
+    group_id: &str,
+    member: Option<(&str, i32)>,
+    wanted: OffsetFetchTopics,
+) -> Fetched {
     if group_id.is_empty() {
         return Err(ResponseError::InvalidGroupId);
     }
@@ -29,7 +34,9 @@ fn fetch(session: &Session, group_id: &str, member: Option<(&str, i32)>, wanted:
 }
 
 fn values(offset: Option<&CommittedOffset>) -> (i64, i32, String) {
-    offset.map_or((-1, -1, String::new()), |o| (o.offset, o.leader_epoch, o.metadata.clone()))
+    offset.map_or((-1, -1, String::new()), |o| {
+        (o.offset, o.leader_epoch, o.metadata.clone())
+    })
 }
 
 /// The committed offsets of the group (v1-7) or groups (v8+) asked for.
@@ -47,7 +54,8 @@ pub fn handle(session: &Session, request: OffsetFetchRequest, version: i16) -> O
                 });
                 let member = g.member_id.as_deref().map(|m| (m, g.member_epoch));
                 let member = if version >= 9 { member } else { None };
-                let response = OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
+                let response =
+                    OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
                 match fetch(session, &g.group_id, member, wanted) {
                     Err(error) => response.with_error_code(error.code()),
                     Ok(topics) => response.with_topics(
@@ -100,7 +108,11 @@ pub fn handle(session: &Session, request: OffsetFetchRequest, version: i16) -> O
                                     OffsetFetchResponsePartition::default()
                                         .with_partition_index(p)
                                         .with_committed_offset(offset)
-                                        .with_committed_leader_epoch(if version >= 5 { epoch } else { -1 })
+                                        .with_committed_leader_epoch(if version >= 5 {
+                                            epoch
+                                        } else {
+                                            -1
+                                        })
                                         .with_metadata(Some(str_bytes(metadata)))
                                 })
                                 .collect(),

@@ -164,10 +164,17 @@ fn uniform(
                     let taker = sorted
                         .iter()
                         .filter(|m| m.topics.contains(topic) && m.member_id != giver.member_id)
-                        .min_by_key(|m| (counts.get(m.member_id).copied().unwrap_or(0), m.member_id))?;
+                        .min_by_key(|m| {
+                            (counts.get(m.member_id).copied().unwrap_or(0), m.member_id)
+                        })?;
                     let taker_count = counts.get(taker.member_id).copied().unwrap_or(0);
                     (taker_count + 1 < giver_count)
-                        .then(|| parts.iter().next_back().map(|p| (*topic, *p, taker.member_id)))
+                        .then(|| {
+                            parts
+                                .iter()
+                                .next_back()
+                                .map(|p| (*topic, *p, taker.member_id))
+                        })
                         .flatten()
                 })
             });
@@ -178,7 +185,11 @@ fn uniform(
                         out.get_mut(giver.member_id).map(|a| a.remove(&topic));
                     }
                 }
-                out.entry(taker.to_string()).or_default().entry(topic).or_default().insert(p);
+                out.entry(taker.to_string())
+                    .or_default()
+                    .entry(topic)
+                    .or_default()
+                    .insert(p);
                 *counts.entry(giver.member_id).or_default() -= 1;
                 *counts.entry(taker).or_default() += 1;
                 moved = true;
@@ -206,8 +217,16 @@ mod tests {
         let t = Uuid::from_u128(1);
         let empty = Assignment::new();
         let members = [
-            MemberSpec { member_id: "b", topics: [t].into(), current: &empty },
-            MemberSpec { member_id: "a", topics: [t].into(), current: &empty },
+            MemberSpec {
+                member_id: "b",
+                topics: [t].into(),
+                current: &empty,
+            },
+            MemberSpec {
+                member_id: "a",
+                topics: [t].into(),
+                current: &empty,
+            },
         ];
         let out = assign("range", &members, &[(t, 5)].into());
         assert_eq!(out["a"][&t], [0, 1, 2].into());
@@ -221,17 +240,37 @@ mod tests {
         let first = assign(
             "uniform",
             &[
-                MemberSpec { member_id: "a", topics: [t].into(), current: &empty },
-                MemberSpec { member_id: "b", topics: [t].into(), current: &empty },
+                MemberSpec {
+                    member_id: "a",
+                    topics: [t].into(),
+                    current: &empty,
+                },
+                MemberSpec {
+                    member_id: "b",
+                    topics: [t].into(),
+                    current: &empty,
+                },
             ],
             &[(t, 6)].into(),
         );
         let second = assign(
             "uniform",
             &[
-                MemberSpec { member_id: "a", topics: [t].into(), current: &first["a"] },
-                MemberSpec { member_id: "b", topics: [t].into(), current: &first["b"] },
-                MemberSpec { member_id: "c", topics: [t].into(), current: &empty },
+                MemberSpec {
+                    member_id: "a",
+                    topics: [t].into(),
+                    current: &first["a"],
+                },
+                MemberSpec {
+                    member_id: "b",
+                    topics: [t].into(),
+                    current: &first["b"],
+                },
+                MemberSpec {
+                    member_id: "c",
+                    topics: [t].into(),
+                    current: &empty,
+                },
             ],
             &[(t, 6)].into(),
         );
@@ -239,7 +278,10 @@ mod tests {
             assert_eq!(count(&second[m]), 2, "{m}: {second:?}");
         }
         for m in ["a", "b"] {
-            assert!(second[m][&t].is_subset(&first[m][&t]), "{m} kept its own partitions");
+            assert!(
+                second[m][&t].is_subset(&first[m][&t]),
+                "{m} kept its own partitions"
+            );
         }
     }
 

@@ -367,7 +367,12 @@ impl ClassicGroup {
             .leader_id
             .as_ref()
             .and_then(|l| self.members.get(l))
-            .map(|m| m.protocols.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>())
+            .map(|m| {
+                m.protocols
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default();
         leader_order
             .into_iter()
@@ -479,7 +484,11 @@ impl ClassicGroup {
         self.generation_id += 1;
         if self.members.is_empty() {
             self.protocol_name = None;
-            self.protocol_type = if self.generation_id > 0 { self.protocol_type.take() } else { None };
+            self.protocol_type = if self.generation_id > 0 {
+                self.protocol_type.take()
+            } else {
+                None
+            };
             self.leader_id = None;
             self.transition(ClassicState::Empty);
             records.push(group_record(&self.id, &self.stored()));
@@ -510,7 +519,11 @@ impl ClassicGroup {
                     protocol_name: self.protocol_name.clone(),
                     leader: leader.clone(),
                     member_id: m.member_id.clone(),
-                    members: if m.member_id == leader { all.clone() } else { Vec::new() },
+                    members: if m.member_id == leader {
+                        all.clone()
+                    } else {
+                        Vec::new()
+                    },
                     skip_assignment: false,
                 });
             }
@@ -622,7 +635,8 @@ impl ClassicGroup {
                 .and_then(|i| self.static_members.get(i))
                 .cloned()
             {
-                let reply = self.replace_static_member(&old_id, new_id, request, now, config, &mut records);
+                let reply =
+                    self.replace_static_member(&old_id, new_id, request, now, config, &mut records);
                 return (reply, records);
             }
             if self.members.len() >= config.max_size {
@@ -643,7 +657,13 @@ impl ClassicGroup {
             if self.members.len() >= config.max_size {
                 return (fail(ResponseError::GroupMaxSizeReached), records);
             }
-            let reply = self.add_member_and_rebalance(member_id.clone(), request, now, config, &mut records);
+            let reply = self.add_member_and_rebalance(
+                member_id.clone(),
+                request,
+                now,
+                config,
+                &mut records,
+            );
             return (reply, records);
         }
         if let Err(err) = self.check_member(&member_id, request.group_instance_id.as_deref()) {
@@ -655,7 +675,9 @@ impl ClassicGroup {
         let same_protocols = member.protocols == request.protocols;
         member.heartbeat_deadline = now + request.session_timeout;
         match self.state {
-            ClassicState::Empty | ClassicState::Dead => (fail(ResponseError::UnknownMemberId), records),
+            ClassicState::Empty | ClassicState::Dead => {
+                (fail(ResponseError::UnknownMemberId), records)
+            }
             ClassicState::CompletingRebalance if same_protocols => {
                 (Reply::Now(self.current_generation(&member_id)), records)
             }
@@ -761,22 +783,25 @@ impl ClassicGroup {
     pub fn sync(&mut self, request: SyncRequest, now: Instant) -> (Reply<SyncResult>, Records) {
         let mut records = Vec::new();
         let fail = |e| Reply::Now(SyncResult::error(e));
-        if let Err(err) = self.check_member(&request.member_id, request.group_instance_id.as_deref()) {
+        if let Err(err) =
+            self.check_member(&request.member_id, request.group_instance_id.as_deref())
+        {
             return (fail(err), records);
         }
         if request.generation_id != self.generation_id {
             return (fail(ResponseError::IllegalGeneration), records);
         }
-        let mismatched = |given: &Option<String>, ours: &Option<String>| {
-            given.is_some() && given != ours
-        };
+        let mismatched =
+            |given: &Option<String>, ours: &Option<String>| given.is_some() && given != ours;
         if mismatched(&request.protocol_type, &self.protocol_type)
             || mismatched(&request.protocol_name, &self.protocol_name)
         {
             return (fail(ResponseError::InconsistentGroupProtocol), records);
         }
         match self.state {
-            ClassicState::Empty | ClassicState::Dead => (fail(ResponseError::UnknownMemberId), records),
+            ClassicState::Empty | ClassicState::Dead => {
+                (fail(ResponseError::UnknownMemberId), records)
+            }
             ClassicState::PreparingRebalance => (fail(ResponseError::RebalanceInProgress), records),
             ClassicState::Stable => {
                 let member = self.members.get_mut(&request.member_id);
@@ -795,7 +820,8 @@ impl ClassicGroup {
                     m.heartbeat_deadline = now + m.session_timeout;
                 }
                 if self.leader_id.as_deref() == Some(request.member_id.as_str()) {
-                    let assignments: HashMap<String, Bytes> = request.assignments.into_iter().collect();
+                    let assignments: HashMap<String, Bytes> =
+                        request.assignments.into_iter().collect();
                     for m in self.members.values_mut() {
                         m.assignment = assignments.get(&m.member_id).cloned().unwrap_or_default();
                     }
@@ -857,8 +883,12 @@ impl ClassicGroup {
             return Some(err);
         }
         match self.state {
-            ClassicState::Empty | ClassicState::Dead => return Some(ResponseError::UnknownMemberId),
-            _ if generation_id != self.generation_id => return Some(ResponseError::IllegalGeneration),
+            ClassicState::Empty | ClassicState::Dead => {
+                return Some(ResponseError::UnknownMemberId)
+            }
+            _ if generation_id != self.generation_id => {
+                return Some(ResponseError::IllegalGeneration)
+            }
             _ => {}
         }
         if let Some(m) = self.members.get_mut(member_id) {
@@ -936,11 +966,7 @@ impl ClassicGroup {
     /// Serves the group's deadlines as of `now`: the end of the join phase, members whose
     /// session expired, pending members that never rejoined. Returns the records to store and
     /// the next deadline.
-    pub fn expire(
-        &mut self,
-        now: Instant,
-        config: &GroupConfig,
-    ) -> (Records, Option<Instant>) {
+    pub fn expire(&mut self, now: Instant, config: &GroupConfig) -> (Records, Option<Instant>) {
         let mut records = Vec::new();
         self.pending_members.retain(|_, deadline| *deadline > now);
         let expired: Vec<String> = self
@@ -979,7 +1005,8 @@ impl ClassicGroup {
         if generation < 0 && self.state == ClassicState::Empty {
             return Ok(());
         }
-        if generation >= 0 || !identity.member_id.is_empty() || identity.group_instance_id.is_some() {
+        if generation >= 0 || !identity.member_id.is_empty() || identity.group_instance_id.is_some()
+        {
             self.check_member(&identity.member_id, identity.group_instance_id.as_deref())?;
             if generation != self.generation_id {
                 return Err(ResponseError::IllegalGeneration);
@@ -1018,7 +1045,11 @@ impl ClassicGroup {
             error: None,
             state: self.state.name().into(),
             protocol_type: self.protocol_type.clone().unwrap_or_default(),
-            protocol: if stable { protocol.clone() } else { String::new() },
+            protocol: if stable {
+                protocol.clone()
+            } else {
+                String::new()
+            },
             members: self
                 .members
                 .values()
@@ -1027,8 +1058,16 @@ impl ClassicGroup {
                     group_instance_id: m.group_instance_id.clone(),
                     client_id: m.client_id.clone(),
                     client_host: m.client_host.clone(),
-                    metadata: if stable { m.metadata(&protocol) } else { Bytes::new() },
-                    assignment: if stable { m.assignment.clone() } else { Bytes::new() },
+                    metadata: if stable {
+                        m.metadata(&protocol)
+                    } else {
+                        Bytes::new()
+                    },
+                    assignment: if stable {
+                        m.assignment.clone()
+                    } else {
+                        Bytes::new()
+                    },
                 })
                 .collect(),
         }

@@ -200,11 +200,13 @@ pub struct ConsumerGroupDescription {
 }
 
 fn is_subset(a: &Assignment, b: &Assignment) -> bool {
-    a.iter().all(|(t, parts)| b.get(t).is_some_and(|other| parts.is_subset(other)))
+    a.iter()
+        .all(|(t, parts)| b.get(t).is_some_and(|other| parts.is_subset(other)))
 }
 
 fn intersects(a: &Assignment, b: &Assignment) -> bool {
-    a.iter().any(|(t, parts)| b.get(t).is_some_and(|other| !parts.is_disjoint(other)))
+    a.iter()
+        .any(|(t, parts)| b.get(t).is_some_and(|other| !parts.is_disjoint(other)))
 }
 
 fn minus(a: &Assignment, b: &Assignment) -> Assignment {
@@ -229,7 +231,8 @@ fn intersection(a: &Assignment, b: &Assignment) -> Assignment {
 }
 
 fn pairs(a: &Assignment) -> impl Iterator<Item = (Uuid, i32)> + '_ {
-    a.iter().flat_map(|(t, parts)| parts.iter().map(move |p| (*t, *p)))
+    a.iter()
+        .flat_map(|(t, parts)| parts.iter().map(move |p| (*t, *p)))
 }
 
 impl ConsumerGroup {
@@ -288,7 +291,11 @@ impl ConsumerGroup {
         out
     }
 
-    fn member_topics(&self, member: &ConsumerMember, metadata: &BTreeMap<String, (Uuid, i32)>) -> BTreeSet<Uuid> {
+    fn member_topics(
+        &self,
+        member: &ConsumerMember,
+        metadata: &BTreeMap<String, (Uuid, i32)>,
+    ) -> BTreeSet<Uuid> {
         let regex = member
             .subscribed_topic_regex
             .as_deref()
@@ -347,7 +354,9 @@ impl ConsumerGroup {
 
     fn remove_member(&mut self, member_id: &str) {
         if let Some(m) = self.members.remove(member_id) {
-            let held: Vec<(Uuid, i32)> = pairs(&m.assigned).chain(pairs(&m.pending_revocation)).collect();
+            let held: Vec<(Uuid, i32)> = pairs(&m.assigned)
+                .chain(pairs(&m.pending_revocation))
+                .collect();
             for key in held {
                 if self.owners.get(&key).map(String::as_str) == Some(member_id) {
                     self.owners.remove(&key);
@@ -388,7 +397,10 @@ impl ConsumerGroup {
         let Some(member) = self.members.get(member_id) else {
             return;
         };
-        if member.member_epoch == assignment_epoch && state == MemberState::Stable && member.assigned == target {
+        if member.member_epoch == assignment_epoch
+            && state == MemberState::Stable
+            && member.assigned == target
+        {
             return;
         }
         let kept = intersection(&member.assigned, &target);
@@ -411,7 +423,8 @@ impl ConsumerGroup {
                 Some(owner) if owner != member_id => unreleased = true,
                 _ => {
                     assigned.entry(topic).or_default().insert(partition);
-                    self.owners.insert((topic, partition), member_id.to_string());
+                    self.owners
+                        .insert((topic, partition), member_id.to_string());
                 }
             }
         }
@@ -440,7 +453,8 @@ impl ConsumerGroup {
     ) -> HeartbeatResult {
         let interval = config.consumer_heartbeat_interval.as_millis() as i32;
         let epoch = request.member_epoch;
-        let invalid = |message: &str| HeartbeatResult::error(ResponseError::InvalidRequest, message);
+        let invalid =
+            |message: &str| HeartbeatResult::error(ResponseError::InvalidRequest, message);
         if request.version >= 1 && request.member_id.is_empty() {
             return invalid("MemberId can't be empty.");
         }
@@ -451,11 +465,18 @@ impl ConsumerGroup {
             if request.owned.as_ref().is_some_and(|o| !o.is_empty()) {
                 return invalid("TopicPartitions must be empty when (re-)joining.");
             }
-            if request.subscribed_topic_names.is_none() && request.subscribed_topic_regex.is_none() {
-                return invalid("SubscribedTopicNames or SubscribedTopicRegex must be set in first request.");
+            if request.subscribed_topic_names.is_none() && request.subscribed_topic_regex.is_none()
+            {
+                return invalid(
+                    "SubscribedTopicNames or SubscribedTopicRegex must be set in first request.",
+                );
             }
         }
-        if let Some(regex) = request.subscribed_topic_regex.as_deref().filter(|r| !r.is_empty()) {
+        if let Some(regex) = request
+            .subscribed_topic_regex
+            .as_deref()
+            .filter(|r| !r.is_empty())
+        {
             if regex::Regex::new(regex).is_err() {
                 return HeartbeatResult::error(
                     ResponseError::InvalidRegularExpression,
@@ -464,10 +485,17 @@ impl ConsumerGroup {
             }
         }
         if let Some(a) = request.server_assignor.as_deref() {
-            if !config.consumer_assignors.iter().any(|c| c == assignor::short_name(a)) {
+            if !config
+                .consumer_assignors
+                .iter()
+                .any(|c| c == assignor::short_name(a))
+            {
                 return HeartbeatResult::error(
                     ResponseError::UnsupportedAssignor,
-                    &format!("ServerAssignor {a} is not supported. Supported assignors: {}.", config.consumer_assignors.join(", ")),
+                    &format!(
+                        "ServerAssignor {a} is not supported. Supported assignors: {}.",
+                        config.consumer_assignors.join(", ")
+                    ),
                 );
             }
         }
@@ -529,7 +557,8 @@ impl ConsumerGroup {
         };
         let full = epoch == 0
             || (request.rebalance_timeout_ms != -1
-                && (request.subscribed_topic_names.is_some() || request.subscribed_topic_regex.is_some())
+                && (request.subscribed_topic_names.is_some()
+                    || request.subscribed_topic_regex.is_some())
                 && request.owned.is_some());
         HeartbeatResult {
             error: None,
@@ -558,7 +587,10 @@ impl ConsumerGroup {
             if let Some(instance) = &request.instance_id {
                 if let Some(old_id) = self.static_members.get(instance).cloned() {
                     if old_id != member_id {
-                        let left = self.members.get(&old_id).is_some_and(|m| m.left_temporarily);
+                        let left = self
+                            .members
+                            .get(&old_id)
+                            .is_some_and(|m| m.left_temporarily);
                         if !left {
                             return Err(HeartbeatResult::error(
                                 ResponseError::UnreleasedInstanceId,
@@ -576,7 +608,8 @@ impl ConsumerGroup {
                                 self.target.insert(member_id.clone(), target);
                             }
                             self.members.insert(member_id.clone(), m);
-                            self.static_members.insert(instance.clone(), member_id.clone());
+                            self.static_members
+                                .insert(instance.clone(), member_id.clone());
                             return Ok(member_id);
                         }
                     }
@@ -604,7 +637,8 @@ impl ConsumerGroup {
                 ));
             }
             if let Some(instance) = &request.instance_id {
-                self.static_members.insert(instance.clone(), member_id.clone());
+                self.static_members
+                    .insert(instance.clone(), member_id.clone());
             }
             self.members.insert(
                 member_id.clone(),
@@ -614,7 +648,9 @@ impl ConsumerGroup {
                     rack_id: request.rack_id.clone(),
                     client_id: request.client_id.clone(),
                     client_host: request.client_host.clone(),
-                    rebalance_timeout: Duration::from_millis(request.rebalance_timeout_ms.max(0) as u64),
+                    rebalance_timeout: Duration::from_millis(
+                        request.rebalance_timeout_ms.max(0) as u64
+                    ),
                     subscribed_topic_names: Vec::new(),
                     subscribed_topic_regex: None,
                     server_assignor: None,
@@ -654,7 +690,10 @@ impl ConsumerGroup {
             // A retry after a lost response: the previous epoch with a subset of the
             // assignment is accepted.
             let retry = epoch == member.previous_member_epoch
-                && request.owned.as_ref().is_some_and(|o| is_subset(o, &member.assigned));
+                && request
+                    .owned
+                    .as_ref()
+                    .is_some_and(|o| is_subset(o, &member.assigned));
             if !retry {
                 return Err(HeartbeatResult::error(
                     ResponseError::FencedMemberEpoch,
@@ -674,7 +713,11 @@ impl ConsumerGroup {
         config: &GroupConfig,
     ) -> HeartbeatResult {
         let member_id = match (&request.instance_id, request.member_id.is_empty()) {
-            (Some(instance), _) => self.static_members.get(instance).cloned().unwrap_or_default(),
+            (Some(instance), _) => self
+                .static_members
+                .get(instance)
+                .cloned()
+                .unwrap_or_default(),
             (None, _) => request.member_id.clone(),
         };
         if !self.members.contains_key(&member_id) {
@@ -707,7 +750,9 @@ impl ConsumerGroup {
         let expired: Vec<String> = self
             .members
             .values()
-            .filter(|m| m.session_deadline <= now || m.revocation_deadline.is_some_and(|d| d <= now))
+            .filter(|m| {
+                m.session_deadline <= now || m.revocation_deadline.is_some_and(|d| d <= now)
+            })
             .map(|m| m.member_id.clone())
             .collect();
         for id in expired {
@@ -769,7 +814,10 @@ impl ConsumerGroup {
         let named = |a: &Assignment| -> Vec<(Uuid, String, Vec<i32>)> {
             a.iter()
                 .map(|(id, parts)| {
-                    let name = topics.get_by_id(*id).map(|t| t.name.clone()).unwrap_or_default();
+                    let name = topics
+                        .get_by_id(*id)
+                        .map(|t| t.name.clone())
+                        .unwrap_or_default();
                     (*id, name, parts.iter().copied().collect())
                 })
                 .collect()
@@ -778,7 +826,11 @@ impl ConsumerGroup {
             state: self.state_name(),
             group_epoch: self.group_epoch,
             assignment_epoch: self.assignment_epoch,
-            assignor_name: if self.assignor_name.is_empty() { "uniform".into() } else { self.assignor_name.clone() },
+            assignor_name: if self.assignor_name.is_empty() {
+                "uniform".into()
+            } else {
+                self.assignor_name.clone()
+            },
             members: self
                 .members
                 .values()
@@ -792,7 +844,9 @@ impl ConsumerGroup {
                     subscribed_topic_names: m.subscribed_topic_names.clone(),
                     subscribed_topic_regex: m.subscribed_topic_regex.clone(),
                     assignment: named(&m.assigned),
-                    target_assignment: named(self.target.get(&m.member_id).unwrap_or(&Assignment::new())),
+                    target_assignment: named(
+                        self.target.get(&m.member_id).unwrap_or(&Assignment::new()),
+                    ),
                 })
                 .collect(),
         }

@@ -332,11 +332,12 @@ impl GroupCoordinator {
             "segment.bytes".to_string(),
             self.config.offsets_topic_segment_bytes.to_string(),
         );
-        overrides.insert(
-            "compression.type".to_string(),
-            "producer".to_string(),
-        );
-        match topics.create(OFFSETS_TOPIC, self.config.offsets_topic_partitions, overrides) {
+        overrides.insert("compression.type".to_string(), "producer".to_string());
+        match topics.create(
+            OFFSETS_TOPIC,
+            self.config.offsets_topic_partitions,
+            overrides,
+        ) {
             Ok(topic) => Ok(topic),
             Err(crate::topics::TopicError::AlreadyExists(_)) => topics
                 .get(OFFSETS_TOPIC)
@@ -414,7 +415,11 @@ impl GroupCoordinator {
                         continue;
                     }
                     let Ok(section) = josefine_storage::batch::records_section(batch) else {
-                        tracing::warn!(partition = partition.index, offset, "skipping an undecodable batch of {OFFSETS_TOPIC}");
+                        tracing::warn!(
+                            partition = partition.index,
+                            offset,
+                            "skipping an undecodable batch of {OFFSETS_TOPIC}"
+                        );
                         continue;
                     };
                     for record in josefine_storage::batch::RecordIter::new(&section).flatten() {
@@ -430,13 +435,11 @@ impl GroupCoordinator {
             }
         }
         for group in groups.values_mut() {
-            group
-                .offsets
-                .retain(|(topic, partition), _| {
-                    topics
-                        .get(topic)
-                        .is_some_and(|t| *partition < t.partition_count())
-                });
+            group.offsets.retain(|(topic, partition), _| {
+                topics
+                    .get(topic)
+                    .is_some_and(|t| *partition < t.partition_count())
+            });
         }
         tracing::info!(
             groups = groups.len(),
@@ -481,9 +484,8 @@ impl GroupCoordinator {
         group_id: &str,
         request: JoinRequest,
     ) -> Reply<JoinResult> {
-        let failed = |error: ResponseError, member_id: &str| {
-            Reply::Now(JoinResult::error(error, member_id))
-        };
+        let failed =
+            |error: ResponseError, member_id: &str| Reply::Now(JoinResult::error(error, member_id));
         if let Err(err) = Self::check_group_id(group_id) {
             return failed(err, &request.member_id);
         }
@@ -586,7 +588,13 @@ impl GroupCoordinator {
         let errors = members
             .iter()
             .map(|(member_id, instance)| {
-                classic.leave(member_id, instance.as_deref(), now, &self.config, &mut records)
+                classic.leave(
+                    member_id,
+                    instance.as_deref(),
+                    now,
+                    &self.config,
+                    &mut records,
+                )
             })
             .collect();
         if let Err(err) = self.append(topics, group_id, &records) {
@@ -682,8 +690,13 @@ impl GroupCoordinator {
     ) -> Result<Vec<(String, Vec<(i32, Option<CommittedOffset>)>)>, ResponseError> {
         let groups = self.lock();
         let group = groups.get(group_id);
-        if let (Some(Group { kind: GroupKind::Consumer(g), .. }), Some((member_id, epoch))) =
-            (group, member)
+        if let (
+            Some(Group {
+                kind: GroupKind::Consumer(g),
+                ..
+            }),
+            Some((member_id, epoch)),
+        ) = (group, member)
         {
             g.validate_offset_fetch(member_id, epoch)?;
         }
@@ -744,8 +757,15 @@ impl GroupCoordinator {
         let groups = self.lock();
         let mut listed: Vec<ListedGroup> = groups
             .values()
-            .filter(|g| states.is_empty() || states.iter().any(|s| s.eq_ignore_ascii_case(g.state_name())))
-            .filter(|g| types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(g.type_name())))
+            .filter(|g| {
+                states.is_empty()
+                    || states
+                        .iter()
+                        .any(|s| s.eq_ignore_ascii_case(g.state_name()))
+            })
+            .filter(|g| {
+                types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(g.type_name()))
+            })
             .map(|g| ListedGroup {
                 group_id: g.id.clone(),
                 protocol_type: g.protocol_type(),
@@ -806,9 +826,7 @@ impl GroupCoordinator {
             .ok_or(ResponseError::GroupIdNotFound)?;
         let subscribed = match &group.kind {
             GroupKind::Classic(g) if g.members.is_empty() => Default::default(),
-            GroupKind::Classic(g) => g
-                .subscribed_topics()
-                .ok_or(ResponseError::NonEmptyGroup)?,
+            GroupKind::Classic(g) => g.subscribed_topics().ok_or(ResponseError::NonEmptyGroup)?,
             GroupKind::Consumer(g) => g.subscribed_topics(),
         };
         let mut errors = Vec::with_capacity(partitions.len());
@@ -932,11 +950,7 @@ impl GroupCoordinator {
 }
 
 /// Applies one `__consumer_offsets` record to the groups being loaded.
-fn replay(
-    groups: &mut HashMap<String, Group>,
-    key: &[u8],
-    value: Option<&[u8]>,
-) {
+fn replay(groups: &mut HashMap<String, Group>, key: &[u8], value: Option<&[u8]>) {
     let decoded = match records::decode_key(key) {
         Ok(k) => k,
         Err(err) => {
@@ -979,7 +993,9 @@ fn replay(
                     .or_insert_with(|| Group::new_classic(&id));
                 group.kind = GroupKind::Classic(ClassicGroup::restore(&id, stored, Instant::now()));
             }
-            Some(Err(err)) => tracing::warn!(%err, group_id = id, "skipping undecodable group metadata"),
+            Some(Err(err)) => {
+                tracing::warn!(%err, group_id = id, "skipping undecodable group metadata")
+            }
         },
         RecordKey::Other(_) => {}
     }
@@ -987,15 +1003,15 @@ fn replay(
 
 /// The stored form of a classic group, for `__consumer_offsets`.
 pub(crate) fn group_record(group_id: &str, stored: &StoredGroup) -> (Vec<u8>, Option<Vec<u8>>) {
-    (records::group_key(group_id), Some(records::group_value(stored)))
+    (
+        records::group_key(group_id),
+        Some(records::group_value(stored)),
+    )
 }
 
 /// Serves the coordinator's deadlines until `cancel`: sleeps until the earliest one, or until
 /// a request adds an earlier one.
-pub async fn run_timers(
-    state: Arc<crate::server::BrokerState>,
-    cancel: CancellationToken,
-) {
+pub async fn run_timers(state: Arc<crate::server::BrokerState>, cancel: CancellationToken) {
     let coordinator = &state.groups;
     loop {
         let next = coordinator.expire(&state.topics, Instant::now());

@@ -354,9 +354,9 @@ pub fn decode_group_value(bytes: &[u8]) -> Result<StoredGroup, String> {
 /// `Utils.abs(groupId.hashCode()) % offsets.topic.num.partitions`, with Java's `String.hashCode`
 /// over UTF-16 code units.
 pub fn partition_for(group_id: &str, partitions: i32) -> i32 {
-    let hash = group_id
-        .encode_utf16()
-        .fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)));
+    let hash = group_id.encode_utf16().fold(0i32, |h, unit| {
+        h.wrapping_mul(31).wrapping_add(i32::from(unit))
+    });
     // Kafka's Utils.abs maps i32::MIN to 0 rather than overflowing.
     let abs = if hash == i32::MIN { 0 } else { hash.abs() };
     abs % partitions.max(1)
@@ -387,7 +387,15 @@ mod tests {
         v1.extend(7i64.to_be_bytes());
         v1.extend((-1i64).to_be_bytes());
         let read = decode_offset_value(&v1).unwrap();
-        assert_eq!((read.offset, read.leader_epoch, read.metadata.as_str(), read.commit_timestamp), (42, -1, "md", 7));
+        assert_eq!(
+            (
+                read.offset,
+                read.leader_epoch,
+                read.metadata.as_str(),
+                read.commit_timestamp
+            ),
+            (42, -1, "md", 7)
+        );
         // Version 4 (flexible): compact metadata string and an empty tagged-field section.
         let mut v4 = vec![0, 4];
         v4.extend(42i64.to_be_bytes());
@@ -396,7 +404,10 @@ mod tests {
         v4.extend(7i64.to_be_bytes());
         v4.push(0);
         let read = decode_offset_value(&v4).unwrap();
-        assert_eq!((read.offset, read.leader_epoch, read.metadata.as_str()), (42, 5, "md"));
+        assert_eq!(
+            (read.offset, read.leader_epoch, read.metadata.as_str()),
+            (42, 5, "md")
+        );
     }
 
     #[test]
