@@ -58,9 +58,12 @@ pub fn handle(
                 if version >= 6 {
                     result.topic_id = topic.id;
                 }
-                state
-                    .topics
-                    .delete(&topic)
+                let deleted = state.topics.delete(&topic);
+                if deleted.is_ok() {
+                    // Kafka removes every group's offsets of a deleted topic.
+                    state.groups.on_topic_deleted(&state.topics, &topic.name);
+                }
+                deleted
                     .err()
                     .map(|e| (ResponseError::KafkaStorageError, e.to_string()))
             }

@@ -502,15 +502,15 @@ impl ConsumerGroup {
         if epoch == LEAVE_GROUP_MEMBER_EPOCH || epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH {
             return self.leave(request, epoch, interval, now, config);
         }
-        let member_id = match self.admit(&request, now, config) {
-            Ok(id) => id,
+        let (member_id, joined) = match self.admit(&request, now, config) {
+            Ok(admitted) => admitted,
             Err(result) => return result,
         };
         let Some(member) = self.members.get_mut(&member_id) else {
             return HeartbeatResult::error(ResponseError::UnknownMemberId, "");
         };
         member.session_deadline = now + config.consumer_session_timeout;
-        let mut changed = false;
+        let mut changed = joined;
         if request.rebalance_timeout_ms >= 0 {
             member.rebalance_timeout = Duration::from_millis(request.rebalance_timeout_ms as u64);
         }
@@ -540,12 +540,13 @@ impl ConsumerGroup {
         member.client_id = request.client_id.clone();
         member.client_host = request.client_host.clone();
         let before = member.assigned.clone();
-        if changed {
-            self.group_epoch += 1;
-        }
         let metadata = self.resolve_subscriptions(topics);
         if metadata != self.subscribed_metadata {
             self.subscribed_metadata = metadata;
+            changed = true;
+        }
+        // One bump per heartbeat, whatever changed (membership, subscription, topics).
+        if changed {
             self.group_epoch += 1;
         }
         if self.group_epoch > self.assignment_epoch {
@@ -570,13 +571,14 @@ impl ConsumerGroup {
         }
     }
 
-    /// Finds or creates the member of a heartbeat, checking its epoch. Returns its id.
+    /// Finds or creates the member of a heartbeat, checking its epoch. Returns its id and
+    /// whether it is new to the group.
     fn admit(
         &mut self,
         request: &HeartbeatRequest,
         now: Instant,
         config: &GroupConfig,
-    ) -> Result<String, HeartbeatResult> {
+    ) -> Result<(String, bool), HeartbeatResult> {
         let epoch = request.member_epoch;
         if epoch == 0 {
             let member_id = if request.member_id.is_empty() {
@@ -610,7 +612,7 @@ impl ConsumerGroup {
                             self.members.insert(member_id.clone(), m);
                             self.static_members
                                 .insert(instance.clone(), member_id.clone());
-                            return Ok(member_id);
+                            return Ok((member_id, false));
                         }
                     }
                 }
@@ -628,7 +630,7 @@ impl ConsumerGroup {
                     m.member_epoch = 0;
                     m.revocation_deadline = None;
                 }
-                return Ok(member_id);
+                return Ok((member_id, false));
             }
             if self.members.len() >= config.consumer_max_size {
                 return Err(HeartbeatResult::error(
@@ -664,10 +666,8 @@ impl ConsumerGroup {
                     left_temporarily: false,
                 },
             );
-            // A new member changes the membership.
-            self.group_epoch += 1;
             tracing::info!(member_id = %member_id, "consumer group member joined");
-            return Ok(member_id);
+            return Ok((member_id, true));
         }
         let Some(member) = self.members.get(&request.member_id) else {
             return Err(HeartbeatResult::error(
@@ -701,7 +701,7 @@ impl ConsumerGroup {
                 ));
             }
         }
-        Ok(request.member_id.clone())
+        Ok((request.member_id.clone(), false))
     }
 
     fn leave(
