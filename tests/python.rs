@@ -50,3 +50,8 @@ fn kafka_python_incremental_fetch_sessions() -> TestResult {
         "kafka-python ok: 300 records over 5 rounds",
     )
 }
+
+#[test]
+fn python_clients_form_list_describe_and_delete_groups() -> TestResult {
+    run_script("confluent_kafka", "confluent-kafka", "groups.py", "python groups ok")
+}
