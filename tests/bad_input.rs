@@ -4,20 +4,13 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use bytes::{BufMut, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, DescribeClusterRequest,
-    DescribeClusterResponse, RequestHeader, ResponseHeader,
+    DescribeClusterResponse, ResponseHeader,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::{Decodable, StrBytes};
 
 use crate::common::*;
-
-fn connect(bootstrap: &str) -> TestResult<TcpStream> {
-    let stream = TcpStream::connect(bootstrap)?;
-    stream.set_read_timeout(Some(PATIENCE))?;
-    Ok(stream)
-}
 
 /// Whether the broker closed the connection: a read returns end of stream or a reset.
 fn closed_by_broker(stream: &mut TcpStream) -> bool {
@@ -30,34 +23,6 @@ fn closed_by_broker(stream: &mut TcpStream) -> bool {
             std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
         ),
     }
-}
-
-fn request<R: Encodable>(
-    api_key: ApiKey,
-    version: i16,
-    header_version: i16,
-    body: &R,
-) -> TestResult<Vec<u8>> {
-    let mut buf = BytesMut::new();
-    buf.put_i32(0);
-    RequestHeader::default()
-        .with_request_api_key(api_key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(7)
-        .with_client_id(Some(StrBytes::from_static_str("raw")))
-        .encode(&mut buf, header_version)?;
-    body.encode(&mut buf, version)?;
-    let size = (buf.len() - 4) as i32;
-    buf[..4].copy_from_slice(&size.to_be_bytes());
-    Ok(buf.to_vec())
-}
-
-fn read_response(stream: &mut TcpStream) -> TestResult<bytes::Bytes> {
-    let mut size = [0u8; 4];
-    stream.read_exact(&mut size)?;
-    let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
-    stream.read_exact(&mut body)?;
-    Ok(bytes::Bytes::from(body))
 }
 
 fn still_serves(bootstrap: &str, produced: &mut usize) -> TestResult {

@@ -296,3 +296,63 @@ pub fn check_numbered(
     }
     Ok(())
 }
+
+/// A raw connection to the broker, for requests no client library sends as we need them.
+pub fn connect(bootstrap: &str) -> TestResult<std::net::TcpStream> {
+    let stream = std::net::TcpStream::connect(bootstrap)?;
+    stream.set_read_timeout(Some(PATIENCE))?;
+    Ok(stream)
+}
+
+/// A request frame: size, header (`header_version`), body at `version`.
+pub fn request<R: kafka_protocol::protocol::Encodable>(
+    api_key: kafka_protocol::messages::ApiKey,
+    version: i16,
+    header_version: i16,
+    body: &R,
+) -> TestResult<Vec<u8>> {
+    use bytes::{BufMut, BytesMut};
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+    let mut buf = BytesMut::new();
+    buf.put_i32(0);
+    kafka_protocol::messages::RequestHeader::default()
+        .with_request_api_key(api_key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(7)
+        .with_client_id(Some(StrBytes::from_static_str("raw")))
+        .encode(&mut buf, header_version)?;
+    body.encode(&mut buf, version)?;
+    let size = (buf.len() - 4) as i32;
+    buf[..4].copy_from_slice(&size.to_be_bytes());
+    Ok(buf.to_vec())
+}
+
+/// One response frame, without its size.
+pub fn read_response(stream: &mut std::net::TcpStream) -> TestResult<bytes::Bytes> {
+    use std::io::Read;
+    let mut size = [0u8; 4];
+    stream.read_exact(&mut size)?;
+    let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
+    stream.read_exact(&mut body)?;
+    Ok(bytes::Bytes::from(body))
+}
+
+/// Sends `body` as a `Req` at `version` and decodes the `Resp`, with the header versions the
+/// message types give.
+pub fn round_trip<Req, Resp>(
+    stream: &mut std::net::TcpStream,
+    api_key: kafka_protocol::messages::ApiKey,
+    version: i16,
+    body: &Req,
+) -> TestResult<Resp>
+where
+    Req: kafka_protocol::protocol::Encodable + kafka_protocol::protocol::HeaderVersion,
+    Resp: kafka_protocol::protocol::Decodable + kafka_protocol::protocol::HeaderVersion,
+{
+    use kafka_protocol::protocol::Decodable;
+    use std::io::Write;
+    stream.write_all(&request(api_key, version, Req::header_version(version), body)?)?;
+    let mut response = read_response(stream)?;
+    kafka_protocol::messages::ResponseHeader::decode(&mut response, Resp::header_version(version))?;
+    Ok(Resp::decode(&mut response, version)?)
+}
