@@ -351,8 +351,13 @@ where
 {
     use kafka_protocol::protocol::Decodable;
     use std::io::Write;
-    stream.write_all(&request(api_key, version, Req::header_version(version), body)?)?;
+    stream.write_all(&request(
+        api_key,
+        version,
+        Req::header_version(version),
+        body,
+    )?)?;
     let mut response = read_response(stream)?;
     kafka_protocol::messages::ResponseHeader::decode(&mut response, Resp::header_version(version))?;
-    Ok(Resp::decode(&mut response, version)?)
+    Resp::decode(&mut response, version)
 }

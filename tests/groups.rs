@@ -13,9 +13,12 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::common::*;
 
-/// Rebalance events seen by one consumer: ("assign" | "revoke", partitions).
+/// One rebalance event: "assign" or "revoke", and the partitions.
+type Event = (&'static str, Vec<i32>);
+
+/// Rebalance events seen by one consumer.
 #[derive(Default, Clone)]
-struct Events(Arc<Mutex<Vec<(&'static str, Vec<i32>)>>>);
+struct Events(Arc<Mutex<Vec<Event>>>);
 
 impl ClientContext for Events {}
 impl ConsumerContext for Events {
@@ -37,7 +40,7 @@ impl Events {
     fn count(&self) -> usize {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
-    fn all(&self) -> Vec<(&'static str, Vec<i32>)> {
+    fn all(&self) -> Vec<Event> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
@@ -454,7 +457,7 @@ fn groups_are_listed_described_and_deleted() -> TestResult {
     );
     drop(a);
     let deleted = block_on(admin.delete_groups(&["described", "never-existed"], &options))??;
-    assert!(matches!(deleted[0], Ok(_)), "{deleted:?}");
+    assert!(deleted[0].is_ok(), "{deleted:?}");
     assert!(
         matches!(
             deleted[1],
@@ -585,15 +588,19 @@ fn stale_generations_and_unknown_members_are_fenced_on_the_wire() -> TestResult 
         &FindCoordinatorRequest::default().with_coordinator_keys(vec![s("wire"), s("other")]),
     )?;
     assert_eq!(found.coordinators.len(), 2);
-    assert!(found.coordinators.iter().all(|c| c.error_code == 0 && c.node_id.0 == 0));
+    assert!(found
+        .coordinators
+        .iter()
+        .all(|c| c.error_code == 0 && c.node_id.0 == 0));
     let join = JoinGroupRequest::default()
         .with_group_id(GroupId(s("wire")))
         .with_session_timeout_ms(10_000)
         .with_rebalance_timeout_ms(10_000)
         .with_protocol_type(s("consumer"))
-        .with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default()
-            .with_name(s("range"))
-            .with_metadata(bytes::Bytes::from_static(b"\0\0\0\0\0\0"))]);
+        .with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default(
+        )
+        .with_name(s("range"))
+        .with_metadata(bytes::Bytes::from_static(b"\0\0\0\0\0\0"))]);
     // KIP-394: the first join of v4+ is told its member id.
     let first: JoinGroupResponse = round_trip(&mut stream, ApiKey::JoinGroup, 6, &join)?;
     assert_eq!(first.error_code, 79, "MEMBER_ID_REQUIRED");
@@ -616,36 +623,57 @@ fn stale_generations_and_unknown_members_are_fenced_on_the_wire() -> TestResult 
             .with_member_id(member_id.clone())
             .with_protocol_type(Some(s("consumer")))
             .with_protocol_name(Some(s("range")))
-            .with_assignments(vec![sync_group_request::SyncGroupRequestAssignment::default()
-                .with_member_id(member_id.clone())
-                .with_assignment(bytes::Bytes::from_static(b"assigned"))]),
+            .with_assignments(vec![
+                sync_group_request::SyncGroupRequestAssignment::default()
+                    .with_member_id(member_id.clone())
+                    .with_assignment(bytes::Bytes::from_static(b"assigned")),
+            ]),
     )?;
-    assert_eq!((synced.error_code, synced.assignment.as_ref()), (0, &b"assigned"[..]));
+    assert_eq!(
+        (synced.error_code, synced.assignment.as_ref()),
+        (0, &b"assigned"[..])
+    );
     let heartbeat = |generation: i32, member: &StrBytes| {
         HeartbeatRequest::default()
             .with_group_id(GroupId(s("wire")))
             .with_generation_id(generation)
             .with_member_id(member.clone())
     };
-    let beat: HeartbeatResponse = round_trip(&mut stream, ApiKey::Heartbeat, 4, &heartbeat(1, &member_id))?;
+    let beat: HeartbeatResponse =
+        round_trip(&mut stream, ApiKey::Heartbeat, 4, &heartbeat(1, &member_id))?;
     assert_eq!(beat.error_code, 0);
-    let beat: HeartbeatResponse = round_trip(&mut stream, ApiKey::Heartbeat, 4, &heartbeat(0, &member_id))?;
+    let beat: HeartbeatResponse =
+        round_trip(&mut stream, ApiKey::Heartbeat, 4, &heartbeat(0, &member_id))?;
     assert_eq!(beat.error_code, 22, "ILLEGAL_GENERATION");
-    let beat: HeartbeatResponse = round_trip(&mut stream, ApiKey::Heartbeat, 4, &heartbeat(1, &s("ghost")))?;
+    let beat: HeartbeatResponse = round_trip(
+        &mut stream,
+        ApiKey::Heartbeat,
+        4,
+        &heartbeat(1, &s("ghost")),
+    )?;
     assert_eq!(beat.error_code, 25, "UNKNOWN_MEMBER_ID");
     let commit = |generation: i32, offset: i64| {
         OffsetCommitRequest::default()
             .with_group_id(GroupId(s("wire")))
             .with_generation_id_or_member_epoch(generation)
             .with_member_id(member_id.clone())
-            .with_topics(vec![offset_commit_request::OffsetCommitRequestTopic::default()
-                .with_name(TopicName(s("fenced")))
-                .with_partitions(vec![offset_commit_request::OffsetCommitRequestPartition::default()
-                    .with_committed_offset(offset)])])
+            .with_topics(vec![
+                offset_commit_request::OffsetCommitRequestTopic::default()
+                    .with_name(TopicName(s("fenced")))
+                    .with_partitions(vec![
+                        offset_commit_request::OffsetCommitRequestPartition::default()
+                            .with_committed_offset(offset),
+                    ]),
+            ])
     };
-    let stale: OffsetCommitResponse = round_trip(&mut stream, ApiKey::OffsetCommit, 8, &commit(0, 99))?;
-    assert_eq!(stale.topics[0].partitions[0].error_code, 22, "ILLEGAL_GENERATION");
-    let fresh: OffsetCommitResponse = round_trip(&mut stream, ApiKey::OffsetCommit, 8, &commit(1, 5))?;
+    let stale: OffsetCommitResponse =
+        round_trip(&mut stream, ApiKey::OffsetCommit, 8, &commit(0, 99))?;
+    assert_eq!(
+        stale.topics[0].partitions[0].error_code, 22,
+        "ILLEGAL_GENERATION"
+    );
+    let fresh: OffsetCommitResponse =
+        round_trip(&mut stream, ApiKey::OffsetCommit, 8, &commit(1, 5))?;
     assert_eq!(fresh.topics[0].partitions[0].error_code, 0);
     // The batched OffsetFetch (v8) sees the accepted commit only.
     let fetched: OffsetFetchResponse = round_trip(
@@ -661,7 +689,10 @@ fn stale_generations_and_unknown_members_are_fenced_on_the_wire() -> TestResult 
                 .with_topics(None),
         ]),
     )?;
-    assert_eq!(fetched.groups[0].topics[0].partitions[0].committed_offset, 5);
+    assert_eq!(
+        fetched.groups[0].topics[0].partitions[0].committed_offset,
+        5
+    );
     assert!(fetched.groups[1].topics.is_empty());
     // Leaving (v3+, batched) ends the group: Empty, generation 2.
     let left: LeaveGroupResponse = round_trip(
@@ -676,7 +707,10 @@ fn stale_generations_and_unknown_members_are_fenced_on_the_wire() -> TestResult 
             ]),
     )?;
     assert_eq!(
-        left.members.iter().map(|m| m.error_code).collect::<Vec<_>>(),
+        left.members
+            .iter()
+            .map(|m| m.error_code)
+            .collect::<Vec<_>>(),
         [0, 25]
     );
     let listed: ListGroupsResponse = round_trip(
@@ -686,6 +720,12 @@ fn stale_generations_and_unknown_members_are_fenced_on_the_wire() -> TestResult 
         &ListGroupsRequest::default().with_states_filter(vec![s("empty")]),
     )?;
     assert_eq!(listed.groups.len(), 1);
-    assert_eq!((listed.groups[0].group_state.as_str(), listed.groups[0].group_type.as_str()), ("Empty", "classic"));
+    assert_eq!(
+        (
+            listed.groups[0].group_state.as_str(),
+            listed.groups[0].group_type.as_str()
+        ),
+        ("Empty", "classic")
+    );
     Ok(())
 }

@@ -53,5 +53,10 @@ fn kafka_python_incremental_fetch_sessions() -> TestResult {
 
 #[test]
 fn python_clients_form_list_describe_and_delete_groups() -> TestResult {
-    run_script("confluent_kafka", "confluent-kafka", "groups.py", "python groups ok")
+    run_script(
+        "confluent_kafka",
+        "confluent-kafka",
+        "groups.py",
+        "python groups ok",
+    )
 }

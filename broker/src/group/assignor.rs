@@ -293,11 +293,12 @@ mod tests {
                                 sticky in proptest::collection::vec(0i32..20, 0..10)) {
             let t = Uuid::from_u128(7);
             let current: Assignment = [(t, sticky.into_iter().collect())].into();
+            let empty = Assignment::new();
             let ids: Vec<String> = (0..members).map(|i| format!("m{i}")).collect();
             let specs: Vec<MemberSpec<'_>> = ids.iter().enumerate().map(|(i, id)| MemberSpec {
                 member_id: id,
                 topics: [t].into(),
-                current: if i == 0 { &current } else { &current },
+                current: if i == 0 { &current } else { &empty },
             }).collect();
             let out = assign(if range_assignor { "range" } else { "uniform" }, &specs, &[(t, partitions)].into());
             let mut seen = BTreeSet::new();

@@ -438,10 +438,12 @@ impl ClassicGroup {
             return;
         }
         let expired = self.join_deadline.is_some_and(|d| now >= d);
-        let ready = if self.initial_join_limit.is_some() {
-            expired
-        } else {
-            expired || self.all_joined()
+        let ready = match self.initial_join_limit {
+            // The initial delay gathers members (KIP-134); members told their id
+            // (MEMBER_ID_REQUIRED) and about to rejoin are waited for too, up to the limit,
+            // so that consumers started together form one generation even with no delay.
+            Some(limit) => (expired && self.pending_members.is_empty()) || now >= limit,
+            None => expired || self.all_joined(),
         };
         if ready {
             self.complete_join(now, records);

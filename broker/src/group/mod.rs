@@ -1258,6 +1258,35 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn without_a_delay_the_first_rebalance_waits_for_members_told_their_id() {
+        let f = fixture(&[]);
+        let first = |f: &Fixture| match f.groups.join_group(&f.topics, "g", join_request("", None))
+        {
+            Reply::Now(r) => r.member_id,
+            Reply::Later(_) => panic!("MEMBER_ID_REQUIRED comes at once"),
+        };
+        let (a, b) = (first(&f), first(&f));
+        let second = |f: &Fixture, id: &str| match f.groups.join_group(
+            &f.topics,
+            "g",
+            join_request(id, None),
+        ) {
+            Reply::Later(rx) => rx,
+            Reply::Now(r) => panic!("{r:?}"),
+        };
+        let mut a_rx = second(&f, &a);
+        assert!(a_rx.try_recv().is_err(), "b is still on its way");
+        let b_rx = second(&f, &b);
+        let (a, b) = (a_rx.await.unwrap(), b_rx.await.unwrap());
+        assert_eq!((a.generation_id, b.generation_id), (1, 1));
+        assert_eq!(
+            a.members.len().max(b.members.len()),
+            2,
+            "one generation with both"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_static_member_restarting_keeps_its_assignment_and_fences_its_old_id() {
         let f = fixture(&[]);
         let first = join(&f, Some("i")).await.unwrap();
