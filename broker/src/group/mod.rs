@@ -37,6 +37,9 @@ pub use classic::{ClassicGroup, ClassicState, JoinRequest, JoinResult, SyncReque
 pub use consumer::{ConsumerGroup, HeartbeatRequest, HeartbeatResult};
 use records::{RecordKey, StoredGroup, StoredOffset};
 
+/// The longest string the stored records hold: their strings have int16 lengths.
+const MAX_STORED_STRING: usize = i16::MAX as usize;
+
 /// The internal topic holding committed offsets and group metadata.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
@@ -469,8 +472,10 @@ impl GroupCoordinator {
         next
     }
 
+    /// A group id must be non-empty and fit the int16-length strings of the stored records
+    /// (Kafka fails to serialize a longer one).
     fn check_group_id(group_id: &str) -> Result<(), ResponseError> {
-        if group_id.is_empty() {
+        if group_id.is_empty() || group_id.len() > MAX_STORED_STRING {
             Err(ResponseError::InvalidGroupId)
         } else {
             Ok(())
@@ -488,6 +493,10 @@ impl GroupCoordinator {
             |error: ResponseError, member_id: &str| Reply::Now(JoinResult::error(error, member_id));
         if let Err(err) = Self::check_group_id(group_id) {
             return failed(err, &request.member_id);
+        }
+        let too_long = |s: &Option<String>| s.as_ref().is_some_and(|s| s.len() > MAX_STORED_STRING);
+        if too_long(&request.group_instance_id) || request.member_id.len() > MAX_STORED_STRING {
+            return failed(ResponseError::InvalidGroupId, "");
         }
         if request.session_timeout < self.config.min_session_timeout
             || request.session_timeout > self.config.max_session_timeout
@@ -640,7 +649,9 @@ impl GroupCoordinator {
         let mut accepted = Vec::new();
         for o in offsets {
             let metadata = o.metadata.clone().unwrap_or_default();
-            let error = if metadata.len() > self.config.offset_metadata_max_bytes {
+            let error = if metadata.len() > self.config.offset_metadata_max_bytes
+                || metadata.len() > MAX_STORED_STRING
+            {
                 Some(ResponseError::OffsetMetadataTooLarge)
             } else if !topics
                 .get(&o.topic)
