@@ -17,9 +17,9 @@ use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicNam
 
 use super::str_bytes;
 use crate::connection::Session;
-use crate::group::{CommittedOffset, OffsetFetchTopics};
+use crate::group::{FetchedOffsets, OffsetFetchTopics};
 
-type Fetched = Result<Vec<(String, Vec<(i32, Option<CommittedOffset>)>)>, ResponseError>;
+type Fetched = Result<FetchedOffsets, ResponseError>;
 
 fn fetch(
     session: &Session,
@@ -33,10 +33,27 @@ fn fetch(
     session.state.groups.fetch_offsets(group_id, member, wanted)
 }
 
-fn values(offset: Option<&CommittedOffset>) -> (i64, i32, String) {
-    offset.map_or((-1, -1, String::new()), |o| {
-        (o.offset, o.leader_epoch, o.metadata.clone())
-    })
+/// The response topics, built with `topic` and `partition` (the v1-7 and v8+ responses have
+/// their own types of the same shape). A partition without a commit answers offset -1, leader
+/// epoch -1 and empty metadata.
+fn topics<T, P>(
+    fetched: FetchedOffsets,
+    topic: impl Fn(TopicName, Vec<P>) -> T,
+    partition: impl Fn(i32, i64, i32, String) -> P,
+) -> Vec<T> {
+    fetched
+        .into_iter()
+        .map(|(name, partitions)| {
+            let partitions = partitions
+                .into_iter()
+                .map(|(index, offset)| match offset {
+                    Some(o) => partition(index, o.offset, o.leader_epoch, o.metadata),
+                    None => partition(index, -1, -1, String::new()),
+                })
+                .collect();
+            topic(TopicName(str_bytes(name)), partitions)
+        })
+        .collect()
 }
 
 /// The committed offsets of the group (v1-7) or groups (v8+) asked for.
@@ -58,28 +75,21 @@ pub fn handle(session: &Session, request: OffsetFetchRequest, version: i16) -> O
                     OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
                 match fetch(session, &g.group_id, member, wanted) {
                     Err(error) => response.with_error_code(error.code()),
-                    Ok(topics) => response.with_topics(
-                        topics
-                            .into_iter()
-                            .map(|(name, partitions)| {
-                                OffsetFetchResponseTopics::default()
-                                    .with_name(TopicName(str_bytes(name)))
-                                    .with_partitions(
-                                        partitions
-                                            .into_iter()
-                                            .map(|(p, o)| {
-                                                let (offset, epoch, metadata) = values(o.as_ref());
-                                                OffsetFetchResponsePartitions::default()
-                                                    .with_partition_index(p)
-                                                    .with_committed_offset(offset)
-                                                    .with_committed_leader_epoch(epoch)
-                                                    .with_metadata(Some(str_bytes(metadata)))
-                                            })
-                                            .collect(),
-                                    )
-                            })
-                            .collect(),
-                    ),
+                    Ok(fetched) => response.with_topics(topics(
+                        fetched,
+                        |name, partitions| {
+                            OffsetFetchResponseTopics::default()
+                                .with_name(name)
+                                .with_partitions(partitions)
+                        },
+                        |index, offset, epoch, metadata| {
+                            OffsetFetchResponsePartitions::default()
+                                .with_partition_index(index)
+                                .with_committed_offset(offset)
+                                .with_committed_leader_epoch(epoch)
+                                .with_metadata(Some(str_bytes(metadata)))
+                        },
+                    )),
                 }
             })
             .collect();
@@ -94,31 +104,21 @@ pub fn handle(session: &Session, request: OffsetFetchRequest, version: i16) -> O
     match fetch(session, &request.group_id, None, wanted) {
         Err(error) if version >= 2 => OffsetFetchResponse::default().with_error_code(error.code()),
         Err(_) => OffsetFetchResponse::default(),
-        Ok(topics) => OffsetFetchResponse::default().with_topics(
-            topics
-                .into_iter()
-                .map(|(name, partitions)| {
-                    OffsetFetchResponseTopic::default()
-                        .with_name(TopicName(str_bytes(name)))
-                        .with_partitions(
-                            partitions
-                                .into_iter()
-                                .map(|(p, o)| {
-                                    let (offset, epoch, metadata) = values(o.as_ref());
-                                    OffsetFetchResponsePartition::default()
-                                        .with_partition_index(p)
-                                        .with_committed_offset(offset)
-                                        .with_committed_leader_epoch(if version >= 5 {
-                                            epoch
-                                        } else {
-                                            -1
-                                        })
-                                        .with_metadata(Some(str_bytes(metadata)))
-                                })
-                                .collect(),
-                        )
-                })
-                .collect(),
-        ),
+        Ok(fetched) => OffsetFetchResponse::default().with_topics(topics(
+            fetched,
+            |name, partitions| {
+                OffsetFetchResponseTopic::default()
+                    .with_name(name)
+                    .with_partitions(partitions)
+            },
+            |index, offset, epoch, metadata| {
+                OffsetFetchResponsePartition::default()
+                    .with_partition_index(index)
+                    .with_committed_offset(offset)
+                    // The leader epoch is answered from version 5 (KIP-320).
+                    .with_committed_leader_epoch(if version >= 5 { epoch } else { -1 })
+                    .with_metadata(Some(str_bytes(metadata)))
+            },
+        )),
     }
 }

@@ -286,6 +286,9 @@ pub struct ListedGroup {
     pub group_type: &'static str,
 }
 
+/// Committed offsets by topic: each partition asked for, with its commit if there is one.
+pub type FetchedOffsets = Vec<(String, Vec<(i32, Option<CommittedOffset>)>)>;
+
 /// Offsets a fetch asks for: every committed one, or these partitions of these topics.
 pub type OffsetFetchTopics = Option<Vec<(String, Vec<i32>)>>;
 
@@ -692,13 +695,12 @@ impl GroupCoordinator {
     ///
     /// Errors: INVALID_GROUP_ID, and for consumer-protocol members UNKNOWN_MEMBER_ID or
     /// STALE_MEMBER_EPOCH.
-    #[allow(clippy::type_complexity)]
     pub fn fetch_offsets(
         &self,
         group_id: &str,
         member: Option<(&str, i32)>,
         wanted: OffsetFetchTopics,
-    ) -> Result<Vec<(String, Vec<(i32, Option<CommittedOffset>)>)>, ResponseError> {
+    ) -> Result<FetchedOffsets, ResponseError> {
         let groups = self.lock();
         let group = groups.get(group_id);
         if let (
