@@ -29,6 +29,13 @@ pub struct Session {
     pub peer: SocketAddr,
 }
 
+impl Session {
+    /// The client's host as Kafka reports it in group descriptions: `/` and the address.
+    pub fn client_host(&self) -> String {
+        format!("/{}", self.peer.ip())
+    }
+}
+
 /// Serves one connection until the client closes it, it misbehaves, or the broker stops.
 pub async fn serve(
     state: Arc<BrokerState>,

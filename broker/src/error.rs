@@ -70,3 +70,8 @@ pub const NONE: i16 = 0;
 pub fn code(err: ResponseError) -> i16 {
     err.code()
 }
+
+/// The wire code of an optional error: NONE (0) when there is none.
+pub fn optional_code(err: Option<ResponseError>) -> i16 {
+    err.map_or(NONE, |e| e.code())
+}

@@ -10,11 +10,9 @@ use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, TopicName,
 };
 
-use super::{str_bytes, OPERATIONS_NOT_REQUESTED};
+use super::{str_bytes, GROUP_OPERATIONS, OPERATIONS_NOT_REQUESTED};
 use crate::connection::Session;
 
-/// READ, DELETE, DESCRIBE on a group when no ACLs apply (KIP-430).
-const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 /// KIP-1099's member type of a consumer-protocol member.
 const CONSUMER_MEMBER_TYPE: i8 = 1;
 

@@ -10,6 +10,7 @@ use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeart
 
 use super::str_bytes;
 use crate::connection::Session;
+use crate::error::optional_code;
 use crate::group::HeartbeatRequest;
 
 /// Joins, leaves or advances the member; answers its epoch and, when due, its assignment.
@@ -38,14 +39,14 @@ pub fn handle(
         }),
         version,
         client_id: client_id.to_string(),
-        client_host: format!("/{}", session.peer.ip()),
+        client_host: session.client_host(),
     };
     let state = &session.state;
     let result = state
         .groups
         .consumer_group_heartbeat(&state.topics, heartbeat);
     ConsumerGroupHeartbeatResponse::default()
-        .with_error_code(result.error.map_or(0, |e| e.code()))
+        .with_error_code(optional_code(result.error))
         .with_error_message(result.error_message.map(str_bytes))
         .with_member_id(result.member_id.map(str_bytes))
         .with_member_epoch(result.member_epoch)

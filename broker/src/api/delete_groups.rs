@@ -6,6 +6,7 @@ use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 
 use crate::connection::Session;
+use crate::error::optional_code;
 
 /// Deletes each group: GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP or INVALID_GROUP_ID per group.
 pub fn handle(
@@ -23,7 +24,7 @@ pub fn handle(
         .map(|(id, error)| {
             DeletableGroupResult::default()
                 .with_group_id(id)
-                .with_error_code(error.map_or(0, |e| e.code()))
+                .with_error_code(optional_code(error))
         })
         .collect();
     DeleteGroupsResponse::default().with_results(results)

@@ -10,11 +10,9 @@
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
-use super::{str_bytes, OPERATIONS_NOT_REQUESTED};
+use super::{str_bytes, GROUP_OPERATIONS, OPERATIONS_NOT_REQUESTED};
 use crate::connection::Session;
-
-/// READ, DELETE, DESCRIBE on a group when no ACLs apply (KIP-430).
-const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+use crate::error::optional_code;
 
 /// One description per group asked for, in order.
 pub fn handle(
@@ -51,7 +49,7 @@ pub fn handle(
                 .filter(|_| version >= 6)
                 .map(|_| str_bytes(format!("Group {} not found.", id.as_str())));
             DescribedGroup::default()
-                .with_error_code(d.error.map_or(0, |e| e.code()))
+                .with_error_code(optional_code(d.error))
                 .with_error_message(message)
                 .with_group_id(id)
                 .with_group_state(str_bytes(d.state))

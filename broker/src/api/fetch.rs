@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 
 use super::str_bytes;
 use crate::connection::Session;
+use crate::error::optional_code;
 use crate::error::storage_error_code;
 use crate::fetch_session::{FetchTarget, SentState};
 use crate::topics::Partition;
@@ -221,7 +222,7 @@ pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> F
         }
         let data = PartitionData::default()
             .with_partition_index(target.partition)
-            .with_error_code(read.error.map_or(0, |e| e.code()))
+            .with_error_code(optional_code(read.error))
             .with_high_watermark(read.high_watermark)
             .with_last_stable_offset(read.last_stable_offset)
             .with_log_start_offset(if version >= 5 {

@@ -5,6 +5,7 @@
 use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
 
 use crate::connection::Session;
+use crate::error::optional_code;
 
 /// NONE, REBALANCE_IN_PROGRESS, or the fencing error (UNKNOWN_MEMBER_ID,
 /// ILLEGAL_GENERATION, FENCED_INSTANCE_ID).
@@ -15,5 +16,5 @@ pub fn handle(session: &Session, request: HeartbeatRequest, _version: i16) -> He
         request.group_instance_id.as_deref(),
         request.generation_id,
     );
-    HeartbeatResponse::default().with_error_code(error.map_or(0, |e| e.code()))
+    HeartbeatResponse::default().with_error_code(optional_code(error))
 }

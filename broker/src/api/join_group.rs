@@ -12,6 +12,7 @@ use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 
 use super::str_bytes;
 use crate::connection::Session;
+use crate::error::optional_code;
 use crate::group::{JoinRequest, JoinResult, Reply};
 
 /// Joins `request.group_id`; answers when the join phase completes (or at once on error, for
@@ -33,7 +34,7 @@ pub async fn handle(
         member_id: member_id.clone(),
         group_instance_id: request.group_instance_id.map(|i| i.to_string()),
         client_id: client_id.to_string(),
-        client_host: format!("/{}", session.peer.ip()),
+        client_host: session.client_host(),
         session_timeout,
         rebalance_timeout,
         protocol_type: request.protocol_type.to_string(),
@@ -78,7 +79,7 @@ fn response(result: JoinResult, version: i16) -> JoinGroupResponse {
         })
         .collect();
     JoinGroupResponse::default()
-        .with_error_code(result.error.map_or(0, |e| e.code()))
+        .with_error_code(optional_code(result.error))
         .with_generation_id(result.generation_id)
         .with_protocol_type(if version >= 7 {
             result.protocol_type.map(str_bytes)

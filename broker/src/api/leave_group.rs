@@ -10,6 +10,7 @@ use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 
 use super::str_bytes;
 use crate::connection::Session;
+use crate::error::optional_code;
 
 /// Removes each member; per-member errors from version 3, the single member's error as the
 /// top-level error before.
@@ -35,7 +36,7 @@ pub fn handle(session: &Session, request: LeaveGroupRequest, version: i16) -> Le
     {
         Err(error) => LeaveGroupResponse::default().with_error_code(error.code()),
         Ok(errors) if version < 3 => LeaveGroupResponse::default()
-            .with_error_code(errors.first().copied().flatten().map_or(0, |e| e.code())),
+            .with_error_code(optional_code(errors.first().copied().flatten())),
         Ok(errors) => LeaveGroupResponse::default().with_members(
             members
                 .into_iter()
@@ -44,7 +45,7 @@ pub fn handle(session: &Session, request: LeaveGroupRequest, version: i16) -> Le
                     MemberResponse::default()
                         .with_member_id(str_bytes(member_id))
                         .with_group_instance_id(instance.map(str_bytes))
-                        .with_error_code(error.map_or(0, |e| e.code()))
+                        .with_error_code(optional_code(error))
                 })
                 .collect(),
         ),

@@ -13,6 +13,7 @@ use kafka_protocol::messages::offset_commit_response::{
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
 use crate::connection::Session;
+use crate::error::optional_code;
 use crate::group::{CommitIdentity, OffsetToCommit};
 
 /// Commits every offset of the request; one error code per partition.
@@ -59,7 +60,7 @@ pub fn handle(
                 .map(|p| {
                     OffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition_index)
-                        .with_error_code(errors.next().flatten().map_or(0, |e| e.code()))
+                        .with_error_code(optional_code(errors.next().flatten()))
                 })
                 .collect();
             OffsetCommitResponseTopic::default()

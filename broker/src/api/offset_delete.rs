@@ -8,6 +8,7 @@ use kafka_protocol::messages::offset_delete_response::{
 use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 
 use crate::connection::Session;
+use crate::error::optional_code;
 
 /// Deletes the offsets named; GROUP_SUBSCRIBED_TO_TOPIC for topics the group's members
 /// consume, or a group-level error.
@@ -43,7 +44,7 @@ pub fn handle(
                         .map(|p| {
                             OffsetDeleteResponsePartition::default()
                                 .with_partition_index(p.partition_index)
-                                .with_error_code(errors.next().flatten().map_or(0, |e| e.code()))
+                                .with_error_code(optional_code(errors.next().flatten()))
                         })
                         .collect();
                     OffsetDeleteResponseTopic::default()

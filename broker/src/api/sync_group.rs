@@ -8,6 +8,7 @@ use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 
 use super::str_bytes;
 use crate::connection::Session;
+use crate::error::optional_code;
 use crate::group::{Reply, SyncRequest, SyncResult};
 
 /// Syncs `request.group_id`; followers wait for the leader's assignment.
@@ -39,7 +40,7 @@ pub async fn handle(
             .unwrap_or_else(|_| SyncResult::error(ResponseError::CoordinatorNotAvailable)),
     };
     let response = SyncGroupResponse::default()
-        .with_error_code(result.error.map_or(0, |e| e.code()))
+        .with_error_code(optional_code(result.error))
         .with_assignment(result.assignment);
     if version >= 5 {
         response

@@ -499,36 +499,16 @@ impl ClassicGroup {
         }
         self.protocol_name = self.select_protocol();
         self.transition(ClassicState::CompletingRebalance);
-        let protocol = self.protocol_name.clone().unwrap_or_default();
-        let all: Vec<JoinedMember> = self
-            .members
-            .values()
-            .map(|m| JoinedMember {
-                member_id: m.member_id.clone(),
-                group_instance_id: m.group_instance_id.clone(),
-                metadata: m.metadata(&protocol),
-            })
-            .collect();
-        let leader = self.leader_id.clone().unwrap_or_default();
-        tracing::info!(group_id = %self.id, generation_id = self.generation_id, members = all.len(), protocol = %protocol, "rebalance: members joined");
+        tracing::info!(group_id = %self.id, generation_id = self.generation_id, members = self.members.len(), protocol = ?self.protocol_name, "rebalance: members joined");
+        let mut waiting = Vec::new();
         for m in self.members.values_mut() {
             m.heartbeat_deadline = now + m.session_timeout;
             if let Some(tx) = m.awaiting_join.take() {
-                let _ = tx.send(JoinResult {
-                    error: None,
-                    generation_id: self.generation_id,
-                    protocol_type: self.protocol_type.clone(),
-                    protocol_name: self.protocol_name.clone(),
-                    leader: leader.clone(),
-                    member_id: m.member_id.clone(),
-                    members: if m.member_id == leader {
-                        all.clone()
-                    } else {
-                        Vec::new()
-                    },
-                    skip_assignment: false,
-                });
+                waiting.push((m.member_id.clone(), tx));
             }
+        }
+        for (member_id, tx) in waiting {
+            let _ = tx.send(self.current_generation(&member_id));
         }
     }
 

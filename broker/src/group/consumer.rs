@@ -133,6 +133,8 @@ pub struct ConsumerMember {
     pub assigned: Assignment,
     /// Partitions it must release.
     pub pending_revocation: Assignment,
+    /// `subscribed_topic_regex`, compiled to match whole names.
+    pattern: Option<regex::Regex>,
     session_deadline: Instant,
     revocation_deadline: Option<Instant>,
     /// A static member that left with epoch -2 and may come back.
@@ -197,6 +199,14 @@ pub struct ConsumerGroupDescription {
     pub assignor_name: String,
     /// Members.
     pub members: Vec<ConsumerMemberDescription>,
+}
+
+impl ConsumerMember {
+    /// Whether the member subscribes to `topic`: by name, or (not internal) by its regex.
+    fn subscribes_to(&self, topic: &str, internal: bool) -> bool {
+        self.subscribed_topic_names.iter().any(|n| n == topic)
+            || (!internal && self.pattern.as_ref().is_some_and(|p| p.is_match(topic)))
+    }
 }
 
 fn is_subset(a: &Assignment, b: &Assignment) -> bool {
@@ -270,25 +280,16 @@ impl ConsumerGroup {
     /// The topics (name -> (id, partitions)) the members subscribe to, by name or regex,
     /// that exist.
     fn resolve_subscriptions(&self, topics: &TopicRegistry) -> BTreeMap<String, (Uuid, i32)> {
-        let mut out = BTreeMap::new();
-        let regexes: Vec<regex::Regex> = self
-            .members
-            .values()
-            .filter_map(|m| m.subscribed_topic_regex.as_deref())
-            .filter(|r| !r.is_empty())
-            .filter_map(|r| regex::Regex::new(&format!("^(?:{r})$")).ok())
-            .collect();
-        for topic in topics.all() {
-            let by_name = self
-                .members
-                .values()
-                .any(|m| m.subscribed_topic_names.contains(&topic.name));
-            let by_regex = !topic.is_internal() && regexes.iter().any(|r| r.is_match(&topic.name));
-            if by_name || by_regex {
-                out.insert(topic.name.clone(), (topic.id, topic.partition_count()));
-            }
-        }
-        out
+        topics
+            .all()
+            .into_iter()
+            .filter(|t| {
+                self.members
+                    .values()
+                    .any(|m| m.subscribes_to(&t.name, t.is_internal()))
+            })
+            .map(|t| (t.name.clone(), (t.id, t.partition_count())))
+            .collect()
     }
 
     fn member_topics(
@@ -296,17 +297,10 @@ impl ConsumerGroup {
         member: &ConsumerMember,
         metadata: &BTreeMap<String, (Uuid, i32)>,
     ) -> BTreeSet<Uuid> {
-        let regex = member
-            .subscribed_topic_regex
-            .as_deref()
-            .filter(|r| !r.is_empty())
-            .and_then(|r| regex::Regex::new(&format!("^(?:{r})$")).ok());
+        // Internal topics are in `metadata` only when named, so a regex cannot reach them.
         metadata
             .iter()
-            .filter(|(name, _)| {
-                member.subscribed_topic_names.contains(name)
-                    || regex.as_ref().is_some_and(|r| r.is_match(name))
-            })
+            .filter(|(name, _)| member.subscribes_to(name, false))
             .map(|(_, (id, _))| *id)
             .collect()
     }
@@ -472,18 +466,25 @@ impl ConsumerGroup {
                 );
             }
         }
-        if let Some(regex) = request
+        // Compiled once per change of subscription, matched against whole topic names.
+        let pattern = match request
             .subscribed_topic_regex
             .as_deref()
             .filter(|r| !r.is_empty())
         {
-            if regex::Regex::new(regex).is_err() {
-                return HeartbeatResult::error(
-                    ResponseError::InvalidRegularExpression,
-                    &format!("SubscribedTopicRegex `{regex}` is not a valid regular expression."),
-                );
-            }
-        }
+            None => None,
+            Some(regex) => match regex::Regex::new(&format!("^(?:{regex})$")) {
+                Ok(pattern) => Some(pattern),
+                Err(_) => {
+                    return HeartbeatResult::error(
+                        ResponseError::InvalidRegularExpression,
+                        &format!(
+                            "SubscribedTopicRegex `{regex}` is not a valid regular expression."
+                        ),
+                    )
+                }
+            },
+        };
         if let Some(a) = request.server_assignor.as_deref() {
             if !config
                 .consumer_assignors
@@ -527,6 +528,7 @@ impl ConsumerGroup {
             let regex = Some(regex).filter(|r| !r.is_empty());
             if regex != member.subscribed_topic_regex {
                 member.subscribed_topic_regex = regex;
+                member.pattern = pattern;
                 changed = true;
             }
         }
@@ -655,6 +657,7 @@ impl ConsumerGroup {
                     ),
                     subscribed_topic_names: Vec::new(),
                     subscribed_topic_regex: None,
+                    pattern: None,
                     server_assignor: None,
                     state: MemberState::Stable,
                     member_epoch: 0,

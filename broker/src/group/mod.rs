@@ -1439,6 +1439,30 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_regex_subscription_matches_whole_names_of_user_topics() {
+        let f = fixture(&[]);
+        f.groups.offsets_topic(&f.topics).unwrap();
+        f.topics.create("tt", 2, BTreeMap::new()).unwrap();
+        let topic = f.topics.get("t").unwrap().id;
+        let mut request = heartbeat("m1", 0, Some(vec![]), topic);
+        request.subscribed_topic_names = Some(Vec::new());
+        request.subscribed_topic_regex = Some("t|__consumer_offsets".into());
+        let joined = f.groups.consumer_group_heartbeat(&f.topics, request);
+        let assigned = joined.assignment.unwrap();
+        assert_eq!(
+            assigned.keys().collect::<Vec<_>>(),
+            [&topic],
+            "not tt, not the internal topic"
+        );
+        let mut bad = heartbeat("m2", 0, Some(vec![]), topic);
+        bad.subscribed_topic_regex = Some("(".into());
+        assert_eq!(
+            f.groups.consumer_group_heartbeat(&f.topics, bad).error,
+            Some(ResponseError::InvalidRegularExpression)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn consumer_protocol_members_revoke_before_others_receive() {
         let f = fixture(&[]);
         let topic = f.topics.get("t").unwrap().id;
