@@ -1,5 +1,6 @@
 //! Errors of the broker, and the one place where storage errors become Kafka error codes.
 
+use josefine_storage::producer_state::ProducerStateError;
 use josefine_storage::StorageError;
 use kafka_protocol::error::ResponseError;
 
@@ -57,6 +58,13 @@ pub fn storage_error_code(err: &StorageError) -> ResponseError {
         StorageError::InvalidTimestamp { .. } => ResponseError::InvalidTimestamp,
         StorageError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         StorageError::Closed { .. } => ResponseError::NotLeaderOrFollower,
+        StorageError::Producer(err) => match err {
+            ProducerStateError::OutOfOrderSequence { .. } => {
+                ResponseError::OutOfOrderSequenceNumber
+            }
+            ProducerStateError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
+            ProducerStateError::InvalidTxnState { .. } => ResponseError::InvalidTxnState,
+        },
         StorageError::Poisoned { .. } | StorageError::Io { .. } | StorageError::Damaged { .. } => {
             ResponseError::KafkaStorageError
         }

@@ -480,9 +480,84 @@ fn snappy_decompress(body: &[u8]) -> Result<Vec<u8>, String> {
 /// A record for [`build_batch`]: (timestamp in ms, key, value).
 pub type SimpleRecord<'a> = (i64, Option<&'a [u8]>, Option<&'a [u8]>);
 
+/// The producer fields and attribute bits of a batch made by [`build_batch_as`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchProducer {
+    /// Producer id; -1 for a producer that is not idempotent.
+    pub producer_id: i64,
+    /// Producer epoch; -1 without a producer id.
+    pub producer_epoch: i16,
+    /// Sequence number of the first record; -1 when not checked.
+    pub base_sequence: i32,
+    /// Attribute bits (see [`attributes`]): transactional, control.
+    pub attributes: i16,
+}
+
+impl BatchProducer {
+    /// Not idempotent: producer id, epoch and sequence -1, no attributes.
+    pub const NONE: Self = Self {
+        producer_id: -1,
+        producer_epoch: -1,
+        base_sequence: -1,
+        attributes: 0,
+    };
+}
+
 /// Builds an uncompressed magic-2 batch from `(timestamp, key, value)` records, for tests and
 /// tools. Offsets start at 0; producer fields say "not idempotent".
 pub fn build_batch(records: &[SimpleRecord<'_>]) -> Vec<u8> {
+    build_batch_as(&BatchProducer::NONE, records)
+}
+
+/// The type of a control record (KIP-98): what a transaction marker ends the transaction with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlType {
+    /// ABORT (key type 0).
+    Abort,
+    /// COMMIT (key type 1).
+    Commit,
+}
+
+/// Builds a transaction marker: a control batch of one record whose key is (version 0, type)
+/// and whose value is (version 0, coordinator epoch), as Kafka's `EndTransactionMarker`.
+pub fn build_control_batch(
+    producer_id: i64,
+    producer_epoch: i16,
+    control: ControlType,
+    coordinator_epoch: i32,
+    timestamp: i64,
+) -> Vec<u8> {
+    let mut key = [0u8; 4];
+    key[2..].copy_from_slice(&(control as i16).to_be_bytes());
+    let mut value = [0u8; 6];
+    value[2..].copy_from_slice(&coordinator_epoch.to_be_bytes());
+    let producer = BatchProducer {
+        producer_id,
+        producer_epoch,
+        base_sequence: -1,
+        attributes: attributes::TRANSACTIONAL | attributes::CONTROL,
+    };
+    build_batch_as(&producer, &[(timestamp, Some(&key), Some(&value))])
+}
+
+/// The marker type of a control batch (from its first record's key); `None` when the batch is
+/// not a control batch or its key does not parse.
+pub fn control_type(batch: &[u8]) -> Option<ControlType> {
+    let header = BatchHeader::parse(batch)?;
+    if !header.is_control() {
+        return None;
+    }
+    let section = records_section(batch).ok()?;
+    let record = RecordIter::new(&section).next()?.ok()?;
+    match be_i16(record.key?, 2) {
+        0 => Some(ControlType::Abort),
+        1 => Some(ControlType::Commit),
+        _ => None,
+    }
+}
+
+/// [`build_batch`] with the given producer fields and attributes.
+pub fn build_batch_as(producer: &BatchProducer, records: &[SimpleRecord<'_>]) -> Vec<u8> {
     fn varlong(out: &mut Vec<u8>, v: i64) {
         let mut z = ((v << 1) ^ (v >> 63)) as u64;
         loop {
@@ -523,13 +598,13 @@ pub fn build_batch(records: &[SimpleRecord<'_>]) -> Vec<u8> {
     batch.extend_from_slice(&(-1i32).to_be_bytes());
     batch.push(2);
     batch.extend_from_slice(&0u32.to_be_bytes());
-    batch.extend_from_slice(&0i16.to_be_bytes());
+    batch.extend_from_slice(&producer.attributes.to_be_bytes());
     batch.extend_from_slice(&(records.len() as i32 - 1).to_be_bytes());
     batch.extend_from_slice(&base_timestamp.to_be_bytes());
     batch.extend_from_slice(&max_timestamp.to_be_bytes());
-    batch.extend_from_slice(&(-1i64).to_be_bytes());
-    batch.extend_from_slice(&(-1i16).to_be_bytes());
-    batch.extend_from_slice(&(-1i32).to_be_bytes());
+    batch.extend_from_slice(&producer.producer_id.to_be_bytes());
+    batch.extend_from_slice(&producer.producer_epoch.to_be_bytes());
+    batch.extend_from_slice(&producer.base_sequence.to_be_bytes());
     batch.extend_from_slice(&(records.len() as i32).to_be_bytes());
     batch.extend(body);
     let crc = crc32c::crc32c(batch.get(ATTRIBUTES_OFFSET..).unwrap_or_default());

@@ -73,6 +73,11 @@ pub enum StorageError {
         #[source]
         source: io::Error,
     },
+    /// The producer state refuses the batch: out of order sequence, stale epoch, or a
+    /// transaction rule (KIP-98; Kafka: OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
+    /// INVALID_TXN_STATE).
+    #[error("{0}")]
+    Producer(#[from] crate::producer_state::ProducerStateError),
     /// On-disk state that recovery must not repair silently (damage outside the active
     /// segment's tail).
     #[error("{path}: {reason}")]

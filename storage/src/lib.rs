@@ -24,7 +24,9 @@
 pub mod batch;
 pub mod error;
 pub mod log;
+pub mod producer_state;
 pub mod segment;
 
 pub use error::{Result, StorageError};
 pub use log::{AppendInfo, LogConfig, PartitionLog, TimestampType};
+pub use producer_state::AppendOrigin;

@@ -11,8 +11,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::batch::{self, BatchError, BatchHeader, RecordIter};
+use crate::batch::{self, BatchError, BatchHeader, ControlType, RecordIter};
 use crate::error::{Result, StorageError};
+use crate::producer_state::{
+    self, AbortedTransaction, Admission, AppendOrigin, ProducerEntry, ProducerState,
+};
 use crate::segment::index::{IndexFile, OFFSET_ENTRY, TIME_ENTRY};
 use crate::segment::{file_name, Segment};
 
@@ -75,8 +78,11 @@ pub struct AppendInfo {
     pub last_offset: i64,
     /// The broker time stamped into the batches for `LogAppendTime` topics, else `None`.
     pub log_append_time: Option<i64>,
-    /// Records appended.
+    /// Records appended; 0 for a duplicate.
     pub record_count: u64,
+    /// The batch was a producer's retry of one already in the log (same producer id, epoch
+    /// and sequence numbers): nothing was written and the offsets are the original batch's.
+    pub duplicate: bool,
 }
 
 /// The appender's state, behind the append lock.
@@ -85,6 +91,7 @@ struct Writer {
     active: Arc<Segment>,
     bytes_since_index_entry: usize,
     messages_since_flush: u64,
+    producers: ProducerState,
 }
 
 /// A partition log in directory `<topic>-<partition>`.
@@ -99,8 +106,33 @@ pub struct PartitionLog {
     writer: Mutex<Writer>,
     log_start_offset: AtomicI64,
     log_end_offset: AtomicI64,
+    last_stable_offset: AtomicI64,
+    /// Aborted transactions by marker offset (the `.txnindex` files, in memory).
+    aborted: RwLock<Vec<AbortedTransaction>>,
     poisoned: AtomicBool,
     closed: AtomicBool,
+}
+
+/// Suffix of Kafka's producer state snapshots, named by the offset they describe the state at.
+const SNAPSHOT_SUFFIX: &str = ".snapshot";
+/// Suffix of Kafka's aborted transaction index, one per segment.
+const TXN_INDEX_SUFFIX: &str = ".txnindex";
+
+/// The coordinator epoch in a control batch's record value (version i16, epoch i32).
+fn control_coordinator_epoch(batch: &[u8]) -> i32 {
+    batch::records_section(batch)
+        .ok()
+        .and_then(|section| {
+            RecordIter::new(&section)
+                .next()
+                .and_then(|r| r.ok())
+                .and_then(|r| r.value)
+                .and_then(|v| {
+                    v.get(2..6)
+                        .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                })
+        })
+        .unwrap_or(-1)
 }
 
 fn now_ms() -> i64 {
@@ -161,7 +193,7 @@ impl PartitionLog {
         };
         let log_start_offset = segments.keys().next().copied().unwrap_or(0);
         let log_end_offset = active.next_offset();
-        Ok(Self {
+        let log = Self {
             dir: dir.to_path_buf(),
             config: RwLock::new(config),
             segments: RwLock::new(segments),
@@ -169,12 +201,195 @@ impl PartitionLog {
                 active,
                 bytes_since_index_entry: 0,
                 messages_since_flush: 0,
+                producers: ProducerState::default(),
             }),
             log_start_offset: AtomicI64::new(log_start_offset),
             log_end_offset: AtomicI64::new(log_end_offset),
+            last_stable_offset: AtomicI64::new(log_end_offset),
+            aborted: RwLock::new(Vec::new()),
             poisoned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-        })
+        };
+        log.load_producer_state()?;
+        Ok(log)
+    }
+
+    /// Restores the producer state: the newest readable snapshot at or below the log end
+    /// offset, then every batch after it replayed (none after a clean shutdown, which
+    /// snapshots at the log end). Aborted transactions come from the `.txnindex` files, those
+    /// after the snapshot from the replay.
+    fn load_producer_state(&self) -> Result<()> {
+        let log_end_offset = self.log_end_offset();
+        let mut snapshots = self.snapshot_offsets()?;
+        let mut state = None;
+        while let Some(offset) = snapshots.pop() {
+            let path = self.dir.join(file_name(offset, SNAPSHOT_SUFFIX));
+            if offset > log_end_offset {
+                // Written before a crash cut the log shorter: it describes records now gone.
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+            match std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| ProducerState::decode_snapshot(&bytes))
+            {
+                Ok(loaded) => {
+                    state = Some((offset, loaded));
+                    break;
+                }
+                Err(reason) => {
+                    tracing::warn!(snapshot = %path.display(), %reason, "ignoring an unreadable producer state snapshot");
+                }
+            }
+        }
+        let (from, mut producers) =
+            state.unwrap_or((self.log_start_offset(), ProducerState::default()));
+        let mut aborted = Vec::new();
+        for base in self.segment_bases() {
+            let path = self.dir.join(file_name(base, TXN_INDEX_SUFFIX));
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let entries = AbortedTransaction::decode_all(&bytes);
+            let kept: Vec<_> = entries
+                .iter()
+                .filter(|e| e.last_offset < from)
+                .copied()
+                .collect();
+            if kept.len() != entries.len() || bytes.len() % producer_state::TXN_INDEX_ENTRY != 0 {
+                // The replay below writes these entries again.
+                let bytes: Vec<u8> = kept.iter().flat_map(|e| e.encode()).collect();
+                std::fs::write(&path, bytes).map_err(StorageError::io(&path))?;
+            }
+            aborted.extend(kept);
+        }
+        let mut offset = from;
+        let mut replayed = 0u64;
+        while offset < log_end_offset {
+            let chunk = self.read(offset, 1 << 20, true)?;
+            if chunk.is_empty() {
+                break;
+            }
+            let mut position = 0;
+            while let Some(header) = chunk.get(position..).and_then(BatchHeader::parse) {
+                let size = header.total_size();
+                let bytes = chunk.get(position..position + size).unwrap_or_default();
+                position += size;
+                offset = header.last_offset() + 1;
+                replayed += 1;
+                if header.producer_id() < 0 {
+                    continue;
+                }
+                if header.is_control() {
+                    let first = producers.complete_transaction(
+                        header.producer_id(),
+                        header.producer_epoch(),
+                        control_coordinator_epoch(bytes),
+                        header.max_timestamp(),
+                    );
+                    if let (Some(ControlType::Abort), Some(first)) =
+                        (batch::control_type(bytes), first)
+                    {
+                        let entry = AbortedTransaction {
+                            producer_id: header.producer_id(),
+                            first_offset: first,
+                            last_offset: header.base_offset(),
+                            last_stable_offset: producers
+                                .first_unstable_offset()
+                                .unwrap_or(header.base_offset() + 1),
+                        };
+                        self.write_txn_index(self.segment_base_of(header.base_offset()), &entry)?;
+                        aborted.push(entry);
+                    }
+                } else {
+                    let mut entry = producers.entry_or_new(header.producer_id());
+                    producer_state::record_batch(
+                        &mut entry,
+                        &header,
+                        header.base_offset(),
+                        header.last_offset(),
+                    );
+                    producers.put(entry);
+                }
+            }
+            if position == 0 {
+                break;
+            }
+        }
+        if replayed > 0 {
+            tracing::info!(dir = %self.dir.display(), from, batches = replayed, "rebuilt producer state");
+        }
+        self.last_stable_offset.store(
+            producers.first_unstable_offset().unwrap_or(log_end_offset),
+            Ordering::Release,
+        );
+        if let Ok(mut a) = self.aborted.write() {
+            *a = aborted;
+        }
+        self.lock_writer().producers = producers;
+        Ok(())
+    }
+
+    /// Base offsets of the segments, ascending.
+    fn segment_bases(&self) -> Vec<i64> {
+        self.segments
+            .read()
+            .map_or_else(|_| Vec::new(), |s| s.keys().copied().collect())
+    }
+
+    /// Base offset of the segment holding `offset`.
+    fn segment_base_of(&self, offset: i64) -> i64 {
+        self.segments
+            .read()
+            .ok()
+            .and_then(|s| s.range(..=offset).next_back().map(|(b, _)| *b))
+            .unwrap_or(0)
+    }
+
+    /// Offsets of the producer state snapshots in the directory, ascending.
+    fn snapshot_offsets(&self) -> Result<Vec<i64>> {
+        let mut offsets = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).map_err(StorageError::io(&self.dir))? {
+            let entry = entry.map_err(StorageError::io(&self.dir))?;
+            let name = entry.file_name();
+            if let Some(offset) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(SNAPSHOT_SUFFIX))
+                .and_then(|n| n.parse::<i64>().ok())
+            {
+                offsets.push(offset);
+            }
+        }
+        offsets.sort_unstable();
+        Ok(offsets)
+    }
+
+    /// Writes a producer state snapshot for `offset` (temp file and rename: a crash leaves the
+    /// old set of snapshots) and keeps only the two newest.
+    fn write_snapshot(&self, offset: i64, producers: &ProducerState) -> Result<()> {
+        let path = self.dir.join(file_name(offset, SNAPSHOT_SUFFIX));
+        let tmp = self
+            .dir
+            .join(format!("{}.tmp", file_name(offset, SNAPSHOT_SUFFIX)));
+        std::fs::write(&tmp, producers.encode_snapshot()).map_err(StorageError::io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(StorageError::io(&path))?;
+        let offsets = self.snapshot_offsets()?;
+        for old in offsets.iter().take(offsets.len().saturating_sub(2)) {
+            let _ = std::fs::remove_file(self.dir.join(file_name(*old, SNAPSHOT_SUFFIX)));
+        }
+        Ok(())
+    }
+
+    /// Appends an aborted transaction to the `.txnindex` of segment `base`.
+    fn write_txn_index(&self, base: i64, entry: &AbortedTransaction) -> Result<()> {
+        use std::io::Write;
+        let path = self.dir.join(file_name(base, TXN_INDEX_SUFFIX));
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(&entry.encode()))
+            .map_err(StorageError::io(&path))
     }
 
     fn open_segment(
@@ -267,6 +482,32 @@ impl PartitionLog {
     pub fn high_watermark(&self) -> i64 {
         self.log_end_offset()
     }
+    /// The last stable offset (KIP-98): the first offset of the earliest open transaction, or
+    /// the high watermark when none is open. read_committed consumers read below it.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.last_stable_offset
+            .load(Ordering::Acquire)
+            .min(self.high_watermark())
+    }
+    /// Aborted transactions whose records may lie in `from..upper` (marker at or after
+    /// `from`, first offset before `upper`), for a read_committed fetch to skip.
+    pub fn aborted_transactions(&self, from: i64, upper: i64) -> Vec<AbortedTransaction> {
+        let Ok(aborted) = self.aborted.read() else {
+            return Vec::new();
+        };
+        let start = aborted.partition_point(|a| a.last_offset < from);
+        aborted
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .filter(|a| a.first_offset < upper)
+            .copied()
+            .collect()
+    }
+    /// The state of every producer that wrote to this log (DescribeProducers).
+    pub fn producers(&self) -> Vec<ProducerEntry> {
+        self.lock_writer().producers.producers()
+    }
     /// A copy of the log's settings.
     pub fn config(&self) -> LogConfig {
         self.config.read().map(|c| *c).unwrap_or_default()
@@ -303,6 +544,23 @@ impl PartitionLog {
     /// `MessageTooLarge` (MESSAGE_TOO_LARGE), `InvalidTimestamp`, `Poisoned` after an I/O
     /// failure, `Io`.
     pub fn append(&self, records: &[u8], leader_epoch: i32) -> Result<AppendInfo> {
+        self.append_from(records, leader_epoch, AppendOrigin::Client)
+    }
+
+    /// [`PartitionLog::append`] for batches from `origin`. Batches with a producer id are
+    /// checked against the producer state first (KIP-98): a retry of one of the producer's
+    /// last five batches is not written again and answered with its original offsets; a gap
+    /// in the sequence, an old epoch or a non-transactional batch during the producer's
+    /// transaction fails the append. Coordinators' batches skip the sequence check. Control
+    /// batches are refused: markers come from [`PartitionLog::append_marker`] only.
+    ///
+    /// Errors: those of `append`, and `Producer` for the producer state checks.
+    pub fn append_from(
+        &self,
+        records: &[u8],
+        leader_epoch: i32,
+        origin: AppendOrigin,
+    ) -> Result<AppendInfo> {
         let config = self.config();
         let now = now_ms();
         // Validate everything before touching the log (no allocation: the write pass below
@@ -338,6 +596,19 @@ impl PartitionLog {
                     }
                 }
             }
+            if header.is_control() {
+                return Err(StorageError::InvalidRecord {
+                    position,
+                    reason: "control batches are written by the transaction coordinator only"
+                        .into(),
+                });
+            }
+            if header.is_transactional() && header.producer_id() < 0 {
+                return Err(StorageError::InvalidRecord {
+                    position,
+                    reason: "a transactional batch without a producer id".into(),
+                });
+            }
             record_count += header.records_count() as u64;
             batch_count += 1;
             position += size;
@@ -363,7 +634,188 @@ impl PartitionLog {
             });
         }
         let base_offset = self.log_end_offset();
+        // Check every batch against the producer state (copies of the touched entries, so a
+        // refusal leaves the state as it was), predicting the offsets the writes assign.
+        let mut touched: Vec<ProducerEntry> = Vec::new();
         let mut next_offset = base_offset;
+        let mut start = 0;
+        while let Some(header) = records.get(start..).and_then(BatchHeader::parse) {
+            start += header.total_size();
+            let last_offset = next_offset + i64::from(header.last_offset_delta());
+            if header.producer_id() >= 0 {
+                let index = match touched
+                    .iter()
+                    .position(|e| e.producer_id == header.producer_id())
+                {
+                    Some(index) => index,
+                    None => {
+                        touched.push(writer.producers.entry_or_new(header.producer_id()));
+                        touched.len() - 1
+                    }
+                };
+                let Some(entry) = touched.get_mut(index) else {
+                    break;
+                };
+                match producer_state::check_batch(entry, &header, origin)? {
+                    Admission::Duplicate(original) => {
+                        return Ok(AppendInfo {
+                            base_offset: original.first_offset,
+                            last_offset: original.last_offset,
+                            log_append_time: None,
+                            record_count: 0,
+                            duplicate: true,
+                        });
+                    }
+                    Admission::Append => {
+                        producer_state::record_batch(entry, &header, next_offset, last_offset)
+                    }
+                }
+            }
+            next_offset = last_offset + 1;
+        }
+        let active_before = writer.active.base_offset();
+        let next_offset = self.write_batches(
+            &mut writer,
+            &config,
+            records,
+            leader_epoch,
+            log_append_time,
+            now,
+        )?;
+        if writer.active.base_offset() != active_before {
+            // Rolled: snapshot the state as of this append's first offset, from which a
+            // recovery replays.
+            if let Err(err) = self.write_snapshot(base_offset, &writer.producers) {
+                tracing::warn!(dir = %self.dir.display(), %err, "cannot write a producer state snapshot");
+            }
+        }
+        for entry in touched {
+            writer.producers.put(entry);
+        }
+        self.publish(&mut writer, &config, next_offset, record_count)?;
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: next_offset - 1,
+            log_append_time,
+            record_count,
+            duplicate: false,
+        })
+    }
+
+    /// Writes a transaction marker (KIP-98) for `producer_id`: a control batch that commits or
+    /// aborts its open transaction in this partition, moving the last stable offset on. An
+    /// abort is recorded in the `.txnindex` of the active segment. Returns the marker's offset.
+    ///
+    /// Errors: `Producer` (INVALID_PRODUCER_EPOCH) when `producer_epoch` is older than the
+    /// producer's; `Closed`, `Poisoned`, `Io`.
+    pub fn append_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        control: ControlType,
+        coordinator_epoch: i32,
+    ) -> Result<i64> {
+        let config = self.config();
+        let now = now_ms();
+        let marker = batch::build_control_batch(
+            producer_id,
+            producer_epoch,
+            control,
+            coordinator_epoch,
+            now,
+        );
+        let mut writer = self.lock_writer();
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StorageError::Closed {
+                dir: self.dir.clone(),
+            });
+        }
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(StorageError::Poisoned {
+                dir: self.dir.clone(),
+            });
+        }
+        if let Some(entry) = writer.producers.get(producer_id) {
+            if producer_epoch < entry.producer_epoch {
+                return Err(StorageError::Producer(
+                    producer_state::ProducerStateError::InvalidProducerEpoch {
+                        producer_id,
+                        epoch: producer_epoch,
+                        current: entry.producer_epoch,
+                    },
+                ));
+            }
+        }
+        let offset = self.log_end_offset();
+        let log_append_time =
+            (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
+        let next_offset =
+            self.write_batches(&mut writer, &config, &marker, 0, log_append_time, now)?;
+        let first = writer.producers.complete_transaction(
+            producer_id,
+            producer_epoch,
+            coordinator_epoch,
+            now,
+        );
+        if let (ControlType::Abort, Some(first_offset)) = (control, first) {
+            let entry = AbortedTransaction {
+                producer_id,
+                first_offset,
+                last_offset: offset,
+                last_stable_offset: writer
+                    .producers
+                    .first_unstable_offset()
+                    .unwrap_or(next_offset),
+            };
+            if let Ok(mut aborted) = self.aborted.write() {
+                aborted.push(entry);
+            }
+            self.write_txn_index(writer.active.base_offset(), &entry)?;
+        }
+        self.publish(&mut writer, &config, next_offset, 1)?;
+        Ok(offset)
+    }
+
+    /// Publishes the log end and last stable offsets after a write and applies the flush
+    /// policy.
+    fn publish(
+        &self,
+        writer: &mut Writer,
+        config: &LogConfig,
+        next_offset: i64,
+        record_count: u64,
+    ) -> Result<()> {
+        self.log_end_offset.store(next_offset, Ordering::Release);
+        self.last_stable_offset.store(
+            writer
+                .producers
+                .first_unstable_offset()
+                .unwrap_or(next_offset),
+            Ordering::Release,
+        );
+        writer.messages_since_flush += record_count;
+        if config
+            .flush_messages
+            .is_some_and(|n| writer.messages_since_flush >= n)
+        {
+            writer.messages_since_flush = 0;
+            self.flush_segment(&writer.active)?;
+        }
+        Ok(())
+    }
+
+    /// Copies validated `records` into the active segment (rolling as needed) from the log
+    /// end offset on; returns the next offset. Publishes nothing.
+    fn write_batches(
+        &self,
+        writer: &mut Writer,
+        config: &LogConfig,
+        records: &[u8],
+        leader_epoch: i32,
+        log_append_time: Option<i64>,
+        now: i64,
+    ) -> Result<i64> {
+        let mut next_offset = self.log_end_offset();
         let mut start = 0;
         while let Some(header) = records.get(start..).and_then(BatchHeader::parse) {
             let size = header.total_size();
@@ -371,8 +823,8 @@ impl PartitionLog {
             let bytes = records.get(start..start + size).unwrap_or_default();
             start += size;
             self.maybe_roll(
-                &mut writer,
-                &config,
+                writer,
+                config,
                 size,
                 next_offset,
                 next_offset + records_in_batch - 1,
@@ -397,21 +849,7 @@ impl PartitionLog {
             next_offset = last_offset + 1;
             segment.commit(write_position + size, next_offset);
         }
-        self.log_end_offset.store(next_offset, Ordering::Release);
-        writer.messages_since_flush += record_count;
-        if config
-            .flush_messages
-            .is_some_and(|n| writer.messages_since_flush >= n)
-        {
-            writer.messages_since_flush = 0;
-            self.flush_segment(&writer.active)?;
-        }
-        Ok(AppendInfo {
-            base_offset,
-            last_offset: next_offset - 1,
-            log_append_time,
-            record_count,
-        })
+        Ok(next_offset)
     }
 
     /// Rolls to a new segment when the batch would not fit, the relative offsets would
@@ -500,7 +938,8 @@ impl PartitionLog {
             return Ok(());
         }
         self.flush_segment(&writer.active)?;
-        writer.active.seal()
+        writer.active.seal()?;
+        self.write_snapshot(self.log_end_offset(), &writer.producers)
     }
 
     fn segments_from(&self, offset: i64) -> Vec<Arc<Segment>> {
@@ -524,6 +963,35 @@ impl PartitionLog {
     /// Errors: `OffsetOutOfRange` when `offset` is below the log start offset or above the log
     /// end offset.
     pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<Bytes> {
+        self.read_below(offset, max_bytes, min_one, i64::MAX)
+    }
+
+    /// [`PartitionLog::read`] that stops before the first batch starting at or after
+    /// `max_offset`: a read_committed fetch passes the last stable offset.
+    ///
+    /// Errors: `OffsetOutOfRange` as `read`.
+    pub fn read_below(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+        max_offset: i64,
+    ) -> Result<Bytes> {
+        let bytes = self.read_range(offset, max_bytes, min_one)?;
+        if max_offset == i64::MAX {
+            return Ok(bytes);
+        }
+        let mut end = 0;
+        while let Some(header) = bytes.get(end..).and_then(BatchHeader::parse) {
+            if header.base_offset() >= max_offset {
+                break;
+            }
+            end += header.total_size();
+        }
+        Ok(bytes.slice(..end.min(bytes.len())))
+    }
+
+    fn read_range(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<Bytes> {
         let log_end_offset = self.log_end_offset();
         let log_start_offset = self.log_start_offset();
         if offset < log_start_offset || offset > log_end_offset {
