@@ -109,6 +109,8 @@ pub struct BrokerConfig {
     pub cluster_id: Option<String>,
     /// The group coordinator's settings (`group.*`, `offsets.topic.*`).
     pub groups: crate::group::GroupConfig,
+    /// The transaction coordinator's settings (`transaction.*`).
+    pub transactions: crate::txn::TransactionConfig,
     /// Every property as given, for DescribeConfigs and topic config defaults.
     pub properties: BTreeMap<String, String>,
 }
@@ -173,6 +175,10 @@ const KNOWN_KEYS: &[&str] = &[
     "group.consumer.max.heartbeat.interval.ms",
     "group.consumer.max.size",
     "group.consumer.assignors",
+    "transaction.max.timeout.ms",
+    "transaction.state.log.num.partitions",
+    "transaction.state.log.segment.bytes",
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms",
     "group.coordinator.new.enable",
     "offsets.topic.segment.bytes",
     "offsets.retention.minutes",
@@ -373,6 +379,7 @@ impl BrokerConfig {
             max_incremental_fetch_session_cache_slots: slots,
             cluster_id: get("cluster.id").map(str::to_string),
             groups: crate::group::GroupConfig::from_properties(&properties)?,
+            transactions: crate::txn::TransactionConfig::from_properties(&properties)?,
             properties: properties.clone(),
         };
         // Topic defaults from broker keys must be valid too (log.segment.bytes, ...).

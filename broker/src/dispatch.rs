@@ -46,6 +46,14 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::ConsumerGroupHeartbeat, 0, 1),
     (ApiKey::ConsumerGroupDescribe, 0, 1),
+    (ApiKey::AddPartitionsToTxn, 0, 4),
+    (ApiKey::AddOffsetsToTxn, 0, 3),
+    (ApiKey::EndTxn, 0, 3),
+    (ApiKey::TxnOffsetCommit, 0, 3),
+    (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::DescribeTransactions, 0, 0),
+    // Version 1 (the duration filter, KIP-994) is Kafka 3.8's.
+    (ApiKey::ListTransactions, 0, 1),
 ];
 
 /// The advertised (min, max) versions of `key`, if served.
@@ -95,6 +103,13 @@ pub enum Request {
     OffsetDelete(OffsetDeleteRequest),
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest),
     ConsumerGroupDescribe(ConsumerGroupDescribeRequest),
+    AddPartitionsToTxn(AddPartitionsToTxnRequest),
+    AddOffsetsToTxn(AddOffsetsToTxnRequest),
+    EndTxn(EndTxnRequest),
+    TxnOffsetCommit(TxnOffsetCommitRequest),
+    DescribeProducers(DescribeProducersRequest),
+    DescribeTransactions(DescribeTransactionsRequest),
+    ListTransactions(ListTransactionsRequest),
 }
 
 /// A request frame, decoded.
@@ -196,6 +211,15 @@ pub fn decode_request(mut frame: Bytes) -> Result<DecodedRequest, ConnectionErro
         ApiKey::ConsumerGroupDescribe => {
             decode!(ConsumerGroupDescribe, ConsumerGroupDescribeRequest)
         }
+        ApiKey::AddPartitionsToTxn => decode!(AddPartitionsToTxn, AddPartitionsToTxnRequest),
+        ApiKey::AddOffsetsToTxn => decode!(AddOffsetsToTxn, AddOffsetsToTxnRequest),
+        ApiKey::EndTxn => decode!(EndTxn, EndTxnRequest),
+        ApiKey::TxnOffsetCommit => decode!(TxnOffsetCommit, TxnOffsetCommitRequest),
+        ApiKey::DescribeProducers => decode!(DescribeProducers, DescribeProducersRequest),
+        ApiKey::DescribeTransactions => {
+            decode!(DescribeTransactions, DescribeTransactionsRequest)
+        }
+        ApiKey::ListTransactions => decode!(ListTransactions, ListTransactionsRequest),
         _ => return Err(ConnectionError::UnsupportedApi(api_key)),
     };
     Ok(DecodedRequest {
@@ -284,6 +308,25 @@ async fn handle(
         )),
         Request::ConsumerGroupDescribe(r) => {
             respond(&api::consumer_group_describe::handle(session, r, version))
+        }
+        Request::AddPartitionsToTxn(r) => {
+            respond(&api::add_partitions_to_txn::handle(session, r, version))
+        }
+        Request::AddOffsetsToTxn(r) => {
+            respond(&api::add_offsets_to_txn::handle(session, r, version))
+        }
+        Request::EndTxn(r) => respond(&api::end_txn::handle(session, r, version)),
+        Request::TxnOffsetCommit(r) => {
+            respond(&api::txn_offset_commit::handle(session, r, version))
+        }
+        Request::DescribeProducers(r) => {
+            respond(&api::describe_producers::handle(session, r, version))
+        }
+        Request::DescribeTransactions(r) => {
+            respond(&api::describe_transactions::handle(session, r, version))
+        }
+        Request::ListTransactions(r) => {
+            respond(&api::list_transactions::handle(session, r, version))
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod request_bounds;
 pub mod server;
 pub mod topic_config;
 pub mod topics;
+pub mod txn;
 
 pub use config::BrokerConfig;
 pub use server::{Server, StartError};

@@ -26,6 +26,8 @@ enum Type {
     Array(&'static [Field]),
     /// A (nullable) array of int32.
     Int32Array,
+    /// A (nullable) array of int64.
+    Int64Array,
     /// A (nullable) array of strings.
     StringArray,
 }
@@ -354,6 +356,77 @@ const CONSUMER_GROUP_HEARTBEAT: &[Field] = &[
 
 const CONSUMER_GROUP_DESCRIBE: &[Field] = &[Field(STRING_ARRAY, 0, ALL), Field(BOOL, 0, ALL)];
 
+const TXN_TOPICS: Type = Type::Array(&[Field(Type::Str, 0, ALL), Field(INT32_ARRAY, 0, ALL)]);
+
+const ADD_PARTITIONS_TO_TXN: &[Field] = &[
+    Field(
+        Type::Array(&[
+            Field(Type::Str, 4, ALL),
+            Field(I64, 4, ALL),
+            Field(I16, 4, ALL),
+            Field(BOOL, 4, ALL),
+            Field(TXN_TOPICS, 4, ALL),
+        ]),
+        4,
+        ALL,
+    ),
+    Field(Type::Str, 0, 3),
+    Field(I64, 0, 3),
+    Field(I16, 0, 3),
+    Field(TXN_TOPICS, 0, 3),
+];
+
+const ADD_OFFSETS_TO_TXN: &[Field] = &[
+    Field(Type::Str, 0, ALL),
+    Field(I64, 0, ALL),
+    Field(I16, 0, ALL),
+    Field(Type::Str, 0, ALL),
+];
+
+const END_TXN: &[Field] = &[
+    Field(Type::Str, 0, ALL),
+    Field(I64, 0, ALL),
+    Field(I16, 0, ALL),
+    Field(BOOL, 0, ALL),
+];
+
+const TXN_OFFSET_COMMIT: &[Field] = &[
+    Field(Type::Str, 0, ALL),
+    Field(Type::Str, 0, ALL),
+    Field(I64, 0, ALL),
+    Field(I16, 0, ALL),
+    Field(I32, 3, ALL),
+    Field(Type::Str, 3, ALL),
+    Field(Type::Str, 3, ALL),
+    Field(
+        Type::Array(&[
+            Field(Type::Str, 0, ALL),
+            Field(
+                Type::Array(&[
+                    Field(I32, 0, ALL),
+                    Field(I64, 0, ALL),
+                    Field(I32, 2, ALL),
+                    Field(Type::Str, 0, ALL),
+                ]),
+                0,
+                ALL,
+            ),
+        ]),
+        0,
+        ALL,
+    ),
+];
+
+const DESCRIBE_PRODUCERS: &[Field] = &[Field(TXN_TOPICS, 0, ALL)];
+
+const DESCRIBE_TRANSACTIONS: &[Field] = &[Field(STRING_ARRAY, 0, ALL)];
+
+const LIST_TRANSACTIONS: &[Field] = &[
+    Field(STRING_ARRAY, 0, ALL),
+    Field(Type::Int64Array, 0, ALL),
+    Field(I64, 1, ALL),
+];
+
 fn schema(key: ApiKey) -> Option<&'static [Field]> {
     Some(match key {
         ApiKey::ApiVersions => API_VERSIONS,
@@ -380,6 +453,13 @@ fn schema(key: ApiKey) -> Option<&'static [Field]> {
         ApiKey::OffsetDelete => OFFSET_DELETE,
         ApiKey::ConsumerGroupHeartbeat => CONSUMER_GROUP_HEARTBEAT,
         ApiKey::ConsumerGroupDescribe => CONSUMER_GROUP_DESCRIBE,
+        ApiKey::AddPartitionsToTxn => ADD_PARTITIONS_TO_TXN,
+        ApiKey::AddOffsetsToTxn => ADD_OFFSETS_TO_TXN,
+        ApiKey::EndTxn => END_TXN,
+        ApiKey::TxnOffsetCommit => TXN_OFFSET_COMMIT,
+        ApiKey::DescribeProducers => DESCRIBE_PRODUCERS,
+        ApiKey::DescribeTransactions => DESCRIBE_TRANSACTIONS,
+        ApiKey::ListTransactions => LIST_TRANSACTIONS,
         _ => return None,
     })
 }
@@ -498,6 +578,10 @@ impl Cursor<'_> {
                 Type::Int32Array => {
                     let n = self.length(4, "array")?;
                     self.skip(n.saturating_mul(4), "int32 array")?;
+                }
+                Type::Int64Array => {
+                    let n = self.length(4, "array")?;
+                    self.skip(n.saturating_mul(8), "int64 array")?;
                 }
                 Type::StringArray => {
                     for _ in 0..self.length(4, "array")? {
@@ -699,6 +783,89 @@ mod tests {
             ApiKey::InitProducerId,
             &InitProducerIdRequest::default().with_transactional_id(Some(TransactionalId(s("tx")))),
             0..=4,
+        );
+    }
+
+    #[test]
+    fn walks_every_transaction_request_at_every_version() {
+        use kafka_protocol::messages::{GroupId, ProducerId, TransactionalId};
+        let tx = || TransactionalId(s("tx"));
+        let topics = || {
+            vec![
+                add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                    .with_name(TopicName(s("t")))
+                    .with_partitions(vec![0, 1]),
+            ]
+        };
+        walks_exactly(
+            ApiKey::AddPartitionsToTxn,
+            &AddPartitionsToTxnRequest::default()
+                .with_v3_and_below_transactional_id(tx())
+                .with_v3_and_below_producer_id(ProducerId(7))
+                .with_v3_and_below_topics(topics()),
+            0..=3,
+        );
+        walks_exactly(
+            ApiKey::AddPartitionsToTxn,
+            &AddPartitionsToTxnRequest::default().with_transactions(vec![
+                add_partitions_to_txn_request::AddPartitionsToTxnTransaction::default()
+                    .with_transactional_id(tx())
+                    .with_verify_only(true)
+                    .with_topics(topics()),
+            ]),
+            4..=5,
+        );
+        walks_exactly(
+            ApiKey::AddOffsetsToTxn,
+            &AddOffsetsToTxnRequest::default()
+                .with_transactional_id(tx())
+                .with_group_id(GroupId(s("g"))),
+            0..=4,
+        );
+        walks_exactly(
+            ApiKey::EndTxn,
+            &EndTxnRequest::default()
+                .with_transactional_id(tx())
+                .with_committed(true),
+            0..=5,
+        );
+        walks_exactly(
+            ApiKey::TxnOffsetCommit,
+            &TxnOffsetCommitRequest::default()
+                .with_transactional_id(tx())
+                .with_group_id(GroupId(s("g")))
+                .with_topics(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                        .with_name(TopicName(s("t")))
+                        .with_partitions(vec![
+                            txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                                .with_committed_metadata(Some(s("m"))),
+                        ]),
+                ]),
+            0..=5,
+        );
+        walks_exactly(
+            ApiKey::DescribeProducers,
+            &DescribeProducersRequest::default().with_topics(vec![
+                describe_producers_request::TopicRequest::default()
+                    .with_name(TopicName(s("t")))
+                    .with_partition_indexes(vec![0, 1]),
+            ]),
+            0..=0,
+        );
+        walks_exactly(
+            ApiKey::DescribeTransactions,
+            &DescribeTransactionsRequest::default().with_transactional_ids(vec![tx(), tx()]),
+            0..=0,
+        );
+        let list = ListTransactionsRequest::default()
+            .with_state_filters(vec![s("Ongoing")])
+            .with_producer_id_filters(vec![ProducerId(1), ProducerId(2)]);
+        walks_exactly(ApiKey::ListTransactions, &list, 0..=0);
+        walks_exactly(
+            ApiKey::ListTransactions,
+            &list.with_duration_filter(5),
+            1..=1,
         );
     }
 

@@ -119,6 +119,8 @@ pub struct BrokerState {
     pub listeners: Vec<BoundListener>,
     /// Consumer groups and their committed offsets.
     pub groups: crate::group::GroupCoordinator,
+    /// Transactional ids and their transactions.
+    pub transactions: crate::txn::TransactionCoordinator,
 }
 
 /// A running broker. Dropping it stops it (see [`Server::shutdown`] for a graceful stop).
@@ -257,6 +259,7 @@ impl Server {
                 config.max_incremental_fetch_session_cache_slots,
             ),
             producer_ids: ProducerIdAllocator::open(&config.log_dir),
+            transactions: crate::txn::TransactionCoordinator::new(config.transactions.clone()),
             config,
             cluster_id,
             topics,
@@ -274,7 +277,13 @@ impl Server {
                 tracker.clone(),
             ));
         }
+        {
+            // Transactions left prepared by a crash get their markers before clients return.
+            let state = Arc::clone(&state);
+            let _ = tokio::task::spawn_blocking(move || state.transactions.load(&state)).await;
+        }
         tracker.spawn(crate::group::run_timers(Arc::clone(&state), cancel.clone()));
+        tracker.spawn(crate::txn::run_timers(Arc::clone(&state), cancel.clone()));
         if let Some(interval) = state.config.log_flush_interval {
             tracker.spawn(flush_loop(Arc::clone(&state), interval, cancel.clone()));
         }

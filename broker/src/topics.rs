@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine;
-use josefine_storage::{AppendInfo, PartitionLog, StorageError};
+use josefine_storage::batch::ControlType;
+use josefine_storage::{AppendInfo, AppendOrigin, PartitionLog, StorageError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -71,13 +72,43 @@ pub struct Partition {
 impl Partition {
     /// Appends `records` (see [`PartitionLog::append`]) and wakes the fetches waiting here.
     pub fn append(&self, records: &[u8]) -> Result<AppendInfo, StorageError> {
-        let info = self.log.append(records, 0)?;
+        self.append_from(records, AppendOrigin::Client)
+    }
+
+    /// [`Partition::append`] for batches from `origin` (see [`PartitionLog::append_from`]).
+    pub fn append_from(
+        &self,
+        records: &[u8],
+        origin: AppendOrigin,
+    ) -> Result<AppendInfo, StorageError> {
+        let info = self.log.append_from(records, 0, origin)?;
+        if !info.duplicate {
+            self.wake_waiters();
+        }
+        Ok(info)
+    }
+
+    /// Writes a transaction marker (see [`PartitionLog::append_marker`]) and wakes the
+    /// fetches waiting here: the last stable offset may have moved.
+    pub fn append_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        control: ControlType,
+    ) -> Result<i64, StorageError> {
+        let offset = self
+            .log
+            .append_marker(producer_id, producer_epoch, control, 0)?;
+        self.wake_waiters();
+        Ok(offset)
+    }
+
+    fn wake_waiters(&self) {
         // Draining keeps the list's allocation for the next waiters; notifying never blocks.
         let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
         for waiter in waiters.drain(..) {
             waiter.notify_one();
         }
-        Ok(info)
     }
 
     /// Registers `waiter` to be notified at the next append; drops registrations whose fetch

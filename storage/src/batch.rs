@@ -56,7 +56,7 @@ pub(crate) fn be_i32(b: &[u8], at: usize) -> i32 {
     }
     i32::from_be_bytes(a)
 }
-fn be_i16(b: &[u8], at: usize) -> i16 {
+pub(crate) fn be_i16(b: &[u8], at: usize) -> i16 {
     let mut a = [0u8; 2];
     if let Some(s) = b.get(at..at + 2) {
         a.copy_from_slice(s);

@@ -127,10 +127,7 @@ fn control_coordinator_epoch(batch: &[u8]) -> i32 {
                 .next()
                 .and_then(|r| r.ok())
                 .and_then(|r| r.value)
-                .and_then(|v| {
-                    v.get(2..6)
-                        .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-                })
+                .and_then(|v| (v.len() >= 6).then(|| batch::be_i32(v, 2)))
         })
         .unwrap_or(-1)
 }

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use crate::batch::{be_i32, be_i64, BatchHeader};
+use crate::batch::{be_i16, be_i32, be_i64, BatchHeader};
 
 /// Batches remembered per producer for duplicate detection; the most a producer may have in
 /// flight per partition (`max.in.flight.requests.per.connection` with idempotence).
@@ -386,10 +386,10 @@ impl ProducerState {
     /// Errors: the version is not 1, the CRC does not match, or the entries run short.
     pub fn decode_snapshot(bytes: &[u8]) -> Result<Self, String> {
         const ENTRY: usize = 46;
-        let version = bytes
-            .get(..2)
-            .map(|b| i16::from_be_bytes([b[0], b[1]]))
-            .ok_or("snapshot shorter than its version")?;
+        if bytes.len() < 6 {
+            return Err("snapshot shorter than its header".into());
+        }
+        let version = be_i16(bytes, 0);
         if version != 1 {
             return Err(format!("snapshot version {version}, only 1 is known"));
         }
@@ -413,7 +413,7 @@ impl ProducerState {
             let delta = be_i32(e, 22);
             let txn_first = be_i64(e, 38);
             let mut entry = state.entry_or_new(producer_id);
-            entry.producer_epoch = i16::from_be_bytes([e[8], e[9]]);
+            entry.producer_epoch = be_i16(e, 8);
             entry.last_timestamp = be_i64(e, 26);
             entry.coordinator_epoch = be_i32(e, 34);
             entry.current_txn_first_offset = (txn_first >= 0).then_some(txn_first);

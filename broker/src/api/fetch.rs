@@ -4,16 +4,21 @@
 //! registers a waiter on each of its partitions and sleeps until an append wakes it or the
 //! wait ends; it is never polled.
 //!
-//! References: Kafka protocol guide "Fetch API"; KIP-74 (max_bytes, at least one batch);
+//! Under isolation level read_committed a partition's records stop before the last stable
+//! offset and come with the aborted transactions among them, which the client skips (KIP-98).
+//!
+//! References: Kafka protocol guide "Fetch API"; KIP-98 (isolation level, v4); KIP-74 (max_bytes, at least one batch);
 //! KIP-227 (fetch sessions, v7); KIP-320 (leader epochs); KIP-516 (topic ids, v13).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use josefine_storage::batch::BatchHeader;
+use josefine_storage::producer_state::AbortedTransaction;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::fetch_response::{self, FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, TopicName};
 use tokio::sync::Notify;
 
 use super::str_bytes;
@@ -32,6 +37,9 @@ struct PartitionRead {
     last_stable_offset: i64,
     log_start_offset: i64,
     records: Bytes,
+    /// Under read_committed: (producer id, first offset) of the aborted transactions in the
+    /// records.
+    aborted: Option<Vec<AbortedTransaction>>,
 }
 
 fn read_partition(
@@ -40,6 +48,7 @@ fn read_partition(
     unknown: ResponseError,
     max_bytes: usize,
     min_one: bool,
+    read_committed: bool,
 ) -> PartitionRead {
     let failed = |error| PartitionRead {
         error: Some(error),
@@ -47,6 +56,7 @@ fn read_partition(
         last_stable_offset: -1,
         log_start_offset: -1,
         records: Bytes::new(),
+        aborted: None,
     };
     let Some(partition) = partition else {
         return failed(unknown);
@@ -60,17 +70,49 @@ fn read_partition(
         .min(max_bytes);
     // Read the offsets first: the records read next can only reach further, never less far.
     let high_watermark = log.high_watermark();
+    let last_stable_offset = log.last_stable_offset().min(high_watermark);
     let log_start_offset = log.log_start_offset();
-    match log.read(target.fetch_offset, limit, min_one) {
-        Ok(records) => PartitionRead {
-            error: None,
-            high_watermark,
-            last_stable_offset: high_watermark,
-            log_start_offset,
-            records,
-        },
+    // read_committed stops at the last stable offset (KIP-98).
+    let max_offset = if read_committed {
+        last_stable_offset
+    } else {
+        i64::MAX
+    };
+    match log.read_below(target.fetch_offset, limit, min_one, max_offset) {
+        Ok(records) => {
+            let aborted = read_committed.then(|| {
+                let upper = last_offset_in(&records).map_or(target.fetch_offset, |o| o + 1);
+                if upper > target.fetch_offset {
+                    log.aborted_transactions(target.fetch_offset, upper)
+                } else {
+                    Vec::new()
+                }
+            });
+            PartitionRead {
+                error: None,
+                high_watermark,
+                last_stable_offset,
+                log_start_offset,
+                records,
+                aborted,
+            }
+        }
         Err(err) => failed(storage_error_code(&err)),
     }
+}
+
+/// The last offset of the last whole batch in `records`.
+fn last_offset_in(records: &[u8]) -> Option<i64> {
+    let mut position = 0;
+    let mut last = None;
+    while let Some(header) = records.get(position..).and_then(BatchHeader::parse) {
+        if header.total_size() > records.len() - position {
+            break;
+        }
+        last = Some(header.last_offset());
+        position += header.total_size();
+    }
+    last
 }
 
 /// Reads every target once; returns the reads and the bytes they hold.
@@ -78,6 +120,7 @@ fn read_all(
     partitions: &[(Option<Arc<Partition>>, ResponseError)],
     targets: &[FetchTarget],
     max_bytes: usize,
+    read_committed: bool,
 ) -> (Vec<PartitionRead>, usize) {
     let mut total = 0usize;
     let mut reads = Vec::with_capacity(targets.len());
@@ -88,6 +131,7 @@ fn read_all(
             *unknown,
             max_bytes.saturating_sub(total),
             total == 0,
+            read_committed,
         );
         total += read.records.len();
         reads.push(read);
@@ -163,6 +207,7 @@ pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> F
         })
         .collect();
     let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
+    let read_committed = request.isolation_level == READ_COMMITTED;
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
     let deadline = tokio::time::Instant::now()
         + Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
@@ -173,7 +218,7 @@ pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> F
                 partition.register_waiter(&waiter);
             }
         }
-        let (reads, total) = read_all(&partitions, &context.targets, max_bytes);
+        let (reads, total) = read_all(&partitions, &context.targets, max_bytes, read_committed);
         let has_error = reads.iter().any(|r| r.error.is_some());
         if total >= min_bytes.max(1)
             || has_error
@@ -186,7 +231,7 @@ pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> F
             .await
             .is_err()
         {
-            break read_all(&partitions, &context.targets, max_bytes);
+            break read_all(&partitions, &context.targets, max_bytes, read_committed);
         }
     };
     let include = if context.session_id != 0 {
@@ -230,11 +275,16 @@ pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> F
             } else {
                 -1
             })
-            .with_aborted_transactions(if request.isolation_level == READ_COMMITTED {
-                Some(Vec::new())
-            } else {
-                None
-            })
+            .with_aborted_transactions(read.aborted.map(|aborted| {
+                aborted
+                    .into_iter()
+                    .map(|a| {
+                        fetch_response::AbortedTransaction::default()
+                            .with_producer_id(ProducerId(a.producer_id))
+                            .with_first_offset(a.first_offset)
+                    })
+                    .collect()
+            }))
             .with_preferred_read_replica(BrokerId(-1))
             .with_records(Some(read.records));
         let same_topic = responses.last().is_some_and(|r| {

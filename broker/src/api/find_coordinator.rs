@@ -1,6 +1,7 @@
 //! FindCoordinator: every group and transactional id is coordinated by this node.
 //!
-//! The first GROUP lookup creates `__consumer_offsets`, as Kafka does. Versions 0-3 carry one
+//! The first GROUP lookup creates `__consumer_offsets` and the first TRANSACTION lookup
+//! `__transaction_state`, as Kafka does. Versions 0-3 carry one
 //! key; version 4+ a batch of keys (KIP-699). Key types: 0 GROUP, 1 TRANSACTION; others
 //! (share groups, KIP-932) get INVALID_REQUEST.
 //!
@@ -35,7 +36,11 @@ pub fn handle(
                 .offsets_topic(&state.topics)
                 .map(|_| ())
                 .map_err(|e| (e, "The coordinator is not available.")),
-            TRANSACTION => Ok(()),
+            TRANSACTION => state
+                .transactions
+                .state_topic(&state.topics)
+                .map(|_| ())
+                .map_err(|e| (e, "The coordinator is not available.")),
             _ => Err((ResponseError::InvalidRequest, "Unsupported key type.")),
         }
     };

@@ -1,33 +1,55 @@
-//! InitProducerId: a producer id and epoch for idempotent producers.
+//! InitProducerId: a producer id and epoch for idempotent and transactional producers.
 //!
-//! References: KIP-98 (idempotent producer), KIP-360 (epoch bump for a known producer id).
+//! Without a transactional id the producer gets a fresh producer id with epoch 0, or (v3+)
+//! bumps the epoch of the id it names (KIP-360). With one, the transaction coordinator answers:
+//! a new id's first producer id, or the next epoch of the id's producer, which fences the
+//! older producer and aborts the transaction it left open.
+//!
+//! References: KIP-98 (idempotent and transactional producers), KIP-360 (epoch bump for a
+//! known producer id, v3), KIP-588 (PRODUCER_FENCED, v4).
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
 use crate::connection::Session;
+use crate::txn::{FencedSince, ProducerIdAndEpoch};
 
-/// A new producer id with epoch 0, or, when the producer names its current id and epoch
-/// (v3+), the same id with the next epoch. Transactional ids need the transaction
-/// coordinator, which this broker does not run yet: they get COORDINATOR_NOT_AVAILABLE.
+/// PRODUCER_FENCED from version 4 (KIP-588), INVALID_PRODUCER_EPOCH before.
+const FENCED: FencedSince = FencedSince(4);
+
+/// Allocates or bumps a producer id (see the module docs).
 pub fn handle(
     session: &Session,
     request: InitProducerIdRequest,
-    _version: i16,
+    version: i16,
 ) -> InitProducerIdResponse {
     let response = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
-    if request.transactional_id.is_some() {
-        return response.with_error_code(ResponseError::CoordinatorNotAvailable.code());
+    let expected =
+        (request.producer_id.0 >= 0 && request.producer_epoch >= 0).then_some(ProducerIdAndEpoch {
+            producer_id: request.producer_id.0,
+            producer_epoch: request.producer_epoch,
+        });
+    if let Some(transactional_id) = &request.transactional_id {
+        let state = &session.state;
+        return match state.transactions.init_producer_id(
+            state,
+            transactional_id,
+            request.transaction_timeout_ms,
+            expected,
+            FENCED.error(version),
+        ) {
+            Ok(producer) => response
+                .with_producer_id(ProducerId(producer.producer_id))
+                .with_producer_epoch(producer.producer_epoch),
+            Err(error) => response.with_error_code(error.code()),
+        };
     }
-    if request.producer_id.0 >= 0
-        && request.producer_epoch >= 0
-        && request.producer_epoch < i16::MAX - 1
-    {
+    if let Some(expected) = expected.filter(|e| e.producer_epoch < i16::MAX - 1) {
         return response
-            .with_producer_id(request.producer_id)
-            .with_producer_epoch(request.producer_epoch + 1);
+            .with_producer_id(ProducerId(expected.producer_id))
+            .with_producer_epoch(expected.producer_epoch + 1);
     }
     match session.state.producer_ids.allocate() {
         Ok(id) => response

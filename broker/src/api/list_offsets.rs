@@ -21,6 +21,9 @@ pub const MAX_TIMESTAMP: i64 = -3;
 /// Timestamp sentinel: the first offset on local storage (KIP-405); the log start offset here.
 pub const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
 
+/// Isolation level read_committed (KIP-98): LATEST is the last stable offset.
+const READ_COMMITTED: i8 = 1;
+
 /// Looks each partition's offset up.
 pub fn handle(session: &Session, request: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
     let registry = &session.state.topics;
@@ -46,6 +49,9 @@ pub fn handle(session: &Session, request: ListOffsetsRequest, version: i16) -> L
             }
             let log = &partition.log;
             let found = match p.timestamp {
+                LATEST_TIMESTAMP if request.isolation_level == READ_COMMITTED => {
+                    Some((log.last_stable_offset(), -1))
+                }
                 LATEST_TIMESTAMP => Some((log.high_watermark(), -1)),
                 EARLIEST_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP => Some((log.log_start_offset(), -1)),
                 MAX_TIMESTAMP if version >= 7 => log.max_timestamp(),

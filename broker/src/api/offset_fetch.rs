@@ -2,8 +2,9 @@
 //!
 //! Versions 1-7 ask for one group, version 8+ for several (KIP-709); from version 2 a null
 //! topic list asks for every committed offset. A partition without a commit answers offset
-//! -1 with empty metadata and no error, as Kafka does. `require_stable` (v7, KIP-447) waits
-//! for no pending transactional commit: without transactions there is none. Version 9 names
+//! -1 with empty metadata and no error, as Kafka does. `require_stable` (v7, KIP-447) answers
+//! UNSTABLE_OFFSET_COMMIT for a partition with an offset committed in an open transaction
+//! (the client retries until the transaction ends). Version 9 names
 //! the member and epoch of a consumer-protocol group (KIP-848).
 //!
 //! References: Kafka protocol guide; KIP-320 (leader epoch, v5), KIP-447, KIP-709, KIP-848.
@@ -26,20 +27,25 @@ fn fetch(
     group_id: &str,
     member: Option<(&str, i32)>,
     wanted: OffsetFetchTopics,
+    require_stable: bool,
 ) -> Fetched {
     if group_id.is_empty() {
         return Err(ResponseError::InvalidGroupId);
     }
-    session.state.groups.fetch_offsets(group_id, member, wanted)
+    session
+        .state
+        .groups
+        .fetch_offsets(group_id, member, wanted, require_stable)
 }
 
 /// The response topics, built with `topic` and `partition` (the v1-7 and v8+ responses have
 /// their own types of the same shape). A partition without a commit answers offset -1, leader
-/// epoch -1 and empty metadata.
+/// epoch -1 and empty metadata; an unstable one (require_stable) the same with its error.
 fn topics<T, P>(
     fetched: FetchedOffsets,
     topic: impl Fn(TopicName, Vec<P>) -> T,
     partition: impl Fn(i32, i64, i32, String) -> P,
+    error: impl Fn(P, i16) -> P,
 ) -> Vec<T> {
     fetched
         .into_iter()
@@ -47,8 +53,9 @@ fn topics<T, P>(
             let partitions = partitions
                 .into_iter()
                 .map(|(index, offset)| match offset {
-                    Some(o) => partition(index, o.offset, o.leader_epoch, o.metadata),
-                    None => partition(index, -1, -1, String::new()),
+                    Ok(Some(o)) => partition(index, o.offset, o.leader_epoch, o.metadata),
+                    Ok(None) => partition(index, -1, -1, String::new()),
+                    Err(e) => error(partition(index, -1, -1, String::new()), e.code()),
                 })
                 .collect();
             topic(TopicName(str_bytes(name)), partitions)
@@ -73,7 +80,7 @@ pub fn handle(session: &Session, request: OffsetFetchRequest, version: i16) -> O
                 let member = if version >= 9 { member } else { None };
                 let response =
                     OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
-                match fetch(session, &g.group_id, member, wanted) {
+                match fetch(session, &g.group_id, member, wanted, request.require_stable) {
                     Err(error) => response.with_error_code(error.code()),
                     Ok(fetched) => response.with_topics(topics(
                         fetched,
@@ -89,6 +96,7 @@ pub fn handle(session: &Session, request: OffsetFetchRequest, version: i16) -> O
                                 .with_committed_leader_epoch(epoch)
                                 .with_metadata(Some(str_bytes(metadata)))
                         },
+                        |p, code| p.with_error_code(code),
                     )),
                 }
             })
@@ -101,7 +109,8 @@ pub fn handle(session: &Session, request: OffsetFetchRequest, version: i16) -> O
             .map(|t| (t.name.to_string(), t.partition_indexes))
             .collect()
     });
-    match fetch(session, &request.group_id, None, wanted) {
+    let require_stable = version >= 7 && request.require_stable;
+    match fetch(session, &request.group_id, None, wanted, require_stable) {
         Err(error) if version >= 2 => OffsetFetchResponse::default().with_error_code(error.code()),
         Err(_) => OffsetFetchResponse::default(),
         Ok(fetched) => OffsetFetchResponse::default().with_topics(topics(
@@ -119,6 +128,7 @@ pub fn handle(session: &Session, request: OffsetFetchRequest, version: i16) -> O
                     .with_committed_leader_epoch(if version >= 5 { epoch } else { -1 })
                     .with_metadata(Some(str_bytes(metadata)))
             },
+            |p, code| p.with_error_code(code),
         )),
     }
 }

@@ -4,7 +4,13 @@
 //! log copies them once into the segment mapping. On a single node acks=1 and acks=all are
 //! the same: the leader is the whole in-sync replica set.
 //!
-//! References: Kafka protocol guide "Produce API"; KIP-467 (record errors, v8); KIP-74.
+//! Batches with a producer id go through the partition's producer state (KIP-98): a retried
+//! batch is answered with its original offsets, a gap with OUT_OF_ORDER_SEQUENCE_NUMBER, an old
+//! epoch with INVALID_PRODUCER_EPOCH. Transactional batches are first verified against the
+//! transaction coordinator.
+//!
+//! References: Kafka protocol guide "Produce API"; KIP-467 (record errors, v8); KIP-74;
+//! KIP-98; KIP-890 part 1 (transaction verification).
 
 use josefine_storage::batch::BatchHeader;
 use kafka_protocol::error::ResponseError;
@@ -16,6 +22,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use super::str_bytes;
 use crate::connection::Session;
 use crate::error::{storage_error_code, ConnectionError};
+use crate::txn::ProducerIdAndEpoch;
 
 /// Whether `records` hold exactly one record batch, as Kafka requires from Produce v3 on.
 fn single_batch(records: &[u8]) -> Result<(), &'static str> {
@@ -24,6 +31,35 @@ fn single_batch(records: &[u8]) -> Result<(), &'static str> {
         Some(header) if header.total_size() < records.len() => Err("Produce requests with version 3 and above are only allowed to contain exactly one record batch"),
         Some(_) => Ok(()),
     }
+}
+
+/// A transactional batch must belong to its producer's open transaction, with this partition
+/// added to it (KIP-890 part 1: Kafka 3.6+ verifies before appending), so that a fenced or
+/// late producer cannot write into a transaction that has ended.
+fn verify_transaction(
+    session: &Session,
+    topic: &str,
+    partition: i32,
+    records: &[u8],
+) -> Result<(), (ResponseError, String)> {
+    let Some(header) = BatchHeader::parse(records).filter(|h| h.is_transactional()) else {
+        return Ok(());
+    };
+    let producer = ProducerIdAndEpoch {
+        producer_id: header.producer_id(),
+        producer_epoch: header.producer_epoch(),
+    };
+    session
+        .state
+        .transactions
+        .verify_produce(producer, topic, partition)
+        .map_err(|error| {
+            let message = format!(
+                "producer {} epoch {} has no open transaction with {topic}-{partition}",
+                producer.producer_id, producer.producer_epoch
+            );
+            (error, message)
+        })
 }
 
 /// Appends every partition's batch; `None` for acks=0, which gets no response.
@@ -71,6 +107,9 @@ pub fn handle(
                     )),
                     Some(partition) => single_batch(&records)
                         .map_err(|reason| (ResponseError::InvalidRecord, reason.to_string()))
+                        .and_then(|()| {
+                            verify_transaction(session, &topic_data.name.0, data.index, &records)
+                        })
                         .and_then(|()| {
                             partition
                                 .append(&records)

@@ -32,9 +32,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ConfigError;
-use crate::topics::{Topic, TopicRegistry};
+use crate::topics::{Partition, Topic, TopicRegistry};
 pub use classic::{ClassicGroup, ClassicState, JoinRequest, JoinResult, SyncRequest, SyncResult};
 pub use consumer::{ConsumerGroup, HeartbeatRequest, HeartbeatResult};
+use josefine_storage::batch::BatchProducer;
+use josefine_storage::producer_state::ProducerStateError;
+use josefine_storage::{AppendOrigin, StorageError};
 use records::{RecordKey, StoredGroup, StoredOffset};
 
 /// The longest string the stored records hold: their strings have int16 lengths.
@@ -146,6 +149,9 @@ pub struct Group {
     pub kind: GroupKind,
     /// Committed offsets by (topic, partition).
     pub offsets: BTreeMap<(String, i32), CommittedOffset>,
+    /// Offsets committed in open transactions (TxnOffsetCommit), by producer id: applied by
+    /// a COMMIT marker, dropped by an ABORT.
+    pub pending_transactional_offsets: HashMap<i64, BTreeMap<(String, i32), CommittedOffset>>,
 }
 
 impl Group {
@@ -154,6 +160,7 @@ impl Group {
             id: id.to_string(),
             kind: GroupKind::Classic(ClassicGroup::new(id)),
             offsets: BTreeMap::new(),
+            pending_transactional_offsets: HashMap::new(),
         }
     }
 
@@ -287,7 +294,12 @@ pub struct ListedGroup {
 }
 
 /// Committed offsets by topic: each partition asked for, with its commit if there is one.
-pub type FetchedOffsets = Vec<(String, Vec<(i32, Option<CommittedOffset>)>)>;
+pub type FetchedOffsets = Vec<(String, Vec<(i32, FetchedOffset)>)>;
+
+/// One partition's answer to OffsetFetch: its commit (`None` without one), or
+/// UNSTABLE_OFFSET_COMMIT when `require_stable` meets an offset committed in an open
+/// transaction (KIP-447).
+pub type FetchedOffset = Result<Option<CommittedOffset>, ResponseError>;
 
 /// Offsets a fetch asks for: every committed one, or these partitions of these topics.
 pub type OffsetFetchTopics = Option<Vec<(String, Vec<i32>)>>;
@@ -366,6 +378,18 @@ impl GroupCoordinator {
         group_id: &str,
         records: &Records,
     ) -> Result<(), ResponseError> {
+        self.append_as(topics, group_id, records, None)
+    }
+
+    /// [`GroupCoordinator::append`] as a transactional batch of `transaction`'s producer
+    /// (TxnOffsetCommit), when given.
+    fn append_as(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        records: &Records,
+        transaction: Option<(i64, i16)>,
+    ) -> Result<(), ResponseError> {
         if records.is_empty() {
             return Ok(());
         }
@@ -379,11 +403,28 @@ impl GroupCoordinator {
             .iter()
             .map(|(k, v)| (now, Some(k.as_slice()), v.as_deref()))
             .collect();
-        let batch = josefine_storage::batch::build_batch(&simple);
-        partition.append(&batch).map(|_| ()).map_err(|err| {
-            tracing::error!(group_id, %err, "cannot write to {OFFSETS_TOPIC}");
-            ResponseError::NotCoordinator
-        })
+        let producer = match transaction {
+            Some((producer_id, producer_epoch)) => BatchProducer {
+                producer_id,
+                producer_epoch,
+                base_sequence: -1,
+                attributes: josefine_storage::batch::attributes::TRANSACTIONAL,
+            },
+            None => BatchProducer::NONE,
+        };
+        let batch = josefine_storage::batch::build_batch_as(&producer, &simple);
+        partition
+            .append_from(&batch, AppendOrigin::Coordinator)
+            .map(|_| ())
+            .map_err(|err| match err {
+                StorageError::Producer(ProducerStateError::InvalidProducerEpoch { .. }) => {
+                    ResponseError::InvalidProducerEpoch
+                }
+                err => {
+                    tracing::error!(group_id, %err, "cannot write to {OFFSETS_TOPIC}");
+                    ResponseError::NotCoordinator
+                }
+            })
     }
 
     /// Replays `__consumer_offsets` (if it exists): committed offsets and classic group
@@ -397,46 +438,60 @@ impl GroupCoordinator {
         let mut groups = self.lock();
         let mut records = 0usize;
         for partition in topic.partitions() {
-            let log = &partition.log;
-            let mut offset = log.log_start_offset();
-            while offset < log.high_watermark() {
-                let Ok(chunk) = log.read(offset, 1 << 20, true) else {
-                    break;
-                };
-                if chunk.is_empty() {
-                    break;
+            // Records of open transactions wait for their marker.
+            let mut pending: HashMap<i64, Records> = HashMap::new();
+            for_each_record(&partition, |event| match event {
+                LogEvent::Record {
+                    transaction: None,
+                    key,
+                    value,
+                } => {
+                    records += 1;
+                    replay(&mut groups, key, value);
                 }
-                let mut position = 0usize;
-                while let Some(header) = chunk
-                    .get(position..)
-                    .and_then(josefine_storage::batch::BatchHeader::parse)
-                {
-                    let size = header.total_size();
-                    let Some(batch) = chunk.get(position..position + size) else {
-                        break;
-                    };
-                    offset = header.last_offset() + 1;
-                    position += size;
-                    if header.is_control() {
-                        continue;
-                    }
-                    let Ok(section) = josefine_storage::batch::records_section(batch) else {
-                        tracing::warn!(
-                            partition = partition.index,
-                            offset,
-                            "skipping an undecodable batch of {OFFSETS_TOPIC}"
-                        );
-                        continue;
-                    };
-                    for record in josefine_storage::batch::RecordIter::new(&section).flatten() {
-                        if let Some(key) = record.key {
+                LogEvent::Record {
+                    transaction: Some(producer_id),
+                    key,
+                    value,
+                } => pending
+                    .entry(producer_id)
+                    .or_default()
+                    .push((key.to_vec(), value.map(<[u8]>::to_vec))),
+                LogEvent::Marker {
+                    producer_id,
+                    commit,
+                } => {
+                    for (key, value) in pending.remove(&producer_id).unwrap_or_default() {
+                        if commit {
                             records += 1;
-                            replay(&mut groups, key, record.value);
+                            replay(&mut groups, &key, value.as_deref());
                         }
                     }
                 }
-                if position == 0 {
-                    break;
+            });
+            for (producer_id, open) in pending {
+                for (key, value) in open {
+                    let (
+                        Ok(RecordKey::Offset {
+                            group,
+                            topic,
+                            partition,
+                        }),
+                        Some(Ok(offset)),
+                    ) = (
+                        records::decode_key(&key),
+                        value.as_deref().map(records::decode_offset_value),
+                    )
+                    else {
+                        continue;
+                    };
+                    groups
+                        .entry(group.clone())
+                        .or_insert_with(|| Group::new_classic(&group))
+                        .pending_transactional_offsets
+                        .entry(producer_id)
+                        .or_default()
+                        .insert((topic, partition), offset);
                 }
             }
         }
@@ -626,6 +681,20 @@ impl GroupCoordinator {
         identity: &CommitIdentity,
         offsets: &[OffsetToCommit],
     ) -> Vec<Option<ResponseError>> {
+        self.commit_offsets_in(topics, group_id, identity, offsets, None)
+    }
+
+    /// OffsetCommit, or TxnOffsetCommit when `transaction` names the producer (id, epoch):
+    /// then the offsets are written as a transactional batch of that producer and stay
+    /// pending until the transaction's marker (KIP-98, KIP-447).
+    pub fn commit_offsets_in(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        identity: &CommitIdentity,
+        offsets: &[OffsetToCommit],
+        transaction: Option<(i64, i16)>,
+    ) -> Vec<Option<ResponseError>> {
         let all = |err: ResponseError| vec![Some(err); offsets.len()];
         if let Err(err) = Self::check_group_id(group_id) {
             return all(err);
@@ -677,8 +746,15 @@ impl GroupCoordinator {
             };
             errors.push(error);
         }
-        match self.append(topics, group_id, &records) {
-            Ok(()) => group.offsets.extend(accepted),
+        match self.append_as(topics, group_id, &records, transaction) {
+            Ok(()) => match transaction {
+                None => group.offsets.extend(accepted),
+                Some((producer_id, _)) => group
+                    .pending_transactional_offsets
+                    .entry(producer_id)
+                    .or_default()
+                    .extend(accepted),
+            },
             Err(err) => {
                 for e in errors.iter_mut().filter(|e| e.is_none()) {
                     *e = Some(err);
@@ -686,6 +762,19 @@ impl GroupCoordinator {
             }
         }
         errors
+    }
+
+    /// Applies (COMMIT) or drops (ABORT) the offsets `producer_id` committed in its
+    /// transaction, after the marker is written to `__consumer_offsets`.
+    pub fn complete_transaction(&self, producer_id: i64, commit: bool) {
+        let mut groups = self.lock();
+        for group in groups.values_mut() {
+            if let Some(offsets) = group.pending_transactional_offsets.remove(&producer_id) {
+                if commit {
+                    group.offsets.extend(offsets);
+                }
+            }
+        }
     }
 
     /// OffsetFetch for one group: the committed offsets of `wanted` (all when `None`). A
@@ -700,6 +789,7 @@ impl GroupCoordinator {
         group_id: &str,
         member: Option<(&str, i32)>,
         wanted: OffsetFetchTopics,
+        require_stable: bool,
     ) -> Result<FetchedOffsets, ResponseError> {
         let groups = self.lock();
         let group = groups.get(group_id);
@@ -714,7 +804,17 @@ impl GroupCoordinator {
             g.validate_offset_fetch(member_id, epoch)?;
         }
         let lookup = |topic: &str, partition: i32| {
-            group.and_then(|g| g.offsets.get(&(topic.to_string(), partition)).cloned())
+            let key = (topic.to_string(), partition);
+            if require_stable
+                && group.is_some_and(|g| {
+                    g.pending_transactional_offsets
+                        .values()
+                        .any(|pending| pending.contains_key(&key))
+                })
+            {
+                return Err(ResponseError::UnstableOffsetCommit);
+            }
+            Ok(group.and_then(|g| g.offsets.get(&key).cloned()))
         };
         Ok(match wanted {
             Some(topics) => topics
@@ -728,14 +828,12 @@ impl GroupCoordinator {
                 })
                 .collect(),
             None => {
-                let mut by_topic: BTreeMap<String, Vec<(i32, Option<CommittedOffset>)>> =
-                    BTreeMap::new();
-                for ((topic, partition), offset) in group.map(|g| &g.offsets).into_iter().flatten()
-                {
+                let mut by_topic: BTreeMap<String, Vec<(i32, FetchedOffset)>> = BTreeMap::new();
+                for (topic, partition) in group.map(|g| g.offsets.keys()).into_iter().flatten() {
                     by_topic
                         .entry(topic.clone())
                         .or_default()
-                        .push((*partition, Some(offset.clone())));
+                        .push((*partition, lookup(topic, *partition)));
                 }
                 by_topic.into_iter().collect()
             }
@@ -914,6 +1012,7 @@ impl GroupCoordinator {
                 id: request.group_id.clone(),
                 kind: GroupKind::Consumer(ConsumerGroup::new()),
                 offsets: BTreeMap::new(),
+                pending_transactional_offsets: HashMap::new(),
             });
         if let GroupKind::Classic(g) = &group.kind {
             if !g.members.is_empty() {
@@ -963,6 +1062,75 @@ impl GroupCoordinator {
 }
 
 /// Applies one `__consumer_offsets` record to the groups being loaded.
+/// What replaying an internal topic's partition meets.
+#[derive(Debug)]
+pub(crate) enum LogEvent<'a> {
+    /// A record; `transaction` is the producer id of a transactional batch.
+    Record {
+        /// Producer id of the transaction the record belongs to, if any.
+        transaction: Option<i64>,
+        /// Key bytes.
+        key: &'a [u8],
+        /// Value bytes; `None` for a tombstone.
+        value: Option<&'a [u8]>,
+    },
+    /// A transaction marker of `producer_id`.
+    Marker {
+        /// The producer whose transaction ends.
+        producer_id: i64,
+        /// COMMIT (true) or ABORT.
+        commit: bool,
+    },
+}
+
+/// Calls `f` for every keyed record and every marker of `partition`'s log, in offset order.
+/// Batches that do not decode are skipped with a warning.
+pub(crate) fn for_each_record(partition: &Partition, mut f: impl FnMut(LogEvent<'_>)) {
+    use josefine_storage::batch::{self, BatchHeader, ControlType, RecordIter};
+    let log = &partition.log;
+    let mut offset = log.log_start_offset();
+    while offset < log.high_watermark() {
+        let Ok(chunk) = log.read(offset, 1 << 20, true) else {
+            break;
+        };
+        let mut position = 0usize;
+        while let Some(header) = chunk.get(position..).and_then(BatchHeader::parse) {
+            let size = header.total_size();
+            let Some(bytes) = chunk.get(position..position + size) else {
+                break;
+            };
+            offset = header.last_offset() + 1;
+            position += size;
+            if header.is_control() {
+                if let Some(control) = batch::control_type(bytes) {
+                    f(LogEvent::Marker {
+                        producer_id: header.producer_id(),
+                        commit: control == ControlType::Commit,
+                    });
+                }
+                continue;
+            }
+            let Ok(section) = batch::records_section(bytes) else {
+                tracing::warn!(dir = %log.dir().display(), offset, "skipping an undecodable batch");
+                continue;
+            };
+            let transaction = header.is_transactional().then(|| header.producer_id());
+            for record in RecordIter::new(&section).flatten() {
+                if let Some(key) = record.key {
+                    f(LogEvent::Record {
+                        transaction,
+                        key,
+                        value: record.value,
+                    });
+                }
+            }
+        }
+        if position == 0 {
+            break;
+        }
+    }
+}
+
 fn replay(groups: &mut HashMap<String, Group>, key: &[u8], value: Option<&[u8]>) {
     let decoded = match records::decode_key(key) {
         Ok(k) => k,
@@ -1373,10 +1541,10 @@ mod tests {
         );
         let stored = f
             .groups
-            .fetch_offsets("g", None, Some(vec![("t".into(), vec![1])]))
+            .fetch_offsets("g", None, Some(vec![("t".into(), vec![1])]), false)
             .unwrap();
         assert_eq!(
-            stored[0].1[0].1.as_ref().map(|o| o.offset),
+            stored[0].1[0].1.clone().ok().flatten().map(|o| o.offset),
             Some(5),
             "refused commits changed nothing"
         );
@@ -1391,12 +1559,15 @@ mod tests {
         // The commits are in __consumer_offsets: a fresh coordinator replays them.
         let reloaded = GroupCoordinator::new(f.groups.config.clone());
         reloaded.load(&f.topics);
-        let stored = reloaded.fetch_offsets("g", None, None).unwrap();
+        let stored = reloaded.fetch_offsets("g", None, None, false).unwrap();
         assert_eq!(
             stored,
             vec![("t".to_string(), vec![(1, stored[0].1[0].1.clone())])]
         );
-        assert_eq!(stored[0].1[0].1.as_ref().map(|o| o.offset), Some(9));
+        assert_eq!(
+            stored[0].1[0].1.clone().ok().flatten().map(|o| o.offset),
+            Some(9)
+        );
         assert_eq!(
             reloaded.list_groups(&[], &[])[0].state,
             "Stable",

@@ -83,7 +83,7 @@ pub struct StoredGroup {
     pub members: Vec<StoredMember>,
 }
 
-fn put_string(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn put_string(out: &mut Vec<u8>, s: &str) {
     out.put_i16(s.len() as i16);
     out.put_slice(s.as_bytes());
 }
@@ -153,14 +153,14 @@ pub fn group_value(group: &StoredGroup) -> Vec<u8> {
 }
 
 /// A bounds-checked reader of one key or value.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     position: usize,
-    flexible: bool,
+    pub(crate) flexible: bool,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         let slice = self
             .bytes
             .get(self.position..self.position.saturating_add(n))
@@ -175,19 +175,19 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    fn i16(&mut self) -> Result<i16, String> {
+    pub(crate) fn i16(&mut self) -> Result<i16, String> {
         Ok(i16::from_be_bytes(self.array()?))
     }
 
-    fn i32(&mut self) -> Result<i32, String> {
+    pub(crate) fn i32(&mut self) -> Result<i32, String> {
         Ok(i32::from_be_bytes(self.array()?))
     }
 
-    fn i64(&mut self) -> Result<i64, String> {
+    pub(crate) fn i64(&mut self) -> Result<i64, String> {
         Ok(i64::from_be_bytes(self.array()?))
     }
 
-    fn unsigned_varint(&mut self) -> Result<u32, String> {
+    pub(crate) fn unsigned_varint(&mut self) -> Result<u32, String> {
         let mut value = 0u32;
         for shift in (0..35).step_by(7) {
             let [byte] = self.array::<1>()?;
@@ -200,7 +200,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A length: -1 for null, in the plain (int16/int32) or compact (varint + 1) encoding.
-    fn length(&mut self, wide: bool) -> Result<i64, String> {
+    pub(crate) fn length(&mut self, wide: bool) -> Result<i64, String> {
         if self.flexible {
             Ok(i64::from(self.unsigned_varint()?) - 1)
         } else if wide {
@@ -218,13 +218,13 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn nullable_string(&mut self) -> Result<Option<String>, String> {
+    pub(crate) fn nullable_string(&mut self) -> Result<Option<String>, String> {
         self.nullable_bytes(false)?
             .map(|b| String::from_utf8(b.to_vec()).map_err(|_| "string is not UTF-8".to_string()))
             .transpose()
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    pub(crate) fn string(&mut self) -> Result<String, String> {
         self.nullable_string()?.ok_or_else(|| "null string".into())
     }
 
@@ -234,7 +234,7 @@ impl<'a> Reader<'a> {
         ))
     }
 
-    fn tagged_fields(&mut self) -> Result<(), String> {
+    pub(crate) fn tagged_fields(&mut self) -> Result<(), String> {
         if self.flexible {
             for _ in 0..self.unsigned_varint()? {
                 self.unsigned_varint()?;
@@ -246,7 +246,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn reader(bytes: &[u8]) -> Result<(Reader<'_>, i16), String> {
+pub(crate) fn reader(bytes: &[u8]) -> Result<(Reader<'_>, i16), String> {
     let mut reader = Reader {
         bytes,
         position: 0,

@@ -1,0 +1,39 @@
+//! AddOffsetsToTxn: a transactional producer is about to commit a group's offsets in its
+//! transaction (`send_offsets_to_transaction`): the group's `__consumer_offsets` partition
+//! joins the transaction, so that its marker makes the offsets visible or drops them.
+//!
+//! References: Kafka protocol guide; KIP-98; KIP-588 (PRODUCER_FENCED, v2).
+
+use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
+
+use crate::connection::Session;
+use crate::error::optional_code;
+use crate::group::records::partition_for;
+use crate::txn::{FencedSince, ProducerIdAndEpoch};
+
+/// PRODUCER_FENCED from version 2 (KIP-588).
+const FENCED: FencedSince = FencedSince(2);
+
+/// Adds the group's offsets partition to the transaction.
+pub fn handle(
+    session: &Session,
+    request: AddOffsetsToTxnRequest,
+    version: i16,
+) -> AddOffsetsToTxnResponse {
+    let state = &session.state;
+    let producer = ProducerIdAndEpoch {
+        producer_id: request.producer_id.0,
+        producer_epoch: request.producer_epoch,
+    };
+    let result = state.groups.offsets_topic(&state.topics).and_then(|topic| {
+        let partition = partition_for(&request.group_id, topic.partition_count());
+        state.transactions.add_partitions(
+            state,
+            &request.transactional_id,
+            producer,
+            &[(topic.name.clone(), partition)],
+            FENCED.error(version),
+        )
+    });
+    AddOffsetsToTxnResponse::default().with_error_code(optional_code(result.err()))
+}

@@ -1,0 +1,134 @@
+//! AddPartitionsToTxn: a transactional producer names the partitions it is about to write.
+//!
+//! Versions 0-3 carry one transaction; version 4+ a batch of them, each optionally
+//! `verify_only` (KIP-890: the check brokers make before appending a transactional batch). A
+//! partition of an unknown topic fails with UNKNOWN_TOPIC_OR_PARTITION and the others of its
+//! transaction with OPERATION_NOT_ATTEMPTED, as Kafka answers.
+//!
+//! References: Kafka protocol guide; KIP-98; KIP-588 (PRODUCER_FENCED, v2); KIP-890 (v4).
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use kafka_protocol::messages::add_partitions_to_txn_response::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResult, AddPartitionsToTxnTopicResult,
+};
+use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
+
+use crate::connection::Session;
+use crate::error::optional_code;
+use crate::txn::{FencedSince, ProducerIdAndEpoch};
+
+/// PRODUCER_FENCED from version 2 (KIP-588).
+const FENCED: FencedSince = FencedSince(2);
+
+/// One transaction's partitions, answered per partition.
+fn add(
+    session: &Session,
+    transactional_id: &str,
+    producer: ProducerIdAndEpoch,
+    verify_only: bool,
+    topics: &[AddPartitionsToTxnTopic],
+    version: i16,
+) -> Vec<AddPartitionsToTxnTopicResult> {
+    let state = &session.state;
+    let partitions: Vec<(String, i32)> = topics
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(|p| (t.name.to_string(), *p)))
+        .collect();
+    let unknown: Vec<bool> = partitions
+        .iter()
+        .map(|(topic, p)| {
+            state
+                .topics
+                .get(topic)
+                .and_then(|t| t.partition(*p))
+                .is_none()
+        })
+        .collect();
+    let fenced = FENCED.error(version);
+    let errors: Vec<Option<ResponseError>> = if unknown.iter().any(|u| *u) {
+        unknown
+            .iter()
+            .map(|u| {
+                Some(if *u {
+                    ResponseError::UnknownTopicOrPartition
+                } else {
+                    ResponseError::OperationNotAttempted
+                })
+            })
+            .collect()
+    } else if verify_only {
+        state
+            .transactions
+            .verify_partitions(transactional_id, producer, &partitions, fenced)
+            .unwrap_or_else(|e| vec![Some(e); partitions.len()])
+    } else {
+        let error = state
+            .transactions
+            .add_partitions(state, transactional_id, producer, &partitions, fenced)
+            .err();
+        vec![error; partitions.len()]
+    };
+    let mut errors = errors.into_iter();
+    topics
+        .iter()
+        .map(|t| {
+            let results = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    AddPartitionsToTxnPartitionResult::default()
+                        .with_partition_index(*p)
+                        .with_partition_error_code(optional_code(errors.next().flatten()))
+                })
+                .collect();
+            AddPartitionsToTxnTopicResult::default()
+                .with_name(t.name.clone())
+                .with_results_by_partition(results)
+        })
+        .collect()
+}
+
+/// Adds (or verifies) the partitions of each transaction.
+pub fn handle(
+    session: &Session,
+    request: AddPartitionsToTxnRequest,
+    version: i16,
+) -> AddPartitionsToTxnResponse {
+    if version < 4 {
+        let producer = ProducerIdAndEpoch {
+            producer_id: request.v3_and_below_producer_id.0,
+            producer_epoch: request.v3_and_below_producer_epoch,
+        };
+        let results = add(
+            session,
+            &request.v3_and_below_transactional_id,
+            producer,
+            false,
+            &request.v3_and_below_topics,
+            version,
+        );
+        return AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results);
+    }
+    let results = request
+        .transactions
+        .iter()
+        .map(|t| {
+            let producer = ProducerIdAndEpoch {
+                producer_id: t.producer_id.0,
+                producer_epoch: t.producer_epoch,
+            };
+            AddPartitionsToTxnResult::default()
+                .with_transactional_id(t.transactional_id.clone())
+                .with_topic_results(add(
+                    session,
+                    &t.transactional_id,
+                    producer,
+                    t.verify_only,
+                    &t.topics,
+                    version,
+                ))
+        })
+        .collect();
+    AddPartitionsToTxnResponse::default().with_results_by_transaction(results)
+}

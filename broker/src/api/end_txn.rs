@@ -1,0 +1,30 @@
+//! EndTxn: a transactional producer commits or aborts its transaction. The markers are written
+//! into every partition of the transaction before the answer.
+//!
+//! References: Kafka protocol guide; KIP-98; KIP-588 (PRODUCER_FENCED, v2).
+
+use kafka_protocol::messages::{EndTxnRequest, EndTxnResponse};
+
+use crate::connection::Session;
+use crate::error::optional_code;
+use crate::txn::{FencedSince, ProducerIdAndEpoch};
+
+/// PRODUCER_FENCED from version 2 (KIP-588).
+const FENCED: FencedSince = FencedSince(2);
+
+/// Commits or aborts the producer's open transaction.
+pub fn handle(session: &Session, request: EndTxnRequest, version: i16) -> EndTxnResponse {
+    let state = &session.state;
+    let producer = ProducerIdAndEpoch {
+        producer_id: request.producer_id.0,
+        producer_epoch: request.producer_epoch,
+    };
+    let result = state.transactions.end_transaction(
+        state,
+        &request.transactional_id,
+        producer,
+        request.committed,
+        FENCED.error(version),
+    );
+    EndTxnResponse::default().with_error_code(optional_code(result.err()))
+}

@@ -1,0 +1,114 @@
+//! TxnOffsetCommit: a group's offsets committed inside a producer's transaction. They are
+//! written to `__consumer_offsets` as a transactional batch of the producer and become the
+//! group's committed offsets only when the transaction commits.
+//!
+//! Version 3+ names the consumer's member id and generation (KIP-447), checked like an
+//! OffsetCommit's so that a consumer fenced from its group cannot commit.
+//!
+//! References: Kafka protocol guide; KIP-98; KIP-447 (v3); KIP-588 (PRODUCER_FENCED, v3).
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+
+use crate::connection::Session;
+use crate::error::optional_code;
+use crate::group::records::partition_for;
+use crate::group::{CommitIdentity, OffsetToCommit};
+use crate::txn::{FencedSince, ProducerIdAndEpoch};
+
+/// PRODUCER_FENCED from version 3 (KIP-588).
+const FENCED: FencedSince = FencedSince(3);
+
+/// Commits the offsets in the producer's transaction; one error code per partition.
+pub fn handle(
+    session: &Session,
+    request: TxnOffsetCommitRequest,
+    version: i16,
+) -> TxnOffsetCommitResponse {
+    let state = &session.state;
+    let producer = ProducerIdAndEpoch {
+        producer_id: request.producer_id.0,
+        producer_epoch: request.producer_epoch,
+    };
+    let offsets: Vec<OffsetToCommit> = request
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(|p| OffsetToCommit {
+                topic: t.name.to_string(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: if version >= 2 {
+                    p.committed_leader_epoch
+                } else {
+                    -1
+                },
+                metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+            })
+        })
+        .collect();
+    let identity = CommitIdentity {
+        member_id: request.member_id.to_string(),
+        group_instance_id: request.group_instance_id.as_ref().map(|i| i.to_string()),
+        generation_id_or_member_epoch: if version >= 3 {
+            request.generation_id
+        } else {
+            -1
+        },
+        // Members of either group protocol may commit in a transaction.
+        api_version: 9,
+    };
+    let fenced = FENCED.error(version);
+    let verified = state.groups.offsets_topic(&state.topics).and_then(|topic| {
+        let partition = partition_for(&request.group_id, topic.partition_count());
+        state
+            .transactions
+            .verify_offsets(&request.transactional_id, producer, partition, fenced)
+    });
+    let errors: Vec<Option<ResponseError>> = match verified {
+        Err(error) => vec![Some(error); offsets.len()],
+        Ok(()) => state
+            .groups
+            .commit_offsets_in(
+                &state.topics,
+                &request.group_id,
+                &identity,
+                &offsets,
+                Some((producer.producer_id, producer.producer_epoch)),
+            )
+            .into_iter()
+            .map(|e| {
+                e.map(|e| {
+                    if e == ResponseError::InvalidProducerEpoch {
+                        fenced
+                    } else {
+                        e
+                    }
+                })
+            })
+            .collect(),
+    };
+    let mut errors = errors.into_iter();
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    TxnOffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(optional_code(errors.next().flatten()))
+                })
+                .collect();
+            TxnOffsetCommitResponseTopic::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    TxnOffsetCommitResponse::default().with_topics(topics)
+}
