@@ -160,6 +160,15 @@ impl BlockingBroker {
             .unwrap_or_default()
     }
 
+    /// The addresses the listeners are bound to, which differ from
+    /// [`BlockingBroker::bootstrap_servers`] when `advertised.listeners` is set.
+    pub fn local_addrs(&self) -> Vec<std::net::SocketAddr> {
+        self.broker
+            .as_ref()
+            .map(|b| b.server().local_addrs())
+            .unwrap_or_default()
+    }
+
     /// Stops the broker and its runtime.
     pub fn shutdown(mut self) {
         self.stop();

@@ -11,3 +11,4 @@ mod groups;
 mod kcat;
 mod python;
 mod roundtrip;
+mod transactions;

@@ -60,3 +60,13 @@ fn python_clients_form_list_describe_and_delete_groups() -> TestResult {
         "python groups ok",
     )
 }
+
+#[test]
+fn python_clients_see_commits_and_never_aborts() -> TestResult {
+    run_script(
+        "confluent_kafka",
+        "confluent-kafka",
+        "transactions.py",
+        "python transactions ok: 21 committed, 36 in the log",
+    )
+}
