@@ -68,7 +68,8 @@ struct Args {
     /// Latency run: seconds.
     #[arg(long, default_value_t = 10)]
     latency_secs: u64,
-    /// Only these scenarios: baseline, produce, consume, small, latency, startup, memory.
+    /// Only these scenarios: baseline, produce, consume, small, latency, startup, memory,
+    /// exactly-once (plain, idempotent and transactional producers compared).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Producer acks to run (default: 1 and all).
@@ -261,6 +262,25 @@ impl ProducerContext for Deliveries {
     }
 }
 
+/// How the producer writes: plainly, idempotently (KIP-98), or in transactions of this many
+/// records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProducerMode {
+    Plain,
+    Idempotent,
+    Transactional(usize),
+}
+
+impl ProducerMode {
+    fn name(self) -> String {
+        match self {
+            Self::Plain => "plain".into(),
+            Self::Idempotent => "idempotent".into(),
+            Self::Transactional(n) => format!("transactions of {n}"),
+        }
+    }
+}
+
 /// One produce configuration.
 #[derive(Clone, Debug)]
 struct ProduceCase {
@@ -269,6 +289,7 @@ struct ProduceCase {
     acks: String,
     partitions: i32,
     compression: String,
+    mode: ProducerMode,
 }
 
 impl ProduceCase {
@@ -280,6 +301,7 @@ impl ProduceCase {
             acks: "1".into(),
             partitions: 1,
             compression: "none".into(),
+            mode: ProducerMode::Plain,
         }
     }
 }
@@ -312,28 +334,67 @@ impl Payloads {
 fn producer(
     bootstrap: &str,
     args: &Args,
-    acks: &str,
-    compression: &str,
+    case: &ProduceCase,
     deliveries: &Deliveries,
 ) -> Result<ThreadedProducer<Deliveries>> {
-    Ok(ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
-        .set("acks", acks)
+        .set("acks", &case.acks)
         .set("linger.ms", args.linger_ms.to_string())
         .set("batch.size", args.batch_bytes.to_string())
-        .set("compression.type", compression)
+        .set("compression.type", &case.compression)
         .set("queue.buffering.max.messages", "1000000")
-        .create_with_context(deliveries.clone())?)
+        // librdkafka defaults to enable.idempotence=false (the Java client to true).
+        .set(
+            "enable.idempotence",
+            (case.mode != ProducerMode::Plain).to_string(),
+        );
+    if let ProducerMode::Transactional(_) = case.mode {
+        config.set("transactional.id", format!("bench-{}", std::process::id()));
+    }
+    let producer: ThreadedProducer<Deliveries> = config.create_with_context(deliveries.clone())?;
+    if let ProducerMode::Transactional(_) = case.mode {
+        producer.init_transactions(Duration::from_secs(30))?;
+    }
+    Ok(producer)
+}
+
+/// Commits the producer's transaction. rust-rdkafka's `commit_transaction` flushes first, and
+/// its flush waits up to 100 ms for an event that the producer's own polling thread takes: wait
+/// for the acknowledgements here so that the commit finds none outstanding and each
+/// transaction costs what the broker makes it cost.
+fn commit(producer: &ThreadedProducer<Deliveries>) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while producer.in_flight_count() > 0 {
+        if Instant::now() > deadline {
+            bail!("transaction not acknowledged");
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    producer.commit_transaction(Duration::from_secs(60))?;
+    Ok(())
 }
 
 /// Produces `case.records` records round-robin over the partitions; returns the time from the
 /// first send to the last acknowledgement.
 fn produce(bootstrap: &str, args: &Args, topic: &str, case: &ProduceCase) -> Result<Duration> {
     let deliveries = Deliveries::default();
-    let producer = producer(bootstrap, args, &case.acks, &case.compression, &deliveries)?;
+    let producer = producer(bootstrap, args, case, &deliveries)?;
     let payloads = Payloads::new();
     let started = Instant::now();
+    let per_transaction = match case.mode {
+        ProducerMode::Transactional(n) => {
+            producer.begin_transaction()?;
+            n
+        }
+        _ => 0,
+    };
     for i in 0..case.records {
+        if per_transaction > 0 && i > 0 && i % per_transaction == 0 {
+            commit(&producer)?;
+            producer.begin_transaction()?;
+        }
         let payload = payloads.get(i, case.record_size);
         let mut record = BaseRecord::<(), [u8], ()>::to(topic)
             .payload(payload)
@@ -349,7 +410,11 @@ fn produce(bootstrap: &str, args: &Args, topic: &str, case: &ProduceCase) -> Res
             }
         }
     }
-    producer.flush(Duration::from_secs(300))?;
+    if per_transaction > 0 {
+        commit(&producer)?;
+    } else {
+        producer.flush(Duration::from_secs(300))?;
+    }
     let elapsed = started.elapsed();
     let failed = deliveries.0.failed.load(Ordering::Relaxed);
     if failed > 0 {
@@ -559,6 +624,7 @@ impl Report {
             ("acks", "acks"),
             ("partitions", "parts"),
             ("compression", "codec"),
+            ("producer", "producer"),
             ("records_per_sec", "records/s"),
             ("mb_per_sec", "MB/s"),
             ("loopback_fraction", "x loopback"),
@@ -629,6 +695,7 @@ fn throughput_fields(
         "acks": case.acks,
         "partitions": case.partitions,
         "compression": case.compression,
+        "producer": case.mode.name(),
         "linger_ms": args.linger_ms,
         "batch_bytes": args.batch_bytes,
         "seconds": round(seconds, 3),
@@ -658,6 +725,7 @@ fn produce_cases(args: &Args) -> Vec<(ProduceCase, bool)> {
                             acks: acks.clone(),
                             partitions,
                             compression: compression.clone(),
+                            mode: ProducerMode::Plain,
                         },
                         consume,
                     ));
@@ -667,6 +735,21 @@ fn produce_cases(args: &Args) -> Vec<(ProduceCase, bool)> {
     }
     if args.wants("small") {
         cases.push((ProduceCase::plain(100, args.small_records), true));
+    }
+    if args.wants("exactly-once") {
+        // acks=all, which idempotence requires, for all three so they compare.
+        for mode in [
+            ProducerMode::Plain,
+            ProducerMode::Idempotent,
+            ProducerMode::Transactional(1000),
+        ] {
+            let case = ProduceCase {
+                acks: "all".into(),
+                mode,
+                ..ProduceCase::plain(1024, args.records)
+            };
+            cases.push((case, false));
+        }
     }
     cases
 }

@@ -502,3 +502,253 @@ fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_broker_restart
     );
     Ok(())
 }
+
+/// A raw Produce v9 of one idempotent batch of `count` records.
+fn raw_produce(
+    stream: &mut std::net::TcpStream,
+    topic: &str,
+    producer_id: i64,
+    epoch: i16,
+    sequence: i32,
+    count: usize,
+) -> TestResult<(i16, i64)> {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
+    let values: Vec<_> = (0..count)
+        .map(|_| (1_700_000_000_000, None, Some(&b"v"[..])))
+        .collect();
+    let batch = josefine_storage::batch::build_batch_as(
+        &josefine_storage::batch::BatchProducer {
+            producer_id,
+            producer_epoch: epoch,
+            base_sequence: sequence,
+            attributes: 0,
+        },
+        &values,
+    );
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(kafka_protocol::protocol::StrBytes::from_string(
+                topic.into(),
+            )))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(batch.into()))])]);
+    let response: ProduceResponse = round_trip(stream, ApiKey::Produce, 9, &request)?;
+    let partition = &response.responses[0].partition_responses[0];
+    Ok((partition.error_code, partition.base_offset))
+}
+
+#[test]
+fn retried_batches_are_recognised_across_a_broker_restart_on_the_wire() -> TestResult {
+    use kafka_protocol::messages::*;
+    let dir = tempfile::tempdir()?;
+    let start = || {
+        josefine::Broker::builder()
+            .log_dir(dir.path())
+            .start_blocking()
+    };
+    let broker = start()?;
+    create_topic(&broker.bootstrap_servers(), "dedup", 1, &[])?;
+    let mut stream = connect(&broker.bootstrap_servers())?;
+    let init: InitProducerIdResponse = round_trip(
+        &mut stream,
+        ApiKey::InitProducerId,
+        4,
+        &InitProducerIdRequest::default()
+            .with_transactional_id(None)
+            .with_transaction_timeout_ms(60_000)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1),
+    )?;
+    let producer_id = init.producer_id.0;
+    assert_eq!((init.error_code, init.producer_epoch), (0, 0));
+    assert_eq!(
+        raw_produce(&mut stream, "dedup", producer_id, 0, 0, 3)?,
+        (0, 0)
+    );
+    assert_eq!(
+        raw_produce(&mut stream, "dedup", producer_id, 0, 3, 2)?,
+        (0, 3)
+    );
+    assert_eq!(
+        raw_produce(&mut stream, "dedup", producer_id, 0, 0, 3)?,
+        (0, 0),
+        "a retry"
+    );
+    let gap = raw_produce(&mut stream, "dedup", producer_id, 0, 9, 1)?;
+    assert_eq!(
+        gap.0,
+        kafka_protocol::error::ResponseError::OutOfOrderSequenceNumber.code()
+    );
+    drop(stream);
+    broker.shutdown();
+
+    let broker = start()?;
+    let mut stream = connect(&broker.bootstrap_servers())?;
+    assert_eq!(
+        raw_produce(&mut stream, "dedup", producer_id, 0, 3, 2)?,
+        (0, 3),
+        "a retry after the restart"
+    );
+    assert_eq!(
+        raw_produce(&mut stream, "dedup", producer_id, 0, 5, 1)?,
+        (0, 5)
+    );
+    let described: DescribeProducersResponse = round_trip(
+        &mut stream,
+        ApiKey::DescribeProducers,
+        0,
+        &DescribeProducersRequest::default().with_topics(vec![
+            describe_producers_request::TopicRequest::default()
+                .with_name(TopicName(
+                    kafka_protocol::protocol::StrBytes::from_static_str("dedup"),
+                ))
+                .with_partition_indexes(vec![0]),
+        ]),
+    )?;
+    let producers = &described.topics[0].partitions[0].active_producers;
+    assert_eq!(producers.len(), 1);
+    assert_eq!(
+        (producers[0].producer_id.0, producers[0].last_sequence),
+        (producer_id, 5)
+    );
+    let records = read_topic(&broker.bootstrap_servers(), "dedup", 1, "read_uncommitted")?;
+    assert_eq!(records.len(), 6, "each record once");
+    Ok(())
+}
+
+#[test]
+fn transaction_apis_answer_kafkas_error_codes_on_the_wire() -> TestResult {
+    use kafka_protocol::error::ResponseError;
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::StrBytes;
+    let broker = broker()?;
+    let bootstrap = broker.bootstrap_servers();
+    create_topic(&bootstrap, "wire", 1, &[])?;
+    let mut stream = connect(&bootstrap)?;
+    let tx = || TransactionalId(StrBytes::from_static_str("wire-tx"));
+    let init =
+        |stream: &mut std::net::TcpStream, timeout: i32| -> TestResult<InitProducerIdResponse> {
+            round_trip(
+                stream,
+                ApiKey::InitProducerId,
+                4,
+                &InitProducerIdRequest::default()
+                    .with_transactional_id(Some(tx()))
+                    .with_transaction_timeout_ms(timeout)
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1),
+            )
+        };
+    let too_long = init(&mut stream, 3_600_000)?;
+    assert_eq!(
+        too_long.error_code,
+        ResponseError::InvalidTransactionTimeout.code()
+    );
+    let first = init(&mut stream, 60_000)?;
+    assert_eq!((first.error_code, first.producer_epoch), (0, 0));
+    let end = |stream: &mut std::net::TcpStream, epoch: i16, producer_id: i64| -> TestResult<i16> {
+        let response: EndTxnResponse = round_trip(
+            stream,
+            ApiKey::EndTxn,
+            3,
+            &EndTxnRequest::default()
+                .with_transactional_id(tx())
+                .with_producer_id(ProducerId(producer_id))
+                .with_producer_epoch(epoch)
+                .with_committed(true),
+        )?;
+        Ok(response.error_code)
+    };
+    assert_eq!(
+        end(&mut stream, 0, first.producer_id.0)?,
+        ResponseError::InvalidTxnState.code()
+    );
+    assert_eq!(
+        end(&mut stream, 0, 12_345)?,
+        ResponseError::InvalidProducerIdMapping.code()
+    );
+    let add = AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(tx())
+        .with_v3_and_below_producer_id(first.producer_id)
+        .with_v3_and_below_producer_epoch(0)
+        .with_v3_and_below_topics(vec![
+            add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("wire")))
+                .with_partitions(vec![0]),
+            add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("missing")))
+                .with_partitions(vec![0]),
+        ]);
+    let added: AddPartitionsToTxnResponse =
+        round_trip(&mut stream, ApiKey::AddPartitionsToTxn, 3, &add)?;
+    let codes: Vec<i16> = added
+        .results_by_topic_v3_and_below
+        .iter()
+        .map(|t| t.results_by_partition[0].partition_error_code)
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            ResponseError::OperationNotAttempted.code(),
+            ResponseError::UnknownTopicOrPartition.code()
+        ]
+    );
+    let mut add = add;
+    add.v3_and_below_topics.truncate(1);
+    let added: AddPartitionsToTxnResponse =
+        round_trip(&mut stream, ApiKey::AddPartitionsToTxn, 3, &add)?;
+    assert_eq!(
+        added.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code,
+        0
+    );
+
+    let listed: ListTransactionsResponse = round_trip(
+        &mut stream,
+        ApiKey::ListTransactions,
+        1,
+        &ListTransactionsRequest::default()
+            .with_state_filters(vec![
+                StrBytes::from_static_str("Ongoing"),
+                StrBytes::from_static_str("Bogus"),
+            ])
+            .with_duration_filter(-1),
+    )?;
+    assert_eq!(
+        listed.unknown_state_filters,
+        vec![StrBytes::from_static_str("Bogus")]
+    );
+    assert_eq!(listed.transaction_states.len(), 1);
+    assert_eq!(listed.transaction_states[0].transactional_id, tx());
+
+    // A second producer of the id fences the first: its epoch is refused.
+    let second = init(&mut stream, 60_000)?;
+    assert_eq!(
+        (second.producer_id, second.producer_epoch),
+        (first.producer_id, 2)
+    );
+    assert_eq!(
+        end(&mut stream, 0, first.producer_id.0)?,
+        ResponseError::ProducerFenced.code()
+    );
+    let described: DescribeTransactionsResponse = round_trip(
+        &mut stream,
+        ApiKey::DescribeTransactions,
+        0,
+        &DescribeTransactionsRequest::default().with_transactional_ids(vec![
+            tx(),
+            TransactionalId(StrBytes::from_static_str("nobody")),
+        ]),
+    )?;
+    let states = &described.transaction_states;
+    assert_eq!(states[0].transaction_state.as_str(), "Empty");
+    assert_eq!(states[0].producer_epoch, 2);
+    assert_eq!(
+        states[1].error_code,
+        ResponseError::TransactionalIdNotFound.code()
+    );
+    Ok(())
+}

@@ -368,8 +368,18 @@ impl ProducerState {
             if entry.batches.is_empty() {
                 push(None);
             }
-            for batch in &entry.batches {
-                push(Some(batch));
+            let last = entry.batches.len().saturating_sub(1);
+            for (i, batch) in entry.batches.iter().enumerate() {
+                // The last line is Kafka's whole entry: it carries the entry's timestamp.
+                let timestamp = if i == last {
+                    entry.last_timestamp
+                } else {
+                    batch.timestamp
+                };
+                push(Some(&BatchMetadata {
+                    timestamp,
+                    ..*batch
+                }));
             }
         }
         let mut covered = count.to_be_bytes().to_vec();
@@ -428,6 +438,9 @@ impl ProducerState {
                 while entry.batches.len() > RETAINED_BATCHES {
                     entry.batches.pop_front();
                 }
+            } else {
+                // As in Kafka, where each line replaces the producer's entry: no batches.
+                entry.batches.clear();
             }
             state.put(entry);
         }
