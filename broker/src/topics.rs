@@ -521,6 +521,31 @@ impl TopicRegistry {
         Ok(())
     }
 
+    /// The internal topic `name` (`__consumer_offsets`, `__transaction_state`), created on first
+    /// use compacted, with `partitions` partitions of `segment_bytes` segments, as Kafka's
+    /// coordinators create theirs.
+    ///
+    /// Errors: those of [`TopicRegistry::create`] but `AlreadyExists` (a concurrent creation wins).
+    pub fn internal_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        segment_bytes: i64,
+    ) -> Result<Arc<Topic>, TopicError> {
+        if let Some(topic) = self.get(name) {
+            return Ok(topic);
+        }
+        let overrides = BTreeMap::from([
+            ("cleanup.policy".to_string(), "compact".to_string()),
+            ("segment.bytes".to_string(), segment_bytes.to_string()),
+            ("compression.type".to_string(), "producer".to_string()),
+        ]);
+        match self.create(name, partitions, overrides) {
+            Err(TopicError::AlreadyExists(_)) => self.get(name).ok_or(TopicError::Unknown),
+            created => created,
+        }
+    }
+
     /// Flushes every partition (the `log.flush.interval.ms` policy).
     pub fn flush_all(&self) {
         for topic in self.all() {

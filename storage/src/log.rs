@@ -532,6 +532,24 @@ impl PartitionLog {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The append lock, when the log still takes appends.
+    ///
+    /// Errors: `Closed` after [`PartitionLog::close`], `Poisoned` after a failed fsync.
+    fn lock_writable(&self) -> Result<MutexGuard<'_, Writer>> {
+        let writer = self.lock_writer();
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StorageError::Closed {
+                dir: self.dir.clone(),
+            });
+        }
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(StorageError::Poisoned {
+                dir: self.dir.clone(),
+            });
+        }
+        Ok(writer)
+    }
+
     /// Validates every batch in `records` (see [`batch::validate_batch`]), then assigns them
     /// consecutive offsets from the log end offset, stamps `leader_epoch`, copies them into the
     /// active segment once, updates the indexes and publishes the new log end offset. Nothing is
@@ -619,17 +637,7 @@ impl PartitionLog {
         let log_append_time =
             (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
 
-        let mut writer = self.lock_writer();
-        if self.closed.load(Ordering::Acquire) {
-            return Err(StorageError::Closed {
-                dir: self.dir.clone(),
-            });
-        }
-        if self.poisoned.load(Ordering::Acquire) {
-            return Err(StorageError::Poisoned {
-                dir: self.dir.clone(),
-            });
-        }
+        let mut writer = self.lock_writable()?;
         let base_offset = self.log_end_offset();
         // Check every batch against the producer state (copies of the touched entries, so a
         // refusal leaves the state as it was), predicting the offsets the writes assign.
@@ -721,17 +729,7 @@ impl PartitionLog {
             coordinator_epoch,
             now,
         );
-        let mut writer = self.lock_writer();
-        if self.closed.load(Ordering::Acquire) {
-            return Err(StorageError::Closed {
-                dir: self.dir.clone(),
-            });
-        }
-        if self.poisoned.load(Ordering::Acquire) {
-            return Err(StorageError::Poisoned {
-                dir: self.dir.clone(),
-            });
-        }
+        let mut writer = self.lock_writable()?;
         if let Some(entry) = writer.producers.get(producer_id) {
             if producer_epoch < entry.producer_epoch {
                 return Err(StorageError::Producer(

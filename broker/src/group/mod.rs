@@ -341,30 +341,16 @@ impl GroupCoordinator {
     ///
     /// Errors: COORDINATOR_NOT_AVAILABLE when it cannot be created.
     pub fn offsets_topic(&self, topics: &TopicRegistry) -> Result<Arc<Topic>, ResponseError> {
-        if let Some(topic) = topics.get(OFFSETS_TOPIC) {
-            return Ok(topic);
-        }
-        let mut overrides = BTreeMap::new();
-        overrides.insert("cleanup.policy".to_string(), "compact".to_string());
-        overrides.insert(
-            "segment.bytes".to_string(),
-            self.config.offsets_topic_segment_bytes.to_string(),
-        );
-        overrides.insert("compression.type".to_string(), "producer".to_string());
-        match topics.create(
-            OFFSETS_TOPIC,
-            self.config.offsets_topic_partitions,
-            overrides,
-        ) {
-            Ok(topic) => Ok(topic),
-            Err(crate::topics::TopicError::AlreadyExists(_)) => topics
-                .get(OFFSETS_TOPIC)
-                .ok_or(ResponseError::CoordinatorNotAvailable),
-            Err(err) => {
+        topics
+            .internal_topic(
+                OFFSETS_TOPIC,
+                self.config.offsets_topic_partitions,
+                self.config.offsets_topic_segment_bytes,
+            )
+            .map_err(|err| {
                 tracing::error!(%err, "cannot create {OFFSETS_TOPIC}");
-                Err(ResponseError::CoordinatorNotAvailable)
-            }
-        }
+                ResponseError::CoordinatorNotAvailable
+            })
     }
 
     /// Appends `records` to the partition of `__consumer_offsets` that holds `group_id`.

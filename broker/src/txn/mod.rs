@@ -193,29 +193,16 @@ impl TransactionCoordinator {
     ///
     /// Errors: COORDINATOR_NOT_AVAILABLE when it cannot be created.
     pub fn state_topic(&self, topics: &TopicRegistry) -> Result<Arc<Topic>, ResponseError> {
-        if let Some(topic) = topics.get(TRANSACTION_STATE_TOPIC) {
-            return Ok(topic);
-        }
-        let mut overrides = BTreeMap::new();
-        overrides.insert("cleanup.policy".to_string(), "compact".to_string());
-        overrides.insert(
-            "segment.bytes".to_string(),
-            self.config.state_log_segment_bytes.to_string(),
-        );
-        match topics.create(
-            TRANSACTION_STATE_TOPIC,
-            self.config.state_log_partitions,
-            overrides,
-        ) {
-            Ok(topic) => Ok(topic),
-            Err(crate::topics::TopicError::AlreadyExists(_)) => topics
-                .get(TRANSACTION_STATE_TOPIC)
-                .ok_or(ResponseError::CoordinatorNotAvailable),
-            Err(err) => {
+        topics
+            .internal_topic(
+                TRANSACTION_STATE_TOPIC,
+                self.config.state_log_partitions,
+                self.config.state_log_segment_bytes,
+            )
+            .map_err(|err| {
                 tracing::error!(%err, "cannot create {TRANSACTION_STATE_TOPIC}");
-                Err(ResponseError::CoordinatorNotAvailable)
-            }
-        }
+                ResponseError::CoordinatorNotAvailable
+            })
     }
 
     /// Appends a transactional id's state to its partition of `__transaction_state`.
