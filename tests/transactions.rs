@@ -734,6 +734,29 @@ fn transaction_apis_answer_kafkas_error_codes_on_the_wire() -> TestResult {
         end(&mut stream, 0, first.producer_id.0)?,
         ResponseError::ProducerFenced.code()
     );
+    // KIP-360: naming the epoch the coordinator bumped past (1, by the fence's abort) gets the
+    // current one; naming an older one is fenced.
+    let rejoin =
+        |stream: &mut std::net::TcpStream, epoch: i16| -> TestResult<InitProducerIdResponse> {
+            round_trip(
+                stream,
+                ApiKey::InitProducerId,
+                4,
+                &InitProducerIdRequest::default()
+                    .with_transactional_id(Some(tx()))
+                    .with_transaction_timeout_ms(60_000)
+                    .with_producer_id(first.producer_id)
+                    .with_producer_epoch(epoch),
+            )
+        };
+    let again = rejoin(&mut stream, 1)?;
+    assert_eq!((again.error_code, again.producer_epoch), (0, 2));
+    assert_eq!(
+        rejoin(&mut stream, 0)?.error_code,
+        ResponseError::ProducerFenced.code()
+    );
+    let bumped = rejoin(&mut stream, 2)?;
+    assert_eq!((bumped.error_code, bumped.producer_epoch), (0, 3));
     let described: DescribeTransactionsResponse = round_trip(
         &mut stream,
         ApiKey::DescribeTransactions,
@@ -745,7 +768,7 @@ fn transaction_apis_answer_kafkas_error_codes_on_the_wire() -> TestResult {
     )?;
     let states = &described.transaction_states;
     assert_eq!(states[0].transaction_state.as_str(), "Empty");
-    assert_eq!(states[0].producer_epoch, 2);
+    assert_eq!(states[0].producer_epoch, 3);
     assert_eq!(
         states[1].error_code,
         ResponseError::TransactionalIdNotFound.code()

@@ -383,23 +383,27 @@ impl TransactionCoordinator {
             });
         };
         let mut txn = current;
+        // KIP-360: a producer that names its id and epoch bumps its own epoch; one whose epoch
+        // the coordinator already bumped (a timed-out transaction) or that missed our answer
+        // to its bump gets the current epoch; anyone else is fenced.
+        let mut bump = true;
         if let Some(expected) = expected {
-            let retry = expected.producer_id == txn.last_producer_id
-                || (expected.producer_id == txn.producer_id
-                    && expected.producer_epoch == txn.last_producer_epoch
-                    && txn.state != TransactionState::Ongoing);
-            if retry && txn.state == TransactionState::Empty {
-                // The producer missed our answer to its bump: give it again.
+            let same_id = expected.producer_id == txn.producer_id;
+            let current_epoch = same_id && expected.producer_epoch == txn.producer_epoch;
+            let bumped_by_coordinator = same_id
+                && expected.producer_epoch == txn.last_producer_epoch
+                && txn.state != TransactionState::Ongoing;
+            if expected.producer_id == txn.last_producer_id && txn.state == TransactionState::Empty
+            {
                 return Ok(ProducerIdAndEpoch {
                     producer_id: txn.producer_id,
                     producer_epoch: txn.producer_epoch,
                 });
             }
-            if expected.producer_id != txn.producer_id
-                || expected.producer_epoch != txn.producer_epoch
-            {
+            if !current_epoch && !bumped_by_coordinator {
                 return Err(fenced);
             }
+            bump = current_epoch;
         }
         match txn.state {
             TransactionState::PrepareCommit
@@ -429,7 +433,7 @@ impl TransactionCoordinator {
             }
             _ => {}
         }
-        if txn.producer_epoch >= i16::MAX - 1 {
+        if bump && txn.producer_epoch >= i16::MAX - 1 {
             // Epoch exhausted: a new producer id, as Kafka does.
             let producer_id = allocate()?;
             inner.by_producer.remove(&txn.producer_id);
@@ -437,7 +441,7 @@ impl TransactionCoordinator {
             txn.producer_id = producer_id;
             txn.last_producer_epoch = -1;
             txn.producer_epoch = 0;
-        } else {
+        } else if bump {
             txn.last_producer_epoch = txn.producer_epoch;
             txn.producer_epoch += 1;
         }
