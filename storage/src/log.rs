@@ -581,6 +581,8 @@ impl PartitionLog {
         // Validate everything before touching the log (no allocation: the write pass below
         // walks the same, now trusted, batch lengths).
         let mut batch_count = 0usize;
+        // Whether any batch has a producer id: only then is the producer state consulted.
+        let mut idempotent = false;
         let mut position = 0;
         let mut record_count = 0u64;
         while position < records.len() {
@@ -626,6 +628,7 @@ impl PartitionLog {
             }
             record_count += header.records_count() as u64;
             batch_count += 1;
+            idempotent |= header.producer_id() >= 0;
             position += size;
         }
         if batch_count == 0 {
@@ -639,45 +642,22 @@ impl PartitionLog {
 
         let mut writer = self.lock_writable()?;
         let base_offset = self.log_end_offset();
-        // Check every batch against the producer state (copies of the touched entries, so a
-        // refusal leaves the state as it was), predicting the offsets the writes assign.
-        let mut touched: Vec<ProducerEntry> = Vec::new();
-        let mut next_offset = base_offset;
-        let mut start = 0;
-        while let Some(header) = records.get(start..).and_then(BatchHeader::parse) {
-            start += header.total_size();
-            let last_offset = next_offset + i64::from(header.last_offset_delta());
-            if header.producer_id() >= 0 {
-                let index = match touched
-                    .iter()
-                    .position(|e| e.producer_id == header.producer_id())
-                {
-                    Some(index) => index,
-                    None => {
-                        touched.push(writer.producers.entry_or_new(header.producer_id()));
-                        touched.len() - 1
-                    }
-                };
-                let Some(entry) = touched.get_mut(index) else {
-                    break;
-                };
-                match producer_state::check_batch(entry, &header, origin)? {
-                    Admission::Duplicate(original) => {
-                        return Ok(AppendInfo {
-                            base_offset: original.first_offset,
-                            last_offset: original.last_offset,
-                            log_append_time: None,
-                            record_count: 0,
-                            duplicate: true,
-                        });
-                    }
-                    Admission::Append => {
-                        producer_state::record_batch(entry, &header, next_offset, last_offset)
-                    }
+        let touched = if idempotent {
+            match check_producers(&writer.producers, records, base_offset, origin)? {
+                Ok(touched) => touched,
+                Err(original) => {
+                    return Ok(AppendInfo {
+                        base_offset: original.first_offset,
+                        last_offset: original.last_offset,
+                        log_append_time: None,
+                        record_count: 0,
+                        duplicate: true,
+                    });
                 }
             }
-            next_offset = last_offset + 1;
-        }
+        } else {
+            Vec::new()
+        };
         let active_before = writer.active.base_offset();
         let next_offset = self.write_batches(
             &mut writer,
@@ -1065,6 +1045,54 @@ impl PartitionLog {
             first_record_where(bytes, |t| t == max)
         })
     }
+}
+
+/// Checks every batch of `records` against the producer state, predicting the offsets the
+/// writes will assign from `base_offset`. Returns the updated copies of the entries touched
+/// (the state itself is left as it was, so a refusal changes nothing), or `Err` with the batch
+/// that the append retries (KIP-98 duplicate).
+///
+/// Errors: `Producer` for a gap, an old epoch or a transaction rule.
+fn check_producers(
+    producers: &ProducerState,
+    records: &[u8],
+    base_offset: i64,
+    origin: AppendOrigin,
+) -> Result<Result<Vec<ProducerEntry>, producer_state::BatchMetadata>> {
+    let mut touched: Vec<ProducerEntry> = Vec::new();
+    let mut next_offset = base_offset;
+    let mut start = 0;
+    while let Some(header) = records.get(start..).and_then(BatchHeader::parse) {
+        start += header.total_size();
+        let last_offset = next_offset + i64::from(header.last_offset_delta());
+        next_offset = last_offset + 1;
+        if header.producer_id() < 0 {
+            continue;
+        }
+        let index = match touched
+            .iter()
+            .position(|e| e.producer_id == header.producer_id())
+        {
+            Some(index) => index,
+            None => {
+                touched.push(producers.entry_or_new(header.producer_id()));
+                touched.len() - 1
+            }
+        };
+        let Some(entry) = touched.get_mut(index) else {
+            break;
+        };
+        match producer_state::check_batch(entry, &header, origin)? {
+            Admission::Duplicate(original) => return Ok(Err(original)),
+            Admission::Append => producer_state::record_batch(
+                entry,
+                &header,
+                last_offset - i64::from(header.last_offset_delta()),
+                last_offset,
+            ),
+        }
+    }
+    Ok(Ok(touched))
 }
 
 /// The first record of a batch whose timestamp satisfies `pred`, as (offset, timestamp).

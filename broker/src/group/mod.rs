@@ -32,7 +32,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ConfigError;
-use crate::topics::{Partition, Topic, TopicRegistry};
+use crate::topics::{LogEvent, Topic, TopicRegistry};
 pub use classic::{ClassicGroup, ClassicState, JoinRequest, JoinResult, SyncRequest, SyncResult};
 pub use consumer::{ConsumerGroup, HeartbeatRequest, HeartbeatResult};
 use josefine_storage::batch::BatchProducer;
@@ -426,7 +426,7 @@ impl GroupCoordinator {
         for partition in topic.partitions() {
             // Records of open transactions wait for their marker.
             let mut pending: HashMap<i64, Records> = HashMap::new();
-            for_each_record(&partition, |event| match event {
+            partition.replay(|event| match event {
                 LogEvent::Record {
                     transaction: None,
                     key,
@@ -1048,75 +1048,6 @@ impl GroupCoordinator {
 }
 
 /// Applies one `__consumer_offsets` record to the groups being loaded.
-/// What replaying an internal topic's partition meets.
-#[derive(Debug)]
-pub(crate) enum LogEvent<'a> {
-    /// A record; `transaction` is the producer id of a transactional batch.
-    Record {
-        /// Producer id of the transaction the record belongs to, if any.
-        transaction: Option<i64>,
-        /// Key bytes.
-        key: &'a [u8],
-        /// Value bytes; `None` for a tombstone.
-        value: Option<&'a [u8]>,
-    },
-    /// A transaction marker of `producer_id`.
-    Marker {
-        /// The producer whose transaction ends.
-        producer_id: i64,
-        /// COMMIT (true) or ABORT.
-        commit: bool,
-    },
-}
-
-/// Calls `f` for every keyed record and every marker of `partition`'s log, in offset order.
-/// Batches that do not decode are skipped with a warning.
-pub(crate) fn for_each_record(partition: &Partition, mut f: impl FnMut(LogEvent<'_>)) {
-    use josefine_storage::batch::{self, BatchHeader, ControlType, RecordIter};
-    let log = &partition.log;
-    let mut offset = log.log_start_offset();
-    while offset < log.high_watermark() {
-        let Ok(chunk) = log.read(offset, 1 << 20, true) else {
-            break;
-        };
-        let mut position = 0usize;
-        while let Some(header) = chunk.get(position..).and_then(BatchHeader::parse) {
-            let size = header.total_size();
-            let Some(bytes) = chunk.get(position..position + size) else {
-                break;
-            };
-            offset = header.last_offset() + 1;
-            position += size;
-            if header.is_control() {
-                if let Some(control) = batch::control_type(bytes) {
-                    f(LogEvent::Marker {
-                        producer_id: header.producer_id(),
-                        commit: control == ControlType::Commit,
-                    });
-                }
-                continue;
-            }
-            let Ok(section) = batch::records_section(bytes) else {
-                tracing::warn!(dir = %log.dir().display(), offset, "skipping an undecodable batch");
-                continue;
-            };
-            let transaction = header.is_transactional().then(|| header.producer_id());
-            for record in RecordIter::new(&section).flatten() {
-                if let Some(key) = record.key {
-                    f(LogEvent::Record {
-                        transaction,
-                        key,
-                        value: record.value,
-                    });
-                }
-            }
-        }
-        if position == 0 {
-            break;
-        }
-    }
-}
-
 fn replay(groups: &mut HashMap<String, Group>, key: &[u8], value: Option<&[u8]>) {
     let decoded = match records::decode_key(key) {
         Ok(k) => k,

@@ -33,7 +33,7 @@ use crate::config::ConfigError;
 use crate::group::records::partition_for;
 use crate::group::{now_ms, OFFSETS_TOPIC};
 use crate::server::BrokerState;
-use crate::topics::{Topic, TopicRegistry};
+use crate::topics::{LogEvent, Topic, TopicRegistry};
 pub use records::{StoredTransaction, TransactionState};
 
 /// The internal topic holding transaction state.
@@ -237,8 +237,8 @@ impl TransactionCoordinator {
         };
         let mut stored: HashMap<String, Option<StoredTransaction>> = HashMap::new();
         for partition in topic.partitions() {
-            crate::group::for_each_record(&partition, |event| {
-                let crate::group::LogEvent::Record { key, value, .. } = event else {
+            partition.replay(|event| {
+                let LogEvent::Record { key, value, .. } = event else {
                     return;
                 };
                 match records::decode_key(key) {
