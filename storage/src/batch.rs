@@ -169,6 +169,18 @@ pub enum BatchError {
 /// count agrees with the last offset delta and, for uncompressed batches, that the records
 /// themselves parse with contiguous offset deltas. Compressed batches are not decompressed.
 pub fn validate_batch(bytes: &[u8]) -> Result<usize, BatchError> {
+    check_batch(bytes, false)
+}
+
+/// [`validate_batch`] for a batch read back from a segment, where compaction may have removed
+/// records: the record count may be below `last_offset_delta + 1` (even 0: Kafka keeps empty
+/// batches to remember a producer's sequence), and record offset deltas rise with gaps up to
+/// the last offset delta.
+pub fn validate_stored_batch(bytes: &[u8]) -> Result<usize, BatchError> {
+    check_batch(bytes, true)
+}
+
+fn check_batch(bytes: &[u8], stored: bool) -> Result<usize, BatchError> {
     let header = BatchHeader::parse(bytes).ok_or_else(|| {
         BatchError::Corrupt(format!(
             "{} bytes left, fewer than a batch header",
@@ -198,10 +210,15 @@ pub fn validate_batch(bytes: &[u8]) -> Result<usize, BatchError> {
         )));
     }
     let count = header.records_count();
-    if count <= 0 {
+    if count < i32::from(!stored) || header.last_offset_delta() < 0 {
         return Err(BatchError::Invalid(format!("record count {count}")));
     }
-    if i64::from(header.last_offset_delta()) != i64::from(count) - 1 {
+    let delta_mismatch = if stored {
+        i64::from(header.last_offset_delta()) < i64::from(count) - 1
+    } else {
+        i64::from(header.last_offset_delta()) != i64::from(count) - 1
+    };
+    if delta_mismatch {
         return Err(BatchError::Invalid(format!(
             "last offset delta {} disagrees with record count {count}",
             header.last_offset_delta()
@@ -216,20 +233,28 @@ pub fn validate_batch(bytes: &[u8]) -> Result<usize, BatchError> {
     if header.compression() == 0 {
         let body = bytes.get(RECORD_BATCH_OVERHEAD..size).unwrap_or_default();
         let mut expected_delta = 0i64;
+        let mut seen = 0i64;
         let mut records = RecordIter::new(body);
         for record in records.by_ref() {
             let record = record.map_err(BatchError::Invalid)?;
-            if record.offset_delta != expected_delta {
+            let in_order = if stored {
+                record.offset_delta >= expected_delta
+                    && record.offset_delta <= i64::from(header.last_offset_delta())
+            } else {
+                record.offset_delta == expected_delta
+            };
+            if !in_order {
                 return Err(BatchError::Invalid(format!(
                     "record offset delta {} where {expected_delta} was expected",
                     record.offset_delta
                 )));
             }
-            expected_delta += 1;
+            expected_delta = record.offset_delta + 1;
+            seen += 1;
         }
-        if expected_delta != i64::from(count) {
+        if seen != i64::from(count) {
             return Err(BatchError::Invalid(format!(
-                "{expected_delta} records where the header says {count}"
+                "{seen} records where the header says {count}"
             )));
         }
     }
@@ -384,26 +409,98 @@ fn parse_record(record: &[u8]) -> Result<RecordInfo<'_>, String> {
     })
 }
 
-impl<'a> Iterator for RecordIter<'a> {
-    type Item = Result<RecordInfo<'a>, String>;
-    fn next(&mut self) -> Option<Self::Item> {
+impl<'a> RecordIter<'a> {
+    /// The next record with its raw bytes (length prefix included), as a batch holds it.
+    pub fn next_raw(&mut self) -> Option<Result<(&'a [u8], RecordInfo<'a>), String>> {
         if self.rest.is_empty() || self.failed {
             return None;
         }
         let mut pos = 0;
-        let result = read_varlong(self.rest, &mut pos).and_then(|len| {
-            if len < 0 || self.rest.len().saturating_sub(pos) < len as usize {
+        let rest = self.rest;
+        let result = read_varlong(rest, &mut pos).and_then(|len| {
+            if len < 0 || rest.len().saturating_sub(pos) < len as usize {
                 return Err(format!("record length {len} runs past the batch"));
             }
-            let record = self.rest.get(pos..pos + len as usize).unwrap_or_default();
-            self.rest = self.rest.get(pos + len as usize..).unwrap_or_default();
-            parse_record(record)
+            let end = pos + len as usize;
+            let record = rest.get(pos..end).unwrap_or_default();
+            self.rest = rest.get(end..).unwrap_or_default();
+            parse_record(record).map(|info| (rest.get(..end).unwrap_or_default(), info))
         });
         if result.is_err() {
             self.failed = true;
         }
         Some(result)
     }
+}
+
+impl<'a> Iterator for RecordIter<'a> {
+    type Item = Result<RecordInfo<'a>, String>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_raw().map(|r| r.map(|(_, info)| info))
+    }
+}
+
+/// Compresses a records section with a batch codec (1 gzip, 2 snappy, 3 lz4, 4 zstd; 0
+/// copies). Errors name the codec.
+pub fn compress(codec: i16, section: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Write;
+    match codec {
+        0 => Ok(section.to_vec()),
+        1 => {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            encoder
+                .write_all(section)
+                .and_then(|()| encoder.finish())
+                .map_err(|e| format!("gzip: {e}"))
+        }
+        2 => snap::raw::Encoder::new()
+            .compress_vec(section)
+            .map_err(|e| format!("snappy: {e}")),
+        3 => {
+            let mut encoder = lz4_flex::frame::FrameEncoder::new(Vec::new());
+            encoder
+                .write_all(section)
+                .map_err(|e| format!("lz4: {e}"))?;
+            encoder.finish().map_err(|e| format!("lz4: {e}"))
+        }
+        4 => Ok(ruzstd::encoding::compress_to_vec(
+            section,
+            ruzstd::encoding::CompressionLevel::Fastest,
+        )),
+        codec => Err(format!("unknown compression codec {codec}")),
+    }
+}
+
+/// Rebuilds a stored batch around a subset of its records (the compactor's output): the header
+/// of `original` (base offset, last offset delta, timestamps, producer fields and attributes
+/// kept, so offsets never change), `records` (raw, length-prefixed, in order) compressed with
+/// the original codec, `count` records, a fresh CRC.
+///
+/// Errors: the codec's.
+pub fn rebuild_batch(original: &[u8], records: &[u8], count: i32) -> Result<Vec<u8>, String> {
+    let header = original
+        .get(..RECORD_BATCH_OVERHEAD)
+        .ok_or("batch shorter than its header")?;
+    let codec = BatchHeader::parse(original)
+        .map(|h| h.compression())
+        .unwrap_or(0);
+    let body = compress(codec, records)?;
+    let mut batch = Vec::with_capacity(RECORD_BATCH_OVERHEAD + body.len());
+    batch.extend_from_slice(header);
+    batch.extend_from_slice(&body);
+    let length = i32::try_from(batch.len() - LOG_OVERHEAD).map_err(|_| "batch too large")?;
+    if let Some(field) = batch.get_mut(BATCH_LENGTH_OFFSET..BATCH_LENGTH_OFFSET + 4) {
+        field.copy_from_slice(&length.to_be_bytes());
+    }
+    if let Some(field) = batch.get_mut(RECORDS_COUNT_OFFSET..RECORDS_COUNT_OFFSET + 4) {
+        field.copy_from_slice(&count.to_be_bytes());
+    }
+    let crc = crc32c::crc32c(batch.get(ATTRIBUTES_OFFSET..).unwrap_or_default());
+    if let Some(field) = batch.get_mut(CRC_OFFSET..CRC_OFFSET + 4) {
+        field.copy_from_slice(&crc.to_be_bytes());
+    }
+    Ok(batch)
 }
 
 /// The most bytes [`records_section`] decompresses from one batch, against decompression

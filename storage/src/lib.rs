@@ -22,11 +22,13 @@
 //! The byte layout, fsync order and assumptions are in `storage/FORMAT.md`.
 
 pub mod batch;
+pub mod cleaner;
 pub mod error;
 pub mod log;
 pub mod producer_state;
 pub mod segment;
 
+pub use cleaner::CleanerStats;
 pub use error::{Result, StorageError};
-pub use log::{AppendInfo, LogConfig, PartitionLog, TimestampType};
+pub use log::{AppendInfo, LogConfig, PartitionLog, RetentionOutcome, TimestampType};
 pub use producer_state::AppendOrigin;

@@ -51,6 +51,28 @@ pub struct LogConfig {
     pub timestamp_before_max: Duration,
     /// `message.timestamp.after.max.ms` (KIP-937): how far in the future a CreateTime may be.
     pub timestamp_after_max: Duration,
+    /// `retention.ms`: a closed segment whose newest record is older is deleted; `None` (-1)
+    /// keeps segments forever. Applies only with `cleanup_delete`. Default 7 days.
+    pub retention: Option<Duration>,
+    /// `retention.bytes`: oldest segments are deleted while the log is larger than this many
+    /// bytes; `None` (-1, the default) sets no limit. Applies only with `cleanup_delete`.
+    pub retention_bytes: Option<u64>,
+    /// `cleanup.policy` contains `delete`: time and size retention apply (default).
+    pub cleanup_delete: bool,
+    /// `cleanup.policy` contains `compact`: the cleaner keeps the last record per key, and
+    /// records without a key are refused.
+    pub cleanup_compact: bool,
+    /// `min.cleanable.dirty.ratio`: share of not yet cleaned bytes that makes the log
+    /// cleanable. Default 0.5.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms`: a segment is cleaned only once its newest record is this old.
+    pub min_compaction_lag: Duration,
+    /// `max.compaction.lag.ms`: dirty records older than this make the log cleanable whatever
+    /// the dirty ratio. Default: never.
+    pub max_compaction_lag: Duration,
+    /// `delete.retention.ms`: how long a tombstone (and an emptied transaction's marker)
+    /// outlives its first cleaning. Default 1 day.
+    pub delete_retention: Duration,
 }
 
 impl Default for LogConfig {
@@ -65,6 +87,14 @@ impl Default for LogConfig {
             timestamp_type: TimestampType::CreateTime,
             timestamp_before_max: Duration::from_millis(i64::MAX as u64),
             timestamp_after_max: Duration::from_millis(i64::MAX as u64),
+            retention: Some(Duration::from_millis(7 * 24 * 3_600_000)),
+            retention_bytes: None,
+            cleanup_delete: true,
+            cleanup_compact: false,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag: Duration::ZERO,
+            max_compaction_lag: Duration::from_millis(i64::MAX as u64),
+            delete_retention: Duration::from_millis(24 * 3_600_000),
         }
     }
 }
@@ -85,10 +115,24 @@ pub struct AppendInfo {
     pub duplicate: bool,
 }
 
+/// What one retention pass or DeleteRecords removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RetentionOutcome {
+    /// Segments deleted.
+    pub deleted_segments: usize,
+    /// Bytes of the deleted segments' `.log` files.
+    pub deleted_bytes: u64,
+    /// The log start offset afterwards.
+    pub log_start_offset: i64,
+}
+
 /// The appender's state, behind the append lock.
 #[derive(Debug)]
-struct Writer {
-    active: Arc<Segment>,
+pub(crate) struct Writer {
+    pub(crate) active: Arc<Segment>,
+    /// The active segment was sealed (trimmed) but its successor could not be created (a
+    /// full disk): the next append must roll before writing.
+    active_sealed: bool,
     bytes_since_index_entry: usize,
     messages_since_flush: u64,
     producers: ProducerState,
@@ -100,23 +144,37 @@ struct Writer {
 /// map: the log end offset is published atomically after the bytes are in place.
 #[derive(Debug)]
 pub struct PartitionLog {
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     config: RwLock<LogConfig>,
-    segments: RwLock<BTreeMap<i64, Arc<Segment>>>,
-    writer: Mutex<Writer>,
+    pub(crate) segments: RwLock<BTreeMap<i64, Arc<Segment>>>,
+    pub(crate) writer: Mutex<Writer>,
     log_start_offset: AtomicI64,
     log_end_offset: AtomicI64,
     last_stable_offset: AtomicI64,
     /// Aborted transactions by marker offset (the `.txnindex` files, in memory).
-    aborted: RwLock<Vec<AbortedTransaction>>,
+    pub(crate) aborted: RwLock<Vec<AbortedTransaction>>,
     poisoned: AtomicBool,
     closed: AtomicBool,
+    /// Serialises the background work that removes or replaces segments: retention,
+    /// DeleteRecords and the cleaner.
+    pub(crate) maintenance: Mutex<()>,
+    /// The cleaner's checkpoint: offsets below it were cleaned at least once (Kafka's
+    /// `cleaner-offset-checkpoint` entry). Always a segment base offset or the log start.
+    pub(crate) first_dirty_offset: AtomicI64,
+    /// When a tombstone or emptied marker kept by the last cleaning may go (ms since the
+    /// epoch); `i64::MAX` when none waits.
+    pub(crate) tombstone_expiry: AtomicI64,
 }
 
 /// Suffix of Kafka's producer state snapshots, named by the offset they describe the state at.
 const SNAPSHOT_SUFFIX: &str = ".snapshot";
 /// Suffix of Kafka's aborted transaction index, one per segment.
-const TXN_INDEX_SUFFIX: &str = ".txnindex";
+pub(crate) const TXN_INDEX_SUFFIX: &str = ".txnindex";
+/// Kafka's leader epoch checkpoint in each partition directory.
+const LEADER_EPOCH_CHECKPOINT: &str = "leader-epoch-checkpoint";
+/// The files of one segment, `.log` first: deleting in this order never brings a segment
+/// back after a crash (an index without its `.log` is an orphan that start-up removes).
+pub(crate) const SEGMENT_SUFFIXES: [&str; 4] = [".log", ".index", ".timeindex", TXN_INDEX_SUFFIX];
 
 /// The coordinator epoch in a control batch's record value (version i16, epoch i32).
 fn control_coordinator_epoch(batch: &[u8]) -> i32 {
@@ -132,13 +190,13 @@ fn control_coordinator_epoch(batch: &[u8]) -> i32 {
         .unwrap_or(-1)
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn duration_ms(d: Duration) -> i64 {
+pub(crate) fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -153,6 +211,7 @@ impl PartitionLog {
     /// Errors: `Io` when a file cannot be opened, `Damaged` for a bad file name.
     pub fn open(dir: &Path, config: LogConfig, clean: bool) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(StorageError::io(dir))?;
+        crate::cleaner::recover_swap(dir)?;
         let mut base_offsets = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(StorageError::io(dir))? {
             let entry = entry.map_err(StorageError::io(dir))?;
@@ -196,6 +255,7 @@ impl PartitionLog {
             segments: RwLock::new(segments),
             writer: Mutex::new(Writer {
                 active,
+                active_sealed: false,
                 bytes_since_index_entry: 0,
                 messages_since_flush: 0,
                 producers: ProducerState::default(),
@@ -206,9 +266,60 @@ impl PartitionLog {
             aborted: RwLock::new(Vec::new()),
             poisoned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            maintenance: Mutex::new(()),
+            first_dirty_offset: AtomicI64::new(log_start_offset),
+            tombstone_expiry: AtomicI64::new(i64::MAX),
         };
         log.load_producer_state()?;
+        log.write_leader_epoch_checkpoint()?;
         Ok(log)
+    }
+
+    /// Writes Kafka's `leader-epoch-checkpoint` (version 0, then `epoch start_offset` lines).
+    /// A single node has one leader epoch, 0, starting at the log start offset.
+    fn write_leader_epoch_checkpoint(&self) -> Result<()> {
+        let path = self.dir.join(LEADER_EPOCH_CHECKPOINT);
+        let contents = format!("0\n1\n0 {}\n", self.log_start_offset());
+        if std::fs::read_to_string(&path).is_ok_and(|c| c == contents) {
+            return Ok(());
+        }
+        let tmp = self.dir.join(format!("{LEADER_EPOCH_CHECKPOINT}.tmp"));
+        std::fs::write(&tmp, contents).map_err(StorageError::io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(StorageError::io(&path))
+    }
+
+    /// The end offset of `leader_epoch` (OffsetForLeaderEpoch, KIP-101/KIP-279): this
+    /// node's only epoch, 0, ends at the log end offset; any other epoch is unknown here.
+    /// Returns (epoch, end offset), or (-1, -1) for an unknown epoch, as Kafka's
+    /// `LeaderEpochFileCache.endOffsetFor`.
+    pub fn end_offset_for_leader_epoch(&self, leader_epoch: i32) -> (i32, i64) {
+        if leader_epoch == 0 {
+            (0, self.log_end_offset())
+        } else {
+            (-1, -1)
+        }
+    }
+
+    /// Raises the log start offset to `offset` (from Kafka's `log-start-offset-checkpoint`,
+    /// read at start-up), within the log end offset.
+    pub fn restore_log_start_offset(&self, offset: i64) {
+        let offset = offset.min(self.log_end_offset());
+        self.log_start_offset.fetch_max(offset, Ordering::AcqRel);
+        self.first_dirty_offset.fetch_max(offset, Ordering::AcqRel);
+    }
+
+    /// Restores the cleaner's checkpoint (Kafka's `cleaner-offset-checkpoint`), within the
+    /// log.
+    pub fn restore_first_dirty_offset(&self, offset: i64) {
+        let offset = offset.clamp(self.log_start_offset(), self.log_end_offset());
+        self.first_dirty_offset.store(offset, Ordering::Release);
+    }
+
+    /// Offsets below this were cleaned at least once (Kafka's `cleaner-offset-checkpoint`).
+    pub fn first_dirty_offset(&self) -> i64 {
+        self.first_dirty_offset
+            .load(Ordering::Acquire)
+            .max(self.log_start_offset())
     }
 
     /// Restores the producer state: the newest readable snapshot at or below the log end
@@ -241,6 +352,9 @@ impl PartitionLog {
         }
         let (from, mut producers) =
             state.unwrap_or((self.log_start_offset(), ProducerState::default()));
+        // A snapshot older than the log start describes records since deleted: replay what
+        // is left.
+        let from = from.max(self.log_start_offset());
         let mut aborted = Vec::new();
         for base in self.segment_bases() {
             let path = self.dir.join(file_name(base, TXN_INDEX_SUFFIX));
@@ -389,6 +503,11 @@ impl PartitionLog {
             .map_err(StorageError::io(&path))
     }
 
+    /// Opens the closed segment at `base` as written (the cleaner's swapped-in output).
+    pub(crate) fn open_closed_segment(&self, base: i64) -> Result<Segment> {
+        Self::open_segment(&self.dir, base, &self.config(), false, true)
+    }
+
     fn open_segment(
         dir: &Path,
         base: i64,
@@ -485,6 +604,7 @@ impl PartitionLog {
         self.last_stable_offset
             .load(Ordering::Acquire)
             .min(self.high_watermark())
+            .max(self.log_start_offset())
     }
     /// Aborted transactions whose records may lie in `from..upper` (marker at or after
     /// `from`, first offset before `upper`), for a read_committed fetch to skip.
@@ -619,6 +739,9 @@ impl PartitionLog {
                     reason: "control batches are written by the transaction coordinator only"
                         .into(),
                 });
+            }
+            if config.cleanup_compact {
+                check_keys(rest.get(..size).unwrap_or_default(), position)?;
             }
             if header.is_transactional() && header.producer_id() < 0 {
                 return Err(StorageError::InvalidRecord {
@@ -838,6 +961,9 @@ impl PartitionLog {
         last_offset: i64,
         now: i64,
     ) -> Result<()> {
+        if writer.active_sealed {
+            return self.roll(writer, config, base_offset, size, now, false);
+        }
         let active = &writer.active;
         let used = active.size();
         let empty = used == 0;
@@ -865,15 +991,14 @@ impl PartitionLog {
     ) -> Result<()> {
         let old = Arc::clone(&writer.active);
         if replace_empty {
-            // The empty active segment is replaced by one large enough at the same base offset.
-            if let Ok(mut segments) = self.segments.write() {
-                segments.remove(&old.base_offset());
-            }
+            // The empty active segment is replaced by one large enough at the same base
+            // offset: the same files, grown; the map entry is replaced below.
             drop(old);
-        } else {
+        } else if !writer.active_sealed {
             // Seal (trim) before creating the next segment, so that after a crash every
             // segment but the last is trimmed to its contents.
             old.seal()?;
+            writer.active_sealed = true;
         }
         let capacity = config.segment_bytes.max(size);
         let segment = Arc::new(Segment::create(
@@ -888,6 +1013,7 @@ impl PartitionLog {
         }
         tracing::debug!(dir = %self.dir.display(), base_offset, "rolled segment");
         writer.active = segment;
+        writer.active_sealed = false;
         writer.bytes_since_index_entry = 0;
         Ok(())
     }
@@ -915,6 +1041,162 @@ impl PartitionLog {
         self.flush_segment(&writer.active)?;
         writer.active.seal()?;
         self.write_snapshot(self.log_end_offset(), &writer.producers)
+    }
+
+    pub(crate) fn lock_maintenance(&self) -> MutexGuard<'_, ()> {
+        self.maintenance
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// All segments, by base offset.
+    pub(crate) fn all_segments(&self) -> Vec<Arc<Segment>> {
+        self.segments
+            .read()
+            .map_or_else(|_| Vec::new(), |s| s.values().cloned().collect())
+    }
+
+    /// Applies `retention.ms` and `retention.bytes` (when `cleanup.policy` has `delete`) and
+    /// removes segments wholly below the log start offset, oldest first, stopping at the
+    /// first segment to keep (Kafka's `UnifiedLog.deleteOldSegments`). A segment's age is its
+    /// newest record's timestamp, or the file's modification time when it has none. When
+    /// every segment goes, the log first rolls, so that an empty active segment remains at
+    /// the log end offset. The log start offset moves to the first segment left.
+    ///
+    /// Errors: `Io` when a new segment cannot be created or a file cannot be removed.
+    pub fn apply_retention(&self, now_ms: i64) -> Result<RetentionOutcome> {
+        let config = self.config();
+        let _maintenance = self.lock_maintenance();
+        let segments = self.all_segments();
+        let total: u64 = segments.iter().map(|s| s.size() as u64).sum();
+        let mut excess = config
+            .retention_bytes
+            .filter(|_| config.cleanup_delete)
+            .map(|limit| i128::from(total) - i128::from(limit));
+        let retention = config
+            .retention
+            .filter(|_| config.cleanup_delete)
+            .map(duration_ms);
+        let log_start_offset = self.log_start_offset();
+        let mut doomed = 0usize;
+        for (i, segment) in segments.iter().enumerate() {
+            let next = segments.get(i + 1);
+            if next.is_none() && segment.size() == 0 {
+                break;
+            }
+            let size = segment.size() as i128;
+            let below_start = next.is_some_and(|n| n.base_offset() <= log_start_offset);
+            let expired =
+                retention.is_some_and(|r| now_ms.saturating_sub(segment.largest_timestamp()) > r);
+            let too_big = excess.is_some_and(|e| e >= size);
+            if !(below_start || expired || too_big) {
+                break;
+            }
+            if let Some(e) = excess.as_mut() {
+                *e -= size;
+            }
+            doomed += 1;
+        }
+        self.delete_oldest_segments(doomed, segments.len(), now_ms)
+    }
+
+    /// DeleteRecords (KIP-107): moves the log start offset up to `offset` and deletes the
+    /// segments wholly below it. Returns the log start offset afterwards (unchanged when
+    /// `offset` is not above it).
+    ///
+    /// Errors: `OffsetOutOfRange` when `offset` is above the high watermark; `Io`.
+    pub fn delete_records_before(&self, offset: i64) -> Result<i64> {
+        let _maintenance = self.lock_maintenance();
+        let high_watermark = self.high_watermark();
+        if offset > high_watermark || offset < 0 {
+            return Err(StorageError::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset(),
+                log_end_offset: high_watermark,
+            });
+        }
+        let before = self.log_start_offset.fetch_max(offset, Ordering::AcqRel);
+        let log_start_offset = self.log_start_offset();
+        if log_start_offset != before {
+            self.write_leader_epoch_checkpoint()?;
+        }
+        let segments = self.all_segments();
+        let doomed = segments
+            .windows(2)
+            .take_while(|pair| {
+                pair.get(1)
+                    .is_some_and(|n| n.base_offset() <= log_start_offset)
+            })
+            .count();
+        self.delete_oldest_segments(doomed, segments.len(), now_ms())?;
+        Ok(self.log_start_offset())
+    }
+
+    /// Deletes the `count` oldest of the log's `total` segments (rolling first when that is
+    /// all of them), moves the log start offset to the first segment left, forgets aborted
+    /// transactions below it and removes the files. Callers hold the maintenance lock.
+    fn delete_oldest_segments(
+        &self,
+        count: usize,
+        total: usize,
+        now: i64,
+    ) -> Result<RetentionOutcome> {
+        if count == 0 {
+            return Ok(RetentionOutcome {
+                log_start_offset: self.log_start_offset(),
+                ..RetentionOutcome::default()
+            });
+        }
+        let config = self.config();
+        let mut writer = self.lock_writable()?;
+        if count >= total {
+            let log_end_offset = self.log_end_offset();
+            self.roll(&mut writer, &config, log_end_offset, 0, now, false)?;
+        }
+        let mut removed = Vec::with_capacity(count);
+        if let Ok(mut segments) = self.segments.write() {
+            for _ in 0..count {
+                let Some((_, segment)) = segments.pop_first() else {
+                    break;
+                };
+                removed.push(segment);
+            }
+            if let Some(first) = segments.keys().next() {
+                self.log_start_offset.fetch_max(*first, Ordering::AcqRel);
+            }
+        }
+        let log_start_offset = self.log_start_offset();
+        self.first_dirty_offset
+            .fetch_max(log_start_offset, Ordering::AcqRel);
+        if let Ok(mut aborted) = self.aborted.write() {
+            aborted.retain(|a| a.last_offset >= log_start_offset);
+        }
+        drop(writer);
+        let mut deleted_bytes = 0;
+        for segment in &removed {
+            deleted_bytes += segment.size() as u64;
+            self.remove_segment_files(segment.base_offset())?;
+        }
+        self.write_leader_epoch_checkpoint()?;
+        tracing::info!(dir = %self.dir.display(), segments = removed.len(), deleted_bytes, log_start_offset, "deleted old segments");
+        Ok(RetentionOutcome {
+            deleted_segments: removed.len(),
+            deleted_bytes,
+            log_start_offset,
+        })
+    }
+
+    /// Removes the files of the segment at `base` (readers holding its mapping keep it).
+    pub(crate) fn remove_segment_files(&self, base: i64) -> Result<()> {
+        for suffix in SEGMENT_SUFFIXES {
+            let path = self.dir.join(file_name(base, suffix));
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::Io { path, source: e }),
+            }
+        }
+        Ok(())
     }
 
     fn segments_from(&self, offset: i64) -> Vec<Arc<Segment>> {
@@ -1093,6 +1375,23 @@ fn check_producers(
         }
     }
     Ok(Ok(touched))
+}
+
+/// A compacted log keeps records by key: one without a key is refused (INVALID_RECORD), as
+/// Kafka's `LogValidator` does for compacted topics.
+fn check_keys(bytes: &[u8], position: usize) -> Result<()> {
+    let section = batch::records_section(bytes)
+        .map_err(|reason| StorageError::CorruptBatch { position, reason })?;
+    for record in RecordIter::new(&section) {
+        let record = record.map_err(|reason| StorageError::InvalidRecord { position, reason })?;
+        if record.key.is_none() {
+            return Err(StorageError::InvalidRecord {
+                position,
+                reason: "Compacted topic cannot accept message without key".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The first record of a batch whose timestamp satisfies `pred`, as (offset, timestamp).

@@ -33,7 +33,8 @@ impl IndexFile {
         capacity: usize,
         entries: usize,
     ) -> Result<Self> {
-        let file = MappedFile::open(path, capacity).map_err(StorageError::io(path))?;
+        let file = MappedFile::open(path, capacity, super::mmap::INDEX_ALLOCATION_CHUNK)
+            .map_err(StorageError::io(path))?;
         let entries = entries.min(file.capacity() / entry_size);
         Ok(Self {
             path: path.to_path_buf(),

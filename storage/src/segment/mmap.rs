@@ -7,10 +7,16 @@
 //!    release ordering after the bytes are in place, and the writer never writes below it
 //!    (except during recovery, before any reader exists);
 //! 3. a mapped file is never truncated below its committed length.
+//!
+//! Every write first makes sure the file system has blocks for the bytes written
+//! ([`MappedFile::ensure_allocated`]): a store through a mapping into a hole of a sparse file
+//! on a full disk raises SIGBUS and kills the process, where `fallocate` returns ENOSPC,
+//! which the log reports as KAFKA_STORAGE_ERROR and recovers from once space returns.
 
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -23,12 +29,22 @@ pub(crate) struct MappedFile {
     /// `None` for an empty file: a mapping cannot have length zero.
     map: Option<MmapRaw>,
     capacity: usize,
+    /// Bytes from the start known to have blocks on disk; grows by `allocation_chunk`.
+    allocated: AtomicUsize,
+    /// Bytes reserved per `fallocate` call.
+    allocation_chunk: usize,
 }
+
+/// Bytes of a `.log` reserved per `fallocate` call: one system call per MiB appended.
+pub(crate) const LOG_ALLOCATION_CHUNK: usize = 1 << 20;
+/// Bytes of an index file reserved per `fallocate` call.
+pub(crate) const INDEX_ALLOCATION_CHUNK: usize = 64 << 10;
 
 impl MappedFile {
     /// Opens (creating if needed) `path` and maps it, first growing the file to `min_len` bytes
     /// if it is shorter. Never shrinks a file.
-    pub(crate) fn open(path: &Path, min_len: usize) -> io::Result<Self> {
+    /// `allocation_chunk` is how many bytes each [`MappedFile::ensure_allocated`] reserves.
+    pub(crate) fn open(path: &Path, min_len: usize, allocation_chunk: usize) -> io::Result<Self> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -50,7 +66,43 @@ impl MappedFile {
             file,
             map,
             capacity,
+            allocated: AtomicUsize::new(0),
+            allocation_chunk: allocation_chunk.max(1),
         })
+    }
+
+    /// Makes sure the file has disk blocks for `[0, end)`, reserving them `allocation_chunk`
+    /// bytes at a time with `fallocate` (which never changes contents already there).
+    ///
+    /// Errors: ENOSPC (or EDQUOT) when the file system is full: nothing was written. File
+    /// systems without `fallocate` are trusted to have room.
+    pub(crate) fn ensure_allocated(&self, end: usize) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let allocated = self.allocated.load(Ordering::Acquire);
+        if end <= allocated {
+            return Ok(());
+        }
+        let target = end
+            .max(allocated.saturating_add(self.allocation_chunk))
+            .min(self.capacity.max(end));
+        let (Ok(offset), Ok(len)) = (
+            libc::off_t::try_from(allocated),
+            libc::off_t::try_from(target - allocated),
+        ) else {
+            return Err(io::Error::other("allocation beyond off_t"));
+        };
+        // SAFETY: plain system call on a file descriptor this struct owns; no memory is
+        // passed. Mode 0 only allocates blocks (zeros for holes) and never changes bytes that
+        // are already in the file.
+        let rc = unsafe { libc::fallocate(self.file.as_raw_fd(), 0, offset, len) };
+        if rc != 0 {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EOPNOTSUPP) {
+                return Err(err);
+            }
+        }
+        self.allocated.store(target, Ordering::Release);
+        Ok(())
     }
 
     /// Mapped length in bytes.
@@ -95,7 +147,7 @@ impl MappedFile {
                 Err(io::Error::other("write to an empty mapping"))
             };
         };
-        let _ = end;
+        self.ensure_allocated(end)?;
         // SAFETY: `position + data.len() <= capacity` was checked above, so the destination is
         // inside the mapping. The source is a Rust slice and cannot overlap the destination
         // region, which no reader sees yet (rule 2) and which only this writer touches.
@@ -118,10 +170,13 @@ impl MappedFile {
     /// covering whole pages skips both.
     pub(crate) fn write_through_file(&self, position: usize, data: &[u8]) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
-        position
+        let end = position
             .checked_add(data.len())
             .filter(|end| *end <= self.capacity)
             .ok_or_else(|| io::Error::other("write past the end of the mapped file"))?;
+        // A write call on a full disk would fail cleanly, but the mapping must not later
+        // find a hole.
+        self.ensure_allocated(end)?;
         self.file.write_all_at(data, position as u64)
     }
 
@@ -141,7 +196,14 @@ impl MappedFile {
     /// Sets the file's length. Callers never pass less than the committed length (rule 3);
     /// the mapping keeps its size, and nobody reads past the committed length.
     pub(crate) fn set_file_len(&self, len: usize) -> io::Result<()> {
-        self.file.set_len(len as u64)
+        self.file.set_len(len as u64)?;
+        self.allocated.fetch_min(len, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Sets the file's modification time (the cleaner keeps a cleaned segment's age).
+    pub(crate) fn set_modified(&self, time: std::time::SystemTime) -> io::Result<()> {
+        self.file.set_modified(time)
     }
 }
 

@@ -83,7 +83,8 @@ impl Segment {
         time_entries: usize,
     ) -> Result<Self> {
         let log_path = dir.join(file_name(base_offset, ".log"));
-        let log = MappedFile::open(&log_path, log_capacity).map_err(StorageError::io(&log_path))?;
+        let log = MappedFile::open(&log_path, log_capacity, mmap::LOG_ALLOCATION_CHUNK)
+            .map_err(StorageError::io(&log_path))?;
         let offset_index = OffsetIndex::new(
             IndexFile::open(
                 &dir.join(file_name(base_offset, ".index")),
@@ -314,7 +315,7 @@ impl Segment {
         let limit = limit.min(self.log.capacity());
         while position < limit {
             let rest = self.log.slice(position, limit);
-            let Ok(size) = batch::validate_batch(rest) else {
+            let Ok(size) = batch::validate_stored_batch(rest) else {
                 break;
             };
             let Some(header) = BatchHeader::parse(rest) else {
@@ -395,5 +396,74 @@ impl Segment {
 
     pub(crate) fn path(&self) -> &Path {
         &self.log_path
+    }
+
+    /// The `.log` file's modification time, ms since the epoch (0 when unknown).
+    pub(crate) fn last_modified_ms(&self) -> i64 {
+        std::fs::metadata(&self.log_path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// Sets the `.log` file's modification time (ms since the epoch).
+    pub(crate) fn set_last_modified_ms(&self, ms: i64) -> Result<()> {
+        let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+        self.log
+            .set_modified(time)
+            .map_err(StorageError::io(&self.log_path))
+    }
+
+    /// The segment's age for retention: its newest record's timestamp, or the file's
+    /// modification time when no record has one (Kafka's `LogSegment.largestTimestamp`).
+    pub fn largest_timestamp(&self) -> i64 {
+        match self.max_timestamp() {
+            t if t >= 0 => t,
+            _ => self.last_modified_ms(),
+        }
+    }
+
+    /// The max timestamp of the first batch, if any.
+    pub(crate) fn first_batch_max_timestamp(&self) -> Option<i64> {
+        self.header_at(0, self.size()).map(|h| h.max_timestamp())
+    }
+
+    /// Calls `f` with each committed batch, in order.
+    pub(crate) fn for_each_batch(&self, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        let committed = self.size();
+        let mut position = 0;
+        while let Some(header) = self.header_at(position, committed) {
+            let size = header.total_size();
+            if size < RECORD_BATCH_OVERHEAD || position + size > committed {
+                break;
+            }
+            f(self.log.slice(position, position + size))?;
+            position += size;
+        }
+        Ok(())
+    }
+
+    /// Appends a batch that already carries its final offsets (the cleaner's output),
+    /// indexing it as an append would. `bytes_since_index` carries the index interval.
+    pub(crate) fn append_stored(
+        &self,
+        bytes: &[u8],
+        index_interval_bytes: usize,
+        bytes_since_index: &mut usize,
+    ) -> Result<()> {
+        let header = BatchHeader::parse(bytes).ok_or_else(|| StorageError::CorruptBatch {
+            position: 0,
+            reason: "short header".into(),
+        })?;
+        let position = self.size();
+        self.log
+            .write_through_file(position, bytes)
+            .map_err(StorageError::io(&self.log_path))?;
+        let due = *bytes_since_index > index_interval_bytes;
+        self.index_batch(position, header.last_offset(), header.max_timestamp(), due)?;
+        *bytes_since_index = if due { 0 } else { *bytes_since_index } + bytes.len();
+        self.commit(position + bytes.len(), header.last_offset() + 1);
+        Ok(())
     }
 }
