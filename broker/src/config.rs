@@ -103,6 +103,10 @@ pub struct BrokerConfig {
     pub log_flush_interval: Option<Duration>,
     /// `delete.topic.enable`. Default true.
     pub delete_topic_enable: bool,
+    /// `log.retention.check.interval.ms`: how often retention runs. Default 5 minutes.
+    pub log_retention_check_interval: Duration,
+    /// `log.cleaner.enable`: whether compacted topics are cleaned. Default true.
+    pub log_cleaner_enable: bool,
     /// `max.incremental.fetch.session.cache.slots` (KIP-227). Default 1000.
     pub max_incremental_fetch_session_cache_slots: usize,
     /// `cluster.id` if given; otherwise read from or written to `meta.properties`.
@@ -159,6 +163,12 @@ const KNOWN_KEYS: &[&str] = &[
     "log.flush.scheduler.interval.ms",
     "log.cleanup.policy",
     "log.cleaner.enable",
+    "log.cleaner.backoff.ms",
+    "log.cleaner.threads",
+    "log.cleaner.dedupe.buffer.size",
+    "log.cleaner.io.buffer.size",
+    "log.cleaner.io.max.bytes.per.second",
+    "log.segment.delete.delay.ms",
     "log.message.timestamp.type",
     "message.max.bytes",
     "compression.type",
@@ -363,6 +373,15 @@ impl BrokerConfig {
             }
             None => None,
         };
+        let key = "log.retention.check.interval.ms";
+        let retention_check = number_or(key, 300_000)?;
+        if retention_check < 1 {
+            return Err(invalid(
+                key,
+                &retention_check.to_string(),
+                "must be at least 1",
+            ));
+        }
         let key = "max.incremental.fetch.session.cache.slots";
         let slots = usize::try_from(number_or(key, 1000)?)
             .map_err(|_| invalid(key, get(key).unwrap_or(""), "must not be negative"))?;
@@ -376,6 +395,8 @@ impl BrokerConfig {
             socket_request_max_bytes: socket_request_max_bytes as usize,
             log_flush_interval,
             delete_topic_enable: parse_bool("delete.topic.enable", true)?,
+            log_retention_check_interval: Duration::from_millis(retention_check as u64),
+            log_cleaner_enable: parse_bool("log.cleaner.enable", true)?,
             max_incremental_fetch_session_cache_slots: slots,
             cluster_id: get("cluster.id").map(str::to_string),
             groups: crate::group::GroupConfig::from_properties(&properties)?,
@@ -383,14 +404,16 @@ impl BrokerConfig {
             properties: properties.clone(),
         };
         // Topic defaults from broker keys must be valid too (log.segment.bytes, ...).
-        crate::topic_config::TopicConfigs::resolve(&config.properties, &BTreeMap::new()).map_err(
-            |e| match e {
-                crate::topic_config::TopicConfigError::Invalid { key, value, reason } => {
-                    ConfigError::Invalid { key, value, reason }
-                }
-                crate::topic_config::TopicConfigError::Unknown(key) => invalid(&key, "", "unknown"),
-            },
-        )?;
+        crate::topic_config::TopicConfigs::resolve(
+            &crate::topic_config::BrokerConfigLayers::from_static(config.properties.clone()),
+            &BTreeMap::new(),
+        )
+        .map_err(|e| match e {
+            crate::topic_config::TopicConfigError::Invalid { key, value, reason } => {
+                ConfigError::Invalid { key, value, reason }
+            }
+            crate::topic_config::TopicConfigError::Unknown(key) => invalid(&key, "", "unknown"),
+        })?;
         Ok(config)
     }
 

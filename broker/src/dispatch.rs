@@ -31,6 +31,11 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::InitProducerId, 0, 4),
     (ApiKey::DescribeConfigs, 0, 4),
     (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DeleteRecords, 0, 2),
+    // Versions 0-1 were removed in Kafka 4.0 (KIP-896); kafka-protocol decodes 2-4.
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DescribeCluster, 0, 1),
     (ApiKey::FindCoordinator, 0, 5),
     (ApiKey::JoinGroup, 0, 9),
@@ -110,6 +115,10 @@ pub enum Request {
     DescribeProducers(DescribeProducersRequest),
     DescribeTransactions(DescribeTransactionsRequest),
     ListTransactions(ListTransactionsRequest),
+    DeleteRecords(DeleteRecordsRequest),
+    OffsetForLeaderEpoch(OffsetForLeaderEpochRequest),
+    AlterConfigs(AlterConfigsRequest),
+    IncrementalAlterConfigs(IncrementalAlterConfigsRequest),
 }
 
 /// A request frame, decoded.
@@ -220,6 +229,14 @@ pub fn decode_request(mut frame: Bytes) -> Result<DecodedRequest, ConnectionErro
             decode!(DescribeTransactions, DescribeTransactionsRequest)
         }
         ApiKey::ListTransactions => decode!(ListTransactions, ListTransactionsRequest),
+        ApiKey::DeleteRecords => decode!(DeleteRecords, DeleteRecordsRequest),
+        ApiKey::OffsetForLeaderEpoch => {
+            decode!(OffsetForLeaderEpoch, OffsetForLeaderEpochRequest)
+        }
+        ApiKey::AlterConfigs => decode!(AlterConfigs, AlterConfigsRequest),
+        ApiKey::IncrementalAlterConfigs => {
+            decode!(IncrementalAlterConfigs, IncrementalAlterConfigsRequest)
+        }
         _ => return Err(ConnectionError::UnsupportedApi(api_key)),
     };
     Ok(DecodedRequest {
@@ -327,6 +344,14 @@ async fn handle(
         }
         Request::ListTransactions(r) => {
             respond(&api::list_transactions::handle(session, r, version))
+        }
+        Request::DeleteRecords(r) => respond(&api::delete_records::handle(session, r)),
+        Request::OffsetForLeaderEpoch(r) => {
+            respond(&api::offset_for_leader_epoch::handle(session, r))
+        }
+        Request::AlterConfigs(r) => respond(&api::alter_configs::handle(session, r)),
+        Request::IncrementalAlterConfigs(r) => {
+            respond(&api::incremental_alter_configs::handle(session, r))
         }
     }
 }

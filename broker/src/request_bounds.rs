@@ -203,6 +203,76 @@ const DESCRIBE_CONFIGS: &[Field] = &[
     Field(BOOL, 3, ALL),
 ];
 
+const DELETE_RECORDS: &[Field] = &[
+    Field(
+        Type::Array(&[
+            Field(Type::Str, 0, ALL),
+            Field(
+                Type::Array(&[Field(I32, 0, ALL), Field(I64, 0, ALL)]),
+                0,
+                ALL,
+            ),
+        ]),
+        0,
+        ALL,
+    ),
+    Field(I32, 0, ALL),
+];
+
+const OFFSET_FOR_LEADER_EPOCH: &[Field] = &[
+    Field(I32, 3, ALL),
+    Field(
+        Type::Array(&[
+            Field(Type::Str, 0, ALL),
+            Field(
+                Type::Array(&[Field(I32, 0, ALL), Field(I32, 2, ALL), Field(I32, 0, ALL)]),
+                0,
+                ALL,
+            ),
+        ]),
+        0,
+        ALL,
+    ),
+];
+
+const ALTER_CONFIGS: &[Field] = &[
+    Field(
+        Type::Array(&[
+            Field(I8, 0, ALL),
+            Field(Type::Str, 0, ALL),
+            Field(
+                Type::Array(&[Field(Type::Str, 0, ALL), Field(Type::Str, 0, ALL)]),
+                0,
+                ALL,
+            ),
+        ]),
+        0,
+        ALL,
+    ),
+    Field(BOOL, 0, ALL),
+];
+
+const INCREMENTAL_ALTER_CONFIGS: &[Field] = &[
+    Field(
+        Type::Array(&[
+            Field(I8, 0, ALL),
+            Field(Type::Str, 0, ALL),
+            Field(
+                Type::Array(&[
+                    Field(Type::Str, 0, ALL),
+                    Field(I8, 0, ALL),
+                    Field(Type::Str, 0, ALL),
+                ]),
+                0,
+                ALL,
+            ),
+        ]),
+        0,
+        ALL,
+    ),
+    Field(BOOL, 0, ALL),
+];
+
 const DESCRIBE_CLUSTER: &[Field] = &[Field(BOOL, 0, ALL), Field(I8, 1, ALL), Field(BOOL, 2, ALL)];
 
 const INIT_PRODUCER_ID: &[Field] = &[
@@ -460,6 +530,10 @@ fn schema(key: ApiKey) -> Option<&'static [Field]> {
         ApiKey::DescribeProducers => DESCRIBE_PRODUCERS,
         ApiKey::DescribeTransactions => DESCRIBE_TRANSACTIONS,
         ApiKey::ListTransactions => LIST_TRANSACTIONS,
+        ApiKey::DeleteRecords => DELETE_RECORDS,
+        ApiKey::OffsetForLeaderEpoch => OFFSET_FOR_LEADER_EPOCH,
+        ApiKey::AlterConfigs => ALTER_CONFIGS,
+        ApiKey::IncrementalAlterConfigs => INCREMENTAL_ALTER_CONFIGS,
         _ => return None,
     })
 }
@@ -784,6 +858,54 @@ mod tests {
             &InitProducerIdRequest::default().with_transactional_id(Some(TransactionalId(s("tx")))),
             0..=4,
         );
+    }
+
+    #[test]
+    fn walks_every_log_management_request_at_every_version() {
+        let delete = DeleteRecordsRequest::default()
+            .with_topics(vec![delete_records_request::DeleteRecordsTopic::default()
+                .with_name(TopicName(s("t")))
+                .with_partitions(vec![
+                    delete_records_request::DeleteRecordsPartition::default()
+                        .with_partition_index(1)
+                        .with_offset(5),
+                ])])
+            .with_timeout_ms(100);
+        walks_exactly(ApiKey::DeleteRecords, &delete, 0..=2);
+        let epochs = OffsetForLeaderEpochRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![
+                offset_for_leader_epoch_request::OffsetForLeaderTopic::default()
+                    .with_topic(TopicName(s("t")))
+                    .with_partitions(vec![
+                        offset_for_leader_epoch_request::OffsetForLeaderPartition::default()
+                            .with_partition(0)
+                            .with_current_leader_epoch(0)
+                            .with_leader_epoch(0),
+                    ]),
+            ]);
+        walks_exactly(ApiKey::OffsetForLeaderEpoch, &epochs, 2..=4);
+        let alter = AlterConfigsRequest::default().with_resources(vec![
+            alter_configs_request::AlterConfigsResource::default()
+                .with_resource_type(2)
+                .with_resource_name(s("t"))
+                .with_configs(vec![alter_configs_request::AlterableConfig::default()
+                    .with_name(s("retention.ms"))
+                    .with_value(Some(s("1")))]),
+        ]);
+        walks_exactly(ApiKey::AlterConfigs, &alter, 0..=2);
+        let incremental = IncrementalAlterConfigsRequest::default().with_resources(vec![
+            incremental_alter_configs_request::AlterConfigsResource::default()
+                .with_resource_type(2)
+                .with_resource_name(s("t"))
+                .with_configs(vec![
+                    incremental_alter_configs_request::AlterableConfig::default()
+                        .with_name(s("cleanup.policy"))
+                        .with_config_operation(2)
+                        .with_value(Some(s("compact"))),
+                ]),
+        ]);
+        walks_exactly(ApiKey::IncrementalAlterConfigs, &incremental, 0..=1);
     }
 
     #[test]

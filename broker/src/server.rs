@@ -287,6 +287,10 @@ impl Server {
         if let Some(interval) = state.config.log_flush_interval {
             tracker.spawn(flush_loop(Arc::clone(&state), interval, cancel.clone()));
         }
+        tracker.spawn(retention_loop(Arc::clone(&state), cancel.clone()));
+        if state.config.log_cleaner_enable {
+            tracker.spawn(cleaner_loop(Arc::clone(&state), cancel.clone()));
+        }
         for listener in &state.listeners {
             tracing::info!(
                 listener = %listener.name,
@@ -342,6 +346,9 @@ fn close_logs(state: &BrokerState, lock: Option<File>) {
     if lock.is_none() {
         return;
     }
+    if let Err(err) = state.topics.write_checkpoints() {
+        tracing::error!(%err, "cannot write the log dir checkpoints");
+    }
     if state.topics.close_all() {
         if let Err(err) = std::fs::write(state.config.log_dir.join(CLEAN_SHUTDOWN_FILE), b"") {
             tracing::error!(%err, "cannot write the clean shutdown marker");
@@ -394,6 +401,64 @@ async fn accept_loop(
             Err(err) => {
                 tracing::warn!(listener = %name, %err, "accept failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Applies retention every `log.retention.check.interval.ms` (Kafka's `kafka-log-retention`
+/// task), then checkpoints the log start offsets.
+async fn retention_loop(state: Arc<BrokerState>, cancel: CancellationToken) {
+    let mut ticker = tokio::time::interval(state.config.log_retention_check_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = ticker.tick() => {
+                let state = Arc::clone(&state);
+                let _ = tokio::task::spawn_blocking(move || {
+                    if state.topics.apply_retention_all(now_ms()) {
+                        if let Err(err) = state.topics.write_checkpoints() {
+                            tracing::error!(%err, "cannot write the log start offset checkpoint");
+                        }
+                    }
+                })
+                .await;
+            }
+        }
+    }
+}
+
+/// Cleans compacted partitions, waiting `log.cleaner.backoff.ms` (a dynamic config) between
+/// passes, then checkpoints the cleaner offsets (Kafka's log cleaner thread).
+async fn cleaner_loop(state: Arc<BrokerState>, cancel: CancellationToken) {
+    loop {
+        let backoff = state
+            .topics
+            .broker_configs()
+            .get("log.cleaner.backoff.ms")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(15_000);
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_millis(backoff.max(1))) => {
+                let state = Arc::clone(&state);
+                let _ = tokio::task::spawn_blocking(move || {
+                    if !state.topics.clean_all(now_ms()).is_empty() {
+                        if let Err(err) = state.topics.write_checkpoints() {
+                            tracing::error!(%err, "cannot write the cleaner offset checkpoint");
+                        }
+                    }
+                })
+                .await;
             }
         }
     }

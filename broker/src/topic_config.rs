@@ -35,6 +35,10 @@ pub enum ConfigType {
 pub enum ConfigSource {
     /// A topic override (DYNAMIC_TOPIC_CONFIG).
     Topic = 1,
+    /// Set for this broker at run time (DYNAMIC_BROKER_CONFIG, KIP-226).
+    DynamicBroker = 2,
+    /// Set for all brokers at run time (DYNAMIC_DEFAULT_BROKER_CONFIG, KIP-226).
+    DynamicDefaultBroker = 3,
     /// A key of `server.properties` (STATIC_BROKER_CONFIG).
     StaticBroker = 4,
     /// Kafka's default (DEFAULT_CONFIG).
@@ -285,6 +289,45 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     },
 ];
 
+/// The broker-level settings topic configs default to, most specific first (KIP-226): this
+/// broker's dynamic configs, the cluster-wide dynamic defaults, then `server.properties`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BrokerConfigLayers {
+    /// Altered for this broker (resource name = node id), DYNAMIC_BROKER_CONFIG.
+    pub dynamic_broker: BTreeMap<String, String>,
+    /// Altered for the cluster (empty resource name), DYNAMIC_DEFAULT_BROKER_CONFIG.
+    pub dynamic_default: BTreeMap<String, String>,
+    /// `server.properties`, STATIC_BROKER_CONFIG.
+    pub static_broker: BTreeMap<String, String>,
+}
+
+impl BrokerConfigLayers {
+    /// Only static properties.
+    pub fn from_static(properties: BTreeMap<String, String>) -> Self {
+        Self {
+            static_broker: properties,
+            ..Self::default()
+        }
+    }
+
+    /// The layers with their sources, most specific first.
+    pub fn layers(&self) -> [(ConfigSource, &BTreeMap<String, String>); 3] {
+        [
+            (ConfigSource::DynamicBroker, &self.dynamic_broker),
+            (ConfigSource::DynamicDefaultBroker, &self.dynamic_default),
+            (ConfigSource::StaticBroker, &self.static_broker),
+        ]
+    }
+
+    /// The effective value of a broker key, if any layer sets it.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.layers()
+            .into_iter()
+            .find_map(|(_, layer)| layer.get(key))
+            .map(String::as_str)
+    }
+}
+
 /// Whether `key` is a broker key that sets a topic config default.
 pub fn is_broker_synonym(key: &str) -> bool {
     TOPIC_CONFIGS
@@ -371,6 +414,10 @@ fn check_value(def: &TopicConfigDef, value: &str) -> Result<(), String> {
         | "max.compaction.lag.ms"
         | "min.insync.replicas" => at_least(1),
         "retention.ms" | "retention.bytes" => at_least(-1),
+        "min.cleanable.dirty.ratio" => match v.parse::<f64>() {
+            Ok(r) if (0.0..=1.0).contains(&r) => Ok(()),
+            _ => Err("must be between 0 and 1".into()),
+        },
         "message.timestamp.type" => match v {
             "CreateTime" | "LogAppendTime" => Ok(()),
             _ => Err("expected CreateTime or LogAppendTime".into()),
@@ -392,12 +439,12 @@ fn check_value(def: &TopicConfigDef, value: &str) -> Result<(), String> {
 }
 
 impl TopicConfigs {
-    /// Resolves every topic config from `overrides` (topic level), then the broker's
-    /// `properties`, then Kafka's defaults, checking each value.
+    /// Resolves every topic config from `overrides` (topic level), then the broker's layers,
+    /// then Kafka's defaults, checking each value.
     ///
     /// Errors: `Unknown` for an override that is no topic config, `Invalid` for a bad value.
     pub fn resolve(
-        properties: &BTreeMap<String, String>,
+        broker: &BrokerConfigLayers,
         overrides: &BTreeMap<String, String>,
     ) -> Result<Self, TopicConfigError> {
         for (key, value) in overrides {
@@ -414,7 +461,11 @@ impl TopicConfigs {
             if let Some(v) = overrides.get(def.name) {
                 synonyms.push((def.name.to_string(), v.clone(), ConfigSource::Topic));
             }
-            for (key, factor) in def.synonyms {
+            for ((key, factor), (source, properties)) in broker
+                .layers()
+                .into_iter()
+                .flat_map(|layer| def.synonyms.iter().map(move |synonym| (synonym, layer)))
+            {
                 if let Some(v) = properties.get(*key) {
                     let v = v.trim();
                     let scaled = if *factor == 1 {
@@ -434,7 +485,7 @@ impl TopicConfigs {
                         value: v.to_string(),
                         reason,
                     })?;
-                    synonyms.push((key.to_string(), scaled, ConfigSource::StaticBroker));
+                    synonyms.push((key.to_string(), scaled, source));
                 }
             }
             synonyms.push((
@@ -474,6 +525,18 @@ impl TopicConfigs {
     pub fn log_config(&self) -> LogConfig {
         let ms = |name: &str| Duration::from_millis(self.number(name).max(0) as u64);
         let flush = self.number("flush.messages");
+        // KIP-937: the deprecated difference bound applies where the new pair is unset.
+        let difference = self.number("message.timestamp.difference.max.ms");
+        let bound = |name: &str| match self.number(name) {
+            i64::MAX => Duration::from_millis(difference.max(0) as u64),
+            n => Duration::from_millis(n.max(0) as u64),
+        };
+        let policy = self.get("cleanup.policy").unwrap_or("delete");
+        let has_policy = |p: &str| policy.split(',').any(|x| x.trim() == p);
+        let optional = |name: &str| {
+            let n = self.number(name);
+            (n >= 0).then_some(n)
+        };
         LogConfig {
             segment_bytes: self.number("segment.bytes").clamp(14, i64::from(i32::MAX)) as usize,
             segment_ms: ms("segment.ms"),
@@ -492,8 +555,19 @@ impl TopicConfigs {
             } else {
                 TimestampType::CreateTime
             },
-            timestamp_before_max: ms("message.timestamp.before.max.ms"),
-            timestamp_after_max: ms("message.timestamp.after.max.ms"),
+            timestamp_before_max: bound("message.timestamp.before.max.ms"),
+            timestamp_after_max: bound("message.timestamp.after.max.ms"),
+            retention: optional("retention.ms").map(|n| Duration::from_millis(n as u64)),
+            retention_bytes: optional("retention.bytes").map(|n| n as u64),
+            cleanup_delete: has_policy("delete"),
+            cleanup_compact: has_policy("compact"),
+            min_cleanable_dirty_ratio: self
+                .get("min.cleanable.dirty.ratio")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0.5),
+            min_compaction_lag: ms("min.compaction.lag.ms"),
+            max_compaction_lag: ms("max.compaction.lag.ms"),
+            delete_retention: ms("delete.retention.ms"),
         }
     }
 }
@@ -504,7 +578,9 @@ mod tests {
 
     #[test]
     fn override_beats_broker_beats_default() -> Result<(), TopicConfigError> {
-        let broker: BTreeMap<_, _> = [("log.retention.hours".to_string(), "1".to_string())].into();
+        let broker = BrokerConfigLayers::from_static(
+            [("log.retention.hours".to_string(), "1".to_string())].into(),
+        );
         let topic: BTreeMap<_, _> = [("segment.bytes".to_string(), "1000".to_string())].into();
         let configs = TopicConfigs::resolve(&broker, &topic)?;
         assert_eq!(configs.get("retention.ms"), Some("3600000"));
@@ -521,8 +597,43 @@ mod tests {
     }
 
     #[test]
+    fn dynamic_layers_beat_static_and_policies_map_to_the_log() -> Result<(), TopicConfigError> {
+        let mut broker = BrokerConfigLayers::from_static(
+            [("log.retention.ms".to_string(), "1000".to_string())].into(),
+        );
+        broker
+            .dynamic_default
+            .insert("log.retention.ms".into(), "2000".into());
+        broker
+            .dynamic_default
+            .insert("log.cleanup.policy".into(), "compact,delete".into());
+        let configs = TopicConfigs::resolve(&broker, &BTreeMap::new())?;
+        let retention = &configs.values["retention.ms"];
+        assert_eq!(retention.value, "2000");
+        assert_eq!(retention.source, ConfigSource::DynamicDefaultBroker);
+        assert_eq!(retention.synonyms.len(), 3);
+        let log = configs.log_config();
+        assert!(log.cleanup_compact && log.cleanup_delete);
+        assert_eq!(log.retention, Some(Duration::from_millis(2000)));
+        assert_eq!(log.retention_bytes, None);
+        let topic: BTreeMap<_, _> = [
+            (
+                "message.timestamp.difference.max.ms".to_string(),
+                "5000".to_string(),
+            ),
+            ("retention.ms".to_string(), "-1".to_string()),
+        ]
+        .into();
+        let log = TopicConfigs::resolve(&broker, &topic)?.log_config();
+        assert_eq!(log.timestamp_before_max, Duration::from_millis(5000));
+        assert_eq!(log.timestamp_after_max, Duration::from_millis(5000));
+        assert_eq!(log.retention, None);
+        Ok(())
+    }
+
+    #[test]
     fn unknown_and_invalid_are_refused() {
-        let none = BTreeMap::new();
+        let none = BrokerConfigLayers::default();
         let unknown: BTreeMap<_, _> = [("no.such".to_string(), "1".to_string())].into();
         assert_eq!(
             TopicConfigs::resolve(&none, &unknown),

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::topic_config::{TopicConfigError, TopicConfigs};
+use crate::topic_config::{BrokerConfigLayers, TopicConfigError, TopicConfigs};
 
 /// Kafka's rule for topic names: 1 to 249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
 pub fn validate_topic_name(name: &str) -> Result<(), String> {
@@ -233,6 +233,18 @@ impl Topic {
     pub fn overrides(&self) -> BTreeMap<String, String> {
         self.overrides.read().map(|o| o.clone()).unwrap_or_default()
     }
+    /// Makes `configs` the topic's configs and applies their storage settings to every
+    /// partition (from the next append, retention or cleaning pass).
+    fn apply(&self, configs: TopicConfigs) {
+        let log_config = configs.log_config();
+        if let Ok(mut c) = self.configs.write() {
+            *c = configs;
+        }
+        for partition in self.partitions() {
+            partition.log.set_config(log_config);
+        }
+    }
+
     /// Whether this is one of Kafka's internal topics.
     pub fn is_internal(&self) -> bool {
         self.name == "__consumer_offsets" || self.name == "__transaction_state"
@@ -285,12 +297,64 @@ struct StoredTopics {
 }
 
 const TOPICS_FILE: &str = "josefine-topics.json";
+/// The dynamic broker configs (KIP-226): `{"default": {..}, "broker": {..}}`.
+const DYNAMIC_CONFIGS_FILE: &str = "josefine-dynamic-configs.json";
+/// Kafka's log-dir checkpoint of each partition's log start offset.
+const LOG_START_OFFSET_CHECKPOINT: &str = "log-start-offset-checkpoint";
+/// Kafka's log-dir checkpoint of each compacted partition's first dirty offset.
+const CLEANER_OFFSET_CHECKPOINT: &str = "cleaner-offset-checkpoint";
+
+#[derive(Debug, Serialize, Deserialize, Default)]
+struct StoredDynamicConfigs {
+    #[serde(default)]
+    default: BTreeMap<String, String>,
+    #[serde(default)]
+    broker: BTreeMap<String, String>,
+}
+
+/// Kafka's offset checkpoint file: `0`, the entry count, then `topic partition offset` lines.
+fn encode_checkpoint(entries: &[(String, i32, i64)]) -> String {
+    let mut out = format!("0\n{}\n", entries.len());
+    for (topic, partition, offset) in entries {
+        out.push_str(&format!("{topic} {partition} {offset}\n"));
+    }
+    out
+}
+
+/// Reads an offset checkpoint file; a missing or malformed one reads as empty (with a
+/// warning for the latter: the offsets are then taken from the segments).
+fn read_checkpoint(path: &Path) -> HashMap<(String, i32), i64> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return HashMap::new();
+    };
+    let mut lines = text.lines();
+    let header_ok = lines.next() == Some("0") && lines.next().is_some();
+    let mut out = HashMap::new();
+    for line in lines {
+        let mut fields = line.split(' ');
+        match (
+            fields.next(),
+            fields.next().map(str::parse),
+            fields.next().map(str::parse),
+        ) {
+            (Some(topic), Some(Ok(partition)), Some(Ok(offset))) if header_ok => {
+                out.insert((topic.to_string(), partition), offset);
+            }
+            _ => {
+                tracing::warn!(path = %path.display(), "ignoring a malformed checkpoint file");
+                return HashMap::new();
+            }
+        }
+    }
+    out
+}
 
 /// All topics of this broker.
 #[derive(Debug)]
 pub struct TopicRegistry {
     log_dir: PathBuf,
-    broker_properties: BTreeMap<String, String>,
+    /// The broker-level defaults of topic configs, dynamic layers included (KIP-226).
+    broker_configs: RwLock<BrokerConfigLayers>,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     by_id: RwLock<HashMap<Uuid, Arc<Topic>>>,
     /// Serialises creations, deletions and the metadata file.
@@ -324,9 +388,27 @@ impl TopicRegistry {
         broker_properties: BTreeMap<String, String>,
         clean: bool,
     ) -> Result<Self, TopicError> {
+        let dynamic_path = log_dir.join(DYNAMIC_CONFIGS_FILE);
+        let dynamic: StoredDynamicConfigs = match std::fs::read(&dynamic_path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| TopicError::Io {
+                path: dynamic_path.clone(),
+                source: std::io::Error::other(e),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => StoredDynamicConfigs::default(),
+            Err(e) => {
+                return Err(TopicError::Io {
+                    path: dynamic_path,
+                    source: e,
+                })
+            }
+        };
         let registry = Self {
             log_dir: log_dir.to_path_buf(),
-            broker_properties,
+            broker_configs: RwLock::new(BrokerConfigLayers {
+                dynamic_broker: dynamic.broker,
+                dynamic_default: dynamic.default,
+                static_broker: broker_properties,
+            }),
             topics: RwLock::new(HashMap::new()),
             by_id: RwLock::new(HashMap::new()),
             changes: Mutex::new(()),
@@ -350,7 +432,174 @@ impl TopicRegistry {
             )?;
             registry.insert(topic);
         }
+        let log_starts = read_checkpoint(&log_dir.join(LOG_START_OFFSET_CHECKPOINT));
+        let first_dirty = read_checkpoint(&log_dir.join(CLEANER_OFFSET_CHECKPOINT));
+        for topic in registry.all() {
+            for partition in topic.partitions() {
+                let key = (topic.name.clone(), partition.index);
+                if let Some(offset) = log_starts.get(&key) {
+                    partition.log.restore_log_start_offset(*offset);
+                }
+                if let Some(offset) = first_dirty.get(&key) {
+                    partition.log.restore_first_dirty_offset(*offset);
+                }
+            }
+        }
         Ok(registry)
+    }
+
+    /// The broker-level config layers topic configs default to.
+    pub fn broker_configs(&self) -> BrokerConfigLayers {
+        self.broker_configs
+            .read()
+            .map(|b| b.clone())
+            .unwrap_or_default()
+    }
+
+    /// Replaces the dynamic broker configs (AlterConfigs/IncrementalAlterConfigs on a broker
+    /// resource): checks that every topic's configs still resolve, persists them, and applies
+    /// the new defaults to every partition at once. `validate_only` checks only.
+    ///
+    /// Errors: `InvalidConfig` for a bad value, `Io` when the file cannot be written.
+    pub fn set_dynamic_broker_configs(
+        &self,
+        dynamic_broker: BTreeMap<String, String>,
+        dynamic_default: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let _guard = self.changes.lock().unwrap_or_else(|p| p.into_inner());
+        let layers = BrokerConfigLayers {
+            dynamic_broker,
+            dynamic_default,
+            static_broker: self.broker_configs().static_broker,
+        };
+        TopicConfigs::resolve(&layers, &BTreeMap::new())?;
+        let mut resolved = Vec::new();
+        for topic in self.all() {
+            resolved.push((TopicConfigs::resolve(&layers, &topic.overrides())?, topic));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let path = self.log_dir.join(DYNAMIC_CONFIGS_FILE);
+        let stored = StoredDynamicConfigs {
+            default: layers.dynamic_default.clone(),
+            broker: layers.dynamic_broker.clone(),
+        };
+        let bytes = serde_json::to_vec_pretty(&stored).map_err(|e| TopicError::Io {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        write_atomically(&path, &bytes).map_err(io_err(&path))?;
+        if let Ok(mut b) = self.broker_configs.write() {
+            *b = layers;
+        }
+        for (configs, topic) in resolved {
+            topic.apply(configs);
+        }
+        Ok(())
+    }
+
+    /// Replaces a topic's config overrides (AlterConfigs/IncrementalAlterConfigs on a topic):
+    /// resolves and checks them, persists them, and applies them to every partition at once.
+    /// `validate_only` checks only.
+    ///
+    /// Errors: `InvalidConfig` for an unknown key or a bad value, `Io`.
+    pub fn set_topic_overrides(
+        &self,
+        topic: &Arc<Topic>,
+        overrides: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let _guard = self.changes.lock().unwrap_or_else(|p| p.into_inner());
+        let configs = TopicConfigs::resolve(&self.broker_configs(), &overrides)?;
+        if validate_only {
+            return Ok(());
+        }
+        let previous = topic.overrides();
+        if let Ok(mut o) = topic.overrides.write() {
+            *o = overrides;
+        }
+        if let Err(err) = self.persist() {
+            if let Ok(mut o) = topic.overrides.write() {
+                *o = previous;
+            }
+            return Err(err);
+        }
+        topic.apply(configs);
+        tracing::info!(topic = %topic.name, "altered topic configs");
+        Ok(())
+    }
+
+    /// Writes Kafka's `log-start-offset-checkpoint` and `cleaner-offset-checkpoint` for every
+    /// partition (after DeleteRecords, retention and cleaning, and at shutdown).
+    ///
+    /// Errors: `Io`.
+    pub fn write_checkpoints(&self) -> Result<(), TopicError> {
+        let mut starts = Vec::new();
+        let mut dirty = Vec::new();
+        for topic in self.all() {
+            let compacted = topic.configs().log_config().cleanup_compact;
+            for partition in topic.partitions() {
+                starts.push((
+                    topic.name.clone(),
+                    partition.index,
+                    partition.log.log_start_offset(),
+                ));
+                if compacted {
+                    dirty.push((
+                        topic.name.clone(),
+                        partition.index,
+                        partition.log.first_dirty_offset(),
+                    ));
+                }
+            }
+        }
+        for (name, entries) in [
+            (LOG_START_OFFSET_CHECKPOINT, starts),
+            (CLEANER_OFFSET_CHECKPOINT, dirty),
+        ] {
+            let path = self.log_dir.join(name);
+            write_atomically(&path, encode_checkpoint(&entries).as_bytes())
+                .map_err(io_err(&path))?;
+        }
+        Ok(())
+    }
+
+    /// One retention pass over every partition (`log.retention.check.interval.ms`). Returns
+    /// whether any log start offset moved.
+    pub fn apply_retention_all(&self, now_ms: i64) -> bool {
+        let mut moved = false;
+        for topic in self.all() {
+            for partition in topic.partitions() {
+                match partition.log.apply_retention(now_ms) {
+                    Ok(outcome) => moved |= outcome.deleted_segments > 0,
+                    Err(StorageError::Closed { .. }) => {}
+                    Err(err) => {
+                        tracing::error!(topic = %topic.name, partition = partition.index, %err, "retention failed");
+                    }
+                }
+            }
+        }
+        moved
+    }
+
+    /// One cleaner pass over every compacted partition (`log.cleaner.backoff.ms`). Returns the
+    /// passes that cleaned something.
+    pub fn clean_all(&self, now_ms: i64) -> Vec<josefine_storage::CleanerStats> {
+        let mut cleaned = Vec::new();
+        for topic in self.all() {
+            for partition in topic.partitions() {
+                match partition.log.clean(now_ms) {
+                    Ok(Some(stats)) => cleaned.push(stats),
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::error!(topic = %topic.name, partition = partition.index, %err, "cleaning failed; the old segments are kept");
+                    }
+                }
+            }
+        }
+        cleaned
     }
 
     fn insert(&self, topic: Arc<Topic>) {
@@ -399,7 +648,7 @@ impl TopicRegistry {
         overrides: BTreeMap<String, String>,
         clean: bool,
     ) -> Result<Arc<Topic>, TopicError> {
-        let configs = TopicConfigs::resolve(&self.broker_properties, &overrides)?;
+        let configs = TopicConfigs::resolve(&self.broker_configs(), &overrides)?;
         let mut opened = Vec::with_capacity(partitions.max(0) as usize);
         for index in 0..partitions {
             opened.push(self.open_partition(name, id, index, &configs, clean)?);
@@ -477,7 +726,7 @@ impl TopicRegistry {
                 "Number of partitions was set to an invalid non-positive value.".into(),
             ));
         }
-        Ok(TopicConfigs::resolve(&self.broker_properties, overrides)?)
+        Ok(TopicConfigs::resolve(&self.broker_configs(), overrides)?)
     }
 
     /// Creates a topic with `partitions` partitions and the given config overrides.
@@ -505,7 +754,7 @@ impl TopicRegistry {
             id: random_uuid(),
             partitions: RwLock::new(Vec::new()),
             overrides: RwLock::new(overrides.clone()),
-            configs: RwLock::new(TopicConfigs::resolve(&self.broker_properties, &overrides)?),
+            configs: RwLock::new(TopicConfigs::resolve(&self.broker_configs(), &overrides)?),
         });
         self.insert(Arc::clone(&topic));
         let opened = (|| {

@@ -108,13 +108,15 @@ fn broker_configs(
     keys: &Option<Vec<kafka_protocol::protocol::StrBytes>>,
     request: &DescribeConfigsRequest,
 ) -> Vec<DescribeConfigsResourceResult> {
-    let properties = &session.state.config.properties;
+    let layers = session.state.topics.broker_configs();
     // A broker key without a value of its own and without a default (log.retention.ms,
     // whose default lives in log.retention.hours) describes as null, as in Kafka.
     let resolve = |key: &str, default: Option<&str>| {
         let mut synonyms = Vec::new();
-        if let Some(v) = properties.get(key) {
-            synonyms.push((key.to_string(), v.clone(), ConfigSource::StaticBroker));
+        for (source, properties) in layers.layers() {
+            if let Some(v) = properties.get(key) {
+                synonyms.push((key.to_string(), v.clone(), source));
+            }
         }
         if let Some(default) = default {
             synonyms.push((key.to_string(), default.to_string(), ConfigSource::Default));
