@@ -9,6 +9,7 @@ mod admin;
 mod bad_input;
 mod groups;
 mod kcat;
+mod log_management;
 mod python;
 mod roundtrip;
 mod transactions;

@@ -9,7 +9,7 @@ pub struct BrokerProcess {
     child: Child,
     /// `host:port` it advertises.
     pub bootstrap: String,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl BrokerProcess {
@@ -21,14 +21,33 @@ impl BrokerProcess {
     /// As [`BrokerProcess::start`], with extra `key=value` overrides.
     pub fn start_with(overrides: &[&str]) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
+        let command = Self::command(dir.path(), overrides);
+        Self::spawn(command, Some(dir))
+    }
+
+    /// The `josefine broker` command on log dir `log_dir` with `key=value` overrides.
+    #[allow(dead_code)]
+    pub fn command(log_dir: &std::path::Path, overrides: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_josefine"));
+        Self::add_args(&mut command, log_dir, overrides);
+        command
+    }
+
+    /// Appends the broker arguments for `log_dir` and `overrides` to `command`.
+    pub fn add_args(command: &mut Command, log_dir: &std::path::Path, overrides: &[&str]) {
         command.args(["broker", "--override", "listeners=PLAINTEXT://127.0.0.1:0"]);
         for item in overrides {
             command.args(["--override", item]);
         }
-        let mut child = command
+        command
             .arg("--override")
-            .arg(format!("log.dirs={}", dir.path().display()))
+            .arg(format!("log.dirs={}", log_dir.display()));
+    }
+
+    /// Spawns `command` (a broker) and returns once it logs that it is ready; `dir` is removed
+    /// when the process is dropped.
+    pub fn spawn(mut command: Command, dir: Option<tempfile::TempDir>) -> anyhow::Result<Self> {
+        let mut child = command
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stderr(Stdio::piped())
@@ -57,6 +76,20 @@ impl BrokerProcess {
             bootstrap,
             _dir: dir,
         })
+    }
+
+    /// Kills the process with SIGKILL (no shutdown of any kind) and waits for it.
+    #[allow(dead_code)]
+    pub fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// Whether the process is still running.
+    #[allow(dead_code)]
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// The process id.

@@ -127,7 +127,12 @@ pub fn handle(
                     }
                 }
                 Err((error, message)) => {
-                    tracing::debug!(topic = %topic_data.name.0, partition = data.index, ?error, %message, "produce failed");
+                    if error == ResponseError::KafkaStorageError {
+                        // A full disk or a failed write: the operator must act.
+                        tracing::error!(topic = %topic_data.name.0, partition = data.index, %message, "append failed: KAFKA_STORAGE_ERROR");
+                    } else {
+                        tracing::debug!(topic = %topic_data.name.0, partition = data.index, ?error, %message, "produce failed");
+                    }
                     first_error.get_or_insert_with(|| {
                         format!("{}-{}: {message}", topic_data.name.0, data.index)
                     });
