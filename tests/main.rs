@@ -7,6 +7,7 @@ mod common;
 
 mod admin;
 mod bad_input;
+mod crash;
 mod groups;
 mod kcat;
 mod log_management;

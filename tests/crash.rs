@@ -1,0 +1,295 @@
+//! Durability of the `josefine` binary under SIGKILL and a full disk, checked with librdkafka.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::Consumer;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseRecord, Producer};
+
+use crate::broker_process::BrokerProcess;
+use crate::common::*;
+
+/// A small deterministic generator (xorshift), so that a failing run can be repeated.
+struct Seeded(u64);
+
+impl Seeded {
+    fn next(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
+}
+
+/// Acknowledged records: (topic, offset) -> (key, value).
+type Acked = BTreeMap<(String, i64), (String, String)>;
+
+/// Records every acknowledged record with its topic, offset, key and value.
+#[derive(Default, Clone)]
+struct AckLog(Arc<Mutex<Acked>>);
+
+impl rdkafka::ClientContext for AckLog {}
+impl rdkafka::producer::ProducerContext for AckLog {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &rdkafka::message::DeliveryResult<'_>, _: ()) {
+        use rdkafka::Message;
+        if let Ok(m) = result {
+            let text =
+                |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                (m.topic().to_string(), m.offset()),
+                (text(m.key()), text(m.payload())),
+            );
+        }
+    }
+}
+
+#[test]
+fn sigkill_during_heavy_producing_loses_no_acknowledged_record() -> TestResult {
+    crash_loop(6, &[], 0x5eed_1234)
+}
+
+#[test]
+fn flush_interval_messages_one_keeps_every_acknowledged_record() -> TestResult {
+    crash_loop(2, &["log.flush.interval.messages=1"], 0xf105)
+}
+
+/// Reads all of `topic` partition 0, checking CRCs (librdkafka's check.crcs).
+fn read_topic_all(bootstrap: &str, topic: &str) -> TestResult<Vec<Received>> {
+    let consumer = consumer(bootstrap, &[("enable.partition.eof", "true")])?;
+    let (_, high) = consumer.fetch_watermarks(topic, 0, Duration::from_secs(10))?;
+    assign_from_beginning(&consumer, topic, 1)?;
+    let mut out = Vec::new();
+    let start = Instant::now();
+    if high == 0 {
+        return Ok(out);
+    }
+    loop {
+        anyhow::ensure!(
+            start.elapsed() < PATIENCE,
+            "reading {topic} did not reach {high}"
+        );
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => out.push(own(&m)),
+            Some(Err(KafkaError::PartitionEOF(_))) => {
+                if out.last().is_some_and(|r| r.offset + 1 >= high) {
+                    return Ok(out);
+                }
+            }
+            Some(Err(err)) => anyhow::bail!("consumer error on {topic}: {err}"),
+            None => {}
+        }
+    }
+}
+
+fn crash_loop(rounds: usize, overrides: &[&str], seed: u64) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut rng = Seeded(seed | 1);
+    let mut overrides: Vec<&str> = overrides.to_vec();
+    overrides.push("log.cleaner.backoff.ms=20");
+    let mut acked: Acked = BTreeMap::new();
+    let mut ends: BTreeMap<&str, i64> = BTreeMap::new();
+    for round in 0..rounds {
+        let broker = BrokerProcess::spawn(BrokerProcess::command(dir.path(), &overrides), None)?;
+        if round == 0 {
+            create_topic(&broker.bootstrap, "plain", 1, &[("segment.bytes", "65536")])?;
+            create_topic(
+                &broker.bootstrap,
+                "compacted",
+                1,
+                &[
+                    ("cleanup.policy", "compact"),
+                    ("segment.bytes", "16384"),
+                    ("min.cleanable.dirty.ratio", "0.01"),
+                ],
+            )?;
+        }
+        // Nothing acknowledged is lost, nothing torn is served, and offsets go on from where
+        // the log ended: no gap, no reuse.
+        let plain = read_topic_all(&broker.bootstrap, "plain")?;
+        for (n, record) in plain.iter().enumerate() {
+            assert_eq!(record.offset, n as i64, "round {round}: gap in plain");
+        }
+        let compacted = read_topic_all(&broker.bootstrap, "compacted")?;
+        assert!(compacted.windows(2).all(|w| w[0].offset < w[1].offset));
+        let mut latest: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+        for r in &compacted {
+            latest.insert(r.key.clone().unwrap_or_default(), r.offset);
+        }
+        for ((topic, offset), (key, value)) in &acked {
+            if topic == "plain" {
+                let record = plain.get(*offset as usize);
+                assert_eq!(
+                    record.and_then(|r| r.payload.clone()),
+                    Some(value.clone().into_bytes()),
+                    "round {round}: acknowledged plain offset {offset} lost"
+                );
+            } else {
+                let newest = latest.get(key.as_bytes()).copied().unwrap_or(-1);
+                assert!(
+                    newest >= *offset,
+                    "round {round}: compacted {key}@{offset} lost"
+                );
+                if newest == *offset {
+                    let record = compacted.iter().find(|r| r.offset == *offset);
+                    assert_eq!(
+                        record.and_then(|r| r.payload.clone()),
+                        Some(value.clone().into_bytes())
+                    );
+                }
+            }
+        }
+        for (topic, records) in [("plain", &plain), ("compacted", &compacted)] {
+            let end = records.last().map_or(0, |r| r.offset + 1);
+            let before = ends.get(topic).copied().unwrap_or(0);
+            assert!(
+                end >= before,
+                "round {round}: {topic} ended at {end}, before {before}"
+            );
+            ends.insert(topic, end);
+        }
+
+        let plain_start = ends.get("plain").copied().unwrap_or(0);
+        let log = AckLog::default();
+        let producer: rdkafka::producer::BaseProducer<AckLog> = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &broker.bootstrap)
+            .set("linger.ms", "1")
+            .set("acks", "all")
+            .set("enable.idempotence", "false")
+            .set("message.timeout.ms", "5000")
+            .create_with_context(log.clone())?;
+        let deadline = Instant::now() + Duration::from_millis(300 + rng.next(900));
+        let mut i = 0usize;
+        // Send continuously, taking delivery reports on poll; SIGKILL at the seeded moment.
+        while Instant::now() < deadline {
+            for topic in ["plain", "compacted"] {
+                let key = format!("key-{}", i % 50);
+                let value = format!("round-{round}-record-{i}-{}", "v".repeat(i % 200));
+                let record = BaseRecord::<str, [u8]>::to(topic)
+                    .partition(0)
+                    .key(key.as_str())
+                    .payload(value.as_bytes());
+                if producer.send(record).is_err() {
+                    producer.poll(Duration::from_millis(1));
+                }
+            }
+            i += 1;
+            producer.poll(Duration::ZERO);
+        }
+        broker.kill()?;
+        let _ = producer.flush(Duration::from_secs(6));
+        drop(producer);
+        let new = std::mem::take(&mut *log.0.lock().unwrap_or_else(|p| p.into_inner()));
+        anyhow::ensure!(
+            !new.is_empty(),
+            "round {round}: nothing acknowledged before the kill"
+        );
+        acked.extend(new);
+        let first_new = acked
+            .range(("plain".to_string(), plain_start)..("plain".to_string(), i64::MAX))
+            .next()
+            .map(|((_, o), _)| *o);
+        if let Some(first) = first_new {
+            assert_eq!(
+                first, plain_start,
+                "round {round}: offsets did not go on from the log end"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Kafka's `log.dirs` on an 8 MiB tmpfs with 5 MiB of ballast, in a private mount
+/// namespace (`unshare`), so that the disk fills after a few MiB of records.
+#[test]
+fn a_full_disk_fails_produces_with_kafka_storage_error_and_recovers() -> TestResult {
+    let mount = tempfile::tempdir()?;
+    let log_dir = mount.path().join("data");
+    let mut command = Command::new("unshare");
+    command.args(["--user", "--map-root-user", "--mount", "sh", "-c"]);
+    command.arg(
+        "mount -t tmpfs -o size=8m tmpfs \"$0\" && head -c 5242880 /dev/zero > \"$0/ballast\" && exec \"$@\"",
+    );
+    command.arg(mount.path());
+    command.arg(env!("CARGO_BIN_EXE_josefine"));
+    BrokerProcess::add_args(&mut command, &log_dir, &[]);
+    let mut broker = BrokerProcess::spawn(command, None).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot start a broker on a private tmpfs (needs unshare and user namespaces): {e}"
+        )
+    })?;
+    let bootstrap = broker.bootstrap.clone();
+    create_topic(&bootstrap, "full", 1, &[("segment.bytes", "1048576")])?;
+    let (producer, deliveries) = producer(
+        &bootstrap,
+        &[
+            ("linger.ms", "0"),
+            ("retries", "0"),
+            ("batch.num.messages", "1"),
+            ("enable.idempotence", "false"),
+        ],
+    )?;
+    let value = vec![b'x'; 100_000];
+    let mut stored = Vec::new();
+    let mut failed = None;
+    for _ in 0..100 {
+        enqueue(
+            &producer,
+            BaseRecord::<str, [u8]>::to("full")
+                .partition(0)
+                .key("k")
+                .payload(&value),
+        )?;
+        match flush(&producer, &deliveries)?.pop() {
+            Some(Ok((_, offset))) => stored.push(offset),
+            Some(Err(err)) => {
+                failed = Some(err);
+                break;
+            }
+            None => anyhow::bail!("no delivery report"),
+        }
+    }
+    let failed = failed.ok_or_else(|| anyhow::anyhow!("100 records of 100 kB fit on 3 MiB"))?;
+    assert!(
+        matches!(
+            failed,
+            KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::KafkaStorageError)
+        ),
+        "{failed:?}"
+    );
+    assert!(broker.is_running(), "the broker must survive a full disk");
+    assert!(!stored.is_empty());
+    // What was stored stays readable.
+    let records = read_topic_all(&bootstrap, "full")?;
+    assert_eq!(records.iter().map(|r| r.offset).collect::<Vec<_>>(), stored);
+    assert!(records
+        .iter()
+        .all(|r| r.payload.as_deref() == Some(&value[..])));
+    // Space returns: writes resume at the next offset.
+    let ballast = format!(
+        "/proc/{}/root{}/ballast",
+        broker.pid(),
+        mount.path().display()
+    );
+    std::fs::remove_file(&ballast)?;
+    let next = stored.len() as i64;
+    let start = Instant::now();
+    loop {
+        anyhow::ensure!(start.elapsed() < PATIENCE, "writes did not resume");
+        enqueue(
+            &producer,
+            BaseRecord::<str, [u8]>::to("full")
+                .partition(0)
+                .key("k")
+                .payload(&value),
+        )?;
+        if let Some(Ok((_, offset))) = flush(&producer, &deliveries)?.pop() {
+            assert_eq!(offset, next);
+            break;
+        }
+    }
+    Ok(())
+}
