@@ -70,3 +70,13 @@ fn python_clients_see_commits_and_never_aborts() -> TestResult {
         "python transactions ok: 21 committed, 36 in the log",
     )
 }
+
+#[test]
+fn confluent_kafka_admin_alters_topic_and_broker_configs() -> TestResult {
+    run_script(
+        "confluent_kafka",
+        "confluent-kafka",
+        "configs.py",
+        "python configs ok",
+    )
+}
