@@ -233,7 +233,10 @@ fn clean(c: &mut Criterion) {
                 // Roll once more so that the last full segment is closed too.
                 log.append(&batches[0], 0).expect("append");
                 let started = Instant::now();
-                let stats = log.clean(1_700_000_000_000).expect("clean").expect("cleanable");
+                let stats = log
+                    .clean(1_700_000_000_000)
+                    .expect("clean")
+                    .expect("cleanable");
                 total += started.elapsed();
                 assert!(stats.records_kept < stats.records_read);
             }

@@ -361,3 +361,29 @@ where
     kafka_protocol::messages::ResponseHeader::decode(&mut response, Resp::header_version(version))?;
     Resp::decode(&mut response, version)
 }
+
+/// Reads partition 0 of `topic` from the log start to the high watermark (CRCs checked by
+/// librdkafka, see [`consumer`]).
+pub fn read_to_end(bootstrap: &str, topic: &str) -> TestResult<Vec<Received>> {
+    let consumer = consumer(bootstrap, &[("enable.partition.eof", "true")])?;
+    let (_, high) = consumer.fetch_watermarks(topic, 0, Duration::from_secs(10))?;
+    assign_from_beginning(&consumer, topic, 1)?;
+    let mut out = Vec::new();
+    let start = Instant::now();
+    loop {
+        anyhow::ensure!(
+            start.elapsed() < PATIENCE,
+            "reading {topic} did not reach {high}"
+        );
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => out.push(own(&m)),
+            Some(Err(KafkaError::PartitionEOF(_)))
+                if out.last().is_none_or(|r| r.offset + 1 >= high) =>
+            {
+                return Ok(out)
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) | None => {}
+            Some(Err(err)) => anyhow::bail!("consumer error on {topic}: {err}"),
+        }
+    }
+}

@@ -5,7 +5,6 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseRecord, Producer};
 
@@ -57,34 +56,6 @@ fn flush_interval_messages_one_keeps_every_acknowledged_record() -> TestResult {
     crash_loop(2, &["log.flush.interval.messages=1"], 0xf105)
 }
 
-/// Reads all of `topic` partition 0, checking CRCs (librdkafka's check.crcs).
-fn read_topic_all(bootstrap: &str, topic: &str) -> TestResult<Vec<Received>> {
-    let consumer = consumer(bootstrap, &[("enable.partition.eof", "true")])?;
-    let (_, high) = consumer.fetch_watermarks(topic, 0, Duration::from_secs(10))?;
-    assign_from_beginning(&consumer, topic, 1)?;
-    let mut out = Vec::new();
-    let start = Instant::now();
-    if high == 0 {
-        return Ok(out);
-    }
-    loop {
-        anyhow::ensure!(
-            start.elapsed() < PATIENCE,
-            "reading {topic} did not reach {high}"
-        );
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => out.push(own(&m)),
-            Some(Err(KafkaError::PartitionEOF(_))) => {
-                if out.last().is_some_and(|r| r.offset + 1 >= high) {
-                    return Ok(out);
-                }
-            }
-            Some(Err(err)) => anyhow::bail!("consumer error on {topic}: {err}"),
-            None => {}
-        }
-    }
-}
-
 fn crash_loop(rounds: usize, overrides: &[&str], seed: u64) -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut rng = Seeded(seed | 1);
@@ -109,11 +80,11 @@ fn crash_loop(rounds: usize, overrides: &[&str], seed: u64) -> TestResult {
         }
         // Nothing acknowledged is lost, nothing torn is served, and offsets go on from where
         // the log ended: no gap, no reuse.
-        let plain = read_topic_all(&broker.bootstrap, "plain")?;
+        let plain = read_to_end(&broker.bootstrap, "plain")?;
         for (n, record) in plain.iter().enumerate() {
             assert_eq!(record.offset, n as i64, "round {round}: gap in plain");
         }
-        let compacted = read_topic_all(&broker.bootstrap, "compacted")?;
+        let compacted = read_to_end(&broker.bootstrap, "compacted")?;
         assert!(compacted.windows(2).all(|w| w[0].offset < w[1].offset));
         let mut latest: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
         for r in &compacted {
@@ -263,7 +234,7 @@ fn a_full_disk_fails_produces_with_kafka_storage_error_and_recovers() -> TestRes
     assert!(broker.is_running(), "the broker must survive a full disk");
     assert!(!stored.is_empty());
     // What was stored stays readable.
-    let records = read_topic_all(&bootstrap, "full")?;
+    let records = read_to_end(&bootstrap, "full")?;
     assert_eq!(records.iter().map(|r| r.offset).collect::<Vec<_>>(), stored);
     assert!(records
         .iter()

@@ -62,31 +62,6 @@ fn eventually<T>(what: &str, mut check: impl FnMut() -> TestResult<Option<T>>) -
     }
 }
 
-/// Reads partition 0 from the beginning up to the high watermark.
-fn read_all(bootstrap: &str, topic: &str) -> TestResult<Vec<Received>> {
-    let consumer = consumer(bootstrap, &[("enable.partition.eof", "true")])?;
-    let (_, high) = watermarks(&consumer, topic)?;
-    assign_from_beginning(&consumer, topic, 1)?;
-    let mut out = Vec::new();
-    let start = Instant::now();
-    loop {
-        anyhow::ensure!(
-            start.elapsed() < PATIENCE,
-            "reading {topic} did not reach {high}"
-        );
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => out.push(own(&m)),
-            Some(Err(KafkaError::PartitionEOF(_))) => {
-                if out.last().is_none_or(|r| r.offset + 1 >= high) {
-                    return Ok(out);
-                }
-            }
-            Some(Err(err)) => anyhow::bail!("consumer error: {err}"),
-            None => {}
-        }
-    }
-}
-
 fn numbered(range: std::ops::Range<usize>) -> Vec<(String, Option<String>)> {
     range
         .map(|i| {
@@ -117,7 +92,7 @@ fn retention_by_size_deletes_segments_and_moves_the_earliest_offset() -> TestRes
     })?;
     // What is left is a suffix of what was produced, from the earliest offset on, and no more
     // than retention.bytes plus the segment that straddles it.
-    let records = read_all(&bootstrap, "sized")?;
+    let records = read_to_end(&bootstrap, "sized")?;
     assert_eq!(records.first().map(|r| r.offset), Some(low));
     assert!(low >= 400 - (8192 + 2048) / 100, "earliest offset {low}");
     for (record, i) in records.iter().zip(low as usize..) {
@@ -146,7 +121,7 @@ fn retention_by_time_deletes_everything_old_and_the_log_goes_on() -> TestResult 
     })?;
     let offsets = produce(&bootstrap, "timed", &numbered(100..101))?;
     assert_eq!(offsets, vec![100]);
-    let records = read_all(&bootstrap, "timed")?;
+    let records = read_to_end(&bootstrap, "timed")?;
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].offset, 100);
     Ok(())
@@ -254,7 +229,7 @@ fn compaction_keeps_the_last_value_per_key_and_drops_tombstones() -> TestResult 
         .map(|k| (format!("key-{k}"), format!("{k}-29")))
         .collect();
     let seen = eventually("compaction and tombstone removal", || {
-        let records = read_all(&bootstrap, "compacted")?;
+        let records = read_to_end(&bootstrap, "compacted")?;
         let keyed: Vec<&Received> = records
             .iter()
             .filter(|r| r.key.as_ref().is_some_and(|k| k.starts_with(b"key-")))

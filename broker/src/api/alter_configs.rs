@@ -1,6 +1,6 @@
 //! AlterConfigs: replaces the whole set of dynamic configs of a topic or the broker.
 //!
-//! The topic and broker resources share [`Target`] with IncrementalAlterConfigs: a resource
+//! The topic and broker resources share `Target` with IncrementalAlterConfigs: a resource
 //! is looked up, its current overrides read, the new set checked (INVALID_CONFIG with
 //! Kafka's message) and then persisted and applied at once, without a restart.
 //!
