@@ -25,7 +25,7 @@
 //! KIP-58 (min.compaction.lag.ms), KIP-354 (max.compaction.lag.ms), KIP-98 (markers).
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -298,7 +298,7 @@ impl PartitionLog {
         let work = self.dir.join(CLEANER_DIR);
         let _ = std::fs::remove_dir_all(&work);
         std::fs::create_dir_all(&work).map_err(StorageError::io(&work))?;
-        let mut removed_markers = Vec::new();
+        let mut removed_markers = HashSet::new();
         for group in groups(&cleanable, end_offset, config.segment_bytes) {
             let written = self.clean_group(
                 group,
@@ -346,7 +346,7 @@ impl PartitionLog {
         work: &Path,
         retainer: &mut Retainer<'_>,
         aborted_list: &[AbortedTransaction],
-        removed_markers: &mut Vec<i64>,
+        removed_markers: &mut HashSet<i64>,
         stats: &mut CleanerStats,
     ) -> Result<()> {
         let config = self.config();
@@ -358,7 +358,7 @@ impl PartitionLog {
         let output = Segment::create(work, base, capacity, config.segment_index_bytes, 0)?;
         let mut since_index = 0usize;
         let mut changed = group.len() > 1;
-        let mut kept_markers = Vec::new();
+        let mut kept_markers = HashSet::new();
         let mut newest_source = 0i64;
         for segment in group {
             stats.bytes_read += segment.size() as u64;
@@ -379,7 +379,7 @@ impl PartitionLog {
                 match outcome {
                     Outcome::Keep => {
                         if is_marker {
-                            kept_markers.push(offset);
+                            kept_markers.insert(offset);
                         }
                         output.append_stored(bytes, config.index_interval_bytes, &mut since_index)
                     }
@@ -394,7 +394,7 @@ impl PartitionLog {
                     Outcome::Drop => {
                         changed = true;
                         if is_marker {
-                            removed_markers.push(offset);
+                            removed_markers.insert(offset);
                         }
                         Ok(())
                     }
