@@ -172,12 +172,17 @@ fn outcome(
 /// Replaces each resource's dynamic configs with the ones given (a null value is dropped);
 /// a resource named twice gets INVALID_REQUEST.
 pub fn handle(session: &Session, request: AlterConfigsRequest) -> AlterConfigsResponse {
-    let duplicates =
-        super::duplicate_names(request.resources.iter().map(|r| r.resource_name.as_str()));
+    // A resource is its type and name: topic "0" and broker "0" are different ones.
+    let keys: Vec<String> = request
+        .resources
+        .iter()
+        .map(|r| format!("{}:{}", r.resource_type, r.resource_name.as_str()))
+        .collect();
+    let duplicates = super::duplicate_names(keys.iter().map(String::as_str));
     let mut responses = Vec::with_capacity(request.resources.len());
-    for resource in &request.resources {
+    for (resource, key) in request.resources.iter().zip(&keys) {
         let name = resource.resource_name.as_str();
-        let result = if duplicates.contains(name) {
+        let result = if duplicates.contains(key) {
             Err((
                 ResponseError::InvalidRequest,
                 format!("Duplicate resource {name} in the request"),
