@@ -204,9 +204,8 @@ fn a_full_disk_fails_produces_with_kafka_storage_error_and_recovers() -> TestRes
         ],
     )?;
     let value = vec![b'x'; 100_000];
-    let mut stored = Vec::new();
-    let mut failed = None;
-    for _ in 0..100 {
+    // Sends one record and waits for its delivery report.
+    let send_one = || -> TestResult<Option<Delivery>> {
         enqueue(
             &producer,
             BaseRecord::<str, [u8]>::to("full")
@@ -214,7 +213,12 @@ fn a_full_disk_fails_produces_with_kafka_storage_error_and_recovers() -> TestRes
                 .key("k")
                 .payload(&value),
         )?;
-        match flush(&producer, &deliveries)?.pop() {
+        Ok(flush(&producer, &deliveries)?.pop())
+    };
+    let mut stored = Vec::new();
+    let mut failed = None;
+    for _ in 0..100 {
+        match send_one()? {
             Some(Ok((_, offset))) => stored.push(offset),
             Some(Err(err)) => {
                 failed = Some(err);
@@ -250,14 +254,7 @@ fn a_full_disk_fails_produces_with_kafka_storage_error_and_recovers() -> TestRes
     let start = Instant::now();
     loop {
         anyhow::ensure!(start.elapsed() < PATIENCE, "writes did not resume");
-        enqueue(
-            &producer,
-            BaseRecord::<str, [u8]>::to("full")
-                .partition(0)
-                .key("k")
-                .payload(&value),
-        )?;
-        if let Some(Ok((_, offset))) = flush(&producer, &deliveries)?.pop() {
+        if let Some(Ok((_, offset))) = send_one()? {
             assert_eq!(offset, next);
             break;
         }

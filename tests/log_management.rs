@@ -62,6 +62,21 @@ fn eventually<T>(what: &str, mut check: impl FnMut() -> TestResult<Option<T>>) -
     }
 }
 
+/// A topic's configs as librdkafka's admin client describes them.
+fn describe_topic(
+    admin: &rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext>,
+    topic: &str,
+) -> TestResult<rdkafka::admin::ConfigResource> {
+    let described = block_on(
+        admin.describe_configs([&ResourceSpecifier::Topic(topic)], &AdminOptions::new()),
+    )??;
+    described
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("no resource"))?
+        .map_err(|code| anyhow::anyhow!("describe {topic}: {code}"))
+}
+
 fn numbered(range: std::ops::Range<usize>) -> Vec<(String, Option<String>)> {
     range
         .map(|i| {
@@ -288,14 +303,7 @@ fn altered_topic_configs_take_effect_without_a_restart() -> TestResult {
     // confluent-kafka in tests/python/configs.py: rust-rdkafka reports this result as Ok).
     let bad = AlterConfig::new(ResourceSpecifier::Topic("altered")).set("retention.ms", "soon");
     block_on(admin.alter_configs([&bad], &AdminOptions::new()))??;
-    let described = block_on(
-        admin.describe_configs([&ResourceSpecifier::Topic("altered")], &AdminOptions::new()),
-    )??;
-    let resource = described
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("no resource"))?
-        .map_err(|code| anyhow::anyhow!("describe: {code}"))?;
+    let resource = describe_topic(&admin, "altered")?;
     let entry = resource
         .get("max.message.bytes")
         .ok_or_else(|| anyhow::anyhow!("no max.message.bytes"))?;
@@ -332,14 +340,7 @@ fn topic_and_broker_configs_persist_across_a_restart() -> TestResult {
     broker.shutdown();
     let broker = start()?;
     let admin = admin(&broker.bootstrap_servers())?;
-    let described = block_on(
-        admin.describe_configs([&ResourceSpecifier::Topic("durable")], &AdminOptions::new()),
-    )??;
-    let resource = described
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("no resource"))?
-        .map_err(|code| anyhow::anyhow!("describe: {code}"))?;
+    let resource = describe_topic(&admin, "durable")?;
     let retention = resource
         .get("retention.ms")
         .ok_or_else(|| anyhow::anyhow!("no retention.ms"))?;
