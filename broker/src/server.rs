@@ -285,11 +285,26 @@ impl Server {
         tracker.spawn(crate::group::run_timers(Arc::clone(&state), cancel.clone()));
         tracker.spawn(crate::txn::run_timers(Arc::clone(&state), cancel.clone()));
         if let Some(interval) = state.config.log_flush_interval {
-            tracker.spawn(flush_loop(Arc::clone(&state), interval, cancel.clone()));
+            tracker.spawn(periodic(
+                Arc::clone(&state),
+                cancel.clone(),
+                move |_| interval,
+                |state| state.topics.flush_all(),
+            ));
         }
-        tracker.spawn(retention_loop(Arc::clone(&state), cancel.clone()));
+        tracker.spawn(periodic(
+            Arc::clone(&state),
+            cancel.clone(),
+            |state| state.config.log_retention_check_interval,
+            apply_retention,
+        ));
         if state.config.log_cleaner_enable {
-            tracker.spawn(cleaner_loop(Arc::clone(&state), cancel.clone()));
+            tracker.spawn(periodic(
+                Arc::clone(&state),
+                cancel.clone(),
+                cleaner_backoff,
+                clean,
+            ));
         }
         for listener in &state.listeners {
             tracing::info!(
@@ -413,67 +428,52 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Applies retention every `log.retention.check.interval.ms` (Kafka's `kafka-log-retention`
-/// task), then checkpoints the log start offsets.
-async fn retention_loop(state: Arc<BrokerState>, cancel: CancellationToken) {
-    let mut ticker = tokio::time::interval(state.config.log_retention_check_interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticker.tick().await;
+/// Runs `work` on the blocking pool, waiting `delay` (read afresh each time, so dynamic
+/// configs apply) before each run, until `cancel`. The background tasks of DESIGN.md.
+async fn periodic(
+    state: Arc<BrokerState>,
+    cancel: CancellationToken,
+    delay: impl Fn(&BrokerState) -> Duration,
+    work: fn(&BrokerState),
+) {
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = ticker.tick() => {
+            _ = tokio::time::sleep(delay(&state).max(Duration::from_millis(1))) => {
                 let state = Arc::clone(&state);
-                let _ = tokio::task::spawn_blocking(move || {
-                    if state.topics.apply_retention_all(now_ms()) {
-                        if let Err(err) = state.topics.write_checkpoints() {
-                            tracing::error!(%err, "cannot write the log start offset checkpoint");
-                        }
-                    }
-                })
-                .await;
+                let _ = tokio::task::spawn_blocking(move || work(&state)).await;
             }
         }
     }
 }
 
-/// Cleans compacted partitions, waiting `log.cleaner.backoff.ms` (a dynamic config) between
-/// passes, then checkpoints the cleaner offsets (Kafka's log cleaner thread).
-async fn cleaner_loop(state: Arc<BrokerState>, cancel: CancellationToken) {
-    loop {
-        let backoff = state
-            .topics
-            .broker_configs()
-            .get("log.cleaner.backoff.ms")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(15_000);
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep(Duration::from_millis(backoff.max(1))) => {
-                let state = Arc::clone(&state);
-                let _ = tokio::task::spawn_blocking(move || {
-                    if !state.topics.clean_all(now_ms()).is_empty() {
-                        if let Err(err) = state.topics.write_checkpoints() {
-                            tracing::error!(%err, "cannot write the cleaner offset checkpoint");
-                        }
-                    }
-                })
-                .await;
-            }
+/// Applies retention (Kafka's `kafka-log-retention` task), then checkpoints the log start
+/// offsets.
+fn apply_retention(state: &BrokerState) {
+    if state.topics.apply_retention_all(now_ms()) {
+        if let Err(err) = state.topics.write_checkpoints() {
+            tracing::error!(%err, "cannot write the log start offset checkpoint");
         }
     }
 }
 
-async fn flush_loop(state: Arc<BrokerState>, interval: Duration, cancel: CancellationToken) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.tick().await;
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = ticker.tick() => {
-                let state = Arc::clone(&state);
-                let _ = tokio::task::spawn_blocking(move || state.topics.flush_all()).await;
-            }
+/// Cleans compacted partitions (Kafka's log cleaner thread), then checkpoints the cleaner
+/// offsets.
+fn clean(state: &BrokerState) {
+    if !state.topics.clean_all(now_ms()).is_empty() {
+        if let Err(err) = state.topics.write_checkpoints() {
+            tracing::error!(%err, "cannot write the cleaner offset checkpoint");
         }
     }
+}
+
+/// `log.cleaner.backoff.ms`, a dynamic broker config (KIP-226). Default 15 s.
+fn cleaner_backoff(state: &BrokerState) -> Duration {
+    let ms = state
+        .topics
+        .broker_configs()
+        .get("log.cleaner.backoff.ms")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(15_000);
+    Duration::from_millis(ms)
 }
