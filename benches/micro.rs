@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use josefine_broker::api::fetch_response;
-use josefine_broker::dispatch::decode_request;
-use josefine_broker::frame::BodyBuilder;
+use josefine_broker::protocol::apis::decode_request;
+use josefine_broker::protocol::fetch_response;
+use josefine_broker::protocol::frame::BodyBuilder;
 use josefine_storage::batch::{build_batch, validate_batch};
 use josefine_storage::{LogConfig, PartitionLog};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};

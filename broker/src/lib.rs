@@ -1,24 +1,23 @@
 //! Josefine's broker: a single-node server of the Apache Kafka wire protocol.
 //!
 //! The flow: [`server::Server::start`] binds the listeners; each connection
-//! ([`connection`]) reads length-prefixed frames and hands them to [`dispatch`], which decodes
-//! the header, routes the body by API key to its handler in [`api`], and frames the response.
-//! Handlers reach topics and partition logs through [`topics::TopicRegistry`]; storage errors
-//! become Kafka error codes in [`error`].
+//! ([`net::connection`]) reads length-prefixed frames and hands them to the API table
+//! ([`protocol::apis`]), which decodes the header, checks the version and the request bounds,
+//! and calls the API's handler in [`api`] with a [`context::RequestContext`]. Handlers reach
+//! topics and partition logs through [`metadata::topics::TopicRegistry`], groups and
+//! transactions through [`coordinator`]; storage errors become Kafka error codes in [`error`].
 
 pub mod api;
 pub mod config;
-pub mod connection;
-pub mod dispatch;
+pub mod context;
+pub mod coordinator;
 pub mod error;
-pub mod fetch_session;
-pub mod frame;
-pub mod group;
-pub mod request_bounds;
+pub mod metadata;
+pub mod net;
+pub mod protocol;
+pub mod security;
 pub mod server;
-pub mod topic_config;
-pub mod topics;
-pub mod txn;
+pub mod state;
 
 pub use config::BrokerConfig;
 pub use server::{Server, StartError};

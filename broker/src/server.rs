@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -18,10 +18,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::BrokerConfig;
-use crate::fetch_session::FetchSessionCache;
-use crate::topics::{
+use crate::coordinator::fetch_session::FetchSessionCache;
+use crate::coordinator::group::{now_ms, GroupCoordinator};
+use crate::coordinator::producer_ids::ProducerIdAllocator;
+use crate::coordinator::txn::TransactionCoordinator;
+use crate::metadata::topics::{
     random_uuid, uuid_to_kafka_string, write_atomically, TopicError, TopicRegistry,
 };
+use crate::security::Authorizer;
+use crate::state::{BoundListener, BrokerState};
 
 /// Kafka's clean-shutdown marker in a log dir.
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
@@ -50,77 +55,6 @@ pub enum StartError {
         /// Cause.
         source: std::io::Error,
     },
-}
-
-/// A bound listener and what Metadata advertises for it.
-#[derive(Debug, Clone)]
-pub struct BoundListener {
-    /// Listener name.
-    pub name: String,
-    /// The local address it is bound to.
-    pub local_addr: SocketAddr,
-    /// Host advertised to clients.
-    pub advertised_host: String,
-    /// Port advertised to clients.
-    pub advertised_port: i32,
-}
-
-/// Allocates producer ids in blocks persisted before use, so an id is never handed out twice,
-/// even across restarts.
-#[derive(Debug)]
-pub struct ProducerIdAllocator {
-    path: PathBuf,
-    state: Mutex<(i64, i64)>,
-}
-
-const PRODUCER_ID_BLOCK: i64 = 1000;
-
-impl ProducerIdAllocator {
-    fn open(log_dir: &Path) -> Self {
-        let path = log_dir.join("josefine-producer-id-block");
-        let next = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0i64);
-        Self {
-            path,
-            state: Mutex::new((next, next)),
-        }
-    }
-
-    /// The next producer id. Errors when the block file cannot be written.
-    pub fn allocate(&self) -> std::io::Result<i64> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if state.0 == state.1 {
-            let end = state.1 + PRODUCER_ID_BLOCK;
-            write_atomically(&self.path, end.to_string().as_bytes())?;
-            state.1 = end;
-        }
-        let id = state.0;
-        state.0 += 1;
-        Ok(id)
-    }
-}
-
-/// Everything the request handlers share.
-#[derive(Debug)]
-pub struct BrokerState {
-    /// The checked configuration.
-    pub config: BrokerConfig,
-    /// The cluster id from `meta.properties`.
-    pub cluster_id: String,
-    /// Topics and partitions.
-    pub topics: TopicRegistry,
-    /// Incremental fetch sessions (KIP-227).
-    pub fetch_sessions: FetchSessionCache,
-    /// Producer ids for InitProducerId.
-    pub producer_ids: ProducerIdAllocator,
-    /// The listeners, as bound.
-    pub listeners: Vec<BoundListener>,
-    /// Consumer groups and their committed offsets.
-    pub groups: crate::group::GroupCoordinator,
-    /// Transactional ids and their transactions.
-    pub transactions: crate::txn::TransactionCoordinator,
 }
 
 /// A running broker. Dropping it stops it (see [`Server::shutdown`] for a graceful stop).
@@ -206,7 +140,7 @@ impl Server {
                     tracing::warn!(log_dir = %config.log_dir.display(), "no clean shutdown marker: recovering logs");
                 }
                 let topics = TopicRegistry::open(&config.log_dir, config.properties.clone(), clean)?;
-                let groups = crate::group::GroupCoordinator::new(config.groups.clone());
+                let groups = GroupCoordinator::new(config.groups.clone());
                 groups.load(&topics);
                 let _ = std::fs::remove_file(config.log_dir.join(CLEAN_SHUTDOWN_FILE));
                 Ok::<_, StartError>((lock, cluster_id, topics, groups))
@@ -249,6 +183,7 @@ impl Server {
             bound.push(BoundListener {
                 name: listener.name.clone(),
                 local_addr,
+                security_protocol: listener.security_protocol,
                 advertised_host,
                 advertised_port,
             });
@@ -259,12 +194,14 @@ impl Server {
                 config.max_incremental_fetch_session_cache_slots,
             ),
             producer_ids: ProducerIdAllocator::open(&config.log_dir),
-            transactions: crate::txn::TransactionCoordinator::new(config.transactions.clone()),
+            transactions: TransactionCoordinator::new(config.transactions.clone()),
             config,
             cluster_id,
             topics,
             listeners: bound,
             groups,
+            authorizer: Authorizer::default(),
+            api_versions: crate::protocol::apis::api_versions(),
         });
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -282,8 +219,14 @@ impl Server {
             let state = Arc::clone(&state);
             let _ = tokio::task::spawn_blocking(move || state.transactions.load(&state)).await;
         }
-        tracker.spawn(crate::group::run_timers(Arc::clone(&state), cancel.clone()));
-        tracker.spawn(crate::txn::run_timers(Arc::clone(&state), cancel.clone()));
+        tracker.spawn(crate::coordinator::group::run_timers(
+            Arc::clone(&state),
+            cancel.clone(),
+        ));
+        tracker.spawn(crate::coordinator::txn::run_timers(
+            Arc::clone(&state),
+            cancel.clone(),
+        ));
         if let Some(interval) = state.config.log_flush_interval {
             tracker.spawn(periodic(
                 Arc::clone(&state),
@@ -405,7 +348,7 @@ async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                tracker.spawn(crate::connection::serve(
+                tracker.spawn(crate::net::connection::serve(
                     Arc::clone(&state),
                     index,
                     stream,
@@ -419,13 +362,6 @@ async fn accept_loop(
             }
         }
     }
-}
-
-/// Milliseconds since the Unix epoch.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Runs `work` on the blocking pool, waiting `delay` (read afresh each time, so dynamic

@@ -3,7 +3,7 @@
 //! 3, whose strings have int16 lengths) to a value that decodes the same.
 #![no_main]
 
-use josefine_broker::group::records::{
+use josefine_broker::coordinator::group::records::{
     decode_group_value, decode_key, decode_offset_value, group_value, offset_value,
 };
 use libfuzzer_sys::fuzz_target;

@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = josefine_broker::dispatch::decode_request(bytes::Bytes::copy_from_slice(data));
+    let _ = josefine_broker::protocol::apis::decode_request(bytes::Bytes::copy_from_slice(data));
 });

@@ -3,7 +3,7 @@
 //! records. Never a panic; what decodes re-encodes to something that decodes the same.
 #![no_main]
 
-use josefine_broker::txn::records::{decode_key, decode_value, value};
+use josefine_broker::coordinator::txn::records::{decode_key, decode_value, value};
 use josefine_storage::producer_state::{AbortedTransaction, ProducerState};
 use libfuzzer_sys::fuzz_target;
 

@@ -6,21 +6,22 @@
 
 use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::coordinator::group::records::partition_for;
+use crate::coordinator::txn::{FencedSince, ProducerIdAndEpoch};
 use crate::error::optional_code;
-use crate::group::records::partition_for;
-use crate::txn::{FencedSince, ProducerIdAndEpoch};
+use crate::error::ConnectionError;
 
 /// PRODUCER_FENCED from version 2 (KIP-588).
 const FENCED: FencedSince = FencedSince(2);
 
 /// Adds the group's offsets partition to the transaction.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: AddOffsetsToTxnRequest,
-    version: i16,
-) -> AddOffsetsToTxnResponse {
-    let state = &session.state;
+) -> Result<AddOffsetsToTxnResponse, ConnectionError> {
+    let version = ctx.api_version;
+    let state = &ctx.state;
     let producer = ProducerIdAndEpoch {
         producer_id: request.producer_id.0,
         producer_epoch: request.producer_epoch,
@@ -35,5 +36,5 @@ pub fn handle(
             FENCED.error(version),
         )
     });
-    AddOffsetsToTxnResponse::default().with_error_code(optional_code(result.err()))
+    Ok(AddOffsetsToTxnResponse::default().with_error_code(optional_code(result.err())))
 }

@@ -14,23 +14,24 @@ use kafka_protocol::messages::add_partitions_to_txn_response::{
 };
 use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
 
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::coordinator::txn::{FencedSince, ProducerIdAndEpoch};
 use crate::error::optional_code;
-use crate::txn::{FencedSince, ProducerIdAndEpoch};
+use crate::error::ConnectionError;
 
 /// PRODUCER_FENCED from version 2 (KIP-588).
 const FENCED: FencedSince = FencedSince(2);
 
 /// One transaction's partitions, answered per partition.
 fn add(
-    session: &Session,
+    ctx: &RequestContext<'_>,
     transactional_id: &str,
     producer: ProducerIdAndEpoch,
     verify_only: bool,
     topics: &[AddPartitionsToTxnTopic],
     version: i16,
 ) -> Vec<AddPartitionsToTxnTopicResult> {
-    let state = &session.state;
+    let state = &ctx.state;
     let partitions: Vec<(String, i32)> = topics
         .iter()
         .flat_map(|t| t.partitions.iter().map(|p| (t.name.to_string(), *p)))
@@ -90,25 +91,27 @@ fn add(
 }
 
 /// Adds (or verifies) the partitions of each transaction.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: AddPartitionsToTxnRequest,
-    version: i16,
-) -> AddPartitionsToTxnResponse {
+) -> Result<AddPartitionsToTxnResponse, ConnectionError> {
+    let version = ctx.api_version;
     if version < 4 {
         let producer = ProducerIdAndEpoch {
             producer_id: request.v3_and_below_producer_id.0,
             producer_epoch: request.v3_and_below_producer_epoch,
         };
         let results = add(
-            session,
+            ctx,
             &request.v3_and_below_transactional_id,
             producer,
             false,
             &request.v3_and_below_topics,
             version,
         );
-        return AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results);
+        return Ok(
+            AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results)
+        );
     }
     let results = request
         .transactions
@@ -121,7 +124,7 @@ pub fn handle(
             AddPartitionsToTxnResult::default()
                 .with_transactional_id(t.transactional_id.clone())
                 .with_topic_results(add(
-                    session,
+                    ctx,
                     &t.transactional_id,
                     producer,
                     t.verify_only,
@@ -130,5 +133,5 @@ pub fn handle(
                 ))
         })
         .collect();
-    AddPartitionsToTxnResponse::default().with_results_by_transaction(results)
+    Ok(AddPartitionsToTxnResponse::default().with_results_by_transaction(results))
 }

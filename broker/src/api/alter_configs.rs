@@ -16,9 +16,10 @@ use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::str_bytes;
-use crate::connection::Session;
-use crate::topic_config::{definition, is_broker_synonym};
-use crate::topics::{Topic, TopicError};
+use crate::context::RequestContext;
+use crate::error::ConnectionError;
+use crate::metadata::topic_config::{definition, is_broker_synonym};
+use crate::metadata::topics::{Topic, TopicError};
 
 /// Broker keys that can be altered at run time besides the topic config defaults.
 const DYNAMIC_BROKER_KEYS: &[&str] = &[
@@ -48,10 +49,14 @@ impl Target {
     ///
     /// Errors: UNKNOWN_TOPIC_OR_PARTITION for a missing topic, INVALID_REQUEST for another
     /// broker's id or an unsupported resource type.
-    pub(crate) fn find(session: &Session, resource_type: i8, name: &str) -> Result<Self, Failure> {
-        let node_id = session.state.config.node_id;
+    pub(crate) fn find(
+        ctx: &RequestContext<'_>,
+        resource_type: i8,
+        name: &str,
+    ) -> Result<Self, Failure> {
+        let node_id = ctx.state.config.node_id;
         match resource_type {
-            RESOURCE_TOPIC => session.state.topics.get(name).map(Target::Topic).ok_or((
+            RESOURCE_TOPIC => ctx.state.topics.get(name).map(Target::Topic).ok_or((
                 ResponseError::UnknownTopicOrPartition,
                 format!("The topic '{name}' does not exist."),
             )),
@@ -73,11 +78,11 @@ impl Target {
     }
 
     /// The resource's current dynamic configs.
-    pub(crate) fn current(&self, session: &Session) -> BTreeMap<String, String> {
+    pub(crate) fn current(&self, ctx: &RequestContext<'_>) -> BTreeMap<String, String> {
         match self {
             Target::Topic(topic) => topic.overrides(),
             Target::Broker { default } => {
-                let layers = session.state.topics.broker_configs();
+                let layers = ctx.state.topics.broker_configs();
                 if *default {
                     layers.dynamic_default
                 } else {
@@ -111,14 +116,14 @@ impl Target {
     /// persists and applies them.
     pub(crate) fn replace(
         &self,
-        session: &Session,
+        ctx: &RequestContext<'_>,
         configs: BTreeMap<String, String>,
         validate_only: bool,
     ) -> Result<(), Failure> {
         for key in configs.keys() {
             self.check_key(key)?;
         }
-        let topics = &session.state.topics;
+        let topics = &ctx.state.topics;
         let result = match self {
             Target::Topic(topic) => topics.set_topic_overrides(topic, configs, validate_only),
             Target::Broker { default } => {
@@ -171,7 +176,10 @@ fn outcome(
 
 /// Replaces each resource's dynamic configs with the ones given (a null value is dropped);
 /// a resource named twice gets INVALID_REQUEST.
-pub fn handle(session: &Session, request: AlterConfigsRequest) -> AlterConfigsResponse {
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: AlterConfigsRequest,
+) -> Result<AlterConfigsResponse, ConnectionError> {
     // A resource is its type and name: topic "0" and broker "0" are different ones.
     let keys: Vec<String> = request
         .resources
@@ -188,13 +196,13 @@ pub fn handle(session: &Session, request: AlterConfigsRequest) -> AlterConfigsRe
                 format!("Duplicate resource {name} in the request"),
             ))
         } else {
-            Target::find(session, resource.resource_type, name).and_then(|target| {
+            Target::find(ctx, resource.resource_type, name).and_then(|target| {
                 let configs = resource
                     .configs
                     .iter()
                     .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
                     .collect();
-                target.replace(session, configs, request.validate_only)
+                target.replace(ctx, configs, request.validate_only)
             })
         };
         responses.push(outcome(
@@ -203,5 +211,5 @@ pub fn handle(session: &Session, request: AlterConfigsRequest) -> AlterConfigsRe
             result,
         ));
     }
-    AlterConfigsResponse::default().with_responses(responses)
+    Ok(AlterConfigsResponse::default().with_responses(responses))
 }

@@ -7,7 +7,8 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
 
-use crate::dispatch::SUPPORTED_APIS;
+use crate::context::{ClientSoftware, RequestContext};
+use crate::error::ConnectionError;
 
 fn valid_software_field(s: &str) -> bool {
     // Kafka's pattern: [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?
@@ -19,27 +20,27 @@ fn valid_software_field(s: &str) -> bool {
         && first_last(s.chars().last())
 }
 
-/// Answers with every supported API. From v3 the client software name and version must
-/// match Kafka's pattern, else INVALID_REQUEST.
-pub fn handle(request: ApiVersionsRequest, version: i16) -> ApiVersionsResponse {
-    let mut response = ApiVersionsResponse::default().with_api_keys(
-        SUPPORTED_APIS
-            .iter()
-            .map(|(key, min, max)| {
-                ApiVersion::default()
-                    .with_api_key(*key as i16)
-                    .with_min_version(*min)
-                    .with_max_version(*max)
-            })
-            .collect(),
-    );
-    if version >= 3
-        && !(valid_software_field(&request.client_software_name)
-            && valid_software_field(&request.client_software_version))
-    {
-        response.error_code = ResponseError::InvalidRequest.code();
+/// Answers with every API of the table and its version range. From v3 the client software
+/// name and version must match Kafka's pattern, else INVALID_REQUEST; valid ones are kept on
+/// the connection (KIP-511).
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: ApiVersionsRequest,
+) -> Result<ApiVersionsResponse, ConnectionError> {
+    let mut response = ApiVersionsResponse::default().with_api_keys(ctx.state.api_versions.clone());
+    if ctx.api_version >= 3 {
+        if valid_software_field(&request.client_software_name)
+            && valid_software_field(&request.client_software_version)
+        {
+            ctx.connection.set_client_software(ClientSoftware {
+                name: request.client_software_name.to_string(),
+                version: request.client_software_version.to_string(),
+            });
+        } else {
+            response.error_code = ResponseError::InvalidRequest.code();
+        }
     }
-    response
+    Ok(response)
 }
 
 /// The KIP-511 answer to an ApiVersions request of a version above ours: v0, error

@@ -11,7 +11,8 @@ use kafka_protocol::messages::{
 };
 
 use super::{str_bytes, GROUP_OPERATIONS, OPERATIONS_NOT_REQUESTED};
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::error::ConnectionError;
 
 /// KIP-1099's member type of a consumer-protocol member.
 const CONSUMER_MEMBER_TYPE: i8 = 1;
@@ -31,13 +32,13 @@ fn assignment(parts: Vec<(uuid::Uuid, String, Vec<i32>)>) -> Assignment {
 }
 
 /// One description per group id, or GROUP_ID_NOT_FOUND.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: ConsumerGroupDescribeRequest,
-    version: i16,
-) -> ConsumerGroupDescribeResponse {
+) -> Result<ConsumerGroupDescribeResponse, ConnectionError> {
+    let version = ctx.api_version;
     let ids: Vec<String> = request.group_ids.iter().map(|g| g.to_string()).collect();
-    let state = &session.state;
+    let state = &ctx.state;
     let described = state.groups.consumer_group_describe(&state.topics, &ids);
     let groups = request
         .group_ids
@@ -94,5 +95,5 @@ pub fn handle(
             }
         })
         .collect();
-    ConsumerGroupDescribeResponse::default().with_groups(groups)
+    Ok(ConsumerGroupDescribeResponse::default().with_groups(groups))
 }

@@ -9,17 +9,18 @@ use kafka_protocol::messages::consumer_group_heartbeat_response::{Assignment, To
 use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
 
 use super::str_bytes;
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::coordinator::group::HeartbeatRequest;
 use crate::error::optional_code;
-use crate::group::HeartbeatRequest;
+use crate::error::ConnectionError;
 
 /// Joins, leaves or advances the member; answers its epoch and, when due, its assignment.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: ConsumerGroupHeartbeatRequest,
-    version: i16,
-    client_id: &str,
-) -> ConsumerGroupHeartbeatResponse {
+) -> Result<ConsumerGroupHeartbeatResponse, ConnectionError> {
+    let version = ctx.api_version;
+    let client_id = ctx.client_id;
     let heartbeat = HeartbeatRequest {
         group_id: request.group_id.to_string(),
         member_id: request.member_id.to_string(),
@@ -39,13 +40,13 @@ pub fn handle(
         }),
         version,
         client_id: client_id.to_string(),
-        client_host: session.client_host(),
+        client_host: ctx.client_host(),
     };
-    let state = &session.state;
+    let state = &ctx.state;
     let result = state
         .groups
         .consumer_group_heartbeat(&state.topics, heartbeat);
-    ConsumerGroupHeartbeatResponse::default()
+    Ok(ConsumerGroupHeartbeatResponse::default()
         .with_error_code(optional_code(result.error))
         .with_error_message(result.error_message.map(str_bytes))
         .with_member_id(result.member_id.map(str_bytes))
@@ -61,5 +62,5 @@ pub fn handle(
                     })
                     .collect(),
             )
-        }))
+        })))
 }

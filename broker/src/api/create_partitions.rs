@@ -8,15 +8,15 @@ use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse
 
 use super::create_topics::topic_error_code;
 use super::str_bytes;
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::error::ConnectionError;
 
 /// Grows each topic to its requested count (or checks it, with `validate_only`).
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: CreatePartitionsRequest,
-    _version: i16,
-) -> CreatePartitionsResponse {
-    let state = &session.state;
+) -> Result<CreatePartitionsResponse, ConnectionError> {
+    let state = &ctx.state;
     let node_id = state.config.node_id;
     let duplicates = super::duplicate_names(request.topics.iter().map(|t| t.name.0.as_str()));
     let mut results = Vec::new();
@@ -66,5 +66,5 @@ pub fn handle(
             Err(err) => results.push(fail(topic_error_code(&err), err.to_string())),
         }
     }
-    CreatePartitionsResponse::default().with_results(results)
+    Ok(CreatePartitionsResponse::default().with_results(results))
 }

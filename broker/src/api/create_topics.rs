@@ -14,9 +14,10 @@ use kafka_protocol::messages::create_topics_response::{
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
 use super::str_bytes;
-use crate::connection::Session;
-use crate::topic_config::{definition, TopicConfigs};
-use crate::topics::TopicError;
+use crate::context::RequestContext;
+use crate::error::ConnectionError;
+use crate::metadata::topic_config::{definition, TopicConfigs};
+use crate::metadata::topics::TopicError;
 
 /// The Kafka error code and message for a failed topic operation.
 pub(crate) fn topic_error_code(err: &TopicError) -> ResponseError {
@@ -42,10 +43,10 @@ fn failure(
 
 /// Checks one topic's request and returns (partitions, overrides).
 fn check(
-    session: &Session,
+    ctx: &RequestContext<'_>,
     topic: &CreatableTopic,
 ) -> Result<(i32, BTreeMap<String, String>), (ResponseError, String)> {
-    let node_id = session.state.config.node_id;
+    let node_id = ctx.state.config.node_id;
     if !topic.assignments.is_empty() {
         if topic.num_partitions != -1 || topic.replication_factor != -1 {
             return Err((ResponseError::InvalidRequest, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into()));
@@ -99,7 +100,7 @@ fn check(
     let partitions = if !topic.assignments.is_empty() {
         topic.assignments.len() as i32
     } else if topic.num_partitions == -1 {
-        session.state.config.num_partitions
+        ctx.state.config.num_partitions
     } else {
         topic.num_partitions
     };
@@ -134,12 +135,12 @@ fn describe_configs(configs: &TopicConfigs) -> Vec<CreatableTopicConfigs> {
 }
 
 /// Creates (or, with `validate_only`, checks) each topic.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: CreateTopicsRequest,
-    version: i16,
-) -> CreateTopicsResponse {
-    let registry = &session.state.topics;
+) -> Result<CreateTopicsResponse, ConnectionError> {
+    let version = ctx.api_version;
+    let registry = &ctx.state.topics;
     let duplicates = super::duplicate_names(request.topics.iter().map(|t| t.name.0.as_str()));
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in &request.topics {
@@ -152,7 +153,7 @@ pub fn handle(
             results.push(failure(result, ResponseError::InvalidRequest, format!("Create topics request from client contains multiple entries for the following topics: {name}")));
             continue;
         }
-        let (partitions, overrides) = match check(session, topic) {
+        let (partitions, overrides) = match check(ctx, topic) {
             Ok(checked) => checked,
             Err((error, message)) => {
                 results.push(failure(result, error, message));
@@ -187,5 +188,5 @@ pub fn handle(
             Err(err) => results.push(failure(result, topic_error_code(&err), err.to_string())),
         }
     }
-    CreateTopicsResponse::default().with_topics(results)
+    Ok(CreateTopicsResponse::default().with_topics(results))
 }

@@ -5,17 +5,17 @@
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 
-use crate::connection::Session;
+use crate::context::RequestContext;
 use crate::error::optional_code;
+use crate::error::ConnectionError;
 
 /// Deletes each group: GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP or INVALID_GROUP_ID per group.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: DeleteGroupsRequest,
-    _version: i16,
-) -> DeleteGroupsResponse {
+) -> Result<DeleteGroupsResponse, ConnectionError> {
     let ids: Vec<String> = request.groups_names.iter().map(|g| g.to_string()).collect();
-    let state = &session.state;
+    let state = &ctx.state;
     let errors = state.groups.delete_groups(&state.topics, &ids);
     let results = request
         .groups_names
@@ -27,5 +27,5 @@ pub fn handle(
                 .with_error_code(optional_code(error))
         })
         .collect();
-    DeleteGroupsResponse::default().with_results(results)
+    Ok(DeleteGroupsResponse::default().with_results(results))
 }

@@ -9,16 +9,20 @@ use kafka_protocol::messages::delete_records_response::{
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
-use crate::connection::Session;
+use crate::context::RequestContext;
 use crate::error::storage_error_code;
+use crate::error::ConnectionError;
 
 /// The offset that stands for the high watermark.
 const HIGH_WATERMARK: i64 = -1;
 
 /// Deletes the records below each requested offset; answers each partition's new log start
 /// offset (`low_watermark`) or its error, then checkpoints the log start offsets.
-pub fn handle(session: &Session, request: DeleteRecordsRequest) -> DeleteRecordsResponse {
-    let registry = &session.state.topics;
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: DeleteRecordsRequest,
+) -> Result<DeleteRecordsResponse, ConnectionError> {
+    let registry = &ctx.state.topics;
     let mut topics = Vec::with_capacity(request.topics.len());
     let mut moved = false;
     for wanted in request.topics {
@@ -68,5 +72,5 @@ pub fn handle(session: &Session, request: DeleteRecordsRequest) -> DeleteRecords
             tracing::error!(%err, "cannot write the log start offset checkpoint");
         }
     }
-    DeleteRecordsResponse::default().with_topics(topics)
+    Ok(DeleteRecordsResponse::default().with_topics(topics))
 }

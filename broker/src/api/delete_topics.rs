@@ -8,16 +8,17 @@ use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicN
 use uuid::Uuid;
 
 use super::str_bytes;
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::error::ConnectionError;
 
 /// Deletes each named topic; UNKNOWN_TOPIC_OR_PARTITION / UNKNOWN_TOPIC_ID for missing ones,
 /// TOPIC_DELETION_DISABLED when `delete.topic.enable=false`.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: DeleteTopicsRequest,
-    version: i16,
-) -> DeleteTopicsResponse {
-    let state = &session.state;
+) -> Result<DeleteTopicsResponse, ConnectionError> {
+    let version = ctx.api_version;
+    let state = &ctx.state;
     let wanted: Vec<(Option<String>, Uuid)> = if version >= 6 {
         request
             .topics
@@ -76,5 +77,5 @@ pub fn handle(
         }
         responses.push(result);
     }
-    DeleteTopicsResponse::default().with_responses(responses)
+    Ok(DeleteTopicsResponse::default().with_responses(responses))
 }

@@ -7,16 +7,17 @@ use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 
 use super::{str_bytes, CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED};
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::error::ConnectionError;
 
 /// Answers with this broker; a request for controller endpoints (v1, type 2) gets
 /// MISMATCHED_ENDPOINT_TYPE as from any Kafka broker.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: DescribeClusterRequest,
-    version: i16,
-) -> DescribeClusterResponse {
-    let state = &session.state;
+) -> Result<DescribeClusterResponse, ConnectionError> {
+    let version = ctx.api_version;
+    let state = &ctx.state;
     let mut response = DescribeClusterResponse::default()
         .with_cluster_id(str_bytes(state.cluster_id.clone()))
         .with_controller_id(BrokerId(state.config.node_id))
@@ -31,11 +32,11 @@ pub fn handle(
             OPERATIONS_NOT_REQUESTED
         });
     if request.endpoint_type != 1 {
-        return response
+        return Ok(response
             .with_error_code(ResponseError::MismatchedEndpointType.code())
-            .with_error_message(Some(str_bytes("The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER")));
+            .with_error_message(Some(str_bytes("The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER"))));
     }
-    if let Some(listener) = state.listeners.get(session.listener) {
+    if let Some(listener) = ctx.listener() {
         response.brokers.push(
             DescribeClusterBroker::default()
                 .with_broker_id(BrokerId(state.config.node_id))
@@ -43,5 +44,5 @@ pub fn handle(
                 .with_port(listener.advertised_port),
         );
     }
-    response
+    Ok(response)
 }

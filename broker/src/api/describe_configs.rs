@@ -9,8 +9,9 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use super::str_bytes;
-use crate::connection::Session;
-use crate::topic_config::{
+use crate::context::RequestContext;
+use crate::error::ConnectionError;
+use crate::metadata::topic_config::{
     definition, ConfigSource, ConfigType, ResolvedConfig, TopicConfigs, TOPIC_CONFIGS,
 };
 
@@ -30,7 +31,7 @@ const BROKER_CONFIGS: &[(&str, &str, ConfigType)] = &[
     ("listeners", "PLAINTEXT://:9092", ConfigType::List),
     ("log.dirs", "", ConfigType::String),
     (
-        "max.incremental.fetch.session.cache.slots",
+        "max.incremental.fetch.ctx.cache.slots",
         "1000",
         ConfigType::Int,
     ),
@@ -104,11 +105,11 @@ fn topic_configs(
 }
 
 fn broker_configs(
-    session: &Session,
+    ctx: &RequestContext<'_>,
     keys: &Option<Vec<kafka_protocol::protocol::StrBytes>>,
     request: &DescribeConfigsRequest,
 ) -> Vec<DescribeConfigsResourceResult> {
-    let layers = session.state.topics.broker_configs();
+    let layers = ctx.state.topics.broker_configs();
     // A broker key without a value of its own and without a default (log.retention.ms,
     // whose default lives in log.retention.hours) describes as null, as in Kafka.
     let resolve = |key: &str, default: Option<&str>| {
@@ -186,12 +187,12 @@ fn broker_configs(
 
 /// Describes each resource; unknown topics get UNKNOWN_TOPIC_OR_PARTITION, another broker's
 /// id INVALID_REQUEST, other resource types INVALID_REQUEST.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: DescribeConfigsRequest,
-    version: i16,
-) -> DescribeConfigsResponse {
-    let state = &session.state;
+) -> Result<DescribeConfigsResponse, ConnectionError> {
+    let version = ctx.api_version;
+    let state = &ctx.state;
     let mut results = Vec::with_capacity(request.resources.len());
     for resource in &request.resources {
         let name = resource.resource_name.to_string();
@@ -220,7 +221,7 @@ pub fn handle(
                 if name.is_empty() || name.parse::<i32>().ok() == Some(state.config.node_id) =>
             {
                 result.clone().with_configs(broker_configs(
-                    session,
+                    ctx,
                     &resource.configuration_keys,
                     &request,
                 ))
@@ -245,5 +246,5 @@ pub fn handle(
             config.documentation = Some(Default::default());
         }
     }
-    DescribeConfigsResponse::default().with_results(results)
+    Ok(DescribeConfigsResponse::default().with_results(results))
 }

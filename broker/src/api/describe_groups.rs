@@ -11,17 +11,18 @@ use kafka_protocol::messages::describe_groups_response::{DescribedGroup, Describ
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
 use super::{str_bytes, GROUP_OPERATIONS, OPERATIONS_NOT_REQUESTED};
-use crate::connection::Session;
+use crate::context::RequestContext;
 use crate::error::optional_code;
+use crate::error::ConnectionError;
 
 /// One description per group asked for, in order.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: DescribeGroupsRequest,
-    version: i16,
-) -> DescribeGroupsResponse {
+) -> Result<DescribeGroupsResponse, ConnectionError> {
+    let version = ctx.api_version;
     let ids: Vec<String> = request.groups.iter().map(|g| g.to_string()).collect();
-    let described = session.state.groups.describe_groups(&ids, version);
+    let described = ctx.state.groups.describe_groups(&ids, version);
     let groups = request
         .groups
         .into_iter()
@@ -65,5 +66,5 @@ pub fn handle(
                 )
         })
         .collect();
-    DescribeGroupsResponse::default().with_groups(groups)
+    Ok(DescribeGroupsResponse::default().with_groups(groups))
 }

@@ -11,15 +11,15 @@ use kafka_protocol::messages::describe_producers_response::{
 use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse, ProducerId};
 
 use super::str_bytes;
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::error::ConnectionError;
 
 /// Describes the producers of every partition asked for.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: DescribeProducersRequest,
-    _version: i16,
-) -> DescribeProducersResponse {
-    let registry = &session.state.topics;
+) -> Result<DescribeProducersResponse, ConnectionError> {
+    let registry = &ctx.state.topics;
     let topics = request
         .topics
         .into_iter()
@@ -61,5 +61,5 @@ pub fn handle(
                 .with_partitions(partitions)
         })
         .collect();
-    DescribeProducersResponse::default().with_topics(topics)
+    Ok(DescribeProducersResponse::default().with_topics(topics))
 }

@@ -12,20 +12,20 @@ use kafka_protocol::messages::{
 };
 
 use super::str_bytes;
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::error::ConnectionError;
 
 /// Describes each transactional id asked for.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: DescribeTransactionsRequest,
-    _version: i16,
-) -> DescribeTransactionsResponse {
+) -> Result<DescribeTransactionsResponse, ConnectionError> {
     let ids: Vec<String> = request
         .transactional_ids
         .iter()
         .map(|id| id.to_string())
         .collect();
-    let described = session.state.transactions.describe(&ids);
+    let described = ctx.state.transactions.describe(&ids);
     let states = request
         .transactional_ids
         .into_iter()
@@ -61,5 +61,5 @@ pub fn handle(
                 .with_topics(topics)
         })
         .collect();
-    DescribeTransactionsResponse::default().with_transaction_states(states)
+    Ok(DescribeTransactionsResponse::default().with_transaction_states(states))
 }

@@ -5,16 +5,21 @@
 
 use kafka_protocol::messages::{EndTxnRequest, EndTxnResponse};
 
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::coordinator::txn::{FencedSince, ProducerIdAndEpoch};
 use crate::error::optional_code;
-use crate::txn::{FencedSince, ProducerIdAndEpoch};
+use crate::error::ConnectionError;
 
 /// PRODUCER_FENCED from version 2 (KIP-588).
 const FENCED: FencedSince = FencedSince(2);
 
 /// Commits or aborts the producer's open transaction.
-pub fn handle(session: &Session, request: EndTxnRequest, version: i16) -> EndTxnResponse {
-    let state = &session.state;
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: EndTxnRequest,
+) -> Result<EndTxnResponse, ConnectionError> {
+    let version = ctx.api_version;
+    let state = &ctx.state;
     let producer = ProducerIdAndEpoch {
         producer_id: request.producer_id.0,
         producer_epoch: request.producer_epoch,
@@ -26,5 +31,5 @@ pub fn handle(session: &Session, request: EndTxnRequest, version: i16) -> EndTxn
         request.committed,
         FENCED.error(version),
     );
-    EndTxnResponse::default().with_error_code(optional_code(result.err()))
+    Ok(EndTxnResponse::default().with_error_code(optional_code(result.err())))
 }

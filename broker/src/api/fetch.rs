@@ -22,11 +22,13 @@ use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId
 use tokio::sync::Notify;
 
 use super::str_bytes;
-use crate::connection::Session;
+use crate::api::ZeroCopy;
+use crate::context::RequestContext;
+use crate::coordinator::fetch_session::{FetchTarget, SentState};
 use crate::error::optional_code;
 use crate::error::storage_error_code;
-use crate::fetch_session::{FetchTarget, SentState};
-use crate::topics::Partition;
+use crate::error::ConnectionError;
+use crate::metadata::topics::Partition;
 
 /// Isolation level read_committed (KIP-98).
 const READ_COMMITTED: i8 = 1;
@@ -140,8 +142,12 @@ fn read_all(
 }
 
 /// Answers a fetch, parking it until data arrives when it finds less than `min_bytes`.
-pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> FetchResponse {
-    let state = &session.state;
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: FetchRequest,
+) -> Result<ZeroCopy<FetchResponse>, ConnectionError> {
+    let version = ctx.api_version;
+    let state = &ctx.state;
     let registry = &state.topics;
     // From v13 topics travel by id, before by name: the session keys carry both.
     let topic_key = |name: &str, id: uuid::Uuid| -> (String, uuid::Uuid) {
@@ -181,7 +187,11 @@ pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> F
         &forgotten,
     ) {
         Ok(context) => context,
-        Err(error) => return FetchResponse::default().with_error_code(error.code()),
+        Err(error) => {
+            return Ok(ZeroCopy(
+                FetchResponse::default().with_error_code(error.code()),
+            ))
+        }
     };
     let partitions: Vec<(Option<Arc<Partition>>, ResponseError)> = context
         .targets
@@ -311,7 +321,9 @@ pub async fn handle(session: &Session, request: FetchRequest, version: i16) -> F
             );
         }
     }
-    FetchResponse::default()
-        .with_session_id(context.session_id)
-        .with_responses(responses)
+    Ok(ZeroCopy(
+        FetchResponse::default()
+            .with_session_id(context.session_id)
+            .with_responses(responses),
+    ))
 }

@@ -12,21 +12,21 @@ use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 
 use super::str_bytes;
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::error::ConnectionError;
 
 const GROUP: i8 = 0;
 const TRANSACTION: i8 = 1;
 
 /// The coordinator of each key: this node, at the address of the listener asked.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: FindCoordinatorRequest,
-    version: i16,
-) -> FindCoordinatorResponse {
-    let state = &session.state;
-    let (host, port) = state
-        .listeners
-        .get(session.listener)
+) -> Result<FindCoordinatorResponse, ConnectionError> {
+    let version = ctx.api_version;
+    let state = &ctx.state;
+    let (host, port) = ctx
+        .listener()
         .map(|l| (l.advertised_host.clone(), l.advertised_port))
         .unwrap_or_default();
     let lookup = |key_type: i8| -> Result<(), (ResponseError, &'static str)> {
@@ -70,7 +70,7 @@ pub fn handle(
             .iter()
             .map(|k| answer(k.to_string()))
             .collect();
-        return FindCoordinatorResponse::default().with_coordinators(coordinators);
+        return Ok(FindCoordinatorResponse::default().with_coordinators(coordinators));
     }
     let c = answer(request.key.to_string());
     let response = FindCoordinatorResponse::default()
@@ -78,9 +78,9 @@ pub fn handle(
         .with_node_id(c.node_id)
         .with_host(c.host)
         .with_port(c.port);
-    if version >= 1 {
+    Ok(if version >= 1 {
         response.with_error_message(c.error_message)
     } else {
         response
-    }
+    })
 }

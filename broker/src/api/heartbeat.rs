@@ -4,17 +4,21 @@
 
 use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
 
-use crate::connection::Session;
+use crate::context::RequestContext;
 use crate::error::optional_code;
+use crate::error::ConnectionError;
 
 /// NONE, REBALANCE_IN_PROGRESS, or the fencing error (UNKNOWN_MEMBER_ID,
 /// ILLEGAL_GENERATION, FENCED_INSTANCE_ID).
-pub fn handle(session: &Session, request: HeartbeatRequest, _version: i16) -> HeartbeatResponse {
-    let error = session.state.groups.heartbeat(
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: HeartbeatRequest,
+) -> Result<HeartbeatResponse, ConnectionError> {
+    let error = ctx.state.groups.heartbeat(
         &request.group_id,
         &request.member_id,
         request.group_instance_id.as_deref(),
         request.generation_id,
     );
-    HeartbeatResponse::default().with_error_code(optional_code(error))
+    Ok(HeartbeatResponse::default().with_error_code(optional_code(error)))
 }

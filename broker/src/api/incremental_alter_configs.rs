@@ -12,8 +12,9 @@ use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterC
 
 use super::alter_configs::{Failure, Target};
 use super::str_bytes;
-use crate::connection::Session;
-use crate::topic_config::{definition, ConfigType, TOPIC_CONFIGS};
+use crate::context::RequestContext;
+use crate::error::ConnectionError;
+use crate::metadata::topic_config::{definition, ConfigType, TOPIC_CONFIGS};
 
 /// Operation codes (KIP-339).
 const SET: i8 = 0;
@@ -44,15 +45,11 @@ fn list_default(key: &str) -> String {
 }
 
 fn apply(
-    session: &Session,
+    ctx: &RequestContext<'_>,
     resource: &kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource,
     validate_only: bool,
 ) -> Result<(), Failure> {
-    let target = Target::find(
-        session,
-        resource.resource_type,
-        resource.resource_name.as_str(),
-    )?;
+    let target = Target::find(ctx, resource.resource_type, resource.resource_name.as_str())?;
     let mut seen = HashSet::new();
     for config in &resource.configs {
         if !seen.insert(config.name.as_str()) {
@@ -65,7 +62,7 @@ fn apply(
             ));
         }
     }
-    let mut configs = target.current(session);
+    let mut configs = target.current(ctx);
     for config in &resource.configs {
         let key = config.name.to_string();
         target.check_key(&key)?;
@@ -118,14 +115,14 @@ fn apply(
             }
         }
     }
-    target.replace(session, configs, validate_only)
+    target.replace(ctx, configs, validate_only)
 }
 
 /// Applies each resource's operations; a failing resource changes nothing.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: IncrementalAlterConfigsRequest,
-) -> IncrementalAlterConfigsResponse {
+) -> Result<IncrementalAlterConfigsResponse, ConnectionError> {
     let responses = request
         .resources
         .iter()
@@ -133,7 +130,7 @@ pub fn handle(
             let response = AlterConfigsResourceResponse::default()
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
-            match apply(session, resource, request.validate_only) {
+            match apply(ctx, resource, request.validate_only) {
                 Ok(()) => response,
                 Err((error, message)) => response
                     .with_error_code(error.code())
@@ -141,5 +138,5 @@ pub fn handle(
             }
         })
         .collect();
-    IncrementalAlterConfigsResponse::default().with_responses(responses)
+    Ok(IncrementalAlterConfigsResponse::default().with_responses(responses))
 }

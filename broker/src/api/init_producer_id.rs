@@ -11,18 +11,19 @@
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
-use crate::connection::Session;
-use crate::txn::{FencedSince, ProducerIdAndEpoch};
+use crate::context::RequestContext;
+use crate::coordinator::txn::{FencedSince, ProducerIdAndEpoch};
+use crate::error::ConnectionError;
 
 /// PRODUCER_FENCED from version 4 (KIP-588), INVALID_PRODUCER_EPOCH before.
 const FENCED: FencedSince = FencedSince(4);
 
 /// Allocates or bumps a producer id (see the module docs).
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: InitProducerIdRequest,
-    version: i16,
-) -> InitProducerIdResponse {
+) -> Result<InitProducerIdResponse, ConnectionError> {
+    let version = ctx.api_version;
     let response = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
@@ -32,26 +33,28 @@ pub fn handle(
             producer_epoch: request.producer_epoch,
         });
     if let Some(transactional_id) = &request.transactional_id {
-        let state = &session.state;
-        return match state.transactions.init_producer_id(
-            state,
-            transactional_id,
-            request.transaction_timeout_ms,
-            expected,
-            FENCED.error(version),
-        ) {
-            Ok(producer) => response
-                .with_producer_id(ProducerId(producer.producer_id))
-                .with_producer_epoch(producer.producer_epoch),
-            Err(error) => response.with_error_code(error.code()),
-        };
+        let state = &ctx.state;
+        return Ok(
+            match state.transactions.init_producer_id(
+                state,
+                transactional_id,
+                request.transaction_timeout_ms,
+                expected,
+                FENCED.error(version),
+            ) {
+                Ok(producer) => response
+                    .with_producer_id(ProducerId(producer.producer_id))
+                    .with_producer_epoch(producer.producer_epoch),
+                Err(error) => response.with_error_code(error.code()),
+            },
+        );
     }
     if let Some(expected) = expected.filter(|e| e.producer_epoch < i16::MAX - 1) {
-        return response
+        return Ok(response
             .with_producer_id(ProducerId(expected.producer_id))
-            .with_producer_epoch(expected.producer_epoch + 1);
+            .with_producer_epoch(expected.producer_epoch + 1));
     }
-    match session.state.producer_ids.allocate() {
+    Ok(match ctx.state.producer_ids.allocate() {
         Ok(id) => response
             .with_producer_id(ProducerId(id))
             .with_producer_epoch(0),
@@ -59,5 +62,5 @@ pub fn handle(
             tracing::error!(%err, "cannot persist the producer id block");
             response.with_error_code(ResponseError::KafkaStorageError.code())
         }
-    }
+    })
 }

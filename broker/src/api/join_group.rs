@@ -11,18 +11,19 @@ use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 
 use super::str_bytes;
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::coordinator::group::{JoinRequest, JoinResult, Reply};
 use crate::error::optional_code;
-use crate::group::{JoinRequest, JoinResult, Reply};
+use crate::error::ConnectionError;
 
 /// Joins `request.group_id`; answers when the join phase completes (or at once on error, for
 /// a MEMBER_ID_REQUIRED first join, or when no rebalance is needed).
 pub async fn handle(
-    session: &Session,
+    ctx: &RequestContext<'_>,
     request: JoinGroupRequest,
-    version: i16,
-    client_id: &str,
-) -> JoinGroupResponse {
+) -> Result<JoinGroupResponse, ConnectionError> {
+    let version = ctx.api_version;
+    let client_id = ctx.client_id;
     let session_timeout = Duration::from_millis(request.session_timeout_ms.max(0) as u64);
     let rebalance_timeout = if version >= 1 && request.rebalance_timeout_ms >= 0 {
         Duration::from_millis(request.rebalance_timeout_ms as u64)
@@ -34,7 +35,7 @@ pub async fn handle(
         member_id: member_id.clone(),
         group_instance_id: request.group_instance_id.map(|i| i.to_string()),
         client_id: client_id.to_string(),
-        client_host: session.client_host(),
+        client_host: ctx.client_host(),
         session_timeout,
         rebalance_timeout,
         protocol_type: request.protocol_type.to_string(),
@@ -45,7 +46,7 @@ pub async fn handle(
             .collect(),
         require_known_member_id: version >= 4,
     };
-    let state = &session.state;
+    let state = &ctx.state;
     let result = match state
         .groups
         .join_group(&state.topics, &request.group_id, join)
@@ -55,7 +56,7 @@ pub async fn handle(
             JoinResult::error(ResponseError::CoordinatorNotAvailable, &member_id)
         }),
     };
-    response(result, version)
+    Ok(response(result, version))
 }
 
 fn response(result: JoinResult, version: i16) -> JoinGroupResponse {

@@ -9,12 +9,17 @@ use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 
 use super::str_bytes;
-use crate::connection::Session;
+use crate::context::RequestContext;
 use crate::error::optional_code;
+use crate::error::ConnectionError;
 
 /// Removes each member; per-member errors from version 3, the single member's error as the
 /// top-level error before.
-pub fn handle(session: &Session, request: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: LeaveGroupRequest,
+) -> Result<LeaveGroupResponse, ConnectionError> {
+    let version = ctx.api_version;
     let members: Vec<(String, Option<String>)> = if version >= 3 {
         request
             .members
@@ -29,25 +34,27 @@ pub fn handle(session: &Session, request: LeaveGroupRequest, version: i16) -> Le
     } else {
         vec![(request.member_id.to_string(), None)]
     };
-    let state = &session.state;
-    match state
-        .groups
-        .leave_group(&state.topics, &request.group_id, &members)
-    {
-        Err(error) => LeaveGroupResponse::default().with_error_code(error.code()),
-        Ok(errors) if version < 3 => LeaveGroupResponse::default()
-            .with_error_code(optional_code(errors.first().copied().flatten())),
-        Ok(errors) => LeaveGroupResponse::default().with_members(
-            members
-                .into_iter()
-                .zip(errors)
-                .map(|((member_id, instance), error)| {
-                    MemberResponse::default()
-                        .with_member_id(str_bytes(member_id))
-                        .with_group_instance_id(instance.map(str_bytes))
-                        .with_error_code(optional_code(error))
-                })
-                .collect(),
-        ),
-    }
+    let state = &ctx.state;
+    Ok(
+        match state
+            .groups
+            .leave_group(&state.topics, &request.group_id, &members)
+        {
+            Err(error) => LeaveGroupResponse::default().with_error_code(error.code()),
+            Ok(errors) if version < 3 => LeaveGroupResponse::default()
+                .with_error_code(optional_code(errors.first().copied().flatten())),
+            Ok(errors) => LeaveGroupResponse::default().with_members(
+                members
+                    .into_iter()
+                    .zip(errors)
+                    .map(|((member_id, instance), error)| {
+                        MemberResponse::default()
+                            .with_member_id(str_bytes(member_id))
+                            .with_group_instance_id(instance.map(str_bytes))
+                            .with_error_code(optional_code(error))
+                    })
+                    .collect(),
+            ),
+        },
+    )
 }

@@ -7,17 +7,22 @@ use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
 
 use super::str_bytes;
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::error::ConnectionError;
 
 /// The groups matching the request's filters.
-pub fn handle(session: &Session, request: ListGroupsRequest, version: i16) -> ListGroupsResponse {
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: ListGroupsRequest,
+) -> Result<ListGroupsResponse, ConnectionError> {
+    let version = ctx.api_version;
     let states: Vec<String> = request
         .states_filter
         .iter()
         .map(|s| s.to_string())
         .collect();
     let types: Vec<String> = request.types_filter.iter().map(|s| s.to_string()).collect();
-    let groups = session
+    let groups = ctx
         .state
         .groups
         .list_groups(&states, &types)
@@ -35,5 +40,5 @@ pub fn handle(session: &Session, request: ListGroupsRequest, version: i16) -> Li
             listed
         })
         .collect();
-    ListGroupsResponse::default().with_groups(groups)
+    Ok(ListGroupsResponse::default().with_groups(groups))
 }

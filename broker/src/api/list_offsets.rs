@@ -10,7 +10,8 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::error::ConnectionError;
 
 /// Timestamp sentinel: the log end offset (or last stable offset under read_committed).
 pub const LATEST_TIMESTAMP: i64 = -1;
@@ -25,8 +26,12 @@ pub const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
 const READ_COMMITTED: i8 = 1;
 
 /// Looks each partition's offset up.
-pub fn handle(session: &Session, request: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
-    let registry = &session.state.topics;
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: ListOffsetsRequest,
+) -> Result<ListOffsetsResponse, ConnectionError> {
+    let version = ctx.api_version;
+    let registry = &ctx.state.topics;
     let mut topics = Vec::with_capacity(request.topics.len());
     for wanted in request.topics {
         let topic = registry.get(&wanted.name.0);
@@ -77,5 +82,5 @@ pub fn handle(session: &Session, request: ListOffsetsRequest, version: i16) -> L
                 .with_partitions(partitions),
         );
     }
-    ListOffsetsResponse::default().with_topics(topics)
+    Ok(ListOffsetsResponse::default().with_topics(topics))
 }

@@ -10,15 +10,16 @@ use kafka_protocol::messages::{
 };
 
 use super::str_bytes;
-use crate::connection::Session;
-use crate::txn::TransactionState;
+use crate::context::RequestContext;
+use crate::coordinator::txn::TransactionState;
+use crate::error::ConnectionError;
 
 /// Lists the transactional ids that pass every filter.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: ListTransactionsRequest,
-    version: i16,
-) -> ListTransactionsResponse {
+) -> Result<ListTransactionsResponse, ConnectionError> {
+    let version = ctx.api_version;
     let mut states = Vec::new();
     let mut unknown = Vec::new();
     for filter in &request.state_filters {
@@ -29,7 +30,7 @@ pub fn handle(
     }
     if !unknown.is_empty() && states.is_empty() {
         // Every filter is unknown: nothing can match them.
-        return ListTransactionsResponse::default().with_unknown_state_filters(unknown);
+        return Ok(ListTransactionsResponse::default().with_unknown_state_filters(unknown));
     }
     let producer_ids: Vec<i64> = request.producer_id_filters.iter().map(|p| p.0).collect();
     let duration = if version >= 1 {
@@ -37,7 +38,7 @@ pub fn handle(
     } else {
         -1
     };
-    let listed = session
+    let listed = ctx
         .state
         .transactions
         .list(&states, &producer_ids, duration)
@@ -49,7 +50,7 @@ pub fn handle(
                 .with_transaction_state(str_bytes(t.state.name()))
         })
         .collect();
-    ListTransactionsResponse::default()
+    Ok(ListTransactionsResponse::default()
         .with_unknown_state_filters(unknown)
-        .with_transaction_states(listed)
+        .with_transaction_states(listed))
 }

@@ -13,8 +13,9 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 use uuid::Uuid;
 
 use super::{str_bytes, CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, TOPIC_OPERATIONS};
-use crate::connection::Session;
-use crate::topics::{validate_topic_name, Topic, TopicError};
+use crate::context::RequestContext;
+use crate::error::ConnectionError;
+use crate::metadata::topics::{validate_topic_name, Topic, TopicError};
 
 fn describe_topic(
     topic: &Topic,
@@ -52,8 +53,12 @@ fn topic_error(name: Option<String>, id: Uuid, error: ResponseError) -> Metadata
 
 /// Answers with this broker and the requested topics (all of them for a null list, or an
 /// empty one in v0).
-pub fn handle(session: &Session, request: MetadataRequest, version: i16) -> MetadataResponse {
-    let state = &session.state;
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: MetadataRequest,
+) -> Result<MetadataResponse, ConnectionError> {
+    let version = ctx.api_version;
+    let state = &ctx.state;
     let node_id = state.config.node_id;
     let operations = if request.include_topic_authorized_operations {
         TOPIC_OPERATIONS
@@ -68,7 +73,7 @@ pub fn handle(session: &Session, request: MetadataRequest, version: i16) -> Meta
         } else {
             OPERATIONS_NOT_REQUESTED
         });
-    if let Some(listener) = state.listeners.get(session.listener) {
+    if let Some(listener) = ctx.listener() {
         response.brokers.push(
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(node_id))
@@ -85,7 +90,7 @@ pub fn handle(session: &Session, request: MetadataRequest, version: i16) -> Meta
                 .iter()
                 .map(|t| describe_topic(t, node_id, operations, version))
                 .collect();
-            return response;
+            return Ok(response);
         }
     };
     let auto_create = state.config.auto_create_topics_enable
@@ -152,5 +157,5 @@ pub fn handle(session: &Session, request: MetadataRequest, version: i16) -> Meta
         };
         response.topics.push(entry);
     }
-    response
+    Ok(response)
 }

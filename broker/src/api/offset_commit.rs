@@ -12,16 +12,17 @@ use kafka_protocol::messages::offset_commit_response::{
 };
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::coordinator::group::{CommitIdentity, OffsetToCommit};
 use crate::error::optional_code;
-use crate::group::{CommitIdentity, OffsetToCommit};
+use crate::error::ConnectionError;
 
 /// Commits every offset of the request; one error code per partition.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: OffsetCommitRequest,
-    version: i16,
-) -> OffsetCommitResponse {
+) -> Result<OffsetCommitResponse, ConnectionError> {
+    let version = ctx.api_version;
     let identity = CommitIdentity {
         member_id: request.member_id.to_string(),
         group_instance_id: request.group_instance_id.as_ref().map(|i| i.to_string()),
@@ -45,7 +46,7 @@ pub fn handle(
             })
         })
         .collect();
-    let state = &session.state;
+    let state = &ctx.state;
     let mut errors = state
         .groups
         .commit_offsets(&state.topics, &request.group_id, &identity, &offsets)
@@ -68,5 +69,5 @@ pub fn handle(
                 .with_partitions(partitions)
         })
         .collect();
-    OffsetCommitResponse::default().with_topics(topics)
+    Ok(OffsetCommitResponse::default().with_topics(topics))
 }

@@ -7,16 +7,16 @@ use kafka_protocol::messages::offset_delete_response::{
 };
 use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 
-use crate::connection::Session;
+use crate::context::RequestContext;
 use crate::error::optional_code;
+use crate::error::ConnectionError;
 
 /// Deletes the offsets named; GROUP_SUBSCRIBED_TO_TOPIC for topics the group's members
 /// consume, or a group-level error.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: OffsetDeleteRequest,
-    _version: i16,
-) -> OffsetDeleteResponse {
+) -> Result<OffsetDeleteResponse, ConnectionError> {
     let partitions: Vec<(String, i32)> = request
         .topics
         .iter()
@@ -26,33 +26,35 @@ pub fn handle(
                 .map(|p| (t.name.to_string(), p.partition_index))
         })
         .collect();
-    let state = &session.state;
-    match state
-        .groups
-        .delete_offsets(&state.topics, &request.group_id, &partitions)
-    {
-        Err(error) => OffsetDeleteResponse::default().with_error_code(error.code()),
-        Ok(errors) => {
-            let mut errors = errors.into_iter();
-            let topics = request
-                .topics
-                .into_iter()
-                .map(|t| {
-                    let partitions = t
-                        .partitions
-                        .iter()
-                        .map(|p| {
-                            OffsetDeleteResponsePartition::default()
-                                .with_partition_index(p.partition_index)
-                                .with_error_code(optional_code(errors.next().flatten()))
-                        })
-                        .collect();
-                    OffsetDeleteResponseTopic::default()
-                        .with_name(t.name)
-                        .with_partitions(partitions)
-                })
-                .collect();
-            OffsetDeleteResponse::default().with_topics(topics)
-        }
-    }
+    let state = &ctx.state;
+    Ok(
+        match state
+            .groups
+            .delete_offsets(&state.topics, &request.group_id, &partitions)
+        {
+            Err(error) => OffsetDeleteResponse::default().with_error_code(error.code()),
+            Ok(errors) => {
+                let mut errors = errors.into_iter();
+                let topics = request
+                    .topics
+                    .into_iter()
+                    .map(|t| {
+                        let partitions = t
+                            .partitions
+                            .iter()
+                            .map(|p| {
+                                OffsetDeleteResponsePartition::default()
+                                    .with_partition_index(p.partition_index)
+                                    .with_error_code(optional_code(errors.next().flatten()))
+                            })
+                            .collect();
+                        OffsetDeleteResponseTopic::default()
+                            .with_name(t.name)
+                            .with_partitions(partitions)
+                    })
+                    .collect();
+                OffsetDeleteResponse::default().with_topics(topics)
+            }
+        },
+    )
 }

@@ -17,13 +17,14 @@ use kafka_protocol::messages::offset_fetch_response::{
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
 
 use super::str_bytes;
-use crate::connection::Session;
-use crate::group::{FetchedOffsets, OffsetFetchTopics};
+use crate::context::RequestContext;
+use crate::coordinator::group::{FetchedOffsets, OffsetFetchTopics};
+use crate::error::ConnectionError;
 
 type Fetched = Result<FetchedOffsets, ResponseError>;
 
 fn fetch(
-    session: &Session,
+    ctx: &RequestContext<'_>,
     group_id: &str,
     member: Option<(&str, i32)>,
     wanted: OffsetFetchTopics,
@@ -32,8 +33,7 @@ fn fetch(
     if group_id.is_empty() {
         return Err(ResponseError::InvalidGroupId);
     }
-    session
-        .state
+    ctx.state
         .groups
         .fetch_offsets(group_id, member, wanted, require_stable)
 }
@@ -64,7 +64,11 @@ fn topics<T, P>(
 }
 
 /// The committed offsets of the group (v1-7) or groups (v8+) asked for.
-pub fn handle(session: &Session, request: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: OffsetFetchRequest,
+) -> Result<OffsetFetchResponse, ConnectionError> {
+    let version = ctx.api_version;
     if version >= 8 {
         let groups = request
             .groups
@@ -80,7 +84,7 @@ pub fn handle(session: &Session, request: OffsetFetchRequest, version: i16) -> O
                 let member = if version >= 9 { member } else { None };
                 let response =
                     OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
-                match fetch(session, &g.group_id, member, wanted, request.require_stable) {
+                match fetch(ctx, &g.group_id, member, wanted, request.require_stable) {
                     Err(error) => response.with_error_code(error.code()),
                     Ok(fetched) => response.with_topics(topics(
                         fetched,
@@ -101,7 +105,7 @@ pub fn handle(session: &Session, request: OffsetFetchRequest, version: i16) -> O
                 }
             })
             .collect();
-        return OffsetFetchResponse::default().with_groups(groups);
+        return Ok(OffsetFetchResponse::default().with_groups(groups));
     }
     let wanted = request.topics.map(|topics| {
         topics
@@ -110,25 +114,29 @@ pub fn handle(session: &Session, request: OffsetFetchRequest, version: i16) -> O
             .collect()
     });
     let require_stable = version >= 7 && request.require_stable;
-    match fetch(session, &request.group_id, None, wanted, require_stable) {
-        Err(error) if version >= 2 => OffsetFetchResponse::default().with_error_code(error.code()),
-        Err(_) => OffsetFetchResponse::default(),
-        Ok(fetched) => OffsetFetchResponse::default().with_topics(topics(
-            fetched,
-            |name, partitions| {
-                OffsetFetchResponseTopic::default()
-                    .with_name(name)
-                    .with_partitions(partitions)
-            },
-            |index, offset, epoch, metadata| {
-                OffsetFetchResponsePartition::default()
-                    .with_partition_index(index)
-                    .with_committed_offset(offset)
-                    // The leader epoch is answered from version 5 (KIP-320).
-                    .with_committed_leader_epoch(if version >= 5 { epoch } else { -1 })
-                    .with_metadata(Some(str_bytes(metadata)))
-            },
-            |p, code| p.with_error_code(code),
-        )),
-    }
+    Ok(
+        match fetch(ctx, &request.group_id, None, wanted, require_stable) {
+            Err(error) if version >= 2 => {
+                OffsetFetchResponse::default().with_error_code(error.code())
+            }
+            Err(_) => OffsetFetchResponse::default(),
+            Ok(fetched) => OffsetFetchResponse::default().with_topics(topics(
+                fetched,
+                |name, partitions| {
+                    OffsetFetchResponseTopic::default()
+                        .with_name(name)
+                        .with_partitions(partitions)
+                },
+                |index, offset, epoch, metadata| {
+                    OffsetFetchResponsePartition::default()
+                        .with_partition_index(index)
+                        .with_committed_offset(offset)
+                        // The leader epoch is answered from version 5 (KIP-320).
+                        .with_committed_leader_epoch(if version >= 5 { epoch } else { -1 })
+                        .with_metadata(Some(str_bytes(metadata)))
+                },
+                |p, code| p.with_error_code(code),
+            )),
+        },
+    )
 }

@@ -13,7 +13,8 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 };
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::error::ConnectionError;
 
 /// The leader epoch of every partition on this node.
 const LEADER_EPOCH: i32 = 0;
@@ -21,11 +22,11 @@ const LEADER_EPOCH: i32 = 0;
 /// Answers each partition's end offset for the requested epoch; a current leader epoch
 /// newer than ours gets UNKNOWN_LEADER_EPOCH (none is older: ours is the first, 0; -1 asks
 /// for no check).
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: OffsetForLeaderEpochRequest,
-) -> OffsetForLeaderEpochResponse {
-    let registry = &session.state.topics;
+) -> Result<OffsetForLeaderEpochResponse, ConnectionError> {
+    let registry = &ctx.state.topics;
     let topics = request
         .topics
         .into_iter()
@@ -59,5 +60,5 @@ pub fn handle(
                 .with_partitions(partitions)
         })
         .collect();
-    OffsetForLeaderEpochResponse::default().with_topics(topics)
+    Ok(OffsetForLeaderEpochResponse::default().with_topics(topics))
 }

@@ -20,9 +20,10 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::str_bytes;
-use crate::connection::Session;
+use crate::api::MaybeResponse;
+use crate::context::RequestContext;
+use crate::coordinator::txn::ProducerIdAndEpoch;
 use crate::error::{storage_error_code, ConnectionError};
-use crate::txn::ProducerIdAndEpoch;
 
 /// Whether `records` hold exactly one record batch, as Kafka requires from Produce v3 on.
 fn single_batch(records: &[u8]) -> Result<(), &'static str> {
@@ -37,7 +38,7 @@ fn single_batch(records: &[u8]) -> Result<(), &'static str> {
 /// added to it (KIP-890 part 1: Kafka 3.6+ verifies before appending), so that a fenced or
 /// late producer cannot write into a transaction that has ended.
 fn verify_transaction(
-    session: &Session,
+    ctx: &RequestContext<'_>,
     topic: &str,
     partition: i32,
     records: &[u8],
@@ -49,8 +50,7 @@ fn verify_transaction(
         producer_id: header.producer_id(),
         producer_epoch: header.producer_epoch(),
     };
-    session
-        .state
+    ctx.state
         .transactions
         .verify_produce(producer, topic, partition)
         .map_err(|error| {
@@ -66,12 +66,12 @@ fn verify_transaction(
 ///
 /// Errors: with acks=0 a failed partition closes the connection, as Kafka does, since the
 /// client would otherwise never learn of it.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: ProduceRequest,
-    version: i16,
-) -> Result<Option<ProduceResponse>, ConnectionError> {
-    let registry = &session.state.topics;
+) -> Result<MaybeResponse<ProduceResponse>, ConnectionError> {
+    let version = ctx.api_version;
+    let registry = &ctx.state.topics;
     let acks = request.acks;
     let mut first_error: Option<String> = None;
     let mut responses = Vec::with_capacity(request.topic_data.len());
@@ -108,7 +108,7 @@ pub fn handle(
                     Some(partition) => single_batch(&records)
                         .map_err(|reason| (ResponseError::InvalidRecord, reason.to_string()))
                         .and_then(|()| {
-                            verify_transaction(session, &topic_data.name.0, data.index, &records)
+                            verify_transaction(ctx, &topic_data.name.0, data.index, &records)
                         })
                         .and_then(|()| {
                             partition
@@ -159,8 +159,10 @@ pub fn handle(
     if acks == 0 {
         return match first_error {
             Some(error) => Err(ConnectionError::ProduceWithoutAcksFailed(error)),
-            None => Ok(None),
+            None => Ok(MaybeResponse::Silent),
         };
     }
-    Ok(Some(ProduceResponse::default().with_responses(responses)))
+    Ok(MaybeResponse::Send(
+        ProduceResponse::default().with_responses(responses),
+    ))
 }

@@ -7,16 +7,17 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 
 use super::str_bytes;
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::coordinator::group::{Reply, SyncRequest, SyncResult};
 use crate::error::optional_code;
-use crate::group::{Reply, SyncRequest, SyncResult};
+use crate::error::ConnectionError;
 
 /// Syncs `request.group_id`; followers wait for the leader's assignment.
 pub async fn handle(
-    session: &Session,
+    ctx: &RequestContext<'_>,
     request: SyncGroupRequest,
-    version: i16,
-) -> SyncGroupResponse {
+) -> Result<SyncGroupResponse, ConnectionError> {
+    let version = ctx.api_version;
     let sync = SyncRequest {
         member_id: request.member_id.to_string(),
         group_instance_id: request.group_instance_id.map(|i| i.to_string()),
@@ -29,7 +30,7 @@ pub async fn handle(
             .map(|a| (a.member_id.to_string(), a.assignment))
             .collect(),
     };
-    let state = &session.state;
+    let state = &ctx.state;
     let result = match state
         .groups
         .sync_group(&state.topics, &request.group_id, sync)
@@ -42,11 +43,11 @@ pub async fn handle(
     let response = SyncGroupResponse::default()
         .with_error_code(optional_code(result.error))
         .with_assignment(result.assignment);
-    if version >= 5 {
+    Ok(if version >= 5 {
         response
             .with_protocol_type(result.protocol_type.map(str_bytes))
             .with_protocol_name(result.protocol_name.map(str_bytes))
     } else {
         response
-    }
+    })
 }

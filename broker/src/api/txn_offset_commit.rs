@@ -13,22 +13,23 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 };
 use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
-use crate::connection::Session;
+use crate::context::RequestContext;
+use crate::coordinator::group::records::partition_for;
+use crate::coordinator::group::{CommitIdentity, OffsetToCommit};
+use crate::coordinator::txn::{FencedSince, ProducerIdAndEpoch};
 use crate::error::optional_code;
-use crate::group::records::partition_for;
-use crate::group::{CommitIdentity, OffsetToCommit};
-use crate::txn::{FencedSince, ProducerIdAndEpoch};
+use crate::error::ConnectionError;
 
 /// PRODUCER_FENCED from version 3 (KIP-588).
 const FENCED: FencedSince = FencedSince(3);
 
 /// Commits the offsets in the producer's transaction; one error code per partition.
-pub fn handle(
-    session: &Session,
+pub async fn handle(
+    ctx: &RequestContext<'_>,
     request: TxnOffsetCommitRequest,
-    version: i16,
-) -> TxnOffsetCommitResponse {
-    let state = &session.state;
+) -> Result<TxnOffsetCommitResponse, ConnectionError> {
+    let version = ctx.api_version;
+    let state = &ctx.state;
     let producer = ProducerIdAndEpoch {
         producer_id: request.producer_id.0,
         producer_epoch: request.producer_epoch,
@@ -110,5 +111,5 @@ pub fn handle(
                 .with_partitions(partitions)
         })
         .collect();
-    TxnOffsetCommitResponse::default().with_topics(topics)
+    Ok(TxnOffsetCommitResponse::default().with_topics(topics))
 }

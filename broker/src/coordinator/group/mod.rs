@@ -31,8 +31,8 @@ use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ConfigError;
-use crate::topics::{LogEvent, Topic, TopicRegistry};
+pub use crate::config::GroupConfig;
+use crate::metadata::topics::{LogEvent, Topic, TopicRegistry};
 pub use classic::{ClassicGroup, ClassicState, JoinRequest, JoinResult, SyncRequest, SyncResult};
 pub use consumer::{ConsumerGroup, HeartbeatRequest, HeartbeatResult};
 use josefine_storage::batch::BatchProducer;
@@ -45,88 +45,6 @@ const MAX_STORED_STRING: usize = i16::MAX as usize;
 
 /// The internal topic holding committed offsets and group metadata.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
-
-/// The group coordinator's settings: Apache Kafka's broker keys and defaults, except
-/// `group.initial.rebalance.delay.ms`, 0 here (Kafka: 3000) so that tests do not wait.
-#[derive(Debug, Clone)]
-pub struct GroupConfig {
-    /// `group.initial.rebalance.delay.ms`: how long a new group waits for more members before
-    /// its first rebalance completes (KIP-134). Default 0 (Kafka: 3 s).
-    pub initial_rebalance_delay: Duration,
-    /// `group.min.session.timeout.ms`. Default 6 s.
-    pub min_session_timeout: Duration,
-    /// `group.max.session.timeout.ms`. Default 30 min.
-    pub max_session_timeout: Duration,
-    /// `group.max.size`: members per classic group. Default unlimited.
-    pub max_size: usize,
-    /// `offsets.topic.num.partitions`. Default 50.
-    pub offsets_topic_partitions: i32,
-    /// `offsets.topic.segment.bytes`. Default 104857600.
-    pub offsets_topic_segment_bytes: i64,
-    /// `offset.metadata.max.bytes`: longest commit metadata accepted. Default 4096.
-    pub offset_metadata_max_bytes: usize,
-    /// `group.consumer.session.timeout.ms` (KIP-848). Default 45 s.
-    pub consumer_session_timeout: Duration,
-    /// `group.consumer.heartbeat.interval.ms` (KIP-848). Default 5 s.
-    pub consumer_heartbeat_interval: Duration,
-    /// `group.consumer.max.size`: members per consumer group. Default unlimited.
-    pub consumer_max_size: usize,
-    /// `group.consumer.assignors`: server-side assignors by name, the first the default.
-    /// Default `uniform,range`.
-    pub consumer_assignors: Vec<String>,
-}
-
-impl GroupConfig {
-    /// Reads the group keys of `properties`. Errors name the key.
-    pub fn from_properties(properties: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        let number = |key: &str, default: i64, min: i64| -> Result<i64, ConfigError> {
-            match properties.get(key).map(|v| v.trim()) {
-                None => Ok(default),
-                Some(v) => match v.parse::<i64>() {
-                    Ok(n) if n >= min => Ok(n),
-                    _ => Err(ConfigError::Invalid {
-                        key: key.into(),
-                        value: v.into(),
-                        reason: format!("must be a number of at least {min}"),
-                    }),
-                },
-            }
-        };
-        let ms = |key: &str, default: i64, min: i64| -> Result<Duration, ConfigError> {
-            Ok(Duration::from_millis(number(key, default, min)? as u64))
-        };
-        let assignors: Vec<String> = properties
-            .get("group.consumer.assignors")
-            .map(|v| {
-                v.split(',')
-                    .map(|s| assignor::short_name(s.trim()).to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
-            .unwrap_or_else(|| vec!["uniform".into(), "range".into()]);
-        if let Some(unknown) = assignors.iter().find(|a| !assignor::is_known(a)) {
-            return Err(ConfigError::Invalid {
-                key: "group.consumer.assignors".into(),
-                value: unknown.clone(),
-                reason: "known assignors are uniform and range".into(),
-            });
-        }
-        Ok(Self {
-            initial_rebalance_delay: ms("group.initial.rebalance.delay.ms", 0, 0)?,
-            min_session_timeout: ms("group.min.session.timeout.ms", 6000, 0)?,
-            max_session_timeout: ms("group.max.session.timeout.ms", 1_800_000, 0)?,
-            max_size: number("group.max.size", i64::from(i32::MAX), 1)? as usize,
-            offsets_topic_partitions: number("offsets.topic.num.partitions", 50, 1)?
-                .min(i64::from(i32::MAX)) as i32,
-            offsets_topic_segment_bytes: number("offsets.topic.segment.bytes", 104_857_600, 1)?,
-            offset_metadata_max_bytes: number("offset.metadata.max.bytes", 4096, 0)? as usize,
-            consumer_session_timeout: ms("group.consumer.session.timeout.ms", 45_000, 1)?,
-            consumer_heartbeat_interval: ms("group.consumer.heartbeat.interval.ms", 5000, 1)?,
-            consumer_max_size: number("group.consumer.max.size", i64::from(i32::MAX), 1)? as usize,
-            consumer_assignors: assignors,
-        })
-    }
-}
 
 /// A committed offset of one partition, as OffsetFetch returns it.
 pub type CommittedOffset = StoredOffset;
@@ -1109,7 +1027,7 @@ pub(crate) fn group_record(group_id: &str, stored: &StoredGroup) -> (Vec<u8>, Op
 
 /// Serves the coordinator's deadlines until `cancel`: sleeps until the earliest one, or until
 /// a request adds an earlier one.
-pub async fn run_timers(state: Arc<crate::server::BrokerState>, cancel: CancellationToken) {
+pub async fn run_timers(state: Arc<crate::state::BrokerState>, cancel: CancellationToken) {
     let coordinator = &state.groups;
     loop {
         let next = coordinator.expire(&state.topics, Instant::now());

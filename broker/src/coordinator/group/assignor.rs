@@ -27,22 +27,6 @@ pub struct MemberSpec<'a> {
     pub current: &'a Assignment,
 }
 
-/// The name Kafka's assignor classes go by: `uniform` for
-/// `org.apache.kafka.coordinator.group.assignor.UniformAssignor`, `range` for its
-/// `RangeAssignor`; other names pass unchanged.
-pub fn short_name(name: &str) -> &str {
-    match name.rsplit('.').next().unwrap_or(name) {
-        "UniformAssignor" => "uniform",
-        "RangeAssignor" => "range",
-        _ => name,
-    }
-}
-
-/// Whether `name` is an assignor this broker runs.
-pub fn is_known(name: &str) -> bool {
-    matches!(name, "uniform" | "range")
-}
-
 /// Assigns the partitions of `topics` (id -> partition count) to `members` with the
 /// assignor `name` (`uniform` unless `range`). Every partition of a subscribed topic goes to
 /// exactly one subscriber.

@@ -7,6 +7,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod group;
+mod txn;
+
+pub use group::{assignor_short_name, GroupConfig, KNOWN_ASSIGNORS};
+pub use txn::TransactionConfig;
+
 /// A configuration error: the key and why its value is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -30,6 +36,41 @@ pub enum ConfigError {
     },
 }
 
+/// The value of `key` in `properties` as a whole number of at least `min`, or `default` when
+/// the key is not set.
+///
+/// Errors: `Invalid` naming the key when the value does not parse or is below `min`.
+pub fn number_or(
+    properties: &BTreeMap<String, String>,
+    key: &str,
+    default: i64,
+    min: i64,
+) -> Result<i64, ConfigError> {
+    match properties.get(key).map(|v| v.trim()) {
+        None => Ok(default),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= min => Ok(n),
+            _ => Err(invalid(
+                key,
+                v,
+                format!("must be a number of at least {min}"),
+            )),
+        },
+    }
+}
+
+/// [`number_or`] read as milliseconds.
+pub fn duration_or(
+    properties: &BTreeMap<String, String>,
+    key: &str,
+    default_ms: i64,
+    min_ms: i64,
+) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_millis(
+        number_or(properties, key, default_ms, min_ms)?.unsigned_abs(),
+    ))
+}
+
 fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
@@ -38,11 +79,21 @@ fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
-/// The security protocol of a listener. Only PLAINTEXT is served so far.
+/// The security protocol of a listener (`listener.security.protocol.map`). Only PLAINTEXT is
+/// served so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecurityProtocol {
     /// Unauthenticated, unencrypted TCP.
     Plaintext,
+}
+
+impl SecurityProtocol {
+    /// Kafka's name of the protocol.
+    pub fn name(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+        }
+    }
 }
 
 /// One listener: `NAME://host:port`.
@@ -112,9 +163,9 @@ pub struct BrokerConfig {
     /// `cluster.id` if given; otherwise read from or written to `meta.properties`.
     pub cluster_id: Option<String>,
     /// The group coordinator's settings (`group.*`, `offsets.topic.*`).
-    pub groups: crate::group::GroupConfig,
+    pub groups: GroupConfig,
     /// The transaction coordinator's settings (`transaction.*`).
-    pub transactions: crate::txn::TransactionConfig,
+    pub transactions: TransactionConfig,
     /// Every property as given, for DescribeConfigs and topic config defaults.
     pub properties: BTreeMap<String, String>,
 }
@@ -243,7 +294,7 @@ impl BrokerConfig {
     pub fn from_properties(properties: BTreeMap<String, String>) -> Result<Self, ConfigError> {
         for key in properties.keys() {
             if !KNOWN_KEYS.contains(&key.as_str())
-                && !crate::topic_config::is_broker_synonym(key)
+                && !crate::metadata::topic_config::is_broker_synonym(key)
                 && !key.starts_with("listener.name.")
             {
                 tracing::warn!(%key, "unknown configuration key ignored");
@@ -399,20 +450,24 @@ impl BrokerConfig {
             log_cleaner_enable: parse_bool("log.cleaner.enable", true)?,
             max_incremental_fetch_session_cache_slots: slots,
             cluster_id: get("cluster.id").map(str::to_string),
-            groups: crate::group::GroupConfig::from_properties(&properties)?,
-            transactions: crate::txn::TransactionConfig::from_properties(&properties)?,
+            groups: GroupConfig::from_properties(&properties)?,
+            transactions: TransactionConfig::from_properties(&properties)?,
             properties: properties.clone(),
         };
         // Topic defaults from broker keys must be valid too (log.segment.bytes, ...).
-        crate::topic_config::TopicConfigs::resolve(
-            &crate::topic_config::BrokerConfigLayers::from_static(config.properties.clone()),
+        crate::metadata::topic_config::TopicConfigs::resolve(
+            &crate::metadata::topic_config::BrokerConfigLayers::from_static(
+                config.properties.clone(),
+            ),
             &BTreeMap::new(),
         )
         .map_err(|e| match e {
-            crate::topic_config::TopicConfigError::Invalid { key, value, reason } => {
+            crate::metadata::topic_config::TopicConfigError::Invalid { key, value, reason } => {
                 ConfigError::Invalid { key, value, reason }
             }
-            crate::topic_config::TopicConfigError::Unknown(key) => invalid(&key, "", "unknown"),
+            crate::metadata::topic_config::TopicConfigError::Unknown(key) => {
+                invalid(&key, "", "unknown")
+            }
         })?;
         Ok(config)
     }

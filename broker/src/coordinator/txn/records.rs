@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 
 use bytes::BufMut;
 
-use crate::group::records::{put_string, reader};
+use crate::coordinator::group::records::{put_string, reader};
 
 /// Kafka's transaction states with their ids in the log (`TransactionState.id`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::assignor::{self, Assignment, MemberSpec};
 use super::{CommitIdentity, GroupConfig};
-use crate::topics::TopicRegistry;
+use crate::metadata::topics::TopicRegistry;
 
 /// Member epoch of a member leaving the group.
 pub const LEAVE_GROUP_MEMBER_EPOCH: i32 = -1;
@@ -313,7 +313,9 @@ impl ConsumerGroup {
         let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
         for m in self.members.values() {
             if let Some(a) = &m.server_assignor {
-                *votes.entry(assignor::short_name(a)).or_default() += 1;
+                *votes
+                    .entry(crate::config::assignor_short_name(a))
+                    .or_default() += 1;
             }
         }
         let name = votes
@@ -489,7 +491,7 @@ impl ConsumerGroup {
             if !config
                 .consumer_assignors
                 .iter()
-                .any(|c| c == assignor::short_name(a))
+                .any(|c| c == crate::config::assignor_short_name(a))
             {
                 return HeartbeatResult::error(
                     ResponseError::UnsupportedAssignor,

@@ -21,69 +21,22 @@
 
 pub mod records;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use josefine_storage::batch::ControlType;
 use kafka_protocol::error::ResponseError;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ConfigError;
-use crate::group::records::partition_for;
-use crate::group::{now_ms, OFFSETS_TOPIC};
-use crate::server::BrokerState;
-use crate::topics::{LogEvent, Topic, TopicRegistry};
+pub use crate::config::TransactionConfig;
+use crate::coordinator::group::records::partition_for;
+use crate::coordinator::group::{now_ms, OFFSETS_TOPIC};
+use crate::metadata::topics::{LogEvent, Topic, TopicRegistry};
+use crate::state::BrokerState;
 pub use records::{StoredTransaction, TransactionState};
 
 /// The internal topic holding transaction state.
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
-
-/// The transaction coordinator's settings: Apache Kafka's broker keys and defaults.
-#[derive(Debug, Clone)]
-pub struct TransactionConfig {
-    /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a producer may ask
-    /// for. Default 15 min.
-    pub max_timeout: Duration,
-    /// `transaction.state.log.num.partitions`. Default 50.
-    pub state_log_partitions: i32,
-    /// `transaction.state.log.segment.bytes`. Default 104857600.
-    pub state_log_segment_bytes: i64,
-    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`: how often open
-    /// transactions are checked against their timeout. Default 10 s.
-    pub abort_timed_out_interval: Duration,
-}
-
-impl TransactionConfig {
-    /// Reads the transaction keys of `properties`. Errors name the key.
-    pub fn from_properties(properties: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        let number = |key: &str, default: i64| -> Result<i64, ConfigError> {
-            match properties.get(key).map(|v| v.trim()) {
-                None => Ok(default),
-                Some(v) => match v.parse::<i64>() {
-                    Ok(n) if n >= 1 => Ok(n),
-                    _ => Err(ConfigError::Invalid {
-                        key: key.into(),
-                        value: v.into(),
-                        reason: "must be a number of at least 1".into(),
-                    }),
-                },
-            }
-        };
-        Ok(Self {
-            max_timeout: Duration::from_millis(
-                number("transaction.max.timeout.ms", 900_000)?.min(i64::from(i32::MAX)) as u64,
-            ),
-            state_log_partitions: number("transaction.state.log.num.partitions", 50)?
-                .min(i64::from(i32::MAX)) as i32,
-            state_log_segment_bytes: number("transaction.state.log.segment.bytes", 104_857_600)?,
-            abort_timed_out_interval: Duration::from_millis(number(
-                "transaction.abort.timed.out.transaction.cleanup.interval.ms",
-                10_000,
-            )? as u64),
-        })
-    }
-}
 
 /// One transactional id's state in memory: Kafka's `TransactionMetadata`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,48 +10,34 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::context::ConnectionContext;
 use crate::error::ConnectionError;
-use crate::server::BrokerState;
-
-/// What a handler knows of the connection a request came in on.
-#[derive(Debug)]
-pub struct Session {
-    /// The broker.
-    pub state: Arc<BrokerState>,
-    /// Index of the listener in `state.listeners`.
-    pub listener: usize,
-    /// The client's address.
-    pub peer: SocketAddr,
-}
-
-impl Session {
-    /// The client's host as Kafka reports it in group descriptions: `/` and the address.
-    pub fn client_host(&self) -> String {
-        format!("/{}", self.peer.ip())
-    }
-}
+use crate::protocol::apis::handle_frame;
+use crate::security::KafkaPrincipal;
+use crate::state::BrokerState;
 
 /// Serves one connection until the client closes it, it misbehaves, or the broker stops.
-pub async fn serve(
+///
+/// `stream` is any byte stream: a TCP socket today, a TLS stream over one when listeners
+/// encrypt. Requests run as the listener's principal (`User:ANONYMOUS` on PLAINTEXT).
+pub async fn serve<S>(
     state: Arc<BrokerState>,
     listener: usize,
-    stream: TcpStream,
+    stream: S,
     peer: SocketAddr,
     cancel: CancellationToken,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin,
+{
     let span = tracing::info_span!("connection", %peer);
     async move {
-        let session = Session {
-            state,
-            listener,
-            peer,
-        };
-        match run(&session, stream, cancel).await {
+        let connection =
+            ConnectionContext::new(&state, listener, peer, KafkaPrincipal::anonymous());
+        match run(&state, &connection, stream, cancel).await {
             Ok(()) => tracing::debug!("connection closed"),
             Err(ConnectionError::Io(err)) if is_disconnect(&err) => {
                 tracing::debug!(%err, "client disconnected")
@@ -71,13 +57,17 @@ fn is_disconnect(err: &std::io::Error) -> bool {
     )
 }
 
-async fn run(
-    session: &Session,
-    stream: TcpStream,
+async fn run<S>(
+    state: &BrokerState,
+    connection: &ConnectionContext,
+    stream: S,
     cancel: CancellationToken,
-) -> Result<(), ConnectionError> {
-    let (read_half, mut write_half) = stream.into_split();
-    let mut frames = FrameReader::new(read_half, session.state.config.socket_request_max_bytes);
+) -> Result<(), ConnectionError>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    let (read_half, mut write_half) = tokio::io::split(stream);
+    let mut frames = FrameReader::new(read_half, state.config.socket_request_max_bytes);
     loop {
         let frame = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
@@ -87,7 +77,7 @@ async fn run(
         // A parked fetch must not hold up shutdown until its max wait ends.
         let response = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
-            response = crate::dispatch::dispatch(session, frame) => response?,
+            response = handle_frame(state, connection, frame) => response?,
         };
         if let Some(response) = response {
             response.write_to(&mut write_half).await?;

@@ -16,12 +16,14 @@ use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, Partition
 use kafka_protocol::messages::FetchResponse;
 use kafka_protocol::protocol::Encodable;
 
+use crate::api::ZeroCopy;
 use crate::error::ConnectionError;
-use crate::frame::BodyBuilder;
+use crate::protocol::apis::ResponseBody;
+use crate::protocol::frame::BodyBuilder;
 
 /// Lowest FetchResponse version this encoder (and kafka-protocol) writes.
 pub const MIN_VERSION: i16 = 4;
-/// Highest FetchResponse version this encoder writes: the top of `SUPPORTED_APIS`.
+/// Highest FetchResponse version this encoder writes: the top of its row in `protocol::apis::APIS`.
 pub const MAX_VERSION: i16 = 16;
 
 fn error(message: impl Into<String>) -> ConnectionError {
@@ -259,6 +261,13 @@ fn encode_partition(
         put_unknown_tagged_fields(buf, &partition.unknown_tagged_fields, 3)?;
     }
     Ok(())
+}
+
+impl ResponseBody for ZeroCopy<FetchResponse> {
+    fn encode_body(&self, version: i16, out: &mut BodyBuilder) -> Result<bool, ConnectionError> {
+        encode(&self.0, version, out)?;
+        Ok(true)
+    }
 }
 
 #[cfg(test)]

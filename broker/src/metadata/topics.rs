@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::topic_config::{BrokerConfigLayers, TopicConfigError, TopicConfigs};
+use crate::metadata::topic_config::{BrokerConfigLayers, TopicConfigError, TopicConfigs};
 
 /// Kafka's rule for topic names: 1 to 249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
 pub fn validate_topic_name(name: &str) -> Result<(), String> {

@@ -1,0 +1,125 @@
+//! What a handler knows of the request it serves: who sent it, on which listener, from where,
+//! with which client, at which API version, and the broker's state.
+//!
+//! A [`ConnectionContext`] is made once per connection (the principal is fixed by the
+//! listener's authentication); a [`RequestContext`] once per request, borrowing it.
+//!
+//! References: Kafka's `RequestContext`; KIP-511 (client software name and version).
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use kafka_protocol::messages::ApiKey;
+
+use crate::config::SecurityProtocol;
+use crate::security::{KafkaPrincipal, Operation, ResourceType};
+use crate::state::{BoundListener, BrokerState};
+
+/// The client software a connection announced in ApiVersions v3+ (KIP-511).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSoftware {
+    /// `client_software_name`, e.g. `librdkafka`.
+    pub name: String,
+    /// `client_software_version`, e.g. `2.3.0`.
+    pub version: String,
+}
+
+/// What stays the same for every request of one connection.
+#[derive(Debug)]
+pub struct ConnectionContext {
+    /// The authenticated principal; `User:ANONYMOUS` on PLAINTEXT listeners.
+    pub principal: KafkaPrincipal,
+    /// Index of the listener in [`BrokerState::listeners`].
+    pub listener: usize,
+    /// The listener's name, e.g. `PLAINTEXT`.
+    pub listener_name: String,
+    /// The listener's security protocol.
+    pub security_protocol: SecurityProtocol,
+    /// The client's address.
+    pub peer: SocketAddr,
+    client_software: Mutex<Option<ClientSoftware>>,
+}
+
+impl ConnectionContext {
+    /// A connection from `peer` on listener `listener` of `state`, as `principal`.
+    pub fn new(
+        state: &BrokerState,
+        listener: usize,
+        peer: SocketAddr,
+        principal: KafkaPrincipal,
+    ) -> Self {
+        let bound = state.listeners.get(listener);
+        Self {
+            principal,
+            listener,
+            listener_name: bound.map(|l| l.name.clone()).unwrap_or_default(),
+            security_protocol: bound.map_or(SecurityProtocol::Plaintext, |l| l.security_protocol),
+            peer,
+            client_software: Mutex::new(None),
+        }
+    }
+
+    /// The client software the connection announced, if any (KIP-511).
+    pub fn client_software(&self) -> Option<ClientSoftware> {
+        self.client_software
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Records the client software of an ApiVersions v3+ request.
+    pub fn set_client_software(&self, software: ClientSoftware) {
+        *self
+            .client_software
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(software);
+    }
+}
+
+/// One request's context, handed to every handler.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestContext<'a> {
+    /// The broker's shared state: topics, coordinators, config.
+    pub state: &'a BrokerState,
+    /// The connection the request came in on.
+    pub connection: &'a ConnectionContext,
+    /// The API.
+    pub api_key: ApiKey,
+    /// The request's version: handlers answer at the same version.
+    pub api_version: i16,
+    /// The header's correlation id, echoed in the response.
+    pub correlation_id: i32,
+    /// The header's client id; empty when the client sent none.
+    pub client_id: &'a str,
+}
+
+impl RequestContext<'_> {
+    /// The principal the request runs as.
+    pub fn principal(&self) -> &KafkaPrincipal {
+        &self.connection.principal
+    }
+
+    /// The listener the request came in on, as bound and advertised.
+    pub fn listener(&self) -> Option<&BoundListener> {
+        self.state.listeners.get(self.connection.listener)
+    }
+
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.connection.peer
+    }
+
+    /// The client's host as Kafka reports it in group descriptions: `/` and the address.
+    pub fn client_host(&self) -> String {
+        format!("/{}", self.connection.peer.ip())
+    }
+
+    /// Whether the request's principal may perform `operation` on the resource
+    /// `(resource_type, name)` (Kafka's `AuthHelper.authorize`). Handlers ask per resource and
+    /// answer a refusal with the resource's `*_AUTHORIZATION_FAILED` code.
+    pub fn authorize(&self, operation: Operation, resource_type: ResourceType, name: &str) -> bool {
+        self.state
+            .authorizer
+            .authorize(self.principal(), operation, resource_type, name)
+    }
+}

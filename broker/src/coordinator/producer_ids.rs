@@ -1,0 +1,45 @@
+//! Producer ids (KIP-98): handed out in blocks persisted before use, so an id is never given
+//! twice, even across restarts.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::metadata::topics::write_atomically;
+
+/// Allocates producer ids in blocks persisted before use, so an id is never handed out twice,
+/// even across restarts.
+#[derive(Debug)]
+pub struct ProducerIdAllocator {
+    path: PathBuf,
+    state: Mutex<(i64, i64)>,
+}
+
+const PRODUCER_ID_BLOCK: i64 = 1000;
+
+impl ProducerIdAllocator {
+    /// The allocator of the log dir `log_dir`, resuming after the last persisted block.
+    pub fn open(log_dir: &Path) -> Self {
+        let path = log_dir.join("josefine-producer-id-block");
+        let next = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0i64);
+        Self {
+            path,
+            state: Mutex::new((next, next)),
+        }
+    }
+
+    /// The next producer id. Errors when the block file cannot be written.
+    pub fn allocate(&self) -> std::io::Result<i64> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.0 == state.1 {
+            let end = state.1 + PRODUCER_ID_BLOCK;
+            write_atomically(&self.path, end.to_string().as_bytes())?;
+            state.1 = end;
+        }
+        let id = state.0;
+        state.0 += 1;
+        Ok(id)
+    }
+}

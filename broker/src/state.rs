@@ -1,0 +1,55 @@
+//! The broker's shared state: what request handlers reach through
+//! [`crate::context::RequestContext`].
+
+use std::net::SocketAddr;
+
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+
+use crate::config::{BrokerConfig, SecurityProtocol};
+use crate::coordinator::fetch_session::FetchSessionCache;
+use crate::coordinator::group::GroupCoordinator;
+use crate::coordinator::producer_ids::ProducerIdAllocator;
+use crate::coordinator::txn::TransactionCoordinator;
+use crate::metadata::topics::TopicRegistry;
+use crate::security::Authorizer;
+
+/// A bound listener and what Metadata advertises for it.
+#[derive(Debug, Clone)]
+pub struct BoundListener {
+    /// Listener name.
+    pub name: String,
+    /// The local address it is bound to.
+    pub local_addr: SocketAddr,
+    /// Its security protocol (`listener.security.protocol.map`).
+    pub security_protocol: SecurityProtocol,
+    /// Host advertised to clients.
+    pub advertised_host: String,
+    /// Port advertised to clients.
+    pub advertised_port: i32,
+}
+
+/// Everything the request handlers share.
+#[derive(Debug)]
+pub struct BrokerState {
+    /// The checked configuration.
+    pub config: BrokerConfig,
+    /// The cluster id from `meta.properties`.
+    pub cluster_id: String,
+    /// Topics and partitions.
+    pub topics: TopicRegistry,
+    /// Incremental fetch sessions (KIP-227).
+    pub fetch_sessions: FetchSessionCache,
+    /// Producer ids for InitProducerId.
+    pub producer_ids: ProducerIdAllocator,
+    /// The listeners, as bound.
+    pub listeners: Vec<BoundListener>,
+    /// Consumer groups and their committed offsets.
+    pub groups: GroupCoordinator,
+    /// Transactional ids and their transactions.
+    pub transactions: TransactionCoordinator,
+    /// Decides what each principal may do.
+    pub authorizer: Authorizer,
+    /// The APIs served and their version ranges, as ApiVersions advertises them: the rows of
+    /// the API table (`protocol::apis::APIS`).
+    pub api_versions: Vec<ApiVersion>,
+}
