@@ -7,7 +7,7 @@
 //! References: Kafka's `RequestContext`; KIP-511 (client software name and version).
 
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use kafka_protocol::messages::ApiKey;
 
@@ -79,8 +79,9 @@ impl ConnectionContext {
 /// One request's context, handed to every handler.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestContext<'a> {
-    /// The broker's shared state: topics, coordinators, config.
-    pub state: &'a BrokerState,
+    /// The broker's shared state: topics, coordinators, config. An `Arc`, so that a handler
+    /// can move work that blocks (file creation, fsync) to the blocking pool.
+    pub state: &'a Arc<BrokerState>,
     /// The connection the request came in on.
     pub connection: &'a ConnectionContext,
     /// The API.

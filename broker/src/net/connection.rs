@@ -58,7 +58,7 @@ fn is_disconnect(err: &std::io::Error) -> bool {
 }
 
 async fn run<S>(
-    state: &BrokerState,
+    state: &Arc<BrokerState>,
     connection: &ConnectionContext,
     stream: S,
     cancel: CancellationToken,

@@ -20,6 +20,8 @@
 //! References: Kafka protocol guide; KIP-35 (ApiVersions), KIP-482 (tagged fields), KIP-511
 //! (ApiVersions fallback for unsupported versions).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
@@ -388,7 +390,7 @@ pub fn decode_request(mut frame: Bytes) -> Result<DecodedRequest, ConnectionErro
 /// Errors (the connection closes): see [`decode_request`]; a failed Produce with acks=0; a
 /// response that cannot be encoded.
 pub async fn handle_frame(
-    state: &BrokerState,
+    state: &Arc<BrokerState>,
     connection: &ConnectionContext,
     frame: Bytes,
 ) -> Result<Option<ResponseFrame>, ConnectionError> {
