@@ -6,9 +6,11 @@ use rdkafka::types::RDKafkaErrorCode;
 use std::time::Duration;
 
 use crate::common::*;
+use crate::watchdog;
 
 #[test]
 fn create_topics_errors_follow_kafka() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     let admin = admin(&bootstrap)?;
@@ -62,6 +64,7 @@ fn create_topics_errors_follow_kafka() -> TestResult {
 
 #[test]
 fn delete_topics_and_create_partitions() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     let admin = admin(&bootstrap)?;
@@ -110,6 +113,7 @@ fn delete_topics_and_create_partitions() -> TestResult {
 
 #[test]
 fn describe_configs_of_topic_and_broker() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = josefine::Broker::builder()
         .property("log.retention.hours", "1")
         .start_blocking()?;

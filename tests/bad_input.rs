@@ -11,6 +11,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, StrBytes};
 
 use crate::common::*;
+use crate::watchdog;
 
 /// Whether the broker closed the connection: a read returns end of stream or a reset.
 fn closed_by_broker(stream: &mut TcpStream) -> bool {
@@ -51,6 +52,7 @@ fn still_serves(bootstrap: &str, produced: &mut usize) -> TestResult {
 
 #[test]
 fn hostile_bytes_close_only_their_connection() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     let mut produced = 0;
@@ -181,6 +183,7 @@ fn hostile_bytes_close_only_their_connection() -> TestResult {
 
 #[test]
 fn api_versions_above_ours_gets_the_kip_511_answer() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let mut stream = connect(&broker.bootstrap_servers())?;
     // ApiVersions v9, which no broker knows: answered in v0 with UNSUPPORTED_VERSION.
@@ -219,6 +222,7 @@ fn api_versions_above_ours_gets_the_kip_511_answer() -> TestResult {
 
 #[test]
 fn describe_configs_of_a_missing_topic_is_unknown_topic_on_the_wire() -> TestResult {
+    let _watchdog = watchdog::guard();
     use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
     use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
     let broker = broker()?;

@@ -387,3 +387,43 @@ pub fn read_to_end(bootstrap: &str, topic: &str) -> TestResult<Vec<Received>> {
         }
     }
 }
+
+/// A client being closed on a thread of its own: see [`close_in_background`].
+pub struct Closing {
+    what: String,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl Closing {
+    /// Waits up to `deadline` for the close to finish; false (with a warning) when it did not.
+    pub fn wait(self, deadline: Duration) -> bool {
+        let closed = self.done.recv_timeout(deadline).is_ok();
+        if !closed {
+            eprintln!(
+                "warning: {} did not close within {deadline:?}; left closing in the background",
+                self.what
+            );
+        }
+        closed
+    }
+}
+
+/// Closes (drops) `client` on a thread of its own, so that the test goes on serving the other
+/// clients meanwhile.
+///
+/// librdkafka's consumer close serves a last rebalance; seen in CI, a REVOKE whose
+/// `rd_kafka_assign(NULL)` never returned while another member's close rebalanced the group,
+/// and the test hung in the consumer's destructor. Closed here, such a hang costs the test
+/// at most the wait it chooses, and a consumer that never closes is still evicted by the
+/// broker after its session timeout.
+pub fn close_in_background<T: Send + 'static>(client: T, what: &str) -> Closing {
+    let (tx, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(client);
+        let _ = tx.send(());
+    });
+    Closing {
+        what: what.to_string(),
+        done,
+    }
+}

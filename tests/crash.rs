@@ -10,6 +10,7 @@ use rdkafka::producer::{BaseRecord, Producer};
 
 use crate::broker_process::BrokerProcess;
 use crate::common::*;
+use crate::watchdog;
 
 /// A small deterministic generator (xorshift), so that a failing run can be repeated.
 struct Seeded(u64);
@@ -48,11 +49,13 @@ impl rdkafka::producer::ProducerContext for AckLog {
 
 #[test]
 fn sigkill_during_heavy_producing_loses_no_acknowledged_record() -> TestResult {
+    let _watchdog = watchdog::guard();
     crash_loop(6, &[], 0x5eed_1234)
 }
 
 #[test]
 fn flush_interval_messages_one_keeps_every_acknowledged_record() -> TestResult {
+    let _watchdog = watchdog::guard();
     crash_loop(2, &["log.flush.interval.messages=1"], 0xf105)
 }
 
@@ -177,6 +180,7 @@ fn crash_loop(rounds: usize, overrides: &[&str], seed: u64) -> TestResult {
 /// namespace (`unshare`), so that the disk fills after a few MiB of records.
 #[test]
 fn a_full_disk_fails_produces_with_kafka_storage_error_and_recovers() -> TestResult {
+    let _watchdog = watchdog::guard();
     let mount = tempfile::tempdir()?;
     let log_dir = mount.path().join("data");
     let mut command = Command::new("unshare");

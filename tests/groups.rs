@@ -12,6 +12,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::common::*;
+use crate::watchdog;
 
 /// One rebalance event: "assign" or "revoke", and the partitions.
 type Event = (&'static str, Vec<i32>);
@@ -160,6 +161,7 @@ fn all_records(partitions: i32, per_partition: usize) -> BTreeSet<(i32, i64)> {
 
 #[test]
 fn three_consumers_split_a_topic_and_take_over_from_one_that_leaves() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(&bootstrap, "split", 6, &[])?;
@@ -175,19 +177,22 @@ fn three_consumers_split_a_topic_and_take_over_from_one_that_leaves() -> TestRes
         "a 2/2/2 split and every record",
         |s, seen| splits(s, 6, &[2, 2, 2]) && seen.is_superset(&everything),
     )?;
-    // One leaves (LeaveGroup on close): the other two take its partitions.
-    drop(c);
+    // One leaves (LeaveGroup on close): the other two take its partitions. It closes on a
+    // thread of its own while the others are polled, so their rebalance is served meanwhile.
+    let closing = close_in_background(c, "consumer c");
     poll_until(
         &[&a, &b],
         &mut seen,
         "a 3/3 split after a member left",
         |s, _| splits(s, 6, &[3, 3]),
     )?;
+    closing.wait(PATIENCE);
     Ok(())
 }
 
 #[test]
 fn a_killed_member_loses_its_partitions_after_the_session_timeout() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = josefine::Broker::builder()
         .property("group.min.session.timeout.ms", "500")
         .start_blocking()?;
@@ -243,6 +248,7 @@ fn a_killed_member_loses_its_partitions_after_the_session_timeout() -> TestResul
 
 #[test]
 fn cooperative_sticky_moves_only_what_it_must() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(&bootstrap, "coop", 6, &[])?;
@@ -284,6 +290,7 @@ fn cooperative_sticky_moves_only_what_it_must() -> TestResult {
 
 #[test]
 fn eager_assignors_split_and_revoke_everything() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(&bootstrap, "eager", 4, &[])?;
@@ -319,6 +326,7 @@ fn eager_assignors_split_and_revoke_everything() -> TestResult {
 
 #[test]
 fn a_restarted_static_member_gets_its_partitions_back_without_a_rebalance() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(&bootstrap, "static", 4, &[])?;
@@ -340,8 +348,9 @@ fn a_restarted_static_member_gets_its_partitions_back_without_a_rebalance() -> T
     })?;
     let events_before = a_events.count();
     // A static member does not leave when it closes (KIP-345); its replacement comes back
-    // with the same instance id within the session timeout.
-    drop(b);
+    // with the same instance id within the session timeout. The close is bounded: see
+    // `close_in_background`.
+    close_in_background(b, "static member b").wait(PATIENCE);
     let (b, _) = member(
         &bootstrap,
         "statics",
@@ -372,6 +381,7 @@ fn a_restarted_static_member_gets_its_partitions_back_without_a_rebalance() -> T
 
 #[test]
 fn committed_offsets_survive_a_broker_restart() -> TestResult {
+    let _watchdog = watchdog::guard();
     let dir = tempfile::tempdir()?;
     let commit = |bootstrap: &str| -> TestResult {
         let consumer = consumer(bootstrap, &[("group.id", "durable")])?;
@@ -417,6 +427,7 @@ fn committed_offsets_survive_a_broker_restart() -> TestResult {
 
 #[test]
 fn groups_are_listed_described_and_deleted() -> TestResult {
+    let _watchdog = watchdog::guard();
     use rdkafka::admin::AdminOptions;
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
@@ -455,7 +466,7 @@ fn groups_are_listed_described_and_deleted() -> TestResult {
         ),
         "a group with members is not deleted: {deleted:?}"
     );
-    drop(a);
+    close_in_background(a, "the only member").wait(PATIENCE);
     let deleted = block_on(admin.delete_groups(&["described", "never-existed"], &options))??;
     assert!(deleted[0].is_ok(), "{deleted:?}");
     assert!(
@@ -476,6 +487,7 @@ fn groups_are_listed_described_and_deleted() -> TestResult {
 
 #[test]
 fn a_consumer_protocol_member_joins_consumes_and_commits() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = josefine::Broker::builder()
         .property("group.consumer.heartbeat.interval.ms", "100")
         .start_blocking()?;
@@ -527,6 +539,7 @@ fn a_consumer_protocol_member_joins_consumes_and_commits() -> TestResult {
 
 #[test]
 fn bad_commits_get_kafka_error_codes_and_change_nothing() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(&bootstrap, "real", 1, &[])?;
@@ -573,6 +586,7 @@ fn bad_commits_get_kafka_error_codes_and_change_nothing() -> TestResult {
 
 #[test]
 fn stale_generations_and_unknown_members_are_fenced_on_the_wire() -> TestResult {
+    let _watchdog = watchdog::guard();
     use kafka_protocol::messages::*;
     use kafka_protocol::protocol::StrBytes;
     let s = |v: &str| StrBytes::from_string(v.to_string());

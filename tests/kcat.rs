@@ -5,6 +5,7 @@ use std::process::{Command, Stdio};
 
 use crate::broker_process::BrokerProcess;
 use crate::common::*;
+use crate::watchdog;
 
 fn kcat() -> TestResult<Command> {
     let found = Command::new("kcat").arg("-V").output();
@@ -17,6 +18,7 @@ fn kcat() -> TestResult<Command> {
 
 #[test]
 fn kcat_round_trip_of_a_text_file() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = BrokerProcess::start()?;
     // A real text file: this crate's own source, one record per non-empty line.
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/storage/src/log.rs"))?;
@@ -75,6 +77,7 @@ fn kcat_round_trip_of_a_text_file() -> TestResult {
 
 #[test]
 fn rdkafka_against_the_broker_process() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = BrokerProcess::start()?;
     create_topic(&broker.bootstrap, "process", 2, &[])?;
     let (producer, deliveries) = producer(&broker.bootstrap, &[("compression.type", "zstd")])?;
@@ -99,6 +102,7 @@ fn rdkafka_against_the_broker_process() -> TestResult {
 
 #[test]
 fn invalid_config_exits_with_code_2() -> TestResult {
+    let _watchdog = watchdog::guard();
     let output = Command::new(env!("CARGO_BIN_EXE_josefine"))
         .args(["broker", "--override", "num.partitions=many"])
         .output()?;

@@ -11,6 +11,7 @@ use rdkafka::producer::BaseRecord;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::common::*;
+use crate::watchdog;
 
 /// An embedded broker whose background tasks run often.
 fn busy_broker() -> TestResult<josefine::BlockingBroker> {
@@ -90,6 +91,7 @@ fn numbered(range: std::ops::Range<usize>) -> Vec<(String, Option<String>)> {
 
 #[test]
 fn retention_by_size_deletes_segments_and_moves_the_earliest_offset() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = busy_broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(
@@ -125,6 +127,7 @@ fn retention_by_size_deletes_segments_and_moves_the_earliest_offset() -> TestRes
 
 #[test]
 fn retention_by_time_deletes_everything_old_and_the_log_goes_on() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = busy_broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(
@@ -149,6 +152,7 @@ fn retention_by_time_deletes_everything_old_and_the_log_goes_on() -> TestResult 
 
 #[test]
 fn delete_records_moves_the_earliest_offset_and_consumers_follow() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(&bootstrap, "trimmed", 1, &[])?;
@@ -199,6 +203,7 @@ fn delete_records_moves_the_earliest_offset_and_consumers_follow() -> TestResult
 
 #[test]
 fn compaction_keeps_the_last_value_per_key_and_drops_tombstones() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = busy_broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(
@@ -276,6 +281,7 @@ fn compaction_keeps_the_last_value_per_key_and_drops_tombstones() -> TestResult 
 
 #[test]
 fn altered_topic_configs_take_effect_without_a_restart() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(&bootstrap, "altered", 1, &[])?;
@@ -325,6 +331,7 @@ fn altered_topic_configs_take_effect_without_a_restart() -> TestResult {
 
 #[test]
 fn topic_and_broker_configs_persist_across_a_restart() -> TestResult {
+    let _watchdog = watchdog::guard();
     let dir = tempfile::tempdir()?;
     let start = || {
         josefine::Broker::builder()
@@ -360,6 +367,7 @@ fn topic_and_broker_configs_persist_across_a_restart() -> TestResult {
 
 #[test]
 fn offset_for_leader_epoch_answers_the_log_end() -> TestResult {
+    let _watchdog = watchdog::guard();
     use kafka_protocol::messages::offset_for_leader_epoch_request::{
         OffsetForLeaderPartition, OffsetForLeaderTopic,
     };

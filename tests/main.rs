@@ -4,6 +4,8 @@
 #[path = "support/broker_process.rs"]
 mod broker_process;
 mod common;
+#[path = "support/watchdog.rs"]
+mod watchdog;
 
 mod admin;
 mod bad_input;

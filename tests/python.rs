@@ -5,6 +5,7 @@ use std::process::Command;
 
 use crate::broker_process::BrokerProcess;
 use crate::common::*;
+use crate::watchdog;
 
 /// Runs `tests/python/<script>` against a fresh broker process and checks it printed `expect`.
 fn run_script(module: &str, package: &str, script: &str, expect: &str) -> TestResult {
@@ -33,6 +34,7 @@ fn run_script(module: &str, package: &str, script: &str, expect: &str) -> TestRe
 
 #[test]
 fn confluent_kafka_python_round_trip() -> TestResult {
+    let _watchdog = watchdog::guard();
     run_script(
         "confluent_kafka",
         "confluent-kafka",
@@ -43,6 +45,7 @@ fn confluent_kafka_python_round_trip() -> TestResult {
 
 #[test]
 fn kafka_python_incremental_fetch_sessions() -> TestResult {
+    let _watchdog = watchdog::guard();
     run_script(
         "kafka",
         "kafka-python",
@@ -53,6 +56,7 @@ fn kafka_python_incremental_fetch_sessions() -> TestResult {
 
 #[test]
 fn python_clients_form_list_describe_and_delete_groups() -> TestResult {
+    let _watchdog = watchdog::guard();
     run_script(
         "confluent_kafka",
         "confluent-kafka",
@@ -63,6 +67,7 @@ fn python_clients_form_list_describe_and_delete_groups() -> TestResult {
 
 #[test]
 fn python_clients_see_commits_and_never_aborts() -> TestResult {
+    let _watchdog = watchdog::guard();
     run_script(
         "confluent_kafka",
         "confluent-kafka",
@@ -73,6 +78,7 @@ fn python_clients_see_commits_and_never_aborts() -> TestResult {
 
 #[test]
 fn confluent_kafka_admin_alters_topic_and_broker_configs() -> TestResult {
+    let _watchdog = watchdog::guard();
     run_script(
         "confluent_kafka",
         "confluent-kafka",

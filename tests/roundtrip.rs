@@ -7,6 +7,7 @@ use rdkafka::producer::BaseRecord;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::common::*;
+use crate::watchdog;
 
 const BASE_TIMESTAMP: i64 = 1_700_000_000_000;
 
@@ -35,27 +36,33 @@ fn codec_round_trip(codec: &str) -> TestResult {
 
 #[test]
 fn round_trip_uncompressed() -> TestResult {
+    let _watchdog = watchdog::guard();
     codec_round_trip("none")
 }
 #[test]
 fn round_trip_gzip() -> TestResult {
+    let _watchdog = watchdog::guard();
     codec_round_trip("gzip")
 }
 #[test]
 fn round_trip_snappy() -> TestResult {
+    let _watchdog = watchdog::guard();
     codec_round_trip("snappy")
 }
 #[test]
 fn round_trip_lz4() -> TestResult {
+    let _watchdog = watchdog::guard();
     codec_round_trip("lz4")
 }
 #[test]
 fn round_trip_zstd() -> TestResult {
+    let _watchdog = watchdog::guard();
     codec_round_trip("zstd")
 }
 
 #[test]
 fn acks_zero_one_and_all() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     let mut expected_offset = 0;
@@ -95,6 +102,7 @@ fn acks_zero_one_and_all() -> TestResult {
 
 #[test]
 fn one_mebibyte_record() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(&bootstrap, "big", 1, &[("max.message.bytes", "2097152")])?;
@@ -140,6 +148,7 @@ fn one_mebibyte_record() -> TestResult {
 
 #[test]
 fn auto_created_and_explicit_topics() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = josefine::Broker::builder()
         .property("num.partitions", "4")
         .start_blocking()?;
@@ -181,6 +190,7 @@ fn auto_created_and_explicit_topics() -> TestResult {
 
 #[test]
 fn auto_create_disabled_answers_unknown_topic() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = josefine::Broker::builder()
         .property("auto.create.topics.enable", "false")
         .start_blocking()?;
@@ -199,6 +209,7 @@ fn auto_create_disabled_answers_unknown_topic() -> TestResult {
 
 #[test]
 fn list_offsets_by_timestamp() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(&bootstrap, "times", 1, &[])?;
@@ -247,6 +258,7 @@ fn list_offsets_by_timestamp() -> TestResult {
 
 #[test]
 fn restart_on_the_same_dir_keeps_everything() -> TestResult {
+    let _watchdog = watchdog::guard();
     let dir = tempfile::tempdir()?;
     let first = josefine::Broker::builder()
         .log_dir(dir.path())
@@ -296,6 +308,7 @@ fn restart_on_the_same_dir_keeps_everything() -> TestResult {
 
 #[test]
 fn long_poll_fetch_is_woken_by_a_produce() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(&bootstrap, "wake", 1, &[])?;
@@ -326,6 +339,7 @@ fn long_poll_fetch_is_woken_by_a_produce() -> TestResult {
 
 #[test]
 fn idempotent_producer_gets_a_producer_id() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(&bootstrap, "idempotent", 2, &[])?;
@@ -354,6 +368,7 @@ fn idempotent_producer_gets_a_producer_id() -> TestResult {
 
 #[test]
 fn log_append_time_topics_stamp_the_broker_clock() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(
@@ -399,6 +414,7 @@ fn log_append_time_topics_stamp_the_broker_clock() -> TestResult {
 
 #[test]
 fn fetch_out_of_range_resets_per_auto_offset_reset() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(&bootstrap, "range", 1, &[])?;
@@ -450,6 +466,7 @@ fn consumer_with_reset_error(bootstrap: &str) -> TestResult<rdkafka::consumer::B
 
 #[test]
 fn manual_replica_assignment_on_this_broker() -> TestResult {
+    let _watchdog = watchdog::guard();
     use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();

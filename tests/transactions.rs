@@ -16,6 +16,7 @@ use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::common::*;
+use crate::watchdog;
 
 /// A TCP proxy in front of the broker whose connections can be cut, so that a producer loses
 /// requests in flight and retries them.
@@ -149,6 +150,7 @@ fn send(producer: &TestProducer, topic: &str, partition: i32, value: &str) -> Te
 
 #[test]
 fn an_idempotent_producer_retrying_through_cut_connections_writes_no_duplicates() -> TestResult {
+    let _watchdog = watchdog::guard();
     let (proxy, listener) = CuttingProxy::bind()?;
     let broker = josefine::Broker::builder()
         .property(
@@ -222,6 +224,7 @@ fn an_idempotent_producer_retrying_through_cut_connections_writes_no_duplicates(
 
 #[test]
 fn read_committed_sees_commits_and_never_aborts() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(&bootstrap, "txn", 2, &[])?;
@@ -278,6 +281,7 @@ fn read_committed_sees_commits_and_never_aborts() -> TestResult {
 
 #[test]
 fn a_zombie_producer_is_fenced_and_its_transaction_aborted() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = broker()?;
     let bootstrap = broker.bootstrap_servers();
     create_topic(&bootstrap, "fenced", 1, &[])?;
@@ -305,6 +309,7 @@ fn a_zombie_producer_is_fenced_and_its_transaction_aborted() -> TestResult {
 
 #[test]
 fn an_abandoned_transaction_is_aborted_after_its_timeout() -> TestResult {
+    let _watchdog = watchdog::guard();
     let broker = josefine::Broker::builder()
         .property(
             "transaction.abort.timed.out.transaction.cleanup.interval.ms",
@@ -439,6 +444,7 @@ fn process(
 
 #[test]
 fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_broker_restart() -> TestResult {
+    let _watchdog = watchdog::guard();
     let total = 100_000;
     let dir = tempfile::tempdir()?;
     let start_broker = || {
@@ -543,6 +549,7 @@ fn raw_produce(
 
 #[test]
 fn retried_batches_are_recognised_across_a_broker_restart_on_the_wire() -> TestResult {
+    let _watchdog = watchdog::guard();
     use kafka_protocol::messages::*;
     let dir = tempfile::tempdir()?;
     let start = || {
@@ -622,6 +629,7 @@ fn retried_batches_are_recognised_across_a_broker_restart_on_the_wire() -> TestR
 
 #[test]
 fn transaction_apis_answer_kafkas_error_codes_on_the_wire() -> TestResult {
+    let _watchdog = watchdog::guard();
     use kafka_protocol::error::ResponseError;
     use kafka_protocol::messages::*;
     use kafka_protocol::protocol::StrBytes;

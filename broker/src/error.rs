@@ -44,6 +44,9 @@ pub enum ConnectionError {
     /// of it.
     #[error("produce with acks=0 failed: {0}")]
     ProduceWithoutAcksFailed(String),
+    /// Work moved to the blocking pool panicked (a bug: logged and the connection closed).
+    #[error("blocking task failed: {0}")]
+    TaskFailed(String),
     /// A response could not be encoded (a bug: logged and the connection closed).
     #[error("cannot encode response: {0}")]
     Encode(String),

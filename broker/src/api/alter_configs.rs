@@ -30,8 +30,85 @@ const DYNAMIC_BROKER_KEYS: &[&str] = &[
     "log.cleaner.io.max.bytes.per.second",
 ];
 
-/// Why altering a resource failed: the error code and its message.
-pub(crate) type Failure = (ResponseError, String);
+/// Why altering a resource's configs failed. The message is Kafka's; [`AlterError::code`]
+/// gives the error code the resource is answered with.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AlterError {
+    /// The topic does not exist: UNKNOWN_TOPIC_OR_PARTITION.
+    #[error("The topic '{0}' does not exist.")]
+    UnknownTopic(String),
+    /// A broker resource named neither empty nor this node: INVALID_REQUEST.
+    #[error("Unexpected broker id, expected {node_id} or empty string, but received {name}")]
+    OtherBroker {
+        /// This broker's id.
+        node_id: i32,
+        /// The name given.
+        name: String,
+    },
+    /// A resource type other than topic and broker: INVALID_REQUEST.
+    #[error("Unsupported resource type {0}")]
+    UnsupportedResourceType(i8),
+    /// A resource given twice in one request: INVALID_REQUEST.
+    #[error("Duplicate resource {0} in the request")]
+    DuplicateResource(String),
+    /// A key given twice in one IncrementalAlterConfigs resource: INVALID_REQUEST.
+    #[error("Error due to duplicate config keys: {0}")]
+    DuplicateKey(String),
+    /// An operation code outside SET, DELETE, APPEND, SUBTRACT: INVALID_REQUEST.
+    #[error("Unknown config operation {operation} for {key}")]
+    UnknownOperation {
+        /// The operation code.
+        operation: i8,
+        /// The key.
+        key: String,
+    },
+    /// A topic config name Kafka does not know: INVALID_CONFIG.
+    #[error("Unknown topic config name: {0}")]
+    UnknownTopicConfig(String),
+    /// A broker key that cannot change at run time: INVALID_CONFIG.
+    #[error("Cannot update these configs dynamically: Set({0})")]
+    NotDynamic(String),
+    /// APPEND or SUBTRACT on a key that is not a list: INVALID_CONFIG.
+    #[error("Config value {operation} is not allowed for config key: {key}")]
+    NotAList {
+        /// `append` or `subtract`.
+        operation: &'static str,
+        /// The key.
+        key: String,
+    },
+    /// A dynamic broker key with a value that is not a non-negative number: INVALID_CONFIG.
+    #[error("Invalid value {value} for configuration {key}: must be a non-negative number")]
+    NotANumber {
+        /// The key.
+        key: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// The registry refused or could not persist the new configs.
+    #[error("{0}")]
+    Topics(#[from] TopicError),
+}
+
+impl AlterError {
+    /// The Kafka error code of the failure.
+    pub(crate) fn code(&self) -> ResponseError {
+        match self {
+            AlterError::UnknownTopic(_) => ResponseError::UnknownTopicOrPartition,
+            AlterError::OtherBroker { .. }
+            | AlterError::UnsupportedResourceType(_)
+            | AlterError::DuplicateResource(_)
+            | AlterError::DuplicateKey(_)
+            | AlterError::UnknownOperation { .. } => ResponseError::InvalidRequest,
+            AlterError::UnknownTopicConfig(_)
+            | AlterError::NotDynamic(_)
+            | AlterError::NotAList { .. }
+            | AlterError::NotANumber { .. } => ResponseError::InvalidConfig,
+            AlterError::Topics(TopicError::InvalidConfig(_)) => ResponseError::InvalidConfig,
+            AlterError::Topics(TopicError::Unknown) => ResponseError::UnknownTopicOrPartition,
+            AlterError::Topics(_) => ResponseError::KafkaStorageError,
+        }
+    }
+}
 
 /// What a config alteration targets.
 pub(crate) enum Target {
@@ -53,27 +130,24 @@ impl Target {
         ctx: &RequestContext<'_>,
         resource_type: i8,
         name: &str,
-    ) -> Result<Self, Failure> {
+    ) -> Result<Self, AlterError> {
         let node_id = ctx.state.config.node_id;
         match resource_type {
-            RESOURCE_TOPIC => ctx.state.topics.get(name).map(Target::Topic).ok_or((
-                ResponseError::UnknownTopicOrPartition,
-                format!("The topic '{name}' does not exist."),
-            )),
+            RESOURCE_TOPIC => ctx
+                .state
+                .topics
+                .get(name)
+                .map(Target::Topic)
+                .ok_or_else(|| AlterError::UnknownTopic(name.to_string())),
             RESOURCE_BROKER if name.is_empty() => Ok(Target::Broker { default: true }),
             RESOURCE_BROKER if name.parse::<i32>().ok() == Some(node_id) => {
                 Ok(Target::Broker { default: false })
             }
-            RESOURCE_BROKER => Err((
-                ResponseError::InvalidRequest,
-                format!(
-                    "Unexpected broker id, expected {node_id} or empty string, but received {name}"
-                ),
-            )),
-            other => Err((
-                ResponseError::InvalidRequest,
-                format!("Unsupported resource type {other}"),
-            )),
+            RESOURCE_BROKER => Err(AlterError::OtherBroker {
+                node_id,
+                name: name.to_string(),
+            }),
+            other => Err(AlterError::UnsupportedResourceType(other)),
         }
     }
 
@@ -93,7 +167,7 @@ impl Target {
     }
 
     /// Whether `key` may be set on this resource; INVALID_CONFIG otherwise.
-    pub(crate) fn check_key(&self, key: &str) -> Result<(), Failure> {
+    pub(crate) fn check_key(&self, key: &str) -> Result<(), AlterError> {
         let known = match self {
             Target::Topic(_) => definition(key).is_some(),
             Target::Broker { .. } => is_broker_synonym(key) || DYNAMIC_BROKER_KEYS.contains(&key),
@@ -101,15 +175,10 @@ impl Target {
         if known {
             return Ok(());
         }
-        Err((
-            ResponseError::InvalidConfig,
-            match self {
-                Target::Topic(_) => format!("Unknown topic config name: {key}"),
-                Target::Broker { .. } => {
-                    format!("Cannot update these configs dynamically: Set({key})")
-                }
-            },
-        ))
+        Err(match self {
+            Target::Topic(_) => AlterError::UnknownTopicConfig(key.to_string()),
+            Target::Broker { .. } => AlterError::NotDynamic(key.to_string()),
+        })
     }
 
     /// Checks `configs` as the resource's new dynamic configs and, unless `validate_only`,
@@ -119,7 +188,7 @@ impl Target {
         ctx: &RequestContext<'_>,
         configs: BTreeMap<String, String>,
         validate_only: bool,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), AlterError> {
         for key in configs.keys() {
             self.check_key(key)?;
         }
@@ -130,10 +199,10 @@ impl Target {
                 for key in DYNAMIC_BROKER_KEYS {
                     if let Some(v) = configs.get(*key) {
                         if v.trim().parse::<i64>().map_or(true, |n| n < 0) {
-                            return Err((
-                                ResponseError::InvalidConfig,
-                                format!("Invalid value {v} for configuration {key}: must be a non-negative number"),
-                            ));
+                            return Err(AlterError::NotANumber {
+                                key,
+                                value: v.clone(),
+                            });
                         }
                     }
                 }
@@ -146,13 +215,12 @@ impl Target {
                 topics.set_dynamic_broker_configs(broker, cluster, validate_only)
             }
         };
-        result.map_err(|err| match err {
-            TopicError::InvalidConfig(e) => (ResponseError::InvalidConfig, e.to_string()),
-            TopicError::Unknown => (ResponseError::UnknownTopicOrPartition, err.to_string()),
-            other => {
-                tracing::error!(err = %other, "cannot persist altered configs");
-                (ResponseError::KafkaStorageError, other.to_string())
+        result.map_err(|err| {
+            let err = AlterError::from(err);
+            if err.code() == ResponseError::KafkaStorageError {
+                tracing::error!(%err, "cannot persist altered configs");
             }
+            err
         })
     }
 }
@@ -161,16 +229,16 @@ impl Target {
 fn outcome(
     resource_type: i8,
     resource_name: &kafka_protocol::protocol::StrBytes,
-    result: Result<(), Failure>,
+    result: Result<(), AlterError>,
 ) -> AlterConfigsResourceResponse {
     let response = AlterConfigsResourceResponse::default()
         .with_resource_type(resource_type)
         .with_resource_name(resource_name.clone());
     match result {
         Ok(()) => response,
-        Err((error, message)) => response
-            .with_error_code(error.code())
-            .with_error_message(Some(str_bytes(message))),
+        Err(err) => response
+            .with_error_code(err.code().code())
+            .with_error_message(Some(str_bytes(err.to_string()))),
     }
 }
 
@@ -191,10 +259,7 @@ pub async fn handle(
     for (resource, key) in request.resources.iter().zip(&keys) {
         let name = resource.resource_name.as_str();
         let result = if duplicates.contains(key) {
-            Err((
-                ResponseError::InvalidRequest,
-                format!("Duplicate resource {name} in the request"),
-            ))
+            Err(AlterError::DuplicateResource(name.to_string()))
         } else {
             Target::find(ctx, resource.resource_type, name).and_then(|target| {
                 let configs = resource
@@ -212,4 +277,50 @@ pub async fn handle(
         ));
     }
     Ok(AlterConfigsResponse::default().with_responses(responses))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_carry_kafkas_codes_and_messages() {
+        let cases = [
+            (
+                AlterError::UnknownTopic("t".into()),
+                ResponseError::UnknownTopicOrPartition,
+                "The topic 't' does not exist.",
+            ),
+            (
+                AlterError::OtherBroker {
+                    node_id: 0,
+                    name: "7".into(),
+                },
+                ResponseError::InvalidRequest,
+                "Unexpected broker id, expected 0 or empty string, but received 7",
+            ),
+            (
+                AlterError::NotDynamic("num.io.threads".into()),
+                ResponseError::InvalidConfig,
+                "Cannot update these configs dynamically: Set(num.io.threads)",
+            ),
+            (
+                AlterError::NotAList {
+                    operation: "append",
+                    key: "retention.ms".into(),
+                },
+                ResponseError::InvalidConfig,
+                "Config value append is not allowed for config key: retention.ms",
+            ),
+            (
+                AlterError::Topics(TopicError::Unknown),
+                ResponseError::UnknownTopicOrPartition,
+                "This server does not host this topic-partition.",
+            ),
+        ];
+        for (error, code, message) in cases {
+            assert_eq!(error.code(), code, "{error:?}");
+            assert_eq!(error.to_string(), message);
+        }
+    }
 }

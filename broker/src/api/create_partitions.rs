@@ -2,6 +2,8 @@
 //!
 //! References: KIP-195.
 
+use std::sync::Arc;
+
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
@@ -58,10 +60,14 @@ pub async fn handle(
                 continue;
             }
         }
-        match state
-            .topics
-            .add_partitions(&topic, wanted.count, request.validate_only)
-        {
+        // Creating the new partitions' files blocks: off the runtime.
+        let added = {
+            let (state, count, validate_only) =
+                (Arc::clone(state), wanted.count, request.validate_only);
+            super::blocking(move || state.topics.add_partitions(&topic, count, validate_only))
+                .await?
+        };
+        match added {
             Ok(()) => results.push(result),
             Err(err) => results.push(fail(topic_error_code(&err), err.to_string())),
         }

@@ -5,6 +5,7 @@
 //! (configs in the response, v5); KIP-516 (topic id, v7).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
@@ -41,15 +42,67 @@ fn failure(
         .with_error_message(Some(str_bytes(message)))
 }
 
+/// Why a topic of a CreateTopics request is refused before it is created, with Kafka's
+/// message; [`RequestError::code`] gives the error code.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RequestError {
+    /// INVALID_REQUEST.
+    #[error("Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.")]
+    CountsWithAssignments,
+    /// INVALID_REPLICA_ASSIGNMENT.
+    #[error("Partitions should be a consecutive 0-based integer sequence")]
+    NotConsecutive,
+    /// INVALID_REPLICA_ASSIGNMENT: a broker other than this one, or none.
+    #[error("Unknown broker(s) in the replica assignment of partition {partition}: only broker {node_id} exists")]
+    UnknownBroker {
+        /// The partition.
+        partition: i32,
+        /// This broker's id.
+        node_id: i32,
+    },
+    /// INVALID_REPLICA_ASSIGNMENT.
+    #[error("Duplicate brokers not allowed in replica assignment")]
+    DuplicateBrokers,
+    /// INVALID_REPLICATION_FACTOR: 0 or below -1.
+    #[error("Replication factor must be larger than 0, or -1 to use the default value.")]
+    ReplicationFactor,
+    /// INVALID_REPLICATION_FACTOR: above 1 on a single node.
+    #[error("Unable to replicate the partition {0} time(s): The target replication factor of {0} cannot be reached because only 1 broker(s) are registered.")]
+    ReplicationFactorTooLarge(i16),
+    /// INVALID_PARTITIONS.
+    #[error("Number of partitions was set to an invalid non-positive value.")]
+    Partitions,
+    /// INVALID_CONFIG.
+    #[error("Null value not supported for topic configs: {0}")]
+    NullConfig(String),
+}
+
+impl RequestError {
+    /// The Kafka error code of the refusal.
+    pub(crate) fn code(&self) -> ResponseError {
+        match self {
+            RequestError::CountsWithAssignments => ResponseError::InvalidRequest,
+            RequestError::NotConsecutive
+            | RequestError::UnknownBroker { .. }
+            | RequestError::DuplicateBrokers => ResponseError::InvalidReplicaAssignment,
+            RequestError::ReplicationFactor | RequestError::ReplicationFactorTooLarge(_) => {
+                ResponseError::InvalidReplicationFactor
+            }
+            RequestError::Partitions => ResponseError::InvalidPartitions,
+            RequestError::NullConfig(_) => ResponseError::InvalidConfig,
+        }
+    }
+}
+
 /// Checks one topic's request and returns (partitions, overrides).
 fn check(
     ctx: &RequestContext<'_>,
     topic: &CreatableTopic,
-) -> Result<(i32, BTreeMap<String, String>), (ResponseError, String)> {
+) -> Result<(i32, BTreeMap<String, String>), RequestError> {
     let node_id = ctx.state.config.node_id;
     if !topic.assignments.is_empty() {
         if topic.num_partitions != -1 || topic.replication_factor != -1 {
-            return Err((ResponseError::InvalidRequest, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into()));
+            return Err(RequestError::CountsWithAssignments);
         }
         let mut indexes: Vec<i32> = topic
             .assignments
@@ -58,43 +111,32 @@ fn check(
             .collect();
         indexes.sort_unstable();
         if indexes.iter().enumerate().any(|(i, p)| *p != i as i32) {
-            return Err((
-                ResponseError::InvalidReplicaAssignment,
-                "Partitions should be a consecutive 0-based integer sequence".into(),
-            ));
+            return Err(RequestError::NotConsecutive);
         }
         for assignment in &topic.assignments {
             if assignment.broker_ids.iter().any(|b| b.0 != node_id)
                 || assignment.broker_ids.is_empty()
             {
-                return Err((ResponseError::InvalidReplicaAssignment, format!("Unknown broker(s) in the replica assignment of partition {}: only broker {node_id} exists", assignment.partition_index)));
+                return Err(RequestError::UnknownBroker {
+                    partition: assignment.partition_index,
+                    node_id,
+                });
             }
             if assignment.broker_ids.len() > 1 {
-                return Err((
-                    ResponseError::InvalidReplicaAssignment,
-                    "Duplicate brokers not allowed in replica assignment".into(),
-                ));
+                return Err(RequestError::DuplicateBrokers);
             }
         }
     } else {
         if topic.replication_factor == 0 || topic.replication_factor < -1 {
-            return Err((
-                ResponseError::InvalidReplicationFactor,
-                "Replication factor must be larger than 0, or -1 to use the default value.".into(),
-            ));
+            return Err(RequestError::ReplicationFactor);
         }
         if topic.replication_factor > 1 {
-            let rf = topic.replication_factor;
-            return Err((
-                ResponseError::InvalidReplicationFactor,
-                format!("Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only 1 broker(s) are registered."),
+            return Err(RequestError::ReplicationFactorTooLarge(
+                topic.replication_factor,
             ));
         }
         if topic.num_partitions == 0 || topic.num_partitions < -1 {
-            return Err((
-                ResponseError::InvalidPartitions,
-                "Number of partitions was set to an invalid non-positive value.".into(),
-            ));
+            return Err(RequestError::Partitions);
         }
     }
     let partitions = if !topic.assignments.is_empty() {
@@ -107,13 +149,7 @@ fn check(
     let mut overrides = BTreeMap::new();
     for config in &topic.configs {
         let Some(value) = &config.value else {
-            return Err((
-                ResponseError::InvalidConfig,
-                format!(
-                    "Null value not supported for topic configs: {}",
-                    config.name.as_str()
-                ),
-            ));
+            return Err(RequestError::NullConfig(config.name.to_string()));
         };
         overrides.insert(config.name.to_string(), value.to_string());
     }
@@ -155,8 +191,8 @@ pub async fn handle(
         }
         let (partitions, overrides) = match check(ctx, topic) {
             Ok(checked) => checked,
-            Err((error, message)) => {
-                results.push(failure(result, error, message));
+            Err(err) => {
+                results.push(failure(result, err.code(), err.to_string()));
                 continue;
             }
         };
@@ -165,8 +201,10 @@ pub async fn handle(
                 .validate_create(&name, partitions, &overrides)
                 .map(|configs| (None, configs))
         } else {
-            registry
-                .create(&name, partitions, overrides)
+            // Creating the partitions' directories and segment files blocks: off the runtime.
+            let state = Arc::clone(ctx.state);
+            super::blocking(move || state.topics.create(&name, partitions, overrides))
+                .await?
                 .map(|t| (Some(t.id), t.configs()))
         };
         match outcome {
@@ -189,4 +227,42 @@ pub async fn handle(
         }
     }
     Ok(CreateTopicsResponse::default().with_topics(results))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_carry_kafkas_codes_and_messages() {
+        let cases = [
+            (
+                RequestError::UnknownBroker {
+                    partition: 2,
+                    node_id: 0,
+                },
+                ResponseError::InvalidReplicaAssignment,
+                "Unknown broker(s) in the replica assignment of partition 2: only broker 0 exists",
+            ),
+            (
+                RequestError::ReplicationFactorTooLarge(3),
+                ResponseError::InvalidReplicationFactor,
+                "Unable to replicate the partition 3 time(s): The target replication factor of 3 cannot be reached because only 1 broker(s) are registered.",
+            ),
+            (
+                RequestError::NullConfig("retention.ms".into()),
+                ResponseError::InvalidConfig,
+                "Null value not supported for topic configs: retention.ms",
+            ),
+            (
+                RequestError::CountsWithAssignments,
+                ResponseError::InvalidRequest,
+                "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.",
+            ),
+        ];
+        for (error, code, message) in cases {
+            assert_eq!(error.code(), code, "{error:?}");
+            assert_eq!(error.to_string(), message);
+        }
+    }
 }

@@ -2,6 +2,8 @@
 //!
 //! References: KIP-4; KIP-516 (topic ids, v6).
 
+use std::sync::Arc;
+
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
@@ -59,7 +61,11 @@ pub async fn handle(
                 if version >= 6 {
                     result.topic_id = topic.id;
                 }
-                let deleted = state.topics.delete(&topic);
+                // Removing the partitions' files blocks: off the runtime.
+                let deleted = {
+                    let (state, topic) = (Arc::clone(state), Arc::clone(&topic));
+                    super::blocking(move || state.topics.delete(&topic)).await?
+                };
                 if deleted.is_ok() {
                     // Kafka removes every group's offsets of a deleted topic.
                     state.groups.on_topic_deleted(&state.topics, &topic.name);

@@ -6,11 +6,10 @@
 
 use std::collections::HashSet;
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
 
-use super::alter_configs::{Failure, Target};
+use super::alter_configs::{AlterError, Target};
 use super::str_bytes;
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
@@ -48,18 +47,12 @@ fn apply(
     ctx: &RequestContext<'_>,
     resource: &kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource,
     validate_only: bool,
-) -> Result<(), Failure> {
+) -> Result<(), AlterError> {
     let target = Target::find(ctx, resource.resource_type, resource.resource_name.as_str())?;
     let mut seen = HashSet::new();
     for config in &resource.configs {
         if !seen.insert(config.name.as_str()) {
-            return Err((
-                ResponseError::InvalidRequest,
-                format!(
-                    "Error due to duplicate config keys: {}",
-                    config.name.as_str()
-                ),
-            ));
+            return Err(AlterError::DuplicateKey(config.name.to_string()));
         }
     }
     let mut configs = target.current(ctx);
@@ -81,10 +74,7 @@ fn apply(
                     } else {
                         "subtract"
                     };
-                    return Err((
-                        ResponseError::InvalidConfig,
-                        format!("Config value {op} is not allowed for config key: {key}"),
-                    ));
+                    return Err(AlterError::NotAList { operation: op, key });
                 }
                 let current = configs
                     .get(&key)
@@ -108,10 +98,10 @@ fn apply(
                 configs.insert(key, items.join(","));
             }
             other => {
-                return Err((
-                    ResponseError::InvalidRequest,
-                    format!("Unknown config operation {other} for {key}"),
-                ))
+                return Err(AlterError::UnknownOperation {
+                    operation: other,
+                    key,
+                })
             }
         }
     }
@@ -132,9 +122,9 @@ pub async fn handle(
                 .with_resource_name(resource.resource_name.clone());
             match apply(ctx, resource, request.validate_only) {
                 Ok(()) => response,
-                Err((error, message)) => response
-                    .with_error_code(error.code())
-                    .with_error_message(Some(str_bytes(message))),
+                Err(err) => response
+                    .with_error_code(err.code().code())
+                    .with_error_message(Some(str_bytes(err.to_string()))),
             }
         })
         .collect();

@@ -5,6 +5,8 @@
 //! References: Kafka protocol guide "Metadata API"; KIP-516 (topic ids, v10+); KIP-430
 //! (authorized operations).
 
+use std::sync::Arc;
+
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -127,11 +129,19 @@ pub async fn handle(
                         ResponseError::UnknownTopicOrPartition,
                     )
                 } else {
-                    match state.topics.create(
-                        &name,
-                        state.config.num_partitions,
-                        Default::default(),
-                    ) {
+                    // Creating the partitions' files blocks: off the runtime.
+                    let created = {
+                        let (state, name) = (Arc::clone(state), name.clone());
+                        super::blocking(move || {
+                            state.topics.create(
+                                &name,
+                                state.config.num_partitions,
+                                Default::default(),
+                            )
+                        })
+                        .await?
+                    };
+                    match created {
                         Ok(topic) => describe_topic(&topic, node_id, operations, version),
                         // Another connection created it meanwhile.
                         Err(TopicError::AlreadyExists(_)) => match state.topics.get(&name) {

@@ -54,6 +54,19 @@ pub enum MaybeResponse<T> {
     Silent,
 }
 
+/// Runs `work`, which blocks on the disk (file creation, fsync, directory removal), on the
+/// blocking pool, so that other connections' requests go on meanwhile (DESIGN.md,
+/// "Concurrency").
+///
+/// Errors: `TaskFailed` when `work` panicked (a bug: the connection closes).
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, crate::error::ConnectionError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| crate::error::ConnectionError::TaskFailed(e.to_string()))
+}
+
 /// A `StrBytes` from any string.
 pub(crate) fn str_bytes(s: impl Into<String>) -> StrBytes {
     StrBytes::from_string(s.into())
