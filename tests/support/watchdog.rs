@@ -60,6 +60,13 @@ pub fn guard() -> Guard {
     Guard { name }
 }
 
+/// Writes to the process's stderr itself: `eprintln!` from a thread that a test spawned is
+/// captured with that test's output, and lost when the process exits.
+fn report(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 fn monitor(limit: Duration) {
     loop {
         std::thread::sleep(Duration::from_secs(1));
@@ -73,16 +80,16 @@ fn monitor(limit: Duration) {
             continue;
         }
         for (name, started) in &running {
-            eprintln!(
+            report(&format!(
                 "watchdog: test {name} has been running for {:.0} s",
                 started.elapsed().as_secs_f64()
-            );
+            ));
         }
         for (name, _) in stuck {
-            eprintln!(
+            report(&format!(
                 "watchdog: test {name} is stuck (over {} s, JOSEFINE_TEST_TIMEOUT_SECS): failing the run",
                 limit.as_secs()
-            );
+            ));
         }
         std::process::exit(124);
     }
