@@ -27,8 +27,10 @@ pub mod error;
 pub mod log;
 pub mod producer_state;
 pub mod segment;
+mod time;
 
 pub use cleaner::CleanerStats;
 pub use error::{Result, StorageError};
 pub use log::{AppendInfo, LogConfig, PartitionLog, RetentionOutcome, TimestampType};
 pub use producer_state::AppendOrigin;
+pub use time::now_ms;

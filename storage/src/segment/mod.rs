@@ -4,8 +4,12 @@
 //! References: Kafka's `LogSegment`; Kafka documentation section 5.4 "Log".
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
+pub(crate) mod files;
 pub(crate) mod index;
 pub(crate) mod mmap;
+pub(crate) mod swap;
+
+pub use files::file_name;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -21,11 +25,6 @@ use mmap::MappedFile;
 /// Batches below this size (bytes) are copied in through the mapping, larger ones written
 /// through the file (see [`Segment::write_batch`]).
 const SMALL_BATCH: usize = 4096;
-
-/// File name of a segment file: the base offset in 20 digits and the suffix.
-pub fn file_name(base_offset: i64, suffix: &str) -> String {
-    format!("{base_offset:020}{suffix}")
-}
 
 /// A segment: the batches from `base_offset` on, up to the next segment's base offset.
 #[derive(Debug)]
