@@ -31,7 +31,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::batch::{self, BatchHeader, RecordIter};
+use crate::batch::{self, Batch, BatchHeader, RecordIter};
 use crate::error::{Result, StorageError};
 use crate::log::PartitionLog;
 use crate::producer_state::AbortedTransaction;
@@ -138,11 +138,8 @@ impl Retainer<'_> {
         self.segment_expired
     }
 
-    fn judge(&mut self, segment: &Segment, bytes: &[u8]) -> Result<(Outcome, u64, u64)> {
-        let header = BatchHeader::parse(bytes).ok_or_else(|| StorageError::Damaged {
-            path: segment.path().to_path_buf(),
-            reason: "short batch header while cleaning".into(),
-        })?;
+    fn judge(&mut self, segment: &Segment, batch: Batch<'_>) -> Result<(Outcome, u64, u64)> {
+        let Batch { header, bytes, .. } = batch;
         let count = u64::try_from(header.records_count()).unwrap_or(0);
         if header.is_control() {
             let kept = self
@@ -367,13 +364,13 @@ impl PartitionLog {
                 retainer.now
             });
             retainer.enter(segment);
-            segment.for_each_batch(|bytes| {
-                let header = BatchHeader::parse(bytes);
-                let (outcome, read, kept) = retainer.judge(segment, bytes)?;
+            segment.for_each_batch(|batch| {
+                let bytes = batch.bytes;
+                let (outcome, read, kept) = retainer.judge(segment, batch)?;
                 stats.records_read += read;
                 stats.records_kept += kept;
-                let is_marker = header.as_ref().is_some_and(|h| h.is_control());
-                let offset = header.as_ref().map_or(-1, |h| h.base_offset());
+                let is_marker = batch.header.is_control();
+                let offset = batch.header.base_offset();
                 match outcome {
                     Outcome::Keep => {
                         if is_marker {
@@ -469,10 +466,7 @@ fn build_offset_map(
 ) -> Result<HashMap<Vec<u8>, i64>> {
     let mut map: HashMap<Vec<u8>, i64> = HashMap::new();
     for segment in dirty {
-        segment.for_each_batch(|bytes| {
-            let Some(header) = BatchHeader::parse(bytes) else {
-                return Ok(());
-            };
+        segment.for_each_batch(|Batch { header, bytes, .. }| {
             if header.is_control() || is_aborted(&header, aborted) {
                 return Ok(());
             }

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{LogConfig, PartitionLog, TimestampType, Writer};
-use crate::batch::{self, BatchError, BatchHeader, RecordIter};
+use crate::batch::{self, Batch, BatchError, Batches, Check, RecordIter};
 use crate::error::{Result, StorageError};
 use crate::producer_state::{self, Admission, AppendOrigin, ProducerEntry, ProducerState};
 use crate::segment::Segment;
@@ -63,24 +63,21 @@ impl PartitionLog {
         let mut batch_count = 0usize;
         // Whether any batch has a producer id: only then is the producer state consulted.
         let mut idempotent = false;
-        let mut position = 0;
         let mut record_count = 0u64;
-        while position < records.len() {
-            let rest = records.get(position..).unwrap_or_default();
-            let size = batch::validate_batch(rest).map_err(|e| match e {
-                BatchError::Corrupt(reason) => StorageError::CorruptBatch { position, reason },
-                BatchError::Invalid(reason) => StorageError::InvalidRecord { position, reason },
-            })?;
+        let mut batches = Batches::checked(records, Check::Produce);
+        for Batch {
+            position,
+            header,
+            bytes,
+        } in batches.by_ref()
+        {
+            let size = bytes.len();
             if size > config.max_message_bytes {
                 return Err(StorageError::MessageTooLarge {
                     size,
                     max: config.max_message_bytes,
                 });
             }
-            let header = BatchHeader::parse(rest).ok_or(StorageError::CorruptBatch {
-                position,
-                reason: "short header".into(),
-            })?;
             if config.timestamp_type == TimestampType::CreateTime {
                 for timestamp in [header.base_timestamp(), header.max_timestamp()] {
                     if timestamp >= 0
@@ -94,31 +91,21 @@ impl PartitionLog {
                 }
             }
             if header.is_control() {
-                return Err(StorageError::InvalidRecord {
-                    position,
-                    reason: "control batches are written by the transaction coordinator only"
-                        .into(),
-                });
+                return Err(BatchError::ControlBatch { position }.into());
             }
             if config.cleanup_compact {
-                check_keys(rest.get(..size).unwrap_or_default(), position)?;
+                check_keys(bytes, position)?;
             }
             if header.is_transactional() && header.producer_id() < 0 {
-                return Err(StorageError::InvalidRecord {
-                    position,
-                    reason: "a transactional batch without a producer id".into(),
-                });
+                return Err(BatchError::TransactionalWithoutProducerId { position }.into());
             }
             record_count += header.records_count() as u64;
             batch_count += 1;
             idempotent |= header.producer_id() >= 0;
-            position += size;
         }
+        batches.finish()?;
         if batch_count == 0 {
-            return Err(StorageError::CorruptBatch {
-                position: 0,
-                reason: "no record batch".into(),
-            });
+            return Err(BatchError::NoBatch.into());
         }
         let log_append_time =
             (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
@@ -210,12 +197,9 @@ impl PartitionLog {
         now: i64,
     ) -> Result<i64> {
         let mut next_offset = self.log_end_offset();
-        let mut start = 0;
-        while let Some(header) = records.get(start..).and_then(BatchHeader::parse) {
-            let size = header.total_size();
+        for Batch { header, bytes, .. } in Batches::new(records) {
+            let size = bytes.len();
             let records_in_batch = i64::from(header.last_offset_delta()) + 1;
-            let bytes = records.get(start..start + size).unwrap_or_default();
-            start += size;
             self.maybe_roll(
                 writer,
                 config,
@@ -329,9 +313,7 @@ fn check_producers(
 ) -> Result<Result<Vec<ProducerEntry>, producer_state::BatchMetadata>> {
     let mut touched: Vec<ProducerEntry> = Vec::new();
     let mut next_offset = base_offset;
-    let mut start = 0;
-    while let Some(header) = records.get(start..).and_then(BatchHeader::parse) {
-        start += header.total_size();
+    for Batch { header, .. } in Batches::new(records) {
         let last_offset = next_offset + i64::from(header.last_offset_delta());
         next_offset = last_offset + 1;
         if header.producer_id() < 0 {
@@ -365,16 +347,16 @@ fn check_producers(
 
 /// A compacted log keeps records by key: one without a key is refused (INVALID_RECORD), as
 /// Kafka's `LogValidator` does for compacted topics.
-fn check_keys(bytes: &[u8], position: usize) -> Result<()> {
-    let section = batch::records_section(bytes)
-        .map_err(|reason| StorageError::CorruptBatch { position, reason })?;
+///
+/// Errors: `CorruptBatch` when the records do not decompress, `InvalidRecord` when one does
+/// not parse or has no key.
+fn check_keys(bytes: &[u8], position: usize) -> Result<(), BatchError> {
+    let section =
+        batch::records_section(bytes).map_err(|source| BatchError::Codec { position, source })?;
     for record in RecordIter::new(&section) {
-        let record = record.map_err(|reason| StorageError::InvalidRecord { position, reason })?;
+        let record = record.map_err(|source| BatchError::Record { position, source })?;
         if record.key.is_none() {
-            return Err(StorageError::InvalidRecord {
-                position,
-                reason: "Compacted topic cannot accept message without key".into(),
-            });
+            return Err(BatchError::MissingKey { position });
         }
     }
     Ok(())

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::PartitionLog;
-use crate::batch::{self, BatchHeader, RecordIter};
+use crate::batch::{self, Batch, Batches, RecordIter};
 use crate::error::{Result, StorageError};
 use crate::segment::Segment;
 
@@ -38,14 +38,11 @@ impl PartitionLog {
         if max_offset == i64::MAX {
             return Ok(bytes);
         }
-        let mut end = 0;
-        while let Some(header) = bytes.get(end..).and_then(BatchHeader::parse) {
-            if header.base_offset() >= max_offset {
-                break;
-            }
-            end += header.total_size();
-        }
-        Ok(bytes.slice(..end.min(bytes.len())))
+        let end = Batches::new(&bytes)
+            .take_while(|batch| batch.header.base_offset() < max_offset)
+            .last()
+            .map_or(0, |batch| batch.position + batch.bytes.len());
+        Ok(bytes.slice(..end))
     }
 
     pub(super) fn read_range(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<Bytes> {
@@ -93,12 +90,11 @@ impl PartitionLog {
                 continue;
             }
             let from = segment.time_lookup(timestamp).max(log_start_offset);
-            let found = segment.find_batch(from, |bytes| {
-                let header = BatchHeader::parse(bytes)?;
-                if header.max_timestamp() < timestamp {
+            let found = segment.find_batch(from, |batch| {
+                if batch.header.max_timestamp() < timestamp {
                     return None;
                 }
-                first_record_where(bytes, |t| t >= timestamp)
+                first_record_where(batch, |t| t >= timestamp)
             });
             if found.is_some() {
                 return found;
@@ -119,19 +115,18 @@ impl PartitionLog {
             },
         )?;
         let max = best.max_timestamp();
-        best.find_batch(best.base_offset(), |bytes| {
-            let header = BatchHeader::parse(bytes)?;
-            if header.max_timestamp() != max {
+        best.find_batch(best.base_offset(), |batch| {
+            if batch.header.max_timestamp() != max {
                 return None;
             }
-            first_record_where(bytes, |t| t == max)
+            first_record_where(batch, |t| t == max)
         })
     }
 }
 
 /// The first record of a batch whose timestamp satisfies `pred`, as (offset, timestamp).
-fn first_record_where(bytes: &[u8], pred: impl Fn(i64) -> bool) -> Option<(i64, i64)> {
-    let header = BatchHeader::parse(bytes)?;
+fn first_record_where(batch: Batch<'_>, pred: impl Fn(i64) -> bool) -> Option<(i64, i64)> {
+    let Batch { header, bytes, .. } = batch;
     if header.is_log_append_time() {
         return pred(header.max_timestamp())
             .then_some((header.base_offset(), header.max_timestamp()));

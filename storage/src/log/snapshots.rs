@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use super::transactions::control_coordinator_epoch;
 use super::PartitionLog;
-use crate::batch::{self, BatchHeader, ControlType};
+use crate::batch::{self, Batch, Batches, ControlType};
 use crate::error::{Result, StorageError};
 use crate::producer_state::{self, AbortedTransaction, ProducerState};
 use crate::segment::file_name;
@@ -76,11 +76,8 @@ impl PartitionLog {
             if chunk.is_empty() {
                 break;
             }
-            let mut position = 0;
-            while let Some(header) = chunk.get(position..).and_then(BatchHeader::parse) {
-                let size = header.total_size();
-                let bytes = chunk.get(position..position + size).unwrap_or_default();
-                position += size;
+            let mut batches = Batches::new(&chunk);
+            for Batch { header, bytes, .. } in batches.by_ref() {
                 offset = header.last_offset() + 1;
                 replayed += 1;
                 if header.producer_id() < 0 {
@@ -118,7 +115,7 @@ impl PartitionLog {
                     producers.put(entry);
                 }
             }
-            if position == 0 {
+            if batches.position() == 0 {
                 break;
             }
         }

@@ -13,7 +13,8 @@ use std::path::Path;
 
 use super::file_name;
 use super::files::{CLEANER_DIR, SEGMENT_SUFFIXES, SWAP_SUFFIX, TXN_INDEX_SUFFIX};
-use crate::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
+use super::mmap::{MappedFile, LOG_ALLOCATION_CHUNK};
+use crate::batch::Batches;
 use crate::error::{Result, StorageError};
 
 /// fsyncs a directory, so that renames and removals in it survive a crash.
@@ -36,28 +37,12 @@ pub(crate) fn finish_swap(dir: &Path, base: i64) -> Result<()> {
     sync_dir(dir)
 }
 
-/// The next offset after the batches of a `.log` file, reading headers only.
+/// The next offset after the whole batches of a `.log` file (mapped, headers read only).
 fn next_offset_of(path: &Path, base: i64) -> Result<i64> {
-    use std::os::unix::fs::FileExt;
-    let file = std::fs::File::open(path).map_err(StorageError::io(path))?;
-    let len = file.metadata().map_err(StorageError::io(path))?.len();
-    let mut position = 0u64;
-    let mut next = base;
-    let mut header = [0u8; RECORD_BATCH_OVERHEAD];
-    while position + RECORD_BATCH_OVERHEAD as u64 <= len {
-        file.read_exact_at(&mut header, position)
-            .map_err(StorageError::io(path))?;
-        let Some(parsed) = BatchHeader::parse(&header) else {
-            break;
-        };
-        let size = parsed.total_size() as u64;
-        if size < RECORD_BATCH_OVERHEAD as u64 || position + size > len {
-            break;
-        }
-        next = parsed.last_offset() + 1;
-        position += size;
-    }
-    Ok(next)
+    let file = MappedFile::open(path, 0, LOG_ALLOCATION_CHUNK).map_err(StorageError::io(path))?;
+    Ok(Batches::new(file.slice(0, file.capacity()))
+        .last()
+        .map_or(base, |batch| batch.header.last_offset() + 1))
 }
 
 /// Start-up recovery of an interrupted cleaning (run before the segments are opened):
