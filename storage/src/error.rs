@@ -73,6 +73,9 @@ pub enum StorageError {
     /// INVALID_TXN_STATE).
     #[error("{0}")]
     Producer(#[from] crate::producer_state::ProducerStateError),
+    /// The log dir refuses: it is no longer locked by this process, so no log may open in it.
+    #[error("{0}")]
+    LogDir(#[from] crate::log_dir::LogDirError),
     /// On-disk state that recovery must not repair silently (damage outside the active
     /// segment's tail).
     #[error("{path}: {reason}")]

@@ -30,9 +30,11 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::error::{Result, StorageError};
+use crate::log_dir::LogDir;
 use crate::producer_state::{AbortedTransaction, ProducerEntry, ProducerState};
 use crate::segment::Segment;
 use crate::time::now_ms;
+use crate::topic_partition::TopicPartition;
 
 pub use append::AppendInfo;
 pub use config::{LogConfig, TimestampType};
@@ -57,6 +59,7 @@ pub(crate) struct Writer {
 #[derive(Debug)]
 pub struct PartitionLog {
     pub(crate) dir: PathBuf,
+    topic_partition: TopicPartition,
     config: RwLock<LogConfig>,
     pub(crate) segments: RwLock<BTreeMap<i64, Arc<Segment>>>,
     pub(crate) writer: Mutex<Writer>,
@@ -79,15 +82,28 @@ pub struct PartitionLog {
 }
 
 impl PartitionLog {
-    /// Opens the log in `dir`, creating the directory and a first segment if needed.
+    /// Opens the log of `topic_partition` in its directory of `log_dir`
+    /// (`<log dir>/<topic>-<partition>`), creating the directory and a first segment if
+    /// needed. The log dir must be locked: the segments are memory-mapped, which is sound only
+    /// while no other process can change their files (see `segment/mmap.rs`).
     ///
-    /// With `clean` (the log dir had Kafka's `.kafka_cleanshutdown` marker) the files are
-    /// trusted as written at the last close. Otherwise the last segment is scanned: the first
-    /// torn or invalid batch and everything after it is cut off and its indexes rebuilt.
-    /// Indexes of other segments are rebuilt when missing or inconsistent.
+    /// With `clean` (the log dir had Kafka's `.kafka_cleanshutdown` marker, see
+    /// [`LogDir::had_clean_shutdown`], or the log is new) the files are trusted as written at
+    /// the last close. Otherwise the last segment is scanned: the first torn or invalid batch
+    /// and everything after it is cut off and its indexes rebuilt. Indexes of other segments
+    /// are rebuilt when missing or inconsistent.
     ///
-    /// Errors: `Io` when a file cannot be opened, `Damaged` for a bad file name.
-    pub fn open(dir: &Path, config: LogConfig, clean: bool) -> Result<Self> {
+    /// Errors: `LogDir` when the log dir is no longer locked, `Io` when a file cannot be
+    /// opened, `Damaged` for a bad file name or damage inside a closed segment.
+    pub fn open(
+        log_dir: &LogDir,
+        topic_partition: &TopicPartition,
+        config: LogConfig,
+        clean: bool,
+    ) -> Result<Self> {
+        log_dir.ensure_locked()?;
+        let dir = log_dir.partition_dir(topic_partition);
+        let dir = dir.as_path();
         std::fs::create_dir_all(dir).map_err(StorageError::io(dir))?;
         crate::segment::swap::recover_swap(dir)?;
         let mut base_offsets = Vec::new();
@@ -129,6 +145,7 @@ impl PartitionLog {
         let log_end_offset = active.next_offset();
         let log = Self {
             dir: dir.to_path_buf(),
+            topic_partition: topic_partition.clone(),
             config: RwLock::new(config),
             segments: RwLock::new(segments),
             writer: Mutex::new(Writer {
@@ -194,6 +211,10 @@ impl PartitionLog {
     /// The partition directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+    /// The partition this log holds.
+    pub fn topic_partition(&self) -> &TopicPartition {
+        &self.topic_partition
     }
 
     /// The first offset still in the log.

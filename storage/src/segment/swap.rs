@@ -19,9 +19,7 @@ use crate::error::{Result, StorageError};
 
 /// fsyncs a directory, so that renames and removals in it survive a crash.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(StorageError::io(dir))
+    crate::durable::sync_dir(dir).map_err(StorageError::io(dir))
 }
 
 /// Renames the `.swap` files of segment `base` to their final names, `.log` last.
