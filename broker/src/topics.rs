@@ -92,52 +92,9 @@ impl Partition {
     }
 
     /// Calls `f` for every keyed record and every marker of the log, in offset order: the
-    /// replay of an internal topic at start-up. Batches that do not decode are skipped with a
-    /// warning.
-    pub(crate) fn replay(&self, mut f: impl FnMut(LogEvent<'_>)) {
-        use josefine_storage::batch::{self, BatchHeader, ControlType, RecordIter};
-        let log = &self.log;
-        let mut offset = log.log_start_offset();
-        while offset < log.high_watermark() {
-            let Ok(chunk) = log.read(offset, 1 << 20, true) else {
-                break;
-            };
-            let mut position = 0usize;
-            while let Some(header) = chunk.get(position..).and_then(BatchHeader::parse) {
-                let size = header.total_size();
-                let Some(bytes) = chunk.get(position..position + size) else {
-                    break;
-                };
-                offset = header.last_offset() + 1;
-                position += size;
-                if header.is_control() {
-                    if let Some(control) = batch::control_type(bytes) {
-                        f(LogEvent::Marker {
-                            producer_id: header.producer_id(),
-                            commit: control == ControlType::Commit,
-                        });
-                    }
-                    continue;
-                }
-                let Ok(section) = batch::records_section(bytes) else {
-                    tracing::warn!(dir = %log.dir().display(), offset, "skipping an undecodable batch");
-                    continue;
-                };
-                let transaction = header.is_transactional().then(|| header.producer_id());
-                for record in RecordIter::new(&section).flatten() {
-                    if let Some(key) = record.key {
-                        f(LogEvent::Record {
-                            transaction,
-                            key,
-                            value: record.value,
-                        });
-                    }
-                }
-            }
-            if position == 0 {
-                break;
-            }
-        }
+    /// replay of an internal topic at start-up (see [`PartitionLog::replay`]).
+    pub(crate) fn replay(&self, f: impl FnMut(LogEvent<'_>)) {
+        self.log.replay(f);
     }
 
     fn wake_waiters(&self) {
@@ -160,25 +117,7 @@ impl Partition {
 }
 
 /// What replaying an internal topic's partition meets.
-#[derive(Debug)]
-pub enum LogEvent<'a> {
-    /// A record; `transaction` is the producer id of a transactional batch.
-    Record {
-        /// Producer id of the transaction the record belongs to, if any.
-        transaction: Option<i64>,
-        /// Key bytes.
-        key: &'a [u8],
-        /// Value bytes; `None` for a tombstone.
-        value: Option<&'a [u8]>,
-    },
-    /// A transaction marker of `producer_id`.
-    Marker {
-        /// The producer whose transaction ends.
-        producer_id: i64,
-        /// COMMIT (true) or ABORT.
-        commit: bool,
-    },
-}
+pub use josefine_storage::LogEvent;
 
 /// A topic.
 #[derive(Debug)]

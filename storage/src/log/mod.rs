@@ -10,6 +10,8 @@
 //! - `retention`: retention and DeleteRecords;
 //! - `transactions`: transaction markers and the aborted transaction index;
 //! - `snapshots`: producer state snapshots and the replay that rebuilds the producer state;
+//! - `replay`: the record-by-record replay of a whole log ([`LogEvent`]) for the
+//!   coordinators;
 //! - `leader_epoch`: Kafka's `leader-epoch-checkpoint`.
 //!
 //! References: Kafka's `UnifiedLog` and `LogLoader`; Kafka documentation section 5.4 "Log".
@@ -20,6 +22,7 @@ pub mod config;
 mod leader_epoch;
 mod read;
 mod recovery;
+mod replay;
 mod retention;
 mod snapshots;
 mod transactions;
@@ -38,6 +41,7 @@ use crate::topic_partition::TopicPartition;
 
 pub use append::AppendInfo;
 pub use config::{LogConfig, TimestampType};
+pub use replay::LogEvent;
 pub use retention::RetentionOutcome;
 
 /// The appender's state, behind the append lock.
