@@ -34,7 +34,7 @@ impl PartitionLog {
             }
             match std::fs::read(&path)
                 .map_err(|e| e.to_string())
-                .and_then(|bytes| ProducerState::decode_snapshot(&bytes))
+                .and_then(|bytes| ProducerState::decode_snapshot(&bytes).map_err(|e| e.to_string()))
             {
                 Ok(loaded) => {
                     state = Some((offset, loaded));

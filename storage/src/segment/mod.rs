@@ -6,6 +6,7 @@
 
 pub(crate) mod files;
 pub(crate) mod index;
+#[allow(unsafe_code)]
 pub(crate) mod mmap;
 pub(crate) mod swap;
 
