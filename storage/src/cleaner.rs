@@ -18,8 +18,8 @@
 //!    is rebuilt with the same codec, one that loses all disappears.
 //! 5. The new files are swapped in: each is renamed to `<name>.swap`, `.log` last (the commit
 //!    point), the old segments' files are removed and the `.swap` files renamed to their final
-//!    names. [`recover_swap`] finishes or discards a swap a crash interrupted, so the old
-//!    segments stay intact until the new ones are complete.
+//!    names. At open, `recover_swap` (`segment/swap.rs`) finishes or discards a swap that a
+//!    crash interrupted, so the old segments stay intact until the new ones are complete.
 //!
 //! References: Kafka documentation section 4.8 "Log Compaction"; Kafka's `LogCleaner`;
 //! KIP-58 (min.compaction.lag.ms), KIP-354 (max.compaction.lag.ms), KIP-98 (markers).
