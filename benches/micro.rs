@@ -12,7 +12,7 @@ use josefine_broker::protocol::apis::decode_request;
 use josefine_broker::protocol::fetch_response;
 use josefine_broker::protocol::frame::BodyBuilder;
 use josefine_storage::batch::{build_batch, validate_batch};
-use josefine_storage::{LogConfig, PartitionLog};
+use josefine_storage::{LogConfig, LogDir, PartitionLog, TopicPartition};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -32,10 +32,12 @@ fn batch(batch_size: usize, record_size: usize) -> Vec<u8> {
     build_batch(&records)
 }
 
-fn temp_log(config: LogConfig) -> (tempfile::TempDir, PartitionLog) {
+fn temp_log(config: LogConfig) -> (tempfile::TempDir, LogDir, PartitionLog) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let log = PartitionLog::open(&dir.path().join("bench-0"), config, true).expect("open log");
-    (dir, log)
+    let log_dir = LogDir::open(dir.path()).expect("lock log dir");
+    let log = PartitionLog::open(&log_dir, &TopicPartition::new("bench", 0), config, true)
+        .expect("open log");
+    (dir, log_dir, log)
 }
 
 /// Appends of 1 KiB, 16 KiB and 1 MiB batches. A fresh log every 256 MiB keeps the disk use
@@ -51,7 +53,7 @@ fn append(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 let mut done = 0;
                 while done < iterations {
-                    let (_dir, log) = temp_log(LogConfig::default());
+                    let (_dir, _log_dir, log) = temp_log(LogConfig::default());
                     let n = per_log.min(iterations - done);
                     let started = Instant::now();
                     for _ in 0..n {
@@ -69,7 +71,7 @@ fn append(c: &mut Criterion) {
 
 /// Reads of up to 1 MiB at offsets spread over a 64 MiB log of 16 KiB batches.
 fn read(c: &mut Criterion) {
-    let (_dir, log) = temp_log(LogConfig::default());
+    let (_dir, _log_dir, log) = temp_log(LogConfig::default());
     let batch = batch(16 << 10, 100);
     for _ in 0..(64 << 20) / batch.len() {
         log.append(&batch, 0).expect("append");
@@ -226,7 +228,7 @@ fn clean(c: &mut Criterion) {
         b.iter_custom(|iterations| {
             let mut total = Duration::ZERO;
             for _ in 0..iterations {
-                let (_dir, log) = temp_log(config);
+                let (_dir, _log_dir, log) = temp_log(config);
                 for batch in &batches {
                     log.append(batch, 0).expect("append");
                 }

@@ -68,9 +68,10 @@ pub fn storage_error_code(err: &StorageError) -> ResponseError {
             ProducerStateError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
             ProducerStateError::InvalidTxnState { .. } => ResponseError::InvalidTxnState,
         },
-        StorageError::Poisoned { .. } | StorageError::Io { .. } | StorageError::Damaged { .. } => {
-            ResponseError::KafkaStorageError
-        }
+        StorageError::Poisoned { .. }
+        | StorageError::Io { .. }
+        | StorageError::Damaged { .. }
+        | StorageError::LogDir(_) => ResponseError::KafkaStorageError,
     }
 }
 

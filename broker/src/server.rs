@@ -6,10 +6,8 @@
 //! then accept. Shutdown: stop accepting, end connections, flush and trim every log, write the
 //! clean-shutdown marker.
 
-use std::collections::BTreeMap;
-use std::fs::File;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,22 +17,25 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::BrokerConfig;
 use crate::coordinator::fetch_session::FetchSessionCache;
-use crate::coordinator::group::{now_ms, GroupCoordinator};
+use crate::coordinator::group::GroupCoordinator;
 use crate::coordinator::producer_ids::ProducerIdAllocator;
 use crate::coordinator::txn::TransactionCoordinator;
-use crate::metadata::topics::{
-    random_uuid, uuid_to_kafka_string, write_atomically, TopicError, TopicRegistry,
-};
+use crate::metadata::topics::{TopicError, TopicRegistry};
 use crate::security::Authorizer;
 use crate::state::{BoundListener, BrokerState};
+use josefine_storage::{now_ms, LogDir, LogDirError};
 
 /// Kafka's clean-shutdown marker in a log dir.
-pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+pub use josefine_storage::log_dir::CLEAN_SHUTDOWN_FILE;
 
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The log dir is locked by another process or cannot be created.
+    /// The log dir is locked by another process, cannot be created, or its
+    /// `meta.properties` does not match the configuration.
+    #[error(transparent)]
+    Dir(#[from] LogDirError),
+    /// Start-up work on the log dir failed to complete.
     #[error("log dir {path}: {reason}")]
     LogDir {
         /// The log dir.
@@ -63,65 +64,16 @@ pub struct Server {
     state: Arc<BrokerState>,
     cancel: CancellationToken,
     tracker: TaskTracker,
-    lock: Option<File>,
+    lock: Option<Arc<LogDir>>,
 }
 
-fn read_properties(path: &Path) -> Option<BTreeMap<String, String>> {
-    let file = File::open(path).ok()?;
-    java_properties::read(std::io::BufReader::new(file))
-        .ok()
-        .map(|m| m.into_iter().collect())
-}
-
-/// Locks the log dir and reads or writes `meta.properties`; returns the lock and cluster id.
-fn prepare_log_dir(config: &BrokerConfig) -> Result<(File, String, bool), StartError> {
-    let dir = &config.log_dir;
-    let err = |reason: String| StartError::LogDir {
-        path: dir.clone(),
-        reason,
-    };
-    std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
-    let lock = File::create(dir.join(".lock")).map_err(|e| err(e.to_string()))?;
-    lock.try_lock()
-        .map_err(|_| err("locked by another broker process (.lock)".into()))?;
-    let meta_path = dir.join("meta.properties");
-    let cluster_id = match read_properties(&meta_path) {
-        Some(meta) => {
-            if let Some(stored) = meta.get("node.id").and_then(|n| n.parse::<i32>().ok()) {
-                if stored != config.node_id {
-                    return Err(err(format!("stored node.id {stored} in meta.properties does not match the configured node.id {}", config.node_id)));
-                }
-            }
-            let stored = meta
-                .get("cluster.id")
-                .cloned()
-                .ok_or_else(|| err("meta.properties has no cluster.id".into()))?;
-            if let Some(configured) = &config.cluster_id {
-                if configured != &stored {
-                    return Err(err(format!(
-                        "cluster.id {configured} does not match {stored} in meta.properties"
-                    )));
-                }
-            }
-            stored
-        }
-        None => {
-            let cluster_id = config
-                .cluster_id
-                .clone()
-                .unwrap_or_else(|| uuid_to_kafka_string(random_uuid()));
-            let text = format!(
-                "#\n#Written by josefine\nnode.id={}\ndirectory.id={}\nversion=1\ncluster.id={cluster_id}\n",
-                config.node_id,
-                uuid_to_kafka_string(random_uuid())
-            );
-            write_atomically(&meta_path, text.as_bytes()).map_err(|e| err(e.to_string()))?;
-            cluster_id
-        }
-    };
-    let marker = dir.join(CLEAN_SHUTDOWN_FILE);
-    let clean = marker.exists();
-    Ok((lock, cluster_id, clean))
+/// Locks the log dir and reads or writes `meta.properties`; returns the locked dir, the
+/// cluster id and whether the last shutdown was clean.
+fn prepare_log_dir(config: &BrokerConfig) -> Result<(Arc<LogDir>, String, bool), StartError> {
+    let log_dir = LogDir::open(&config.log_dir)?;
+    let meta = log_dir.load_meta_properties(config.node_id, config.cluster_id.as_deref())?;
+    let clean = log_dir.had_clean_shutdown();
+    Ok((Arc::new(log_dir), meta.cluster_id, clean))
 }
 
 impl Server {
@@ -139,10 +91,10 @@ impl Server {
                 if !clean && config.log_dir.join("josefine-topics.json").exists() {
                     tracing::warn!(log_dir = %config.log_dir.display(), "no clean shutdown marker: recovering logs");
                 }
-                let topics = TopicRegistry::open(&config.log_dir, config.properties.clone(), clean)?;
+                let topics = TopicRegistry::open(Arc::clone(&lock), config.properties.clone(), clean)?;
                 let groups = GroupCoordinator::new(config.groups.clone());
                 groups.load(&topics);
-                let _ = std::fs::remove_file(config.log_dir.join(CLEAN_SHUTDOWN_FILE));
+                let _ = lock.remove_clean_shutdown_marker();
                 Ok::<_, StartError>((lock, cluster_id, topics, groups))
             })
             .await
@@ -300,20 +252,20 @@ impl Server {
     }
 }
 
-fn close_logs(state: &BrokerState, lock: Option<File>) {
-    if lock.is_none() {
+fn close_logs(state: &BrokerState, lock: Option<Arc<LogDir>>) {
+    let Some(lock) = lock else {
         return;
-    }
+    };
     if let Err(err) = state.topics.write_checkpoints() {
         tracing::error!(%err, "cannot write the log dir checkpoints");
     }
     if state.topics.close_all() {
-        if let Err(err) = std::fs::write(state.config.log_dir.join(CLEAN_SHUTDOWN_FILE), b"") {
+        if let Err(err) = lock.write_clean_shutdown_marker() {
             tracing::error!(%err, "cannot write the clean shutdown marker");
         }
     }
     tracing::info!(log_dir = %state.config.log_dir.display(), "broker stopped");
-    drop(lock);
+    lock.unlock();
 }
 
 impl Drop for Server {

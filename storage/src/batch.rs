@@ -10,6 +10,12 @@
 
 use std::io::Read;
 
+mod batches;
+mod error;
+
+pub use batches::{Batch, Batches, Check};
+pub use error::{BatchError, CodecError, RecordError};
+
 /// Bytes before the records of a magic-2 batch.
 pub const RECORD_BATCH_OVERHEAD: usize = 61;
 /// Bytes of the `base_offset` and `batch_length` fields, which `batch_length` does not count.
@@ -154,64 +160,104 @@ impl<'a> BatchHeader<'a> {
     }
 }
 
-/// Why a batch failed [`validate_batch`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BatchError {
-    /// The bytes are damaged: length or CRC (CORRUPT_MESSAGE).
-    Corrupt(String),
-    /// The batch is well formed but invalid (INVALID_RECORD).
-    Invalid(String),
-}
-
 /// Checks the batch at the start of `bytes` and returns its total size in bytes.
 ///
 /// Checks the length fields against the bytes available, magic 2, the CRC32C, that the record
 /// count agrees with the last offset delta and, for uncompressed batches, that the records
 /// themselves parse with contiguous offset deltas. Compressed batches are not decompressed.
+///
+/// Errors: the first check that fails, with position 0 (see [`BatchError::is_corrupt`]).
+///
+/// ```
+/// use josefine_storage::batch::{build_batch, validate_batch, BatchError};
+/// let mut batch = build_batch(&[(1_700_000_000_000, None, Some(b"v"))]);
+/// assert_eq!(validate_batch(&batch), Ok(batch.len()));
+/// batch.pop();
+/// assert!(matches!(validate_batch(&batch), Err(BatchError::Truncated { position: 0, .. })));
+/// ```
 pub fn validate_batch(bytes: &[u8]) -> Result<usize, BatchError> {
-    check_batch(bytes, false)
+    check(bytes, 0, Check::Produce).map(|(_, batch)| batch.len())
 }
 
 /// [`validate_batch`] for a batch read back from a segment, where compaction may have removed
 /// records: the record count may be below `last_offset_delta + 1` (even 0: Kafka keeps empty
 /// batches to remember a producer's sequence), and record offset deltas rise with gaps up to
 /// the last offset delta.
+///
+/// Errors: as [`validate_batch`].
 pub fn validate_stored_batch(bytes: &[u8]) -> Result<usize, BatchError> {
-    check_batch(bytes, true)
+    check(bytes, 0, Check::Stored).map(|(_, batch)| batch.len())
 }
 
-fn check_batch(bytes: &[u8], stored: bool) -> Result<usize, BatchError> {
-    let header = BatchHeader::parse(bytes).ok_or_else(|| {
-        BatchError::Corrupt(format!(
-            "{} bytes left, fewer than a batch header",
-            bytes.len()
-        ))
+/// Checks the batch at `position` of `bytes` as `level` asks; returns its header and bytes.
+pub(crate) fn check(
+    bytes: &[u8],
+    position: usize,
+    level: Check,
+) -> Result<(BatchHeader<'_>, &[u8]), BatchError> {
+    let (header, batch) = check_bounds(bytes, position)?;
+    match level {
+        Check::Bounds => {}
+        Check::Crc => check_crc(&header, batch, position)?,
+        Check::Produce | Check::Stored => {
+            check_crc(&header, batch, position)?;
+            check_contents(&header, batch, position, level == Check::Stored)?;
+        }
+    }
+    Ok((header, batch))
+}
+
+/// A whole batch at `position`: a header, and a batch length that covers the header and
+/// fits the bytes left.
+fn check_bounds(bytes: &[u8], position: usize) -> Result<(BatchHeader<'_>, &[u8]), BatchError> {
+    let rest = bytes.get(position..).unwrap_or_default();
+    let header = BatchHeader::parse(rest).ok_or(BatchError::ShortHeader {
+        position,
+        available: rest.len(),
     })?;
     let length = header.batch_length();
-    let size = header.total_size();
-    if length < (RECORD_BATCH_OVERHEAD - LOG_OVERHEAD) as i32 || size > bytes.len() {
-        return Err(BatchError::Corrupt(format!(
-            "batch length {length} does not fit the {} bytes left",
-            bytes.len()
-        )));
+    if length < (RECORD_BATCH_OVERHEAD - LOG_OVERHEAD) as i32 {
+        return Err(BatchError::BadLength { position, length });
     }
+    let batch = rest
+        .get(..header.total_size())
+        .ok_or(BatchError::Truncated {
+            position,
+            length,
+            available: rest.len(),
+        })?;
+    Ok((BatchHeader { bytes: batch }, batch))
+}
+
+/// Magic 2 and the CRC32C over the attributes to the end of the batch.
+fn check_crc(header: &BatchHeader<'_>, batch: &[u8], position: usize) -> Result<(), BatchError> {
     if header.magic() != 2 {
-        return Err(BatchError::Invalid(format!(
-            "magic {} is not supported, only 2",
-            header.magic()
-        )));
+        return Err(BatchError::UnsupportedMagic {
+            position,
+            magic: header.magic(),
+        });
     }
-    let covered = bytes.get(ATTRIBUTES_OFFSET..size).unwrap_or_default();
-    let crc = crc32c::crc32c(covered);
-    if crc != header.crc() {
-        return Err(BatchError::Corrupt(format!(
-            "CRC mismatch: stored {:#010x}, computed {crc:#010x}",
-            header.crc()
-        )));
+    let computed = crc32c::crc32c(batch.get(ATTRIBUTES_OFFSET..).unwrap_or_default());
+    if computed != header.crc() {
+        return Err(BatchError::CrcMismatch {
+            position,
+            stored: header.crc(),
+            computed,
+        });
     }
+    Ok(())
+}
+
+/// Record count, offset deltas and codec; for uncompressed batches, every record.
+fn check_contents(
+    header: &BatchHeader<'_>,
+    batch: &[u8],
+    position: usize,
+    stored: bool,
+) -> Result<(), BatchError> {
     let count = header.records_count();
     if count < i32::from(!stored) || header.last_offset_delta() < 0 {
-        return Err(BatchError::Invalid(format!("record count {count}")));
+        return Err(BatchError::BadRecordCount { position, count });
     }
     let delta_mismatch = if stored {
         i64::from(header.last_offset_delta()) < i64::from(count) - 1
@@ -219,24 +265,24 @@ fn check_batch(bytes: &[u8], stored: bool) -> Result<usize, BatchError> {
         i64::from(header.last_offset_delta()) != i64::from(count) - 1
     };
     if delta_mismatch {
-        return Err(BatchError::Invalid(format!(
-            "last offset delta {} disagrees with record count {count}",
-            header.last_offset_delta()
-        )));
+        return Err(BatchError::OffsetDeltaMismatch {
+            position,
+            last_offset_delta: header.last_offset_delta(),
+            count,
+        });
     }
     if header.compression() > 4 {
-        return Err(BatchError::Invalid(format!(
-            "unknown compression codec {}",
-            header.compression()
-        )));
+        return Err(BatchError::UnknownCodec {
+            position,
+            codec: header.compression(),
+        });
     }
     if header.compression() == 0 {
-        let body = bytes.get(RECORD_BATCH_OVERHEAD..size).unwrap_or_default();
+        let body = batch.get(RECORD_BATCH_OVERHEAD..).unwrap_or_default();
         let mut expected_delta = 0i64;
         let mut seen = 0i64;
-        let mut records = RecordIter::new(body);
-        for record in records.by_ref() {
-            let record = record.map_err(BatchError::Invalid)?;
+        for record in RecordIter::new(body) {
+            let record = record.map_err(|source| BatchError::Record { position, source })?;
             let in_order = if stored {
                 record.offset_delta >= expected_delta
                     && record.offset_delta <= i64::from(header.last_offset_delta())
@@ -244,21 +290,24 @@ fn check_batch(bytes: &[u8], stored: bool) -> Result<usize, BatchError> {
                 record.offset_delta == expected_delta
             };
             if !in_order {
-                return Err(BatchError::Invalid(format!(
-                    "record offset delta {} where {expected_delta} was expected",
-                    record.offset_delta
-                )));
+                return Err(BatchError::RecordOffsetDelta {
+                    position,
+                    found: record.offset_delta,
+                    expected: expected_delta,
+                });
             }
             expected_delta = record.offset_delta + 1;
             seen += 1;
         }
         if seen != i64::from(count) {
-            return Err(BatchError::Invalid(format!(
-                "{seen} records where the header says {count}"
-            )));
+            return Err(BatchError::RecordCountMismatch {
+                position,
+                seen,
+                count,
+            });
         }
     }
-    Ok(size)
+    Ok(())
 }
 
 /// Stamps the broker's fields into a batch that already passed [`validate_batch`]: the base
@@ -322,10 +371,12 @@ pub struct RecordInfo<'a> {
     pub value: Option<&'a [u8]>,
 }
 
-/// Iterates the records of an uncompressed records section, yielding an error string when a
+/// Iterates the records of an uncompressed records section, yielding a [`RecordError`] when a
 /// record does not parse. Stops after the first error.
 pub struct RecordIter<'a> {
     rest: &'a [u8],
+    /// Bytes of the section before `rest`: positions in errors are within the section.
+    consumed: usize,
     failed: bool,
 }
 
@@ -334,16 +385,21 @@ impl<'a> RecordIter<'a> {
     pub fn new(body: &'a [u8]) -> Self {
         Self {
             rest: body,
+            consumed: 0,
             failed: false,
         }
     }
 }
 
-fn read_varlong(buf: &[u8], pos: &mut usize) -> Result<i64, String> {
+/// A zigzag varlong at `*pos` of `buf`; `origin` is `buf`'s position in the records section.
+fn read_varlong(buf: &[u8], pos: &mut usize, origin: usize) -> Result<i64, RecordError> {
+    let start = origin + *pos;
     let mut value: u64 = 0;
     let mut shift = 0u32;
     loop {
-        let byte = *buf.get(*pos).ok_or("varint runs past the record")?;
+        let byte = *buf
+            .get(*pos)
+            .ok_or(RecordError::VarintPastEnd { position: start })?;
         *pos += 1;
         value |= u64::from(byte & 0x7f) << shift;
         if byte & 0x80 == 0 {
@@ -351,55 +407,74 @@ fn read_varlong(buf: &[u8], pos: &mut usize) -> Result<i64, String> {
         }
         shift += 7;
         if shift > 63 {
-            return Err("varint longer than 10 bytes".into());
+            return Err(RecordError::VarintTooLong { position: start });
         }
     }
     Ok(((value >> 1) as i64) ^ -((value & 1) as i64))
 }
 
 /// Reads a varint-length-prefixed bytes field; `None` for length -1 (null).
-fn read_bytes_field<'a>(buf: &'a [u8], pos: &mut usize) -> Result<Option<&'a [u8]>, String> {
-    let len = read_varlong(buf, pos)?;
-    if len < -1 {
-        return Err(format!("field length {len}"));
+fn read_bytes_field<'a>(
+    buf: &'a [u8],
+    pos: &mut usize,
+    origin: usize,
+) -> Result<Option<&'a [u8]>, RecordError> {
+    let position = origin + *pos;
+    let length = read_varlong(buf, pos, origin)?;
+    if length < -1 {
+        return Err(RecordError::BadFieldLength { position, length });
     }
-    if len == -1 {
+    if length == -1 {
         return Ok(None);
     }
-    let len = len as usize;
-    let field = buf
-        .get(*pos..pos.saturating_add(len))
-        .ok_or("field runs past the record")?;
-    *pos += len;
+    let field = usize::try_from(length)
+        .ok()
+        .and_then(|len| buf.get(*pos..pos.saturating_add(len)))
+        .ok_or(RecordError::FieldPastEnd {
+            position: origin + *pos,
+            length,
+        })?;
+    *pos += field.len();
     Ok(Some(field))
 }
 
-fn parse_record(record: &[u8]) -> Result<RecordInfo<'_>, String> {
+/// Parses one record's body (after its length prefix); `origin` is its position in the
+/// records section.
+fn parse_record(record: &[u8], origin: usize) -> Result<RecordInfo<'_>, RecordError> {
     let mut pos = 1usize; // attributes
     if record.is_empty() {
-        return Err("empty record".into());
+        return Err(RecordError::EmptyRecord { position: origin });
     }
-    let timestamp_delta = read_varlong(record, &mut pos)?;
-    let offset_delta = read_varlong(record, &mut pos)?;
-    let key = read_bytes_field(record, &mut pos)?;
-    let value = read_bytes_field(record, &mut pos)?;
-    let headers = read_varlong(record, &mut pos)?;
+    let timestamp_delta = read_varlong(record, &mut pos, origin)?;
+    let offset_delta = read_varlong(record, &mut pos, origin)?;
+    let key = read_bytes_field(record, &mut pos, origin)?;
+    let value = read_bytes_field(record, &mut pos, origin)?;
+    let count_position = origin + pos;
+    let headers = read_varlong(record, &mut pos, origin)?;
     if headers < 0 {
-        return Err(format!("header count {headers}"));
+        return Err(RecordError::BadHeaderCount {
+            position: count_position,
+            count: headers,
+        });
     }
     for _ in 0..headers {
-        let key_len = read_varlong(record, &mut pos)?;
+        let key_position = origin + pos;
+        let key_len = read_varlong(record, &mut pos, origin)?;
         if key_len < 0 || record.len().saturating_sub(pos) < key_len as usize {
-            return Err("header key runs past the record".into());
+            return Err(RecordError::FieldPastEnd {
+                position: key_position,
+                length: key_len,
+            });
         }
         pos += key_len as usize;
-        read_bytes_field(record, &mut pos)?;
+        read_bytes_field(record, &mut pos, origin)?;
     }
     if pos != record.len() {
-        return Err(format!(
-            "record length {} but its fields take {pos} bytes",
-            record.len()
-        ));
+        return Err(RecordError::LengthMismatch {
+            position: origin,
+            length: record.len(),
+            used: pos,
+        });
     }
     Ok(RecordInfo {
         offset_delta,
@@ -411,20 +486,27 @@ fn parse_record(record: &[u8]) -> Result<RecordInfo<'_>, String> {
 
 impl<'a> RecordIter<'a> {
     /// The next record with its raw bytes (length prefix included), as a batch holds it.
-    pub fn next_raw(&mut self) -> Option<Result<(&'a [u8], RecordInfo<'a>), String>> {
+    pub fn next_raw(&mut self) -> Option<Result<(&'a [u8], RecordInfo<'a>), RecordError>> {
         if self.rest.is_empty() || self.failed {
             return None;
         }
         let mut pos = 0;
         let rest = self.rest;
-        let result = read_varlong(rest, &mut pos).and_then(|len| {
-            if len < 0 || rest.len().saturating_sub(pos) < len as usize {
-                return Err(format!("record length {len} runs past the batch"));
-            }
-            let end = pos + len as usize;
+        let origin = self.consumed;
+        let result = read_varlong(rest, &mut pos, origin).and_then(|length| {
+            let end = usize::try_from(length)
+                .ok()
+                .and_then(|len| pos.checked_add(len))
+                .filter(|end| *end <= rest.len())
+                .ok_or(RecordError::RecordPastEnd {
+                    position: origin,
+                    length,
+                })?;
             let record = rest.get(pos..end).unwrap_or_default();
             self.rest = rest.get(end..).unwrap_or_default();
-            parse_record(record).map(|info| (rest.get(..end).unwrap_or_default(), info))
+            self.consumed += end;
+            parse_record(record, origin + pos)
+                .map(|info| (rest.get(..end).unwrap_or_default(), info))
         });
         if result.is_err() {
             self.failed = true;
@@ -434,16 +516,24 @@ impl<'a> RecordIter<'a> {
 }
 
 impl<'a> Iterator for RecordIter<'a> {
-    type Item = Result<RecordInfo<'a>, String>;
+    type Item = Result<RecordInfo<'a>, RecordError>;
     fn next(&mut self) -> Option<Self::Item> {
         self.next_raw().map(|r| r.map(|(_, info)| info))
     }
 }
 
 /// Compresses a records section with a batch codec (1 gzip, 2 snappy, 3 lz4, 4 zstd; 0
-/// copies). Errors name the codec.
-pub fn compress(codec: i16, section: &[u8]) -> Result<Vec<u8>, String> {
+/// copies).
+///
+/// Errors: `UnknownCodec`, or `Failed` naming the codec.
+pub fn compress(codec: i16, section: &[u8]) -> Result<Vec<u8>, CodecError> {
     use std::io::Write;
+    let failed = |codec: &'static str| {
+        move |e: std::io::Error| CodecError::Failed {
+            codec,
+            message: e.to_string(),
+        }
+    };
     match codec {
         0 => Ok(section.to_vec()),
         1 => {
@@ -452,23 +542,27 @@ pub fn compress(codec: i16, section: &[u8]) -> Result<Vec<u8>, String> {
             encoder
                 .write_all(section)
                 .and_then(|()| encoder.finish())
-                .map_err(|e| format!("gzip: {e}"))
+                .map_err(failed("gzip"))
         }
         2 => snap::raw::Encoder::new()
             .compress_vec(section)
-            .map_err(|e| format!("snappy: {e}")),
+            .map_err(|e| CodecError::Failed {
+                codec: "snappy",
+                message: e.to_string(),
+            }),
         3 => {
             let mut encoder = lz4_flex::frame::FrameEncoder::new(Vec::new());
-            encoder
-                .write_all(section)
-                .map_err(|e| format!("lz4: {e}"))?;
-            encoder.finish().map_err(|e| format!("lz4: {e}"))
+            encoder.write_all(section).map_err(failed("lz4"))?;
+            encoder.finish().map_err(|e| CodecError::Failed {
+                codec: "lz4",
+                message: e.to_string(),
+            })
         }
         4 => Ok(ruzstd::encoding::compress_to_vec(
             section,
             ruzstd::encoding::CompressionLevel::Fastest,
         )),
-        codec => Err(format!("unknown compression codec {codec}")),
+        codec => Err(CodecError::UnknownCodec(codec)),
     }
 }
 
@@ -477,11 +571,11 @@ pub fn compress(codec: i16, section: &[u8]) -> Result<Vec<u8>, String> {
 /// kept, so offsets never change), `records` (raw, length-prefixed, in order) compressed with
 /// the original codec, `count` records, a fresh CRC.
 ///
-/// Errors: the codec's.
-pub fn rebuild_batch(original: &[u8], records: &[u8], count: i32) -> Result<Vec<u8>, String> {
+/// Errors: `ShortBatch`, `BatchTooLarge`, or the codec's.
+pub fn rebuild_batch(original: &[u8], records: &[u8], count: i32) -> Result<Vec<u8>, CodecError> {
     let header = original
         .get(..RECORD_BATCH_OVERHEAD)
-        .ok_or("batch shorter than its header")?;
+        .ok_or(CodecError::ShortBatch(original.len()))?;
     let codec = BatchHeader::parse(original)
         .map(|h| h.compression())
         .unwrap_or(0);
@@ -489,7 +583,8 @@ pub fn rebuild_batch(original: &[u8], records: &[u8], count: i32) -> Result<Vec<
     let mut batch = Vec::with_capacity(RECORD_BATCH_OVERHEAD + body.len());
     batch.extend_from_slice(header);
     batch.extend_from_slice(&body);
-    let length = i32::try_from(batch.len() - LOG_OVERHEAD).map_err(|_| "batch too large")?;
+    let length = i32::try_from(batch.len() - LOG_OVERHEAD)
+        .map_err(|_| CodecError::BatchTooLarge(batch.len()))?;
     if let Some(field) = batch.get_mut(BATCH_LENGTH_OFFSET..BATCH_LENGTH_OFFSET + 4) {
         field.copy_from_slice(&length.to_be_bytes());
     }
@@ -507,70 +602,92 @@ pub fn rebuild_batch(original: &[u8], records: &[u8], count: i32) -> Result<Vec<
 /// bombs: 64 MiB, far above any batch a producer builds.
 pub const MAX_DECOMPRESSED_BYTES: u64 = 64 << 20;
 
+/// Reads all of `reader` (a decoder of `codec`), failing past [`MAX_DECOMPRESSED_BYTES`].
+fn read_limited(codec: &'static str, reader: impl Read) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::new();
+    reader
+        .take(MAX_DECOMPRESSED_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| CodecError::Failed {
+            codec,
+            message: e.to_string(),
+        })?;
+    if out.len() as u64 > MAX_DECOMPRESSED_BYTES {
+        return Err(CodecError::TooLarge {
+            codec,
+            limit: MAX_DECOMPRESSED_BYTES,
+        });
+    }
+    Ok(out)
+}
+
 /// Returns the records section of a valid batch, decompressed when it is compressed.
 ///
-/// Errors name the codec that failed, or say that the output passed
-/// [`MAX_DECOMPRESSED_BYTES`]. Used off the produce path only (timestamp look-ups).
-pub fn records_section(batch: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
-    let header = BatchHeader::parse(batch).ok_or("batch shorter than its header")?;
+/// Errors: `ShortBatch`, `UnknownCodec`, `Failed` naming the codec, or `TooLarge` when the
+/// output passes [`MAX_DECOMPRESSED_BYTES`]. Used off the produce path only (timestamp
+/// look-ups, compaction, replay).
+pub fn records_section(batch: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, CodecError> {
+    let header = BatchHeader::parse(batch).ok_or(CodecError::ShortBatch(batch.len()))?;
     let body = batch
         .get(RECORD_BATCH_OVERHEAD..header.total_size().min(batch.len()))
         .unwrap_or_default();
-    let mut out = Vec::new();
-    match header.compression() {
+    let out = match header.compression() {
         0 => return Ok(std::borrow::Cow::Borrowed(body)),
-        1 => {
-            flate2::read::MultiGzDecoder::new(body)
-                .take(MAX_DECOMPRESSED_BYTES + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| format!("gzip: {e}"))?;
-        }
-        2 => out = snappy_decompress(body)?,
-        3 => {
-            lz4_flex::frame::FrameDecoder::new(body)
-                .take(MAX_DECOMPRESSED_BYTES + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| format!("lz4: {e}"))?;
-        }
+        1 => read_limited("gzip", flate2::read::MultiGzDecoder::new(body))?,
+        2 => snappy_decompress(body)?,
+        3 => read_limited("lz4", lz4_flex::frame::FrameDecoder::new(body))?,
         4 => {
-            let mut decoder =
-                ruzstd::decoding::StreamingDecoder::new(body).map_err(|e| format!("zstd: {e}"))?;
-            decoder
-                .read_to_end(&mut out)
-                .map_err(|e| format!("zstd: {e}"))?;
+            let decoder =
+                ruzstd::decoding::StreamingDecoder::new(body).map_err(|e| CodecError::Failed {
+                    codec: "zstd",
+                    message: e.to_string(),
+                })?;
+            read_limited("zstd", decoder)?
         }
-        codec => return Err(format!("unknown compression codec {codec}")),
-    }
+        codec => return Err(CodecError::UnknownCodec(codec)),
+    };
     Ok(std::borrow::Cow::Owned(out))
 }
 
 /// Snappy as Kafka clients write it: raw snappy (librdkafka), or xerial's framing (the Java
 /// client's snappy-java stream: an 8-byte magic, two version ints, then length-prefixed blocks).
-fn snappy_decompress(body: &[u8]) -> Result<Vec<u8>, String> {
+/// Each block's declared length is checked against [`MAX_DECOMPRESSED_BYTES`] before it is
+/// allocated.
+fn snappy_decompress(body: &[u8]) -> Result<Vec<u8>, CodecError> {
     const XERIAL_MAGIC: &[u8] = b"\x82SNAPPY\x00";
+    let failed = |message: String| CodecError::Failed {
+        codec: "snappy",
+        message,
+    };
     let mut decoder = snap::raw::Decoder::new();
+    let mut decompress = |block: &[u8], so_far: usize| {
+        let len = snap::raw::decompress_len(block).map_err(|e| failed(e.to_string()))?;
+        if (so_far + len) as u64 > MAX_DECOMPRESSED_BYTES {
+            return Err(CodecError::TooLarge {
+                codec: "snappy",
+                limit: MAX_DECOMPRESSED_BYTES,
+            });
+        }
+        decoder
+            .decompress_vec(block)
+            .map_err(|e| failed(e.to_string()))
+    };
     if body.starts_with(XERIAL_MAGIC) {
         let mut out = Vec::new();
         let mut pos = XERIAL_MAGIC.len() + 8;
         while pos < body.len() {
-            let len =
-                usize::try_from(be_i32(body, pos)).map_err(|_| "snappy: negative block length")?;
+            let len = usize::try_from(be_i32(body, pos))
+                .map_err(|_| failed("negative block length".into()))?;
             pos += 4;
             let block = body
-                .get(pos..pos + len)
-                .ok_or("snappy: block runs past the batch")?;
-            out.extend(
-                decoder
-                    .decompress_vec(block)
-                    .map_err(|e| format!("snappy: {e}"))?,
-            );
+                .get(pos..pos.saturating_add(len))
+                .ok_or_else(|| failed("block runs past the batch".into()))?;
+            out.extend(decompress(block, out.len())?);
             pos += len;
         }
         Ok(out)
     } else {
-        decoder
-            .decompress_vec(body)
-            .map_err(|e| format!("snappy: {e}"))
+        decompress(body, 0)
     }
 }
 
@@ -741,10 +858,9 @@ mod tests {
         let mut batch = build_batch(&[(10, Some(b"k"), Some(b"v"))]);
         let last = batch.len() - 1;
         batch[last] ^= 1;
-        assert!(matches!(
-            validate_batch(&batch),
-            Err(BatchError::Corrupt(_))
-        ));
+        let error = validate_batch(&batch).unwrap_err();
+        assert!(error.is_corrupt());
+        assert!(matches!(error, BatchError::CrcMismatch { position: 0, .. }));
     }
 
     #[test]
@@ -753,9 +869,15 @@ mod tests {
         batch[RECORDS_COUNT_OFFSET..RECORDS_COUNT_OFFSET + 4].copy_from_slice(&2i32.to_be_bytes());
         let crc = crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]);
         batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        let error = validate_batch(&batch).unwrap_err();
+        assert!(!error.is_corrupt());
         assert!(matches!(
-            validate_batch(&batch),
-            Err(BatchError::Invalid(_))
+            error,
+            BatchError::OffsetDeltaMismatch {
+                position: 0,
+                last_offset_delta: 0,
+                count: 2
+            }
         ));
     }
 
@@ -778,11 +900,71 @@ mod tests {
         let batch = build_batch(&[(10, Some(b"k"), Some(b"v"))]);
         assert!(matches!(
             validate_batch(&batch[..batch.len() - 1]),
-            Err(BatchError::Corrupt(_))
+            Err(BatchError::Truncated { position: 0, .. })
         ));
         assert!(matches!(
             validate_batch(&batch[..20]),
-            Err(BatchError::Corrupt(_))
+            Err(BatchError::ShortHeader {
+                position: 0,
+                available: 20
+            })
+        ));
+    }
+
+    fn with_crc(mut batch: Vec<u8>) -> Vec<u8> {
+        let crc = crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]);
+        batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        batch
+    }
+
+    #[test]
+    fn a_record_running_past_the_batch_is_invalid_and_located() {
+        let mut batch = build_batch(&[(10, Some(b"k"), Some(b"v")), (11, None, Some(b"w"))]);
+        let first_record_len = batch[RECORD_BATCH_OVERHEAD] as usize / 2 + 1;
+        // The second record's length prefix becomes 63 (zigzag 0x7e): past the batch's end.
+        batch[RECORD_BATCH_OVERHEAD + first_record_len] = 0x7e;
+        let error = validate_batch(&with_crc(batch)).unwrap_err();
+        assert!(!error.is_corrupt());
+        assert!(
+            matches!(
+                error,
+                BatchError::Record {
+                    position: 0,
+                    source: RecordError::RecordPastEnd { position, length: 63 }
+                } if position == first_record_len
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn decompression_stops_at_the_limit() {
+        let producer = BatchProducer {
+            attributes: 2, // snappy
+            ..BatchProducer::NONE
+        };
+        let mut batch = build_batch_as(&producer, &[(10, None, Some(b"v"))]);
+        batch.truncate(RECORD_BATCH_OVERHEAD);
+        // A raw snappy block that claims 100 MiB of output.
+        let mut claimed = 100u64 << 20;
+        while claimed >= 0x80 {
+            batch.push((claimed as u8 & 0x7f) | 0x80);
+            claimed >>= 7;
+        }
+        batch.push(claimed as u8);
+        batch.extend_from_slice(&[0; 8]);
+        let length = (batch.len() - LOG_OVERHEAD) as i32;
+        batch[BATCH_LENGTH_OFFSET..BATCH_LENGTH_OFFSET + 4].copy_from_slice(&length.to_be_bytes());
+        assert!(matches!(
+            records_section(&batch),
+            Err(CodecError::TooLarge {
+                codec: "snappy",
+                limit: MAX_DECOMPRESSED_BYTES
+            })
+        ));
+        assert!(matches!(
+            records_section(&batch[..20]),
+            Err(CodecError::ShortBatch(20))
         ));
     }
 }

@@ -18,8 +18,8 @@
 //!    is rebuilt with the same codec, one that loses all disappears.
 //! 5. The new files are swapped in: each is renamed to `<name>.swap`, `.log` last (the commit
 //!    point), the old segments' files are removed and the `.swap` files renamed to their final
-//!    names. [`recover_swap`] finishes or discards a swap a crash interrupted, so the old
-//!    segments stay intact until the new ones are complete.
+//!    names. At open, `recover_swap` (`segment/swap.rs`) finishes or discards a swap that a
+//!    crash interrupted, so the old segments stay intact until the new ones are complete.
 //!
 //! References: Kafka documentation section 4.8 "Log Compaction"; Kafka's `LogCleaner`;
 //! KIP-58 (min.compaction.lag.ms), KIP-354 (max.compaction.lag.ms), KIP-98 (markers).
@@ -31,16 +31,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::batch::{self, BatchHeader, RecordIter, RECORD_BATCH_OVERHEAD};
+use crate::batch::{self, Batch, BatchHeader, RecordIter};
 use crate::error::{Result, StorageError};
-use crate::log::{duration_ms, PartitionLog, SEGMENT_SUFFIXES, TXN_INDEX_SUFFIX};
+use crate::log::PartitionLog;
 use crate::producer_state::AbortedTransaction;
+use crate::segment::files::{CLEANER_DIR, SEGMENT_SUFFIXES, SWAP_SUFFIX, TXN_INDEX_SUFFIX};
+use crate::segment::swap::{finish_swap, sync_dir};
 use crate::segment::{file_name, Segment};
-
-/// Directory inside a partition directory where the cleaner builds new segments.
-const CLEANER_DIR: &str = ".cleaner";
-/// Suffix of a cleaned file waiting to replace the old segments.
-const SWAP_SUFFIX: &str = ".swap";
+use crate::time::duration_ms;
 
 /// What one cleaning pass did.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -140,11 +138,8 @@ impl Retainer<'_> {
         self.segment_expired
     }
 
-    fn judge(&mut self, segment: &Segment, bytes: &[u8]) -> Result<(Outcome, u64, u64)> {
-        let header = BatchHeader::parse(bytes).ok_or_else(|| StorageError::Damaged {
-            path: segment.path().to_path_buf(),
-            reason: "short batch header while cleaning".into(),
-        })?;
+    fn judge(&mut self, segment: &Segment, batch: Batch<'_>) -> Result<(Outcome, u64, u64)> {
+        let Batch { header, bytes, .. } = batch;
         let count = u64::try_from(header.records_count()).unwrap_or(0);
         if header.is_control() {
             let kept = self
@@ -369,13 +364,13 @@ impl PartitionLog {
                 retainer.now
             });
             retainer.enter(segment);
-            segment.for_each_batch(|bytes| {
-                let header = BatchHeader::parse(bytes);
-                let (outcome, read, kept) = retainer.judge(segment, bytes)?;
+            segment.for_each_batch(|batch| {
+                let bytes = batch.bytes;
+                let (outcome, read, kept) = retainer.judge(segment, batch)?;
                 stats.records_read += read;
                 stats.records_kept += kept;
-                let is_marker = header.as_ref().is_some_and(|h| h.is_control());
-                let offset = header.as_ref().map_or(-1, |h| h.base_offset());
+                let is_marker = batch.header.is_control();
+                let offset = batch.header.base_offset();
                 match outcome {
                     Outcome::Keep => {
                         if is_marker {
@@ -471,10 +466,7 @@ fn build_offset_map(
 ) -> Result<HashMap<Vec<u8>, i64>> {
     let mut map: HashMap<Vec<u8>, i64> = HashMap::new();
     for segment in dirty {
-        segment.for_each_batch(|bytes| {
-            let Some(header) = BatchHeader::parse(bytes) else {
-                return Ok(());
-            };
+        segment.for_each_batch(|Batch { header, bytes, .. }| {
             if header.is_control() || is_aborted(&header, aborted) {
                 return Ok(());
             }
@@ -533,111 +525,4 @@ fn groups(segments: &[Arc<Segment>], end_offset: i64, max_bytes: usize) -> Vec<&
         start = end;
     }
     out
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(StorageError::io(dir))
-}
-
-/// Renames the `.swap` files of segment `base` to their final names, `.log` last.
-fn finish_swap(dir: &Path, base: i64) -> Result<()> {
-    for suffix in SEGMENT_SUFFIXES.iter().rev() {
-        let name = file_name(base, suffix);
-        let from = dir.join(format!("{name}{SWAP_SUFFIX}"));
-        if from.exists() {
-            let to = dir.join(&name);
-            std::fs::rename(&from, &to).map_err(StorageError::io(&to))?;
-        }
-    }
-    sync_dir(dir)
-}
-
-/// The next offset after the batches of a `.log` file, reading headers only.
-fn next_offset_of(path: &Path, base: i64) -> Result<i64> {
-    use std::os::unix::fs::FileExt;
-    let file = std::fs::File::open(path).map_err(StorageError::io(path))?;
-    let len = file.metadata().map_err(StorageError::io(path))?.len();
-    let mut position = 0u64;
-    let mut next = base;
-    let mut header = [0u8; RECORD_BATCH_OVERHEAD];
-    while position + RECORD_BATCH_OVERHEAD as u64 <= len {
-        file.read_exact_at(&mut header, position)
-            .map_err(StorageError::io(path))?;
-        let Some(parsed) = BatchHeader::parse(&header) else {
-            break;
-        };
-        let size = parsed.total_size() as u64;
-        if size < RECORD_BATCH_OVERHEAD as u64 || position + size > len {
-            break;
-        }
-        next = parsed.last_offset() + 1;
-        position += size;
-    }
-    Ok(next)
-}
-
-/// Start-up recovery of an interrupted cleaning (run before the segments are opened):
-/// discards `.cleaner/` and `.swap` files whose `.log.swap` never appeared (the old segments
-/// are intact), completes a swap whose `.log.swap` did (removing the old segments it covers),
-/// and removes index files left without their `.log` by an interrupted deletion.
-///
-/// Errors: `Io`.
-pub fn recover_swap(dir: &Path) -> Result<()> {
-    let work = dir.join(CLEANER_DIR);
-    if work.exists() {
-        tracing::warn!(dir = %dir.display(), "discarding an interrupted cleaning");
-        std::fs::remove_dir_all(&work).map_err(StorageError::io(&work))?;
-    }
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(StorageError::io(dir))? {
-        let entry = entry.map_err(StorageError::io(dir))?;
-        if let Some(name) = entry.file_name().to_str() {
-            names.push(name.to_string());
-        }
-    }
-    let base_of = |name: &str, suffix: &str| -> Option<i64> {
-        name.strip_suffix(suffix).and_then(|stem| stem.parse().ok())
-    };
-    let swaps: Vec<i64> = names
-        .iter()
-        .filter_map(|n| base_of(n, ".log.swap"))
-        .collect();
-    for name in &names {
-        if let Some(stem) = name.strip_suffix(SWAP_SUFFIX) {
-            let base = stem.split('.').next().and_then(|b| b.parse::<i64>().ok());
-            if base.is_some_and(|b| !swaps.contains(&b)) {
-                let _ = std::fs::remove_file(dir.join(name));
-            }
-        }
-    }
-    for base in &swaps {
-        let swap = dir.join(format!("{}{SWAP_SUFFIX}", file_name(*base, ".log")));
-        let next = next_offset_of(&swap, *base)?;
-        for old in names.iter().filter_map(|n| base_of(n, ".log")) {
-            if old >= *base && old < next {
-                for suffix in SEGMENT_SUFFIXES {
-                    let _ = std::fs::remove_file(dir.join(file_name(old, suffix)));
-                }
-            }
-        }
-        finish_swap(dir, *base)?;
-        tracing::warn!(dir = %dir.display(), base_offset = base, "completed an interrupted cleaning");
-    }
-    let logs: Vec<i64> = std::fs::read_dir(dir)
-        .map_err(StorageError::io(dir))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().and_then(|n| base_of(n, ".log")))
-        .collect();
-    for name in &names {
-        for suffix in [".index", ".timeindex", TXN_INDEX_SUFFIX] {
-            if let Some(base) = base_of(name, suffix) {
-                if !logs.contains(&base) {
-                    let _ = std::fs::remove_file(dir.join(name));
-                }
-            }
-        }
-    }
-    Ok(())
 }

@@ -3,27 +3,22 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::batch::BatchError;
+
 /// What went wrong in the log. The broker maps each variant onto a Kafka error code in one
 /// place (`broker/src/error.rs`).
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    /// The bytes of a record batch fail its length or CRC32C check (Kafka: CORRUPT_MESSAGE).
-    #[error("corrupt record batch at byte {position} of the request: {reason}")]
-    CorruptBatch {
-        /// Byte position of the batch within the appended records.
-        position: usize,
-        /// What check failed.
-        reason: String,
-    },
-    /// The batch is well formed but breaks a rule of the log, such as a wrong magic or an offset
-    /// delta that disagrees with its record count (Kafka: INVALID_RECORD).
-    #[error("invalid record batch at byte {position} of the request: {reason}")]
-    InvalidRecord {
-        /// Byte position of the batch within the appended records.
-        position: usize,
-        /// What rule was broken.
-        reason: String,
-    },
+    /// The bytes of a record batch are damaged: short, torn, a bad length or CRC32C
+    /// (Kafka: CORRUPT_MESSAGE). The error names the check and the byte position of the batch
+    /// within the appended records.
+    #[error("corrupt record batch: {0}")]
+    CorruptBatch(BatchError),
+    /// The batch is well formed but breaks a rule of the log, such as a wrong magic, an offset
+    /// delta that disagrees with its record count, or a record without a key for a compacted
+    /// log (Kafka: INVALID_RECORD).
+    #[error("invalid record batch: {0}")]
+    InvalidRecord(BatchError),
     /// A batch is larger than the topic's `max.message.bytes` (Kafka: MESSAGE_TOO_LARGE).
     #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
     MessageTooLarge {
@@ -78,6 +73,9 @@ pub enum StorageError {
     /// INVALID_TXN_STATE).
     #[error("{0}")]
     Producer(#[from] crate::producer_state::ProducerStateError),
+    /// The log dir refuses: it is no longer locked by this process, so no log may open in it.
+    #[error("{0}")]
+    LogDir(#[from] crate::log_dir::LogDirError),
     /// On-disk state that recovery must not repair silently (damage outside the active
     /// segment's tail).
     #[error("{path}: {reason}")]
@@ -87,6 +85,17 @@ pub enum StorageError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+impl From<BatchError> for StorageError {
+    /// `CorruptBatch` for damaged bytes, `InvalidRecord` for a rule broken.
+    fn from(error: BatchError) -> Self {
+        if error.is_corrupt() {
+            Self::CorruptBatch(error)
+        } else {
+            Self::InvalidRecord(error)
+        }
+    }
 }
 
 impl StorageError {

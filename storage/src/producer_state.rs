@@ -276,6 +276,40 @@ pub(crate) fn record_batch(
     }
 }
 
+/// Why a producer state snapshot (`<offset>.snapshot`) does not read back. Such a snapshot
+/// is ignored with a warning and the state is rebuilt from an older one or the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    /// Fewer than the 6 bytes of version and CRC.
+    #[error("snapshot of {len} bytes is shorter than its header")]
+    ShortHeader {
+        /// The file's length.
+        len: usize,
+    },
+    /// A format version other than 1.
+    #[error("snapshot version {version}, only 1 is known")]
+    UnknownVersion {
+        /// The version field.
+        version: i16,
+    },
+    /// The CRC32C at byte 2 does not match the rest of the file.
+    #[error("snapshot CRC mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    CrcMismatch {
+        /// The stored CRC.
+        stored: u32,
+        /// The CRC of the bytes.
+        computed: u32,
+    },
+    /// The entry count (at byte 6) does not match the bytes of entries after it.
+    #[error("{count} entries do not fit {bytes} bytes")]
+    EntriesMismatch {
+        /// The entry count field.
+        count: i32,
+        /// Bytes of entries.
+        bytes: usize,
+    },
+}
+
 /// Every producer of a partition and its open transactions.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ProducerState {
@@ -393,27 +427,29 @@ impl ProducerState {
 
     /// Reads a snapshot written by [`ProducerState::encode_snapshot`] or by Kafka.
     ///
-    /// Errors: the version is not 1, the CRC does not match, or the entries run short.
-    pub fn decode_snapshot(bytes: &[u8]) -> Result<Self, String> {
+    /// Errors: a [`SnapshotError`]: short header, version other than 1, CRC mismatch, or
+    /// entries that do not fill the file.
+    pub fn decode_snapshot(bytes: &[u8]) -> Result<Self, SnapshotError> {
         const ENTRY: usize = 46;
-        if bytes.len() < 6 {
-            return Err("snapshot shorter than its header".into());
-        }
+        let covered = bytes
+            .get(6..)
+            .ok_or(SnapshotError::ShortHeader { len: bytes.len() })?;
         let version = be_i16(bytes, 0);
         if version != 1 {
-            return Err(format!("snapshot version {version}, only 1 is known"));
+            return Err(SnapshotError::UnknownVersion { version });
         }
-        let covered = bytes.get(6..).ok_or("snapshot shorter than its header")?;
-        if crc32c::crc32c(covered) != be_i32(bytes, 2) as u32 {
-            return Err("snapshot CRC mismatch".into());
+        let stored = be_i32(bytes, 2) as u32;
+        let computed = crc32c::crc32c(covered);
+        if computed != stored {
+            return Err(SnapshotError::CrcMismatch { stored, computed });
         }
-        let count = usize::try_from(be_i32(covered, 0)).map_err(|_| "negative entry count")?;
+        let count = be_i32(covered, 0);
         let entries = covered.get(4..).unwrap_or_default();
-        if entries.len() != count.saturating_mul(ENTRY) {
-            return Err(format!(
-                "{count} entries do not fit {} bytes",
-                entries.len()
-            ));
+        if usize::try_from(count).map_or(true, |c| entries.len() != c.saturating_mul(ENTRY)) {
+            return Err(SnapshotError::EntriesMismatch {
+                count,
+                bytes: entries.len(),
+            });
         }
         let mut state = Self::default();
         for e in entries.chunks_exact(ENTRY) {
@@ -603,5 +639,35 @@ mod tests {
         fn snapshot_decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = ProducerState::decode_snapshot(&bytes);
         }
+    }
+
+    #[test]
+    fn damaged_snapshots_say_what_is_wrong() {
+        let good = ProducerState::default().encode_snapshot();
+        assert_eq!(
+            ProducerState::decode_snapshot(&good[..3]),
+            Err(SnapshotError::ShortHeader { len: 3 })
+        );
+        let mut version = good.clone();
+        version[1] = 2;
+        assert_eq!(
+            ProducerState::decode_snapshot(&version),
+            Err(SnapshotError::UnknownVersion { version: 2 })
+        );
+        let mut flipped = good.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert!(matches!(
+            ProducerState::decode_snapshot(&flipped),
+            Err(SnapshotError::CrcMismatch { stored, computed }) if stored != computed
+        ));
+        let mut extra = good;
+        extra.push(0);
+        let crc = crc32c::crc32c(&extra[6..]);
+        extra[2..6].copy_from_slice(&crc.to_be_bytes());
+        assert_eq!(
+            ProducerState::decode_snapshot(&extra),
+            Err(SnapshotError::EntriesMismatch { count: 0, bytes: 1 })
+        );
     }
 }

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use josefine_storage::batch::{build_batch, BatchHeader};
-use josefine_storage::{LogConfig, PartitionLog, StorageError};
+use josefine_storage::{LogConfig, LogDir, PartitionLog, StorageError, TopicPartition};
 use proptest::prelude::*;
 
 type Record = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
@@ -95,7 +95,8 @@ proptest! {
     #[test]
     fn append_then_read_returns_the_same_batches(model in proptest::collection::vec(proptest::collection::vec(record_strategy(), 1..6), 1..40)) {
         let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let log = PartitionLog::open(&dir.path().join("t-0"), small_config(), true).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let log_dir = LogDir::open(dir.path()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let log = open(&log_dir, small_config(), true).map_err(|e| TestCaseError::fail(e.to_string()))?;
         append_all(&log, &model)?;
         check_against_model(&log, &model)?;
         // Timestamp look-up agrees with a scan of the model.
@@ -112,13 +113,13 @@ proptest! {
     #[test]
     fn reopen_after_clean_close_returns_everything(model in proptest::collection::vec(proptest::collection::vec(record_strategy(), 1..4), 1..30)) {
         let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let path = dir.path().join("t-0");
+        let log_dir = LogDir::open(dir.path()).map_err(|e| TestCaseError::fail(e.to_string()))?;
         {
-            let log = PartitionLog::open(&path, small_config(), true).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let log = open(&log_dir, small_config(), true).map_err(|e| TestCaseError::fail(e.to_string()))?;
             append_all(&log, &model)?;
             log.close().map_err(|e| TestCaseError::fail(e.to_string()))?;
         }
-        let log = PartitionLog::open(&path, small_config(), true).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let log = open(&log_dir, small_config(), true).map_err(|e| TestCaseError::fail(e.to_string()))?;
         check_against_model(&log, &model)?;
         // And it keeps appending after the reopen.
         let extra = vec![(5, None, Some(b"after".to_vec()))];
@@ -132,10 +133,11 @@ proptest! {
         cut in 1usize..200,
     ) {
         let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let log_dir = LogDir::open(dir.path()).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let path = dir.path().join("t-0");
         let config = LogConfig { segment_bytes: 1 << 20, ..small_config() };
         {
-            let log = PartitionLog::open(&path, config, true).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let log = open(&log_dir, config, true).map_err(|e| TestCaseError::fail(e.to_string()))?;
             append_all(&log, &model)?;
             // No close: the process "crashed". Tear the last batch by zeroing its tail.
         }
@@ -143,9 +145,14 @@ proptest! {
         let total: usize = model.iter().map(|r| batch_of(r).len()).sum();
         let cut = cut.min(last_size);
         tear(&path.join(format!("{:020}.log", 0)), total - cut, cut).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let log = PartitionLog::open(&path, config, false).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let log = open(&log_dir, config, false).map_err(|e| TestCaseError::fail(e.to_string()))?;
         check_against_model(&log, &model[..model.len() - 1])?;
     }
+}
+
+/// Opens partition `t-0` of `log_dir`.
+fn open(log_dir: &LogDir, config: LogConfig, clean: bool) -> Result<PartitionLog, StorageError> {
+    PartitionLog::open(log_dir, &TopicPartition::new("t", 0), config, clean)
 }
 
 fn tear(path: &Path, from: usize, len: usize) -> std::io::Result<()> {
@@ -160,7 +167,8 @@ fn invalid_batch_writes_nothing() -> Result<(), StorageError> {
         path: "tmp".into(),
         source: e,
     })?;
-    let log = PartitionLog::open(&dir.path().join("t-0"), LogConfig::default(), true)?;
+    let log_dir = LogDir::open(dir.path())?;
+    let log = open(&log_dir, LogConfig::default(), true)?;
     let good = build_batch(&[(1, None, Some(b"a"))]);
     let mut bad = good.clone();
     let last = bad.len() - 1;
@@ -190,7 +198,13 @@ fn invalid_batch_writes_nothing() -> Result<(), StorageError> {
 fn kafka_layout_on_disk() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("orders-3");
-    let log = PartitionLog::open(&path, small_config(), true)?;
+    let log_dir = LogDir::open(dir.path())?;
+    let log = PartitionLog::open(
+        &log_dir,
+        &TopicPartition::new("orders", 3),
+        small_config(),
+        true,
+    )?;
     for i in 0..100 {
         log.append(&build_batch(&[(i, Some(b"key"), Some(&[7u8; 100]))]), 0)?;
     }
@@ -221,11 +235,12 @@ fn kafka_layout_on_disk() -> Result<(), Box<dyn std::error::Error>> {
 fn missing_or_corrupt_indexes_are_rebuilt() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("t-0");
+    let log_dir = LogDir::open(dir.path())?;
     let model: Vec<Vec<Record>> = (0..200)
         .map(|i| vec![(i, Some(b"k".to_vec()), Some(vec![i as u8; 90]))])
         .collect();
     {
-        let log = PartitionLog::open(&path, small_config(), true)?;
+        let log = open(&log_dir, small_config(), true)?;
         for records in &model {
             log.append(&batch_of(records), 0)?;
         }
@@ -241,7 +256,7 @@ fn missing_or_corrupt_indexes_are_rebuilt() -> Result<(), Box<dyn std::error::Er
     segments.sort();
     let second = segments.get(1).ok_or("expected several segments")?;
     std::fs::write(path.join(second), [0xffu8; 25])?;
-    let log = PartitionLog::open(&path, small_config(), true)?;
+    let log = open(&log_dir, small_config(), true)?;
     check_against_model(&log, &model).map_err(|e| format!("{e}"))?;
     assert!(
         std::fs::metadata(path.join("00000000000000000000.index"))?.len() > 0,

@@ -9,7 +9,7 @@ use josefine_storage::batch::{
     self, attributes, build_batch, build_batch_as, BatchHeader, BatchProducer, ControlType,
     RecordIter,
 };
-use josefine_storage::{LogConfig, PartitionLog, StorageError};
+use josefine_storage::{LogConfig, LogDir, PartitionLog, StorageError, TopicPartition};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -79,14 +79,16 @@ fn fill(
     Ok(model)
 }
 
-fn open(dir: &Path, config: LogConfig, clean: bool) -> Result<PartitionLog, StorageError> {
-    PartitionLog::open(&dir.join("t-0"), config, clean)
+/// Opens partition `t-0` of `log_dir`.
+fn open(log_dir: &LogDir, config: LogConfig, clean: bool) -> Result<PartitionLog, StorageError> {
+    PartitionLog::open(log_dir, &TopicPartition::new("t", 0), config, clean)
 }
 
 #[test]
 fn compaction_keeps_the_last_record_per_key_at_its_offset() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let log = open(dir.path(), compacted(), true)?;
+    let log_dir = LogDir::open(dir.path())?;
+    let log = open(&log_dir, compacted(), true)?;
     let model = fill(&log, 300, 10)?;
     let end = log.log_end_offset();
     let size = log.size_in_bytes();
@@ -120,7 +122,7 @@ fn compaction_keeps_the_last_record_per_key_at_its_offset() -> TestResult {
     // The cleaned log reopens after a crash (no clean-shutdown marker) with the same records,
     // and appends continue at the same log end offset.
     drop(log);
-    let log = open(dir.path(), compacted(), false)?;
+    let log = open(&log_dir, compacted(), false)?;
     assert_eq!(records(&log)?, after);
     assert_eq!(log.log_end_offset(), end);
     assert_eq!(
@@ -133,7 +135,8 @@ fn compaction_keeps_the_last_record_per_key_at_its_offset() -> TestResult {
 #[test]
 fn tombstones_stay_for_delete_retention_then_go() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let log = open(dir.path(), compacted(), true)?;
+    let log_dir = LogDir::open(dir.path())?;
+    let log = open(&log_dir, compacted(), true)?;
     fill(&log, 100, 5)?;
     log.append(&record("k0", None), 0)?;
     fill(&log, 100, 5)?; // rolls the tombstone's segment closed...
@@ -159,7 +162,8 @@ fn tombstones_stay_for_delete_retention_then_go() -> TestResult {
 #[test]
 fn records_without_keys_are_refused_by_compacted_logs() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let log = open(dir.path(), compacted(), true)?;
+    let log_dir = LogDir::open(dir.path())?;
+    let log = open(&log_dir, compacted(), true)?;
     let keyless = build_batch(&[(NOW, None, Some(b"v"))]);
     assert!(matches!(
         log.append(&keyless, 0),
@@ -184,7 +188,8 @@ fn txn_batch(producer_id: i64, sequence: i32, key: &str) -> Vec<u8> {
 #[test]
 fn cleaning_drops_aborted_records_and_keeps_markers() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let log = open(dir.path(), compacted(), true)?;
+    let log_dir = LogDir::open(dir.path())?;
+    let log = open(&log_dir, compacted(), true)?;
     log.append(&txn_batch(7, 0, "aborted"), 0)?;
     let abort = log.append_marker(7, 0, ControlType::Abort, 0)?;
     log.append(&txn_batch(7, 1, "committed"), 0)?;
@@ -219,13 +224,14 @@ fn cleaning_drops_aborted_records_and_keeps_markers() -> TestResult {
 #[test]
 fn retention_by_size_and_time_moves_the_log_start() -> TestResult {
     let dir = tempfile::tempdir()?;
+    let log_dir = LogDir::open(dir.path())?;
     let config = LogConfig {
         segment_bytes: 1024,
         retention: None,
         retention_bytes: Some(4096),
         ..LogConfig::default()
     };
-    let log = open(dir.path(), config, true)?;
+    let log = open(&log_dir, config, true)?;
     for i in 0..200 {
         log.append(&record("k", Some(&format!("v{i}"))), 0)?;
     }
@@ -255,7 +261,7 @@ fn retention_by_size_and_time_moves_the_log_start() -> TestResult {
     assert_eq!(log.append(&record("k", Some("new")), 0)?.base_offset, end);
     // The log start survives a reopen through the segments left.
     drop(log);
-    let log = open(dir.path(), config, false)?;
+    let log = open(&log_dir, config, false)?;
     assert_eq!(log.log_start_offset(), end);
     Ok(())
 }
@@ -263,7 +269,8 @@ fn retention_by_size_and_time_moves_the_log_start() -> TestResult {
 #[test]
 fn delete_records_moves_the_log_start_inside_a_segment() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let log = open(dir.path(), LogConfig::default(), true)?;
+    let log_dir = LogDir::open(dir.path())?;
+    let log = open(&log_dir, LogConfig::default(), true)?;
     for i in 0..10 {
         log.append(&record("k", Some(&format!("v{i}"))), 0)?;
     }
@@ -284,7 +291,7 @@ fn delete_records_moves_the_log_start_inside_a_segment() -> TestResult {
     assert_eq!(checkpoint, "0\n1\n0 10\n");
     // Restored from a checkpoint after a restart.
     drop(log);
-    let log = open(dir.path(), LogConfig::default(), true)?;
+    let log = open(&log_dir, LogConfig::default(), true)?;
     assert_eq!(log.log_start_offset(), 0);
     log.restore_log_start_offset(10);
     assert_eq!(log.log_start_offset(), 10);
@@ -308,7 +315,8 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 #[test]
 fn an_interrupted_clean_leaves_the_old_segments_or_completes() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let log = open(dir.path(), compacted(), true)?;
+    let log_dir = LogDir::open(dir.path())?;
+    let log = open(&log_dir, compacted(), true)?;
     fill(&log, 300, 10)?;
     log.close()?;
     let before = records(&log)?;
@@ -319,7 +327,7 @@ fn an_interrupted_clean_leaves_the_old_segments_or_completes() -> TestResult {
 
     // Crash while building: a half-written `.cleaner/` and index `.swap` files without the
     // `.log.swap` commit point. The old segments are intact and the leftovers go.
-    let cleaned = open(dir.path(), compacted(), true)?;
+    let cleaned = open(&log_dir, compacted(), true)?;
     cleaned.clean(NOW)?.ok_or("nothing cleaned")?;
     let after = records(&cleaned)?;
     cleaned.close()?;
@@ -338,7 +346,7 @@ fn an_interrupted_clean_leaves_the_old_segments_or_completes() -> TestResult {
         cleaned_copy.join("00000000000000000000.index"),
         partition.join("00000000000000000000.index.swap"),
     )?;
-    let log = open(dir.path(), compacted(), false)?;
+    let log = open(&log_dir, compacted(), false)?;
     assert_eq!(records(&log)?, before);
     assert!(!partition.join(".cleaner").exists());
     assert!(!partition.join("00000000000000000000.index.swap").exists());
@@ -354,7 +362,7 @@ fn an_interrupted_clean_leaves_the_old_segments_or_completes() -> TestResult {
         )?;
     }
     std::fs::remove_file(partition.join("00000000000000000000.log"))?;
-    let log = open(dir.path(), compacted(), false)?;
+    let log = open(&log_dir, compacted(), false)?;
     let recovered = records(&log)?;
     let cleaned_part: Vec<_> = after
         .iter()

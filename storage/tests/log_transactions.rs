@@ -1,13 +1,11 @@
 //! Producer state in `PartitionLog`: duplicates, sequence gaps, markers, the last stable offset,
 //! aborted transactions, and all of it after clean and unclean reopening.
 
-use std::path::Path;
-
 use josefine_storage::batch::{
     attributes, build_batch_as, control_type, BatchHeader, BatchProducer, ControlType,
 };
 use josefine_storage::producer_state::ProducerStateError;
-use josefine_storage::{LogConfig, PartitionLog, StorageError};
+use josefine_storage::{LogConfig, LogDir, PartitionLog, StorageError, TopicPartition};
 
 fn batch(producer_id: i64, epoch: i16, sequence: i32, records: usize, txn: bool) -> Vec<u8> {
     let values: Vec<_> = (0..records)
@@ -24,12 +22,13 @@ fn batch(producer_id: i64, epoch: i16, sequence: i32, records: usize, txn: bool)
     )
 }
 
-fn open(dir: &Path, clean: bool) -> Result<PartitionLog, StorageError> {
+/// Opens partition `t-0` of `log_dir`.
+fn open(log_dir: &LogDir, clean: bool) -> Result<PartitionLog, StorageError> {
     let config = LogConfig {
         segment_bytes: 4096,
         ..LogConfig::default()
     };
-    PartitionLog::open(&dir.join("t-0"), config, clean)
+    PartitionLog::open(log_dir, &TopicPartition::new("t", 0), config, clean)
 }
 
 /// (base offset, is control) of every batch from `from`, below `max_offset`.
@@ -58,7 +57,8 @@ fn batches(
 fn retries_are_acknowledged_with_their_original_offsets() -> Result<(), Box<dyn std::error::Error>>
 {
     let dir = tempfile::tempdir()?;
-    let log = open(dir.path(), true)?;
+    let log_dir = LogDir::open(dir.path())?;
+    let log = open(&log_dir, true)?;
     let first = log.append(&batch(1, 0, 0, 3, false), 0)?;
     let second = log.append(&batch(1, 0, 3, 2, false), 0)?;
     assert_eq!((first.base_offset, second.base_offset), (0, 3));
@@ -83,11 +83,11 @@ fn retries_are_acknowledged_with_their_original_offsets() -> Result<(), Box<dyn 
     // A clean close snapshots the state; an unclean reopen replays the log.
     log.close()?;
     drop(log);
-    let log = open(dir.path(), true)?;
+    let log = open(&log_dir, true)?;
     assert!(log.append(&batch(1, 0, 3, 2, false), 0)?.duplicate);
     log.append(&batch(1, 0, 5, 1, false), 0)?;
     drop(log);
-    let log = open(dir.path(), false)?;
+    let log = open(&log_dir, false)?;
     assert!(log.append(&batch(1, 0, 5, 1, false), 0)?.duplicate);
     assert!(matches!(
         log.append(&batch(1, 0, 9, 1, false), 0),
@@ -102,7 +102,8 @@ fn retries_are_acknowledged_with_their_original_offsets() -> Result<(), Box<dyn 
 fn markers_move_the_last_stable_offset_and_record_aborts() -> Result<(), Box<dyn std::error::Error>>
 {
     let dir = tempfile::tempdir()?;
-    let log = open(dir.path(), true)?;
+    let log_dir = LogDir::open(dir.path())?;
+    let log = open(&log_dir, true)?;
     log.append(&batch(-1, -1, -1, 1, false), 0)?; // 0
     log.append(&batch(5, 0, 0, 2, true), 0)?; // 1-2, aborted
     log.append(&batch(6, 0, 0, 2, true), 0)?; // 3-4, committed
@@ -147,7 +148,7 @@ fn markers_move_the_last_stable_offset_and_record_aborts() -> Result<(), Box<dyn
 
     // Unclean reopen: the open transaction and the aborted one come back.
     drop(log);
-    let log = open(dir.path(), false)?;
+    let log = open(&log_dir, false)?;
     assert_eq!(log.last_stable_offset(), 7);
     assert_eq!(log.aborted_transactions(0, 8).len(), 1);
     log.append_marker(7, 3, ControlType::Abort, 0)?;
@@ -155,7 +156,7 @@ fn markers_move_the_last_stable_offset_and_record_aborts() -> Result<(), Box<dyn
     assert_eq!(log.aborted_transactions(0, 9).len(), 2);
     log.close()?;
     drop(log);
-    let log = open(dir.path(), true)?;
+    let log = open(&log_dir, true)?;
     assert_eq!(log.aborted_transactions(0, 9).len(), 2);
     assert_eq!(log.last_stable_offset(), 9);
     Ok(())
@@ -164,7 +165,8 @@ fn markers_move_the_last_stable_offset_and_record_aborts() -> Result<(), Box<dyn
 #[test]
 fn producer_state_survives_segment_rolls_and_a_crash() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let log = open(dir.path(), true)?;
+    let log_dir = LogDir::open(dir.path())?;
+    let log = open(&log_dir, true)?;
     let mut sequence = 0;
     for _ in 0..200 {
         log.append(&batch(9, 0, sequence, 4, true), 0)?;
@@ -178,7 +180,7 @@ fn producer_state_survives_segment_rolls_and_a_crash() -> Result<(), Box<dyn std
     }
     let unstable = log.last_stable_offset();
     drop(log);
-    let log = open(dir.path(), false)?;
+    let log = open(&log_dir, false)?;
     assert_eq!(log.last_stable_offset(), unstable);
     assert_eq!(log.aborted_transactions(0, i64::MAX).len(), 1);
     assert!(

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use josefine_storage::batch::BatchHeader;
+use josefine_storage::batch::Batches;
 use josefine_storage::producer_state::AbortedTransaction;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{self, FetchableTopicResponse, PartitionData};
@@ -105,16 +105,9 @@ fn read_partition(
 
 /// The last offset of the last whole batch in `records`.
 fn last_offset_in(records: &[u8]) -> Option<i64> {
-    let mut position = 0;
-    let mut last = None;
-    while let Some(header) = records.get(position..).and_then(BatchHeader::parse) {
-        if header.total_size() > records.len() - position {
-            break;
-        }
-        last = Some(header.last_offset());
-        position += header.total_size();
-    }
-    last
+    Batches::new(records)
+        .last()
+        .map(|batch| batch.header.last_offset())
 }
 
 /// Reads every target once; returns the reads and the bytes they hold.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::metadata::topics::write_atomically;
+use josefine_storage::write_atomically;
 
 /// Allocates producer ids in blocks persisted before use, so an id is never handed out twice,
 /// even across restarts.

@@ -12,9 +12,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-use base64::Engine;
 use josefine_storage::batch::ControlType;
-use josefine_storage::{AppendInfo, AppendOrigin, PartitionLog, StorageError};
+use josefine_storage::{
+    write_atomically, AppendInfo, AppendOrigin, LogDir, OffsetCheckpoint, PartitionLog,
+    StorageError, TopicPartition,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -43,21 +45,7 @@ pub fn validate_topic_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Kafka's string form of a UUID: URL-safe base64 without padding.
-pub fn uuid_to_kafka_string(id: Uuid) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
-}
-
-/// A new random id that is neither Kafka's zero nor its metadata-topic sentinel and whose
-/// string form does not start with '-' (as Kafka's `Uuid.randomUuid`).
-pub fn random_uuid() -> Uuid {
-    loop {
-        let id = Uuid::new_v4();
-        if !id.is_nil() && !uuid_to_kafka_string(id).starts_with('-') {
-            return id;
-        }
-    }
-}
+pub use josefine_storage::{random_uuid, uuid_to_kafka_string};
 
 /// One partition: its log and the fetch requests parked on it.
 #[derive(Debug)]
@@ -104,52 +92,9 @@ impl Partition {
     }
 
     /// Calls `f` for every keyed record and every marker of the log, in offset order: the
-    /// replay of an internal topic at start-up. Batches that do not decode are skipped with a
-    /// warning.
-    pub(crate) fn replay(&self, mut f: impl FnMut(LogEvent<'_>)) {
-        use josefine_storage::batch::{self, BatchHeader, ControlType, RecordIter};
-        let log = &self.log;
-        let mut offset = log.log_start_offset();
-        while offset < log.high_watermark() {
-            let Ok(chunk) = log.read(offset, 1 << 20, true) else {
-                break;
-            };
-            let mut position = 0usize;
-            while let Some(header) = chunk.get(position..).and_then(BatchHeader::parse) {
-                let size = header.total_size();
-                let Some(bytes) = chunk.get(position..position + size) else {
-                    break;
-                };
-                offset = header.last_offset() + 1;
-                position += size;
-                if header.is_control() {
-                    if let Some(control) = batch::control_type(bytes) {
-                        f(LogEvent::Marker {
-                            producer_id: header.producer_id(),
-                            commit: control == ControlType::Commit,
-                        });
-                    }
-                    continue;
-                }
-                let Ok(section) = batch::records_section(bytes) else {
-                    tracing::warn!(dir = %log.dir().display(), offset, "skipping an undecodable batch");
-                    continue;
-                };
-                let transaction = header.is_transactional().then(|| header.producer_id());
-                for record in RecordIter::new(&section).flatten() {
-                    if let Some(key) = record.key {
-                        f(LogEvent::Record {
-                            transaction,
-                            key,
-                            value: record.value,
-                        });
-                    }
-                }
-            }
-            if position == 0 {
-                break;
-            }
-        }
+    /// replay of an internal topic at start-up (see [`PartitionLog::replay`]).
+    pub(crate) fn replay(&self, f: impl FnMut(LogEvent<'_>)) {
+        self.log.replay(f);
     }
 
     fn wake_waiters(&self) {
@@ -172,25 +117,7 @@ impl Partition {
 }
 
 /// What replaying an internal topic's partition meets.
-#[derive(Debug)]
-pub enum LogEvent<'a> {
-    /// A record; `transaction` is the producer id of a transactional batch.
-    Record {
-        /// Producer id of the transaction the record belongs to, if any.
-        transaction: Option<i64>,
-        /// Key bytes.
-        key: &'a [u8],
-        /// Value bytes; `None` for a tombstone.
-        value: Option<&'a [u8]>,
-    },
-    /// A transaction marker of `producer_id`.
-    Marker {
-        /// The producer whose transaction ends.
-        producer_id: i64,
-        /// COMMIT (true) or ABORT.
-        commit: bool,
-    },
-}
+pub use josefine_storage::LogEvent;
 
 /// A topic.
 #[derive(Debug)]
@@ -299,10 +226,6 @@ struct StoredTopics {
 const TOPICS_FILE: &str = "josefine-topics.json";
 /// The dynamic broker configs (KIP-226): `{"default": {..}, "broker": {..}}`.
 const DYNAMIC_CONFIGS_FILE: &str = "josefine-dynamic-configs.json";
-/// Kafka's log-dir checkpoint of each partition's log start offset.
-const LOG_START_OFFSET_CHECKPOINT: &str = "log-start-offset-checkpoint";
-/// Kafka's log-dir checkpoint of each compacted partition's first dirty offset.
-const CLEANER_OFFSET_CHECKPOINT: &str = "cleaner-offset-checkpoint";
 
 #[derive(Debug, Serialize, Deserialize, Default)]
 struct StoredDynamicConfigs {
@@ -312,66 +235,16 @@ struct StoredDynamicConfigs {
     broker: BTreeMap<String, String>,
 }
 
-/// Kafka's offset checkpoint file: `0`, the entry count, then `topic partition offset` lines.
-fn encode_checkpoint(entries: &[(String, i32, i64)]) -> String {
-    let mut out = format!("0\n{}\n", entries.len());
-    for (topic, partition, offset) in entries {
-        out.push_str(&format!("{topic} {partition} {offset}\n"));
-    }
-    out
-}
-
-/// Reads an offset checkpoint file; a missing or malformed one reads as empty (with a
-/// warning for the latter: the offsets are then taken from the segments).
-fn read_checkpoint(path: &Path) -> HashMap<(String, i32), i64> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return HashMap::new();
-    };
-    let mut lines = text.lines();
-    let header_ok = lines.next() == Some("0") && lines.next().is_some();
-    let mut out = HashMap::new();
-    for line in lines {
-        let mut fields = line.split(' ');
-        match (
-            fields.next(),
-            fields.next().map(str::parse),
-            fields.next().map(str::parse),
-        ) {
-            (Some(topic), Some(Ok(partition)), Some(Ok(offset))) if header_ok => {
-                out.insert((topic.to_string(), partition), offset);
-            }
-            _ => {
-                tracing::warn!(path = %path.display(), "ignoring a malformed checkpoint file");
-                return HashMap::new();
-            }
-        }
-    }
-    out
-}
-
 /// All topics of this broker.
 #[derive(Debug)]
 pub struct TopicRegistry {
-    log_dir: PathBuf,
+    log_dir: Arc<LogDir>,
     /// The broker-level defaults of topic configs, dynamic layers included (KIP-226).
     broker_configs: RwLock<BrokerConfigLayers>,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     by_id: RwLock<HashMap<Uuid, Arc<Topic>>>,
     /// Serialises creations, deletions and the metadata file.
     changes: Mutex<()>,
-}
-
-/// Writes `bytes` to `path` atomically: a temp file beside it, fsync, rename. A crash leaves
-/// either the old file or the new one, never a torn one.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TopicError + '_ {
@@ -382,13 +255,13 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TopicError + '_ {
 }
 
 impl TopicRegistry {
-    /// Loads every topic of `log_dir`, recovering partition logs unless `clean`.
+    /// Loads every topic of the locked `log_dir`, recovering partition logs unless `clean`.
     pub fn open(
-        log_dir: &Path,
+        log_dir: Arc<LogDir>,
         broker_properties: BTreeMap<String, String>,
         clean: bool,
     ) -> Result<Self, TopicError> {
-        let dynamic_path = log_dir.join(DYNAMIC_CONFIGS_FILE);
+        let dynamic_path = log_dir.path().join(DYNAMIC_CONFIGS_FILE);
         let dynamic: StoredDynamicConfigs = match std::fs::read(&dynamic_path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| TopicError::Io {
                 path: dynamic_path.clone(),
@@ -403,7 +276,7 @@ impl TopicRegistry {
             }
         };
         let registry = Self {
-            log_dir: log_dir.to_path_buf(),
+            log_dir: Arc::clone(&log_dir),
             broker_configs: RwLock::new(BrokerConfigLayers {
                 dynamic_broker: dynamic.broker,
                 dynamic_default: dynamic.default,
@@ -413,7 +286,7 @@ impl TopicRegistry {
             by_id: RwLock::new(HashMap::new()),
             changes: Mutex::new(()),
         };
-        let path = log_dir.join(TOPICS_FILE);
+        let path = log_dir.path().join(TOPICS_FILE);
         let stored: StoredTopics = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| TopicError::Io {
                 path: path.clone(),
@@ -432,11 +305,11 @@ impl TopicRegistry {
             )?;
             registry.insert(topic);
         }
-        let log_starts = read_checkpoint(&log_dir.join(LOG_START_OFFSET_CHECKPOINT));
-        let first_dirty = read_checkpoint(&log_dir.join(CLEANER_OFFSET_CHECKPOINT));
+        let log_starts = log_dir.read_checkpoint(OffsetCheckpoint::LogStartOffset);
+        let first_dirty = log_dir.read_checkpoint(OffsetCheckpoint::CleanerOffset);
         for topic in registry.all() {
             for partition in topic.partitions() {
-                let key = (topic.name.clone(), partition.index);
+                let key = TopicPartition::new(topic.name.clone(), partition.index);
                 if let Some(offset) = log_starts.get(&key) {
                     partition.log.restore_log_start_offset(*offset);
                 }
@@ -481,7 +354,7 @@ impl TopicRegistry {
         if validate_only {
             return Ok(());
         }
-        let path = self.log_dir.join(DYNAMIC_CONFIGS_FILE);
+        let path = self.log_dir.path().join(DYNAMIC_CONFIGS_FILE);
         let stored = StoredDynamicConfigs {
             default: layers.dynamic_default.clone(),
             broker: layers.dynamic_broker.clone(),
@@ -542,26 +415,24 @@ impl TopicRegistry {
             let compacted = topic.configs().log_config().cleanup_compact;
             for partition in topic.partitions() {
                 starts.push((
-                    topic.name.clone(),
-                    partition.index,
+                    partition.log.topic_partition().clone(),
                     partition.log.log_start_offset(),
                 ));
                 if compacted {
                     dirty.push((
-                        topic.name.clone(),
-                        partition.index,
+                        partition.log.topic_partition().clone(),
                         partition.log.first_dirty_offset(),
                     ));
                 }
             }
         }
-        for (name, entries) in [
-            (LOG_START_OFFSET_CHECKPOINT, starts),
-            (CLEANER_OFFSET_CHECKPOINT, dirty),
+        for (file, entries) in [
+            (OffsetCheckpoint::LogStartOffset, starts),
+            (OffsetCheckpoint::CleanerOffset, dirty),
         ] {
-            let path = self.log_dir.join(name);
-            write_atomically(&path, encode_checkpoint(&entries).as_bytes())
-                .map_err(io_err(&path))?;
+            self.log_dir
+                .write_checkpoint(file, &entries)
+                .map_err(StorageError::from)?;
         }
         Ok(())
     }
@@ -611,10 +482,6 @@ impl TopicRegistry {
         }
     }
 
-    fn partition_dir(&self, topic: &str, index: i32) -> PathBuf {
-        self.log_dir.join(format!("{topic}-{index}"))
-    }
-
     fn open_partition(
         &self,
         topic: &str,
@@ -623,9 +490,9 @@ impl TopicRegistry {
         configs: &TopicConfigs,
         clean: bool,
     ) -> Result<Arc<Partition>, TopicError> {
-        let dir = self.partition_dir(topic, index);
-        let log = PartitionLog::open(&dir, configs.log_config(), clean)?;
-        let metadata = dir.join("partition.metadata");
+        let topic_partition = TopicPartition::new(topic, index);
+        let log = PartitionLog::open(&self.log_dir, &topic_partition, configs.log_config(), clean)?;
+        let metadata = log.dir().join("partition.metadata");
         if !metadata.exists() {
             std::fs::write(
                 &metadata,
@@ -682,7 +549,7 @@ impl TopicRegistry {
                 configs: topic.overrides(),
             });
         }
-        let path = self.log_dir.join(TOPICS_FILE);
+        let path = self.log_dir.path().join(TOPICS_FILE);
         let bytes = serde_json::to_vec_pretty(&stored).map_err(|e| TopicError::Io {
             path: path.clone(),
             source: std::io::Error::other(e),

@@ -1,6 +1,6 @@
 //! A file mapped into memory, written by one appender and read by many readers at once.
 //!
-//! This is the only module with `unsafe`. Soundness rests on three rules the callers keep:
+//! This is the only module with `unsafe` (the crate denies `unsafe_code` elsewhere). Soundness rests on three rules the callers keep:
 //! 1. the log dir is locked at startup (`PartitionLog` callers hold the dir lock), so no other
 //!    process shrinks or rewrites our files;
 //! 2. readers only touch bytes below a committed length that the single writer publishes with

@@ -4,8 +4,13 @@
 //! References: Kafka's `LogSegment`; Kafka documentation section 5.4 "Log".
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
+pub(crate) mod files;
 pub(crate) mod index;
+#[allow(unsafe_code)]
 pub(crate) mod mmap;
+pub(crate) mod swap;
+
+pub use files::file_name;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -13,7 +18,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::batch::{self, BatchHeader, RECORD_BATCH_OVERHEAD};
+use crate::batch::{self, Batch, BatchError, BatchHeader, Batches, Check, RECORD_BATCH_OVERHEAD};
 use crate::error::{Result, StorageError};
 use index::{IndexFile, OffsetIndex, TimeIndex, OFFSET_ENTRY, TIME_ENTRY};
 use mmap::MappedFile;
@@ -21,11 +26,6 @@ use mmap::MappedFile;
 /// Batches below this size (bytes) are copied in through the mapping, larger ones written
 /// through the file (see [`Segment::write_batch`]).
 const SMALL_BATCH: usize = 4096;
-
-/// File name of a segment file: the base offset in 20 digits and the suffix.
-pub fn file_name(base_offset: i64, suffix: &str) -> String {
-    format!("{base_offset:020}{suffix}")
-}
 
 /// A segment: the batches from `base_offset` on, up to the next segment's base offset.
 #[derive(Debug)]
@@ -45,13 +45,6 @@ pub struct Segment {
     offset_of_max_timestamp: AtomicI64,
     /// When the segment was created, ms since the epoch (for `segment.ms`).
     created_ms: i64,
-}
-
-/// Where in a segment's `.log` a read starts and what it found there.
-#[derive(Debug, Clone, Copy)]
-struct BatchPosition {
-    position: usize,
-    size: usize,
 }
 
 impl Segment {
@@ -162,12 +155,13 @@ impl Segment {
         // into a new page faults and the kernel zero-fills the page first, about 0.9 us per
         // 4 KiB page, while a write call costs about that much once per batch. Small batches
         // share pages, so for them the mapping is cheaper.
-        let (head, records) = bytes
-            .split_at_checked(RECORD_BATCH_OVERHEAD)
-            .ok_or_else(|| StorageError::CorruptBatch {
-                position,
-                reason: "short header".into(),
-            })?;
+        let (head, records) =
+            bytes
+                .split_at_checked(RECORD_BATCH_OVERHEAD)
+                .ok_or(BatchError::ShortHeader {
+                    position,
+                    available: bytes.len(),
+                })?;
         let mut header = [0u8; RECORD_BATCH_OVERHEAD];
         header.copy_from_slice(head);
         batch::stamp_header(
@@ -188,9 +182,9 @@ impl Segment {
                 .and_then(|()| self.log.write_through_file(records_position, records))
         };
         written.map_err(StorageError::io(&self.log_path))?;
-        let header = BatchHeader::parse(&header).ok_or_else(|| StorageError::CorruptBatch {
+        let header = BatchHeader::parse(&header).ok_or(BatchError::ShortHeader {
             position,
-            reason: "short header".into(),
+            available: header.len(),
         })?;
         Ok((header.last_offset(), header.max_timestamp()))
     }
@@ -225,50 +219,34 @@ impl Segment {
         self.next_offset.store(next_offset, Ordering::Release);
     }
 
-    /// The header of the batch at `position`, if a whole header lies below `limit`.
-    fn header_at(&self, position: usize, limit: usize) -> Option<BatchHeader<'_>> {
-        if position + RECORD_BATCH_OVERHEAD > limit {
-            return None;
-        }
-        BatchHeader::parse(self.log.slice(position, position + RECORD_BATCH_OVERHEAD))
+    /// The committed batches, from byte `position` on.
+    fn batches_from(&self, position: usize) -> Batches<'_> {
+        Batches::new(self.log.slice(0, self.size())).starting_at(position)
     }
 
     /// The first batch whose last offset is >= `offset`, scanning from the index entry at or
-    /// below it.
-    fn find(&self, offset: i64, committed: usize) -> Option<BatchPosition> {
-        let mut position = self.offset_index.lookup(offset);
-        while let Some(header) = self.header_at(position, committed) {
-            let size = header.total_size();
-            if size < RECORD_BATCH_OVERHEAD || position + size > committed {
-                return None;
-            }
-            if header.last_offset() >= offset {
-                return Some(BatchPosition { position, size });
-            }
-            position += size;
-        }
-        None
+    /// below it; the walk goes on from there.
+    fn find(&self, offset: i64) -> Option<(Batch<'_>, Batches<'_>)> {
+        let mut batches = self.batches_from(self.offset_index.lookup(offset));
+        let first = batches.find(|b| b.header.last_offset() >= offset)?;
+        Some((first, batches))
     }
 
     /// Whole batches from the one holding `offset`, as a zero-copy view of the mapping: up to
     /// `max_bytes` bytes, but at least the first batch when `min_one` (KIP-74). `None` when
     /// no batch of this segment holds `offset` or a later one.
     pub(crate) fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Option<Bytes> {
-        let committed = self.size();
-        let first = self.find(offset, committed)?;
-        if first.size > max_bytes && !min_one {
+        let (first, rest) = self.find(offset)?;
+        if first.bytes.len() > max_bytes && !min_one {
             return Some(Bytes::new());
         }
-        let mut end = first.position + first.size;
-        while let Some(header) = self.header_at(end, committed) {
-            let size = header.total_size();
-            if size < RECORD_BATCH_OVERHEAD
-                || end + size > committed
-                || end + size - first.position > max_bytes
-            {
+        let mut end = first.position + first.bytes.len();
+        for batch in rest {
+            let batch_end = batch.position + batch.bytes.len();
+            if batch_end - first.position > max_bytes {
                 break;
             }
-            end += size;
+            end = batch_end;
         }
         Some(mmap::bytes_of(&self.log, first.position, end))
     }
@@ -278,21 +256,10 @@ impl Segment {
     pub(crate) fn find_batch<T>(
         &self,
         from_offset: i64,
-        mut f: impl FnMut(&[u8]) -> Option<T>,
+        mut f: impl FnMut(Batch<'_>) -> Option<T>,
     ) -> Option<T> {
-        let committed = self.size();
-        let mut position = self.find(from_offset, committed)?.position;
-        while let Some(header) = self.header_at(position, committed) {
-            let size = header.total_size();
-            if size < RECORD_BATCH_OVERHEAD || position + size > committed {
-                return None;
-            }
-            if let Some(found) = f(self.log.slice(position, position + size)) {
-                return Some(found);
-            }
-            position += size;
-        }
-        None
+        let (first, rest) = self.find(from_offset)?;
+        std::iter::once(first).chain(rest).find_map(&mut f)
     }
 
     /// The first offset at or after which a record's timestamp may be >= `timestamp`,
@@ -313,24 +280,23 @@ impl Segment {
         let mut next_offset = self.base_offset;
         let mut since_index = 0usize;
         let limit = limit.min(self.log.capacity());
-        while position < limit {
-            let rest = self.log.slice(position, limit);
-            let Ok(size) = batch::validate_stored_batch(rest) else {
-                break;
-            };
-            let Some(header) = BatchHeader::parse(rest) else {
-                break;
-            };
+        for batch in Batches::checked(self.log.slice(0, limit), Check::Stored) {
+            let header = batch.header;
             if header.base_offset() < next_offset
                 || header.last_offset() - self.base_offset > i64::from(i32::MAX)
             {
                 break;
             }
             let due = since_index > index_interval_bytes;
-            self.index_batch(position, header.last_offset(), header.max_timestamp(), due)?;
-            since_index = if due { 0 } else { since_index } + size;
+            self.index_batch(
+                batch.position,
+                header.last_offset(),
+                header.max_timestamp(),
+                due,
+            )?;
+            since_index = if due { 0 } else { since_index } + batch.bytes.len();
             next_offset = header.last_offset() + 1;
-            position += size;
+            position = batch.position + batch.bytes.len();
         }
         self.commit(position, next_offset);
         Ok(position)
@@ -339,19 +305,15 @@ impl Segment {
     /// After opening with trusted sizes: finds the next offset by scanning from the last
     /// offset index entry. Returns false if the tail does not parse.
     pub(crate) fn load_tail(&self) -> bool {
-        let committed = self.size();
-        let (mut position, mut next_offset) = match self.offset_index.file.len().checked_sub(1) {
+        let (position, mut next_offset) = match self.offset_index.file.len().checked_sub(1) {
             Some(last) => {
                 let (_, position) = self.offset_index.get(last);
                 (position, self.base_offset)
             }
             None => (0, self.base_offset),
         };
-        while let Some(header) = self.header_at(position, committed) {
-            let size = header.total_size();
-            if size < RECORD_BATCH_OVERHEAD || position + size > committed {
-                return false;
-            }
+        let mut batches = self.batches_from(position);
+        for Batch { header, .. } in batches.by_ref() {
             next_offset = header.last_offset() + 1;
             if header.max_timestamp() > self.max_timestamp() {
                 self.max_timestamp
@@ -359,10 +321,9 @@ impl Segment {
                 self.offset_of_max_timestamp
                     .store(header.last_offset(), Ordering::Release);
             }
-            position += size;
         }
         self.next_offset.store(next_offset, Ordering::Release);
-        position == committed
+        batches.finish() == Ok(self.size())
     }
 
     /// Whether both indexes are consistent with the log.
@@ -426,22 +387,14 @@ impl Segment {
 
     /// The max timestamp of the first batch, if any.
     pub(crate) fn first_batch_max_timestamp(&self) -> Option<i64> {
-        self.header_at(0, self.size()).map(|h| h.max_timestamp())
+        self.batches_from(0)
+            .next()
+            .map(|batch| batch.header.max_timestamp())
     }
 
     /// Calls `f` with each committed batch, in order.
-    pub(crate) fn for_each_batch(&self, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
-        let committed = self.size();
-        let mut position = 0;
-        while let Some(header) = self.header_at(position, committed) {
-            let size = header.total_size();
-            if size < RECORD_BATCH_OVERHEAD || position + size > committed {
-                break;
-            }
-            f(self.log.slice(position, position + size))?;
-            position += size;
-        }
-        Ok(())
+    pub(crate) fn for_each_batch(&self, mut f: impl FnMut(Batch<'_>) -> Result<()>) -> Result<()> {
+        self.batches_from(0).try_for_each(&mut f)
     }
 
     /// Appends a batch that already carries its final offsets (the cleaner's output),
@@ -452,9 +405,9 @@ impl Segment {
         index_interval_bytes: usize,
         bytes_since_index: &mut usize,
     ) -> Result<()> {
-        let header = BatchHeader::parse(bytes).ok_or_else(|| StorageError::CorruptBatch {
+        let header = BatchHeader::parse(bytes).ok_or(BatchError::ShortHeader {
             position: 0,
-            reason: "short header".into(),
+            available: bytes.len(),
         })?;
         let position = self.size();
         self.log

@@ -1059,7 +1059,8 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .chain([("offsets.topic.num.partitions".to_string(), "3".to_string())])
             .collect();
-        let topics = TopicRegistry::open(dir.path(), BTreeMap::new(), true).unwrap();
+        let log_dir = Arc::new(josefine_storage::LogDir::open(dir.path()).unwrap());
+        let topics = TopicRegistry::open(log_dir, BTreeMap::new(), true).unwrap();
         topics.create("t", 4, BTreeMap::new()).unwrap();
         let groups = GroupCoordinator::new(GroupConfig::from_properties(&properties).unwrap());
         Fixture {

@@ -1,0 +1,363 @@
+//! The append path: validation, producer state checks, offset assignment, the copy into the
+//! active segment and segment rolls.
+//!
+//! References: Kafka's `UnifiedLog.append` and `LogValidator`; KIP-98 (idempotence).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{LogConfig, PartitionLog, TimestampType, Writer};
+use crate::batch::{self, Batch, BatchError, Batches, Check, RecordIter};
+use crate::error::{Result, StorageError};
+use crate::producer_state::{self, Admission, AppendOrigin, ProducerEntry, ProducerState};
+use crate::segment::Segment;
+use crate::time::{duration_ms, now_ms};
+
+/// What one append wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset of the first record appended.
+    pub base_offset: i64,
+    /// Offset of the last record appended.
+    pub last_offset: i64,
+    /// The broker time stamped into the batches for `LogAppendTime` topics, else `None`.
+    pub log_append_time: Option<i64>,
+    /// Records appended; 0 for a duplicate.
+    pub record_count: u64,
+    /// The batch was a producer's retry of one already in the log (same producer id, epoch
+    /// and sequence numbers): nothing was written and the offsets are the original batch's.
+    pub duplicate: bool,
+}
+
+impl PartitionLog {
+    /// Validates every batch in `records` (see [`batch::validate_batch`]), then assigns them
+    /// consecutive offsets from the log end offset, stamps `leader_epoch`, copies them into the
+    /// active segment once, updates the indexes and publishes the new log end offset. Nothing is
+    /// written when any batch is invalid.
+    ///
+    /// Errors: `CorruptBatch` (CORRUPT_MESSAGE), `InvalidRecord` (INVALID_RECORD),
+    /// `MessageTooLarge` (MESSAGE_TOO_LARGE), `InvalidTimestamp`, `Poisoned` after an I/O
+    /// failure, `Io`.
+    pub fn append(&self, records: &[u8], leader_epoch: i32) -> Result<AppendInfo> {
+        self.append_from(records, leader_epoch, AppendOrigin::Client)
+    }
+
+    /// [`PartitionLog::append`] for batches from `origin`. Batches with a producer id are
+    /// checked against the producer state first (KIP-98): a retry of one of the producer's
+    /// last five batches is not written again and answered with its original offsets; a gap
+    /// in the sequence, an old epoch or a non-transactional batch during the producer's
+    /// transaction fails the append. Coordinators' batches skip the sequence check. Control
+    /// batches are refused: markers come from [`PartitionLog::append_marker`] only.
+    ///
+    /// Errors: those of `append`, and `Producer` for the producer state checks.
+    pub fn append_from(
+        &self,
+        records: &[u8],
+        leader_epoch: i32,
+        origin: AppendOrigin,
+    ) -> Result<AppendInfo> {
+        let config = self.config();
+        let now = now_ms();
+        // Validate everything before touching the log (no allocation: the write pass below
+        // walks the same, now trusted, batch lengths).
+        let mut batch_count = 0usize;
+        // Whether any batch has a producer id: only then is the producer state consulted.
+        let mut idempotent = false;
+        let mut record_count = 0u64;
+        let mut batches = Batches::checked(records, Check::Produce);
+        for Batch {
+            position,
+            header,
+            bytes,
+        } in batches.by_ref()
+        {
+            let size = bytes.len();
+            if size > config.max_message_bytes {
+                return Err(StorageError::MessageTooLarge {
+                    size,
+                    max: config.max_message_bytes,
+                });
+            }
+            if config.timestamp_type == TimestampType::CreateTime {
+                for timestamp in [header.base_timestamp(), header.max_timestamp()] {
+                    if timestamp >= 0
+                        && (now.saturating_sub(timestamp)
+                            > duration_ms(config.timestamp_before_max)
+                            || timestamp.saturating_sub(now)
+                                > duration_ms(config.timestamp_after_max))
+                    {
+                        return Err(StorageError::InvalidTimestamp { timestamp });
+                    }
+                }
+            }
+            if header.is_control() {
+                return Err(BatchError::ControlBatch { position }.into());
+            }
+            if config.cleanup_compact {
+                check_keys(bytes, position)?;
+            }
+            if header.is_transactional() && header.producer_id() < 0 {
+                return Err(BatchError::TransactionalWithoutProducerId { position }.into());
+            }
+            record_count += header.records_count() as u64;
+            batch_count += 1;
+            idempotent |= header.producer_id() >= 0;
+        }
+        batches.finish()?;
+        if batch_count == 0 {
+            return Err(BatchError::NoBatch.into());
+        }
+        let log_append_time =
+            (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
+
+        let mut writer = self.lock_writable()?;
+        let base_offset = self.log_end_offset();
+        let touched = if idempotent {
+            match check_producers(&writer.producers, records, base_offset, origin)? {
+                Ok(touched) => touched,
+                Err(original) => {
+                    return Ok(AppendInfo {
+                        base_offset: original.first_offset,
+                        last_offset: original.last_offset,
+                        log_append_time: None,
+                        record_count: 0,
+                        duplicate: true,
+                    });
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let active_before = writer.active.base_offset();
+        let next_offset = self.write_batches(
+            &mut writer,
+            &config,
+            records,
+            leader_epoch,
+            log_append_time,
+            now,
+        )?;
+        if writer.active.base_offset() != active_before {
+            // Rolled: snapshot the state as of this append's first offset, from which a
+            // recovery replays.
+            if let Err(err) = self.write_snapshot(base_offset, &writer.producers) {
+                tracing::warn!(dir = %self.dir.display(), %err, "cannot write a producer state snapshot");
+            }
+        }
+        for entry in touched {
+            writer.producers.put(entry);
+        }
+        self.publish(&mut writer, &config, next_offset, record_count)?;
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: next_offset - 1,
+            log_append_time,
+            record_count,
+            duplicate: false,
+        })
+    }
+
+    /// Publishes the log end and last stable offsets after a write and applies the flush
+    /// policy.
+    pub(super) fn publish(
+        &self,
+        writer: &mut Writer,
+        config: &LogConfig,
+        next_offset: i64,
+        record_count: u64,
+    ) -> Result<()> {
+        self.log_end_offset.store(next_offset, Ordering::Release);
+        self.last_stable_offset.store(
+            writer
+                .producers
+                .first_unstable_offset()
+                .unwrap_or(next_offset),
+            Ordering::Release,
+        );
+        writer.messages_since_flush += record_count;
+        if config
+            .flush_messages
+            .is_some_and(|n| writer.messages_since_flush >= n)
+        {
+            writer.messages_since_flush = 0;
+            self.flush_segment(&writer.active)?;
+        }
+        Ok(())
+    }
+
+    /// Copies validated `records` into the active segment (rolling as needed) from the log
+    /// end offset on; returns the next offset. Publishes nothing.
+    pub(super) fn write_batches(
+        &self,
+        writer: &mut Writer,
+        config: &LogConfig,
+        records: &[u8],
+        leader_epoch: i32,
+        log_append_time: Option<i64>,
+        now: i64,
+    ) -> Result<i64> {
+        let mut next_offset = self.log_end_offset();
+        for Batch { header, bytes, .. } in Batches::new(records) {
+            let size = bytes.len();
+            let records_in_batch = i64::from(header.last_offset_delta()) + 1;
+            self.maybe_roll(
+                writer,
+                config,
+                size,
+                next_offset,
+                next_offset + records_in_batch - 1,
+                now,
+            )?;
+            let segment = Arc::clone(&writer.active);
+            let write_position = segment.size();
+            let (last_offset, max_timestamp) = segment.write_batch(
+                write_position,
+                bytes,
+                next_offset,
+                leader_epoch,
+                log_append_time,
+            )?;
+            let due = writer.bytes_since_index_entry > config.index_interval_bytes;
+            segment.index_batch(write_position, last_offset, max_timestamp, due)?;
+            writer.bytes_since_index_entry = if due {
+                0
+            } else {
+                writer.bytes_since_index_entry
+            } + size;
+            next_offset = last_offset + 1;
+            segment.commit(write_position + size, next_offset);
+        }
+        Ok(next_offset)
+    }
+
+    /// Rolls to a new segment when the batch would not fit, the relative offsets would
+    /// overflow, an index is full, or the segment is older than `segment.ms`.
+    pub(super) fn maybe_roll(
+        &self,
+        writer: &mut Writer,
+        config: &LogConfig,
+        size: usize,
+        base_offset: i64,
+        last_offset: i64,
+        now: i64,
+    ) -> Result<()> {
+        if writer.active_sealed {
+            return self.roll(writer, config, base_offset, size, now, false);
+        }
+        let active = &writer.active;
+        let used = active.size();
+        let empty = used == 0;
+        let fits = used + size <= active.capacity();
+        let offsets_fit = last_offset - active.base_offset() <= i64::from(i32::MAX);
+        let young = now.saturating_sub(active.created_ms()) < duration_ms(config.segment_ms);
+        if empty && !fits {
+            // A batch larger than segment.bytes gets a segment of its own size, as in Kafka.
+            return self.roll(writer, config, base_offset, size, now, true);
+        }
+        if fits && offsets_fit && !active.index_full() && (young || empty) {
+            return Ok(());
+        }
+        self.roll(writer, config, base_offset, size, now, false)
+    }
+
+    pub(super) fn roll(
+        &self,
+        writer: &mut Writer,
+        config: &LogConfig,
+        base_offset: i64,
+        size: usize,
+        now: i64,
+        replace_empty: bool,
+    ) -> Result<()> {
+        let old = Arc::clone(&writer.active);
+        if replace_empty {
+            // The empty active segment is replaced by one large enough at the same base
+            // offset: the same files, grown; the map entry is replaced below.
+            drop(old);
+        } else if !writer.active_sealed {
+            // Seal (trim) before creating the next segment, so that after a crash every
+            // segment but the last is trimmed to its contents.
+            old.seal()?;
+            writer.active_sealed = true;
+        }
+        let capacity = config.segment_bytes.max(size);
+        let segment = Arc::new(Segment::create(
+            &self.dir,
+            base_offset,
+            capacity,
+            config.segment_index_bytes,
+            now,
+        )?);
+        if let Ok(mut segments) = self.segments.write() {
+            segments.insert(base_offset, Arc::clone(&segment));
+        }
+        tracing::debug!(dir = %self.dir.display(), base_offset, "rolled segment");
+        writer.active = segment;
+        writer.active_sealed = false;
+        writer.bytes_since_index_entry = 0;
+        Ok(())
+    }
+}
+
+/// Checks every batch of `records` against the producer state, predicting the offsets the
+/// writes will assign from `base_offset`. Returns the updated copies of the entries touched
+/// (the state itself is left as it was, so a refusal changes nothing), or `Err` with the batch
+/// that the append retries (KIP-98 duplicate).
+///
+/// Errors: `Producer` for a gap, an old epoch or a transaction rule.
+fn check_producers(
+    producers: &ProducerState,
+    records: &[u8],
+    base_offset: i64,
+    origin: AppendOrigin,
+) -> Result<Result<Vec<ProducerEntry>, producer_state::BatchMetadata>> {
+    let mut touched: Vec<ProducerEntry> = Vec::new();
+    let mut next_offset = base_offset;
+    for Batch { header, .. } in Batches::new(records) {
+        let last_offset = next_offset + i64::from(header.last_offset_delta());
+        next_offset = last_offset + 1;
+        if header.producer_id() < 0 {
+            continue;
+        }
+        let index = match touched
+            .iter()
+            .position(|e| e.producer_id == header.producer_id())
+        {
+            Some(index) => index,
+            None => {
+                touched.push(producers.entry_or_new(header.producer_id()));
+                touched.len() - 1
+            }
+        };
+        let Some(entry) = touched.get_mut(index) else {
+            break;
+        };
+        match producer_state::check_batch(entry, &header, origin)? {
+            Admission::Duplicate(original) => return Ok(Err(original)),
+            Admission::Append => producer_state::record_batch(
+                entry,
+                &header,
+                last_offset - i64::from(header.last_offset_delta()),
+                last_offset,
+            ),
+        }
+    }
+    Ok(Ok(touched))
+}
+
+/// A compacted log keeps records by key: one without a key is refused (INVALID_RECORD), as
+/// Kafka's `LogValidator` does for compacted topics.
+///
+/// Errors: `CorruptBatch` when the records do not decompress, `InvalidRecord` when one does
+/// not parse or has no key.
+fn check_keys(bytes: &[u8], position: usize) -> Result<(), BatchError> {
+    let section =
+        batch::records_section(bytes).map_err(|source| BatchError::Codec { position, source })?;
+    for record in RecordIter::new(&section) {
+        let record = record.map_err(|source| BatchError::Record { position, source })?;
+        if record.key.is_none() {
+            return Err(BatchError::MissingKey { position });
+        }
+    }
+    Ok(())
+}
