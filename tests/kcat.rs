@@ -21,7 +21,10 @@ fn kcat_round_trip_of_a_text_file() -> TestResult {
     let _watchdog = watchdog::guard();
     let broker = BrokerProcess::start()?;
     // A real text file: this crate's own source, one record per non-empty line.
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/storage/src/log/append.rs"))?;
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/storage/src/log/append.rs"
+    ))?;
     let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
     let mut producer = kcat()?
         .args(["-P", "-b", &broker.bootstrap, "-t", "text", "-z", "snappy"])

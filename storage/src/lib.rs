@@ -45,7 +45,9 @@ pub use cleaner::CleanerStats;
 pub use durable::{sync_dir, write_atomically};
 pub use error::{Result, StorageError};
 pub use ids::{random_uuid, uuid_to_kafka_string};
-pub use log::{AppendInfo, LogConfig, LogEvent, PartitionLog, RetentionOutcome, TimestampType};
+pub use log::{
+    AppendInfo, AppendWaiter, LogConfig, LogEvent, PartitionLog, RetentionOutcome, TimestampType,
+};
 pub use log_dir::{LogDir, LogDirError, MetaProperties, OffsetCheckpoint};
 pub use producer_state::AppendOrigin;
 pub use time::now_ms;

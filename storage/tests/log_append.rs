@@ -265,3 +265,60 @@ fn missing_or_corrupt_indexes_are_rebuilt() -> Result<(), Box<dyn std::error::Er
     assert_eq!(log.offset_for_timestamp(150), Some((150, 150)));
     Ok(())
 }
+
+/// Counts its wakes.
+#[derive(Debug, Default)]
+struct Counter(std::sync::atomic::AtomicUsize);
+
+impl josefine_storage::AppendWaiter for Counter {
+    fn wake(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn an_append_wakes_each_parked_waiter_once() -> Result<(), Box<dyn std::error::Error>> {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir()?;
+    let log_dir = LogDir::open(dir.path())?;
+    let log = open(&log_dir, small_config(), true)?;
+    let counter = Arc::new(Counter::default());
+    let parked: Arc<dyn josefine_storage::AppendWaiter> = counter.clone();
+    log.register_waiter(&parked);
+    log.register_waiter(&parked);
+    log.append(&batch_of(&[(1, None, Some(b"a".to_vec()))]), 0)?;
+    assert_eq!(counter.0.load(Ordering::SeqCst), 1, "woken once");
+    // The wake consumed the registration: the next append wakes nobody.
+    log.append(&batch_of(&[(2, None, Some(b"b".to_vec()))]), 0)?;
+    assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+    // A refused append publishes nothing and wakes nobody.
+    log.register_waiter(&parked);
+    assert!(log.append(b"not a batch", 0).is_err());
+    assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+    Ok(())
+}
+
+#[test]
+fn appends_that_roll_or_fsync_are_forecast_as_blocking() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let log_dir = LogDir::open(dir.path())?;
+    let log = open(&log_dir, small_config(), true)?;
+    assert!(!log.append_would_block(100, 1), "a small batch is a copy");
+    assert!(
+        log.append_would_block(5000, 1),
+        "a batch past segment.bytes (4096) rolls"
+    );
+    let flushing = PartitionLog::open(
+        &log_dir,
+        &TopicPartition::new("flushing", 0),
+        LogConfig {
+            flush_messages: Some(3),
+            ..small_config()
+        },
+        true,
+    )?;
+    assert!(!flushing.append_would_block(100, 2), "2 of 3 messages");
+    assert!(flushing.append_would_block(100, 3), "the third fsyncs");
+    Ok(())
+}

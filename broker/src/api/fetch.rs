@@ -16,6 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use josefine_storage::batch::Batches;
 use josefine_storage::producer_state::AbortedTransaction;
+use josefine_storage::AppendWaiter;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{self, FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, TopicName};
@@ -100,6 +101,16 @@ fn read_partition(
             }
         }
         Err(err) => failed(storage_error_code(&err)),
+    }
+}
+
+/// A fetch parked until one of its partitions grows.
+#[derive(Debug, Default)]
+struct FetchWaiter(Notify);
+
+impl AppendWaiter for FetchWaiter {
+    fn wake(&self) {
+        self.0.notify_one();
     }
 }
 
@@ -214,13 +225,9 @@ pub async fn handle(
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
     let deadline = tokio::time::Instant::now()
         + Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
-    let waiter = Arc::new(Notify::new());
+    let waiter = Arc::new(FetchWaiter::default());
+    let mut registered = false;
     let (reads, _) = loop {
-        for (partition, _) in &partitions {
-            if let Some(partition) = partition {
-                partition.register_waiter(&waiter);
-            }
-        }
         let (reads, total) = read_all(&partitions, &context.targets, max_bytes, read_committed);
         let has_error = reads.iter().any(|r| r.error.is_some());
         if total >= min_bytes.max(1)
@@ -230,12 +237,26 @@ pub async fn handle(
         {
             break (reads, total);
         }
-        if tokio::time::timeout_at(deadline, waiter.notified())
+        if !registered {
+            // Park on every partition, then read again: an append between the read above and
+            // the registration would otherwise go unnoticed until the deadline.
+            let parked: Arc<dyn AppendWaiter> = waiter.clone();
+            for (partition, _) in &partitions {
+                if let Some(partition) = partition {
+                    partition.log.register_waiter(&parked);
+                }
+            }
+            registered = true;
+            continue;
+        }
+        if tokio::time::timeout_at(deadline, waiter.0.notified())
             .await
             .is_err()
         {
             break read_all(&partitions, &context.targets, max_bytes, read_committed);
         }
+        // Woken: the partition that grew dropped its registration; park again after a read.
+        registered = false;
     };
     let include = if context.session_id != 0 {
         let summary: Vec<_> = context

@@ -12,7 +12,11 @@
 //! References: Kafka protocol guide "Produce API"; KIP-467 (record errors, v8); KIP-74;
 //! KIP-98; KIP-890 part 1 (transaction verification).
 
+use std::sync::Arc;
+
+use bytes::Bytes;
 use josefine_storage::batch::BatchHeader;
+use josefine_storage::{AppendInfo, StorageError};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
@@ -24,13 +28,67 @@ use crate::api::MaybeResponse;
 use crate::context::RequestContext;
 use crate::coordinator::txn::ProducerIdAndEpoch;
 use crate::error::{storage_error_code, ConnectionError};
+use crate::metadata::topics::Partition;
 
-/// Whether `records` hold exactly one record batch, as Kafka requires from Produce v3 on.
-fn single_batch(records: &[u8]) -> Result<(), &'static str> {
+/// Why one partition's batch was not appended. [`PartitionError::code`] gives the Kafka error
+/// code; the message goes into the response from v8 on.
+#[derive(Debug, thiserror::Error)]
+enum PartitionError {
+    /// INVALID_REQUIRED_ACKS.
+    #[error("acks {0} is not -1, 0 or 1")]
+    InvalidRequiredAcks(i16),
+    /// UNKNOWN_TOPIC_ID (v13+, addressed by topic id).
+    #[error("This server does not host this topic ID.")]
+    UnknownTopicId,
+    /// UNKNOWN_TOPIC_OR_PARTITION.
+    #[error("This server does not host this topic-partition.")]
+    UnknownTopicOrPartition,
+    /// INVALID_RECORD: Produce v3+ carries exactly one batch per partition.
+    #[error("Produce requests must contain exactly one record batch per partition, found none")]
+    NoBatch,
+    /// INVALID_RECORD.
+    #[error("Produce requests with version 3 and above are only allowed to contain exactly one record batch")]
+    SeveralBatches,
+    /// The transaction coordinator's refusal of a transactional batch (KIP-890 part 1).
+    #[error("producer {producer_id} epoch {producer_epoch} has no open transaction with {topic}-{partition}")]
+    NotInTransaction {
+        /// The coordinator's error code.
+        code: ResponseError,
+        /// The batch's producer id.
+        producer_id: i64,
+        /// Its epoch.
+        producer_epoch: i16,
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+    },
+    /// The log refused or failed the append.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl PartitionError {
+    fn code(&self) -> ResponseError {
+        match self {
+            PartitionError::InvalidRequiredAcks(_) => ResponseError::InvalidRequiredAcks,
+            PartitionError::UnknownTopicId => ResponseError::UnknownTopicId,
+            PartitionError::UnknownTopicOrPartition => ResponseError::UnknownTopicOrPartition,
+            PartitionError::NoBatch | PartitionError::SeveralBatches => {
+                ResponseError::InvalidRecord
+            }
+            PartitionError::NotInTransaction { code, .. } => *code,
+            PartitionError::Storage(err) => storage_error_code(err),
+        }
+    }
+}
+
+/// The one record batch of `records`, as Kafka requires from Produce v3 on.
+fn single_batch(records: &[u8]) -> Result<BatchHeader<'_>, PartitionError> {
     match BatchHeader::parse(records) {
-        None => Err("Produce requests must contain exactly one record batch per partition, found none"),
-        Some(header) if header.total_size() < records.len() => Err("Produce requests with version 3 and above are only allowed to contain exactly one record batch"),
-        Some(_) => Ok(()),
+        None => Err(PartitionError::NoBatch),
+        Some(header) if header.total_size() < records.len() => Err(PartitionError::SeveralBatches),
+        Some(header) => Ok(header),
     }
 }
 
@@ -41,11 +99,11 @@ fn verify_transaction(
     ctx: &RequestContext<'_>,
     topic: &str,
     partition: i32,
-    records: &[u8],
-) -> Result<(), (ResponseError, String)> {
-    let Some(header) = BatchHeader::parse(records).filter(|h| h.is_transactional()) else {
+    header: &BatchHeader<'_>,
+) -> Result<(), PartitionError> {
+    if !header.is_transactional() {
         return Ok(());
-    };
+    }
     let producer = ProducerIdAndEpoch {
         producer_id: header.producer_id(),
         producer_epoch: header.producer_epoch(),
@@ -53,16 +111,37 @@ fn verify_transaction(
     ctx.state
         .transactions
         .verify_produce(producer, topic, partition)
-        .map_err(|error| {
-            let message = format!(
-                "producer {} epoch {} has no open transaction with {topic}-{partition}",
-                producer.producer_id, producer.producer_epoch
-            );
-            (error, message)
+        .map_err(|code| PartitionError::NotInTransaction {
+            code,
+            producer_id: producer.producer_id,
+            producer_epoch: producer.producer_epoch,
+            topic: topic.to_string(),
+            partition,
         })
 }
 
-/// Appends every partition's batch; `None` for acks=0, which gets no response.
+/// Appends `records` to `partition`'s log: inline when that is a copy into the mapping, on
+/// the blocking pool when it would roll a segment or fsync (DESIGN.md, "Concurrency").
+///
+/// Errors: `TaskFailed` when the append panicked on the blocking pool (a bug).
+async fn append(
+    partition: &Arc<Partition>,
+    records: Bytes,
+    header: &BatchHeader<'_>,
+) -> Result<Result<AppendInfo, StorageError>, ConnectionError> {
+    let record_count = u64::try_from(header.records_count()).unwrap_or(0);
+    if !partition
+        .log
+        .append_would_block(records.len(), record_count)
+    {
+        return Ok(partition.log.append(&records, 0));
+    }
+    let partition = Arc::clone(partition);
+    super::blocking(move || partition.log.append(&records, 0)).await
+}
+
+/// Appends every partition's batch; `MaybeResponse::Silent` for acks=0, which gets no
+/// response.
 ///
 /// Errors: with acks=0 a failed partition closes the connection, as Kafka does, since the
 /// client would otherwise never learn of it.
@@ -90,33 +169,20 @@ pub async fn handle(
                 .with_log_start_offset(-1);
             let partition = topic.as_ref().and_then(|t| t.partition(data.index));
             let records = data.records.unwrap_or_default();
-            let outcome: Result<_, (ResponseError, String)> = if !matches!(acks, -1..=1) {
-                Err((
-                    ResponseError::InvalidRequiredAcks,
-                    format!("acks {acks} is not -1, 0 or 1"),
-                ))
-            } else {
-                match partition {
-                    None if version >= 13 && topic.is_none() => Err((
-                        ResponseError::UnknownTopicId,
-                        "This server does not host this topic ID.".to_string(),
-                    )),
-                    None => Err((
-                        ResponseError::UnknownTopicOrPartition,
-                        "This server does not host this topic-partition.".to_string(),
-                    )),
-                    Some(partition) => single_batch(&records)
-                        .map_err(|reason| (ResponseError::InvalidRecord, reason.to_string()))
-                        .and_then(|()| {
-                            verify_transaction(ctx, &topic_data.name.0, data.index, &records)
-                        })
-                        .and_then(|()| {
-                            partition
-                                .append(&records)
-                                .map(|info| (partition, info))
-                                .map_err(|e| (storage_error_code(&e), e.to_string()))
-                        }),
-                }
+            let outcome = match partition {
+                _ if !matches!(acks, -1..=1) => Err(PartitionError::InvalidRequiredAcks(acks)),
+                None if version >= 13 && topic.is_none() => Err(PartitionError::UnknownTopicId),
+                None => Err(PartitionError::UnknownTopicOrPartition),
+                Some(partition) => match single_batch(&records).and_then(|header| {
+                    verify_transaction(ctx, &topic_data.name.0, data.index, &header)
+                        .map(|()| header)
+                }) {
+                    Ok(header) => append(&partition, records.clone(), &header)
+                        .await?
+                        .map(|info| (partition, info))
+                        .map_err(PartitionError::from),
+                    Err(err) => Err(err),
+                },
             };
             match outcome {
                 Ok((partition, info)) => {
@@ -126,13 +192,15 @@ pub async fn handle(
                         response.log_start_offset = partition.log.log_start_offset();
                     }
                 }
-                Err((error, message)) => {
+                Err(err) => {
+                    let error = err.code();
                     if error == ResponseError::KafkaStorageError {
                         // A full disk or a failed write: the operator must act.
-                        tracing::error!(topic = %topic_data.name.0, partition = data.index, %message, "append failed: KAFKA_STORAGE_ERROR");
+                        tracing::error!(topic = %topic_data.name.0, partition = data.index, %err, "append failed: KAFKA_STORAGE_ERROR");
                     } else {
-                        tracing::debug!(topic = %topic_data.name.0, partition = data.index, ?error, %message, "produce failed");
+                        tracing::debug!(topic = %topic_data.name.0, partition = data.index, ?error, %err, "produce failed");
                     }
+                    let message = err.to_string();
                     first_error.get_or_insert_with(|| {
                         format!("{}-{}: {message}", topic_data.name.0, data.index)
                     });

@@ -18,7 +18,6 @@ use josefine_storage::{
     StorageError, TopicPartition,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::metadata::topic_config::{BrokerConfigLayers, TopicConfigError, TopicConfigs};
@@ -47,48 +46,42 @@ pub fn validate_topic_name(name: &str) -> Result<(), String> {
 
 pub use josefine_storage::{random_uuid, uuid_to_kafka_string};
 
-/// One partition: its log and the fetch requests parked on it.
+pub use josefine_storage::LogEvent;
+
+/// One partition of a topic: its index and its log. Appends wake the fetches parked on the
+/// log ([`PartitionLog::register_waiter`]).
 #[derive(Debug)]
 pub struct Partition {
     /// Partition index.
     pub index: i32,
     /// The log.
     pub log: PartitionLog,
-    waiters: Mutex<Vec<Arc<Notify>>>,
 }
 
 impl Partition {
-    /// Appends `records` (see [`PartitionLog::append`]) and wakes the fetches waiting here.
+    /// Appends `records` from a client (see [`PartitionLog::append`]).
     pub fn append(&self, records: &[u8]) -> Result<AppendInfo, StorageError> {
-        self.append_from(records, AppendOrigin::Client)
+        self.log.append(records, 0)
     }
 
-    /// [`Partition::append`] for batches from `origin` (see [`PartitionLog::append_from`]).
+    /// Appends `records` from `origin` (see [`PartitionLog::append_from`]).
     pub fn append_from(
         &self,
         records: &[u8],
         origin: AppendOrigin,
     ) -> Result<AppendInfo, StorageError> {
-        let info = self.log.append_from(records, 0, origin)?;
-        if !info.duplicate {
-            self.wake_waiters();
-        }
-        Ok(info)
+        self.log.append_from(records, 0, origin)
     }
 
-    /// Writes a transaction marker (see [`PartitionLog::append_marker`]) and wakes the
-    /// fetches waiting here: the last stable offset may have moved.
+    /// Writes a transaction marker (see [`PartitionLog::append_marker`]).
     pub fn append_marker(
         &self,
         producer_id: i64,
         producer_epoch: i16,
         control: ControlType,
     ) -> Result<i64, StorageError> {
-        let offset = self
-            .log
-            .append_marker(producer_id, producer_epoch, control, 0)?;
-        self.wake_waiters();
-        Ok(offset)
+        self.log
+            .append_marker(producer_id, producer_epoch, control, 0)
     }
 
     /// Calls `f` for every keyed record and every marker of the log, in offset order: the
@@ -96,28 +89,7 @@ impl Partition {
     pub(crate) fn replay(&self, f: impl FnMut(LogEvent<'_>)) {
         self.log.replay(f);
     }
-
-    fn wake_waiters(&self) {
-        // Draining keeps the list's allocation for the next waiters; notifying never blocks.
-        let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
-        for waiter in waiters.drain(..) {
-            waiter.notify_one();
-        }
-    }
-
-    /// Registers `waiter` to be notified at the next append; drops registrations whose fetch
-    /// has gone.
-    pub fn register_waiter(&self, waiter: &Arc<Notify>) {
-        let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
-        waiters.retain(|w| Arc::strong_count(w) > 1);
-        if !waiters.iter().any(|w| Arc::ptr_eq(w, waiter)) {
-            waiters.push(Arc::clone(waiter));
-        }
-    }
 }
-
-/// What replaying an internal topic's partition meets.
-pub use josefine_storage::LogEvent;
 
 /// A topic.
 #[derive(Debug)]
@@ -500,11 +472,7 @@ impl TopicRegistry {
             )
             .map_err(io_err(&metadata))?;
         }
-        Ok(Arc::new(Partition {
-            index,
-            log,
-            waiters: Mutex::new(Vec::new()),
-        }))
+        Ok(Arc::new(Partition { index, log }))
     }
 
     fn open_topic(

@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{LogConfig, PartitionLog, TimestampType, Writer};
+use super::{AppendWaiter, LogConfig, PartitionLog, TimestampType, Writer};
 use crate::batch::{self, Batch, BatchError, Batches, Check, RecordIter};
 use crate::error::{Result, StorageError};
 use crate::producer_state::{self, Admission, AppendOrigin, ProducerEntry, ProducerState};
@@ -175,14 +175,58 @@ impl PartitionLog {
             Ordering::Release,
         );
         writer.messages_since_flush += record_count;
-        if config
+        let flushed = if config
             .flush_messages
             .is_some_and(|n| writer.messages_since_flush >= n)
         {
             writer.messages_since_flush = 0;
-            self.flush_segment(&writer.active)?;
+            self.flush_segment(&writer.active)
+        } else {
+            Ok(())
+        };
+        // The offsets are published: parked fetches may answer, even if the flush failed.
+        self.wake_waiters();
+        flushed
+    }
+
+    /// Parks `waiter` until the next append or marker ([`AppendWaiter::wake`]). Registrations
+    /// whose owner has let go of them (strong count 1) are dropped here, so the list stays
+    /// as long as the fetches that wait.
+    pub fn register_waiter(&self, waiter: &Arc<dyn AppendWaiter>) {
+        let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        waiters.retain(|w| Arc::strong_count(w) > 1);
+        if !waiters.iter().any(|w| Arc::ptr_eq(w, waiter)) {
+            waiters.push(Arc::clone(waiter));
         }
-        Ok(())
+    }
+
+    fn wake_waiters(&self) {
+        // Draining keeps the list's allocation for the next waiters; waking never blocks.
+        let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        for waiter in waiters.drain(..) {
+            waiter.wake();
+        }
+    }
+
+    /// Whether appending `size` bytes holding `records` records now would do work that
+    /// blocks on the disk:
+    /// roll a segment (seal and fsync the old one, create and preallocate the new one, write a
+    /// producer state snapshot) or fsync for `flush.messages`. The broker runs such appends
+    /// on its blocking pool and the others inline. Another append may land between this call
+    /// and the append, so it is a forecast: an append it calls cheap can still roll, but only
+    /// when two producers race for the last bytes of a segment.
+    pub fn append_would_block(&self, size: usize, records: u64) -> bool {
+        let config = self.config();
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let active = &writer.active;
+        let young = now_ms().saturating_sub(active.created_ms()) < duration_ms(config.segment_ms);
+        writer.active_sealed
+            || active.size() + size > active.capacity()
+            || active.index_full()
+            || (!young && active.size() > 0)
+            || config
+                .flush_messages
+                .is_some_and(|n| writer.messages_since_flush + records >= n)
     }
 
     /// Copies validated `records` into the active segment (rolling as needed) from the log

@@ -83,6 +83,16 @@ pub struct PartitionLog {
     /// When a tombstone or emptied marker kept by the last cleaning may go (ms since the
     /// epoch); `i64::MAX` when none waits.
     pub(crate) tombstone_expiry: AtomicI64,
+    /// Readers parked until the log grows (long-polling fetches), woken by every append.
+    pub(crate) waiters: Mutex<Vec<Arc<dyn AppendWaiter>>>,
+}
+
+/// Something parked until a partition's log grows: a fetch waiting for `min_bytes`. Storage
+/// knows no runtime; the broker implements it over its own notifier.
+pub trait AppendWaiter: Send + Sync + std::fmt::Debug {
+    /// Called after an append or a transaction marker has published a new log end offset
+    /// (or last stable offset). Must not block: it runs under the partition's append lock.
+    fn wake(&self);
 }
 
 impl PartitionLog {
@@ -168,6 +178,7 @@ impl PartitionLog {
             maintenance: Mutex::new(()),
             first_dirty_offset: AtomicI64::new(log_start_offset),
             tombstone_expiry: AtomicI64::new(i64::MAX),
+            waiters: Mutex::new(Vec::new()),
         };
         log.load_producer_state()?;
         log.write_leader_epoch_checkpoint()?;
