@@ -4,6 +4,9 @@
 //! Run: `cargo bench --bench micro` (a filter narrows it: `cargo bench --bench micro -- append`).
 //! Criterion reports time per operation and, where a throughput is set, bytes per second.
 
+// criterion's macros generate undocumented functions.
+#![allow(missing_docs)]
+
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};

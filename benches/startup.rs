@@ -3,6 +3,11 @@
 //!
 //! Run: `cargo bench --bench startup`. Criterion reports the median of many runs.
 
+// criterion's macros generate undocumented functions.
+#![allow(missing_docs)]
+// Helpers of `benches/support` are `pub` within this one binary.
+#![allow(unreachable_pub)]
+
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};

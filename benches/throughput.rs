@@ -13,6 +13,9 @@
 //! holds across machines where an absolute figure does not. Results print as a table and as
 //! one JSON line per run (to stdout, and appended to `--json FILE`).
 
+// Helpers of `benches/support` are `pub` within this one binary.
+#![allow(unreachable_pub)]
+
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -894,6 +897,7 @@ fn warm_page_frames(bytes: usize) -> Result<()> {
 
 /// Keeps freed client memory in the process (glibc would return it to the system), so that
 /// no run pays for first-touching the heap that an earlier run already touched.
+#[allow(unsafe_code)] // The harness's allocator tuning; the broker itself has no unsafe here.
 fn keep_freed_memory() {
     // SAFETY: mallopt only sets allocator parameters; called before any other thread exists.
     unsafe {

