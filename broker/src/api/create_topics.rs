@@ -17,7 +17,7 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use super::str_bytes;
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
-use crate::metadata::topic_config::{definition, TopicConfigs};
+use crate::config::topic::{definition, TopicConfigs};
 use crate::metadata::topics::TopicError;
 
 /// The Kafka error code and message for a failed topic operation.

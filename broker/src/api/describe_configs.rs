@@ -11,7 +11,7 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use super::str_bytes;
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
-use crate::metadata::topic_config::{
+use crate::config::topic::{
     definition, ConfigSource, ConfigType, ResolvedConfig, TopicConfigs, TOPIC_CONFIGS,
 };
 

@@ -13,7 +13,7 @@ use super::alter_configs::{AlterError, Target};
 use super::str_bytes;
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
-use crate::metadata::topic_config::{definition, ConfigType, TOPIC_CONFIGS};
+use crate::config::topic::{definition, ConfigType, TOPIC_CONFIGS};
 
 /// Operation codes (KIP-339).
 const SET: i8 = 0;

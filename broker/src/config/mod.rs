@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod group;
+pub mod topic;
 mod txn;
 
 pub use group::{assignor_short_name, GroupConfig, KNOWN_ASSIGNORS};
@@ -294,7 +295,7 @@ impl BrokerConfig {
     pub fn from_properties(properties: BTreeMap<String, String>) -> Result<Self, ConfigError> {
         for key in properties.keys() {
             if !KNOWN_KEYS.contains(&key.as_str())
-                && !crate::metadata::topic_config::is_broker_synonym(key)
+                && !crate::config::topic::is_broker_synonym(key)
                 && !key.starts_with("listener.name.")
             {
                 tracing::warn!(%key, "unknown configuration key ignored");
@@ -455,17 +456,17 @@ impl BrokerConfig {
             properties: properties.clone(),
         };
         // Topic defaults from broker keys must be valid too (log.segment.bytes, ...).
-        crate::metadata::topic_config::TopicConfigs::resolve(
-            &crate::metadata::topic_config::BrokerConfigLayers::from_static(
+        crate::config::topic::TopicConfigs::resolve(
+            &crate::config::topic::BrokerConfigLayers::from_static(
                 config.properties.clone(),
             ),
             &BTreeMap::new(),
         )
         .map_err(|e| match e {
-            crate::metadata::topic_config::TopicConfigError::Invalid { key, value, reason } => {
+            crate::config::topic::TopicConfigError::Invalid { key, value, reason } => {
                 ConfigError::Invalid { key, value, reason }
             }
-            crate::metadata::topic_config::TopicConfigError::Unknown(key) => {
+            crate::config::topic::TopicConfigError::Unknown(key) => {
                 invalid(&key, "", "unknown")
             }
         })?;

@@ -1,5 +1,5 @@
-//! Metadata: topics and their partitions ([`topics`]), topic configs and the broker's dynamic
-//! configs ([`topic_config`]).
+//! Metadata: topics and their partitions ([`topics`]), with their configs and the broker's
+//! dynamic configs as the registry persists them. The config definitions live in
+//! [`crate::config::topic`].
 
-pub mod topic_config;
 pub mod topics;

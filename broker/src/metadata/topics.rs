@@ -20,7 +20,7 @@ use josefine_storage::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::metadata::topic_config::{BrokerConfigLayers, TopicConfigError, TopicConfigs};
+use crate::config::topic::{BrokerConfigLayers, TopicConfigError, TopicConfigs};
 
 /// Kafka's rule for topic names: 1 to 249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
 pub fn validate_topic_name(name: &str) -> Result<(), String> {
