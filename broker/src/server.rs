@@ -17,9 +17,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::clock::Clock;
 use crate::config::BrokerConfig;
 use crate::coordinator::fetch_session::FetchSessionCache;
-use crate::coordinator::group::{now_ms, GroupCoordinator};
+use crate::coordinator::group::GroupCoordinator;
 use crate::coordinator::producer_ids::ProducerIdAllocator;
 use crate::coordinator::txn::TransactionCoordinator;
 use crate::metadata::topics::{
@@ -131,7 +132,8 @@ impl Server {
     /// Errors: `LogDir` (unwritable or locked), `Topics` (damaged data), `Bind`.
     pub async fn start(config: BrokerConfig) -> Result<Self, StartError> {
         let started = std::time::Instant::now();
-        let (lock, cluster_id, topics, groups) = {
+        let clock = Clock::system();
+        let (lock, cluster_id, topics, groups, producer_ids) = {
             let config = config.clone();
             let log_dir = config.log_dir.clone();
             tokio::task::spawn_blocking(move || {
@@ -139,11 +141,12 @@ impl Server {
                 if !clean && config.log_dir.join("josefine-topics.json").exists() {
                     tracing::warn!(log_dir = %config.log_dir.display(), "no clean shutdown marker: recovering logs");
                 }
-                let topics = TopicRegistry::open(&config.log_dir, config.properties.clone(), clean)?;
-                let groups = GroupCoordinator::new(config.groups.clone());
-                groups.load(&topics);
+                let topics = Arc::new(TopicRegistry::open(&config.log_dir, config.properties.clone(), clean)?);
+                let groups = Arc::new(GroupCoordinator::new(config.groups.clone(), Arc::clone(&topics), clock));
+                groups.load();
+                let producer_ids = Arc::new(ProducerIdAllocator::open(&config.log_dir));
                 let _ = std::fs::remove_file(config.log_dir.join(CLEAN_SHUTDOWN_FILE));
-                Ok::<_, StartError>((lock, cluster_id, topics, groups))
+                Ok::<_, StartError>((lock, cluster_id, topics, groups, producer_ids))
             })
             .await
             .map_err(|e| StartError::LogDir { path: log_dir, reason: e.to_string() })??
@@ -193,8 +196,15 @@ impl Server {
             fetch_sessions: FetchSessionCache::new(
                 config.max_incremental_fetch_session_cache_slots,
             ),
-            producer_ids: ProducerIdAllocator::open(&config.log_dir),
-            transactions: TransactionCoordinator::new(config.transactions.clone()),
+            transactions: Arc::new(TransactionCoordinator::new(
+                config.transactions.clone(),
+                Arc::clone(&topics),
+                Arc::clone(&groups),
+                Arc::clone(&producer_ids),
+                clock,
+            )),
+            producer_ids,
+            clock,
             config,
             cluster_id,
             topics,
@@ -216,15 +226,15 @@ impl Server {
         }
         {
             // Transactions left prepared by a crash get their markers before clients return.
-            let state = Arc::clone(&state);
-            let _ = tokio::task::spawn_blocking(move || state.transactions.load(&state)).await;
+            let transactions = Arc::clone(&state.transactions);
+            let _ = tokio::task::spawn_blocking(move || transactions.load()).await;
         }
         tracker.spawn(crate::coordinator::group::run_timers(
-            Arc::clone(&state),
+            Arc::clone(&state.groups),
             cancel.clone(),
         ));
         tracker.spawn(crate::coordinator::txn::run_timers(
-            Arc::clone(&state),
+            Arc::clone(&state.transactions),
             cancel.clone(),
         ));
         if let Some(interval) = state.config.log_flush_interval {
@@ -386,7 +396,7 @@ async fn periodic(
 /// Applies retention (Kafka's `kafka-log-retention` task), then checkpoints the log start
 /// offsets.
 fn apply_retention(state: &BrokerState) {
-    if state.topics.apply_retention_all(now_ms()) {
+    if state.topics.apply_retention_all(state.clock.now_ms()) {
         if let Err(err) = state.topics.write_checkpoints() {
             tracing::error!(%err, "cannot write the log start offset checkpoint");
         }
@@ -396,7 +406,7 @@ fn apply_retention(state: &BrokerState) {
 /// Cleans compacted partitions (Kafka's log cleaner thread), then checkpoints the cleaner
 /// offsets.
 fn clean(state: &BrokerState) {
-    if !state.topics.clean_all(now_ms()).is_empty() {
+    if !state.topics.clean_all(state.clock.now_ms()).is_empty() {
         if let Err(err) = state.topics.write_checkpoints() {
             tracing::error!(%err, "cannot write the cleaner offset checkpoint");
         }

@@ -26,10 +26,9 @@ pub async fn handle(
         producer_id: request.producer_id.0,
         producer_epoch: request.producer_epoch,
     };
-    let result = state.groups.offsets_topic(&state.topics).and_then(|topic| {
+    let result = state.groups.offsets_topic().and_then(|topic| {
         let partition = partition_for(&request.group_id, topic.partition_count());
         state.transactions.add_partitions(
-            state,
             &request.transactional_id,
             producer,
             &[(topic.name.clone(), partition)],

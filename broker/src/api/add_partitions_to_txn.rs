@@ -66,7 +66,7 @@ fn add(
     } else {
         let error = state
             .transactions
-            .add_partitions(state, transactional_id, producer, &partitions, fenced)
+            .add_partitions(transactional_id, producer, &partitions, fenced)
             .err();
         vec![error; partitions.len()]
     };

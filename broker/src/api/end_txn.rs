@@ -25,7 +25,6 @@ pub async fn handle(
         producer_epoch: request.producer_epoch,
     };
     let result = state.transactions.end_transaction(
-        state,
         &request.transactional_id,
         producer,
         request.committed,

@@ -33,12 +33,12 @@ pub async fn handle(
         match key_type {
             GROUP => state
                 .groups
-                .offsets_topic(&state.topics)
+                .offsets_topic()
                 .map(|_| ())
                 .map_err(|e| (e, "The coordinator is not available.")),
             TRANSACTION => state
                 .transactions
-                .state_topic(&state.topics)
+                .state_topic()
                 .map(|_| ())
                 .map_err(|e| (e, "The coordinator is not available.")),
             _ => Err((ResponseError::InvalidRequest, "Unsupported key type.")),

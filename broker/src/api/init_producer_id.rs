@@ -36,7 +36,6 @@ pub async fn handle(
         let state = &ctx.state;
         return Ok(
             match state.transactions.init_producer_id(
-                state,
                 transactional_id,
                 request.transaction_timeout_ms,
                 expected,

@@ -49,7 +49,7 @@ pub async fn handle(
     let state = &ctx.state;
     let mut errors = state
         .groups
-        .commit_offsets(&state.topics, &request.group_id, &identity, &offsets)
+        .commit_offsets(&request.group_id, &identity, &offsets)
         .into_iter();
     let topics = request
         .topics

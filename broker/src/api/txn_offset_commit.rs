@@ -63,7 +63,7 @@ pub async fn handle(
         api_version: 9,
     };
     let fenced = FENCED.error(version);
-    let verified = state.groups.offsets_topic(&state.topics).and_then(|topic| {
+    let verified = state.groups.offsets_topic().and_then(|topic| {
         let partition = partition_for(&request.group_id, topic.partition_count());
         state
             .transactions
@@ -74,7 +74,6 @@ pub async fn handle(
         Ok(()) => state
             .groups
             .commit_offsets_in(
-                &state.topics,
                 &request.group_id,
                 &identity,
                 &offsets,

@@ -23,9 +23,10 @@ use tokio::time::Instant;
 
 use super::records::{StoredGroup, StoredMember};
 use super::{
-    group_record, new_member_id, now_ms, CommitIdentity, GroupConfig, GroupDescription,
-    MemberDescription, Records, Reply,
+    group_record, new_member_id, CommitIdentity, GroupConfig, GroupDescription, MemberDescription,
+    Records, Reply,
 };
+use crate::clock::Clock;
 
 /// The classic group states, as Kafka names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,15 +234,17 @@ pub struct ClassicGroup {
     join_deadline: Option<Instant>,
     /// The initial delayed join of a new group: when it must end at the latest (KIP-134).
     initial_join_limit: Option<Instant>,
+    /// Where state timestamps come from.
+    clock: Clock,
 }
 
 impl ClassicGroup {
-    /// An empty group of generation 0.
-    pub fn new(id: &str) -> Self {
+    /// An empty group of generation 0, reading its state timestamps from `clock`.
+    pub fn new(id: &str, clock: Clock) -> Self {
         Self {
             id: id.to_string(),
             state: ClassicState::Empty,
-            state_timestamp: now_ms(),
+            state_timestamp: clock.now_ms(),
             generation_id: 0,
             protocol_type: None,
             protocol_name: None,
@@ -251,13 +254,15 @@ impl ClassicGroup {
             pending_members: HashMap::new(),
             join_deadline: None,
             initial_join_limit: None,
+            clock,
         }
     }
 
     /// The group as stored in `__consumer_offsets`: Stable with its members (who must
-    /// heartbeat within their session timeout from `now`), or Empty.
-    pub fn restore(id: &str, stored: StoredGroup, now: Instant) -> Self {
-        let mut group = Self::new(id);
+    /// heartbeat within their session timeout from `clock.now()`), or Empty.
+    pub fn restore(id: &str, stored: StoredGroup, clock: Clock) -> Self {
+        let now = clock.now();
+        let mut group = Self::new(id, clock);
         group.generation_id = stored.generation;
         group.protocol_type = Some(stored.protocol_type).filter(|p| !p.is_empty());
         group.protocol_name = stored.protocol.clone();
@@ -322,7 +327,7 @@ impl ClassicGroup {
 
     fn transition(&mut self, state: ClassicState) {
         self.state = state;
-        self.state_timestamp = now_ms();
+        self.state_timestamp = self.clock.now_ms();
     }
 
     /// The protocols every member supports, in no particular order.
@@ -849,7 +854,7 @@ impl ClassicGroup {
                 let _ = tx.send(SyncResult::error(error));
             }
         }
-        self.maybe_prepare_rebalance(Instant::now(), config);
+        self.maybe_prepare_rebalance(self.clock.now(), config);
     }
 
     /// Heartbeat: NONE while Stable or CompletingRebalance, REBALANCE_IN_PROGRESS while

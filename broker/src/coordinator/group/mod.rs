@@ -31,6 +31,7 @@ use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::Clock;
 pub use crate::config::GroupConfig;
 use crate::metadata::topics::{LogEvent, Topic, TopicRegistry};
 pub use classic::{ClassicGroup, ClassicState, JoinRequest, JoinResult, SyncRequest, SyncResult};
@@ -73,10 +74,10 @@ pub struct Group {
 }
 
 impl Group {
-    fn new_classic(id: &str) -> Self {
+    fn new_classic(id: &str, clock: Clock) -> Self {
         Self {
             id: id.to_string(),
-            kind: GroupKind::Classic(ClassicGroup::new(id)),
+            kind: GroupKind::Classic(ClassicGroup::new(id, clock)),
             offsets: BTreeMap::new(),
             pending_transactional_offsets: HashMap::new(),
         }
@@ -123,13 +124,6 @@ pub enum Reply<T> {
     Now(T),
     /// Answered when the rebalance step completes.
     Later(oneshot::Receiver<T>),
-}
-
-/// The milliseconds since the Unix epoch, for stored timestamps.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A member id: `prefix-<uuid>`, as Kafka builds them from the client id or instance id.
@@ -227,6 +221,8 @@ pub type OffsetFetchTopics = Option<Vec<(String, Vec<i32>)>>;
 pub struct GroupCoordinator {
     /// Settings.
     pub config: GroupConfig,
+    topics: Arc<TopicRegistry>,
+    clock: Clock,
     groups: Mutex<HashMap<String, Group>>,
     /// Wakes the timer task when a deadline earlier than the one it sleeps for appears.
     wakeup: Notify,
@@ -236,10 +232,13 @@ pub struct GroupCoordinator {
 type Records = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
 impl GroupCoordinator {
-    /// A coordinator with no groups.
-    pub fn new(config: GroupConfig) -> Self {
+    /// A coordinator with no groups, of the topics in `topics` (whose `__consumer_offsets` it
+    /// writes), reading time from `clock`.
+    pub fn new(config: GroupConfig, topics: Arc<TopicRegistry>, clock: Clock) -> Self {
         Self {
             config,
+            topics,
+            clock,
             groups: Mutex::new(HashMap::new()),
             wakeup: Notify::new(),
         }
@@ -258,8 +257,8 @@ impl GroupCoordinator {
     /// partitions) on first use as Kafka does on the first FindCoordinator.
     ///
     /// Errors: COORDINATOR_NOT_AVAILABLE when it cannot be created.
-    pub fn offsets_topic(&self, topics: &TopicRegistry) -> Result<Arc<Topic>, ResponseError> {
-        topics
+    pub fn offsets_topic(&self) -> Result<Arc<Topic>, ResponseError> {
+        self.topics
             .internal_topic(
                 OFFSETS_TOPIC,
                 self.config.offsets_topic_partitions,
@@ -276,20 +275,14 @@ impl GroupCoordinator {
     /// Errors as Kafka maps them for the group coordinator: NOT_COORDINATOR for a storage
     /// failure (the client looks the coordinator up again and retries),
     /// COORDINATOR_NOT_AVAILABLE when the topic cannot be created.
-    fn append(
-        &self,
-        topics: &TopicRegistry,
-        group_id: &str,
-        records: &Records,
-    ) -> Result<(), ResponseError> {
-        self.append_as(topics, group_id, records, None)
+    fn append(&self, group_id: &str, records: &Records) -> Result<(), ResponseError> {
+        self.append_as(group_id, records, None)
     }
 
     /// [`GroupCoordinator::append`] as a transactional batch of `transaction`'s producer
     /// (TxnOffsetCommit), when given.
     fn append_as(
         &self,
-        topics: &TopicRegistry,
         group_id: &str,
         records: &Records,
         transaction: Option<(i64, i16)>,
@@ -297,12 +290,12 @@ impl GroupCoordinator {
         if records.is_empty() {
             return Ok(());
         }
-        let topic = self.offsets_topic(topics)?;
+        let topic = self.offsets_topic()?;
         let index = records::partition_for(group_id, topic.partition_count());
         let partition = topic
             .partition(index)
             .ok_or(ResponseError::CoordinatorNotAvailable)?;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let simple: Vec<_> = records
             .iter()
             .map(|(k, v)| (now, Some(k.as_slice()), v.as_deref()))
@@ -334,8 +327,8 @@ impl GroupCoordinator {
     /// Replays `__consumer_offsets` (if it exists): committed offsets and classic group
     /// metadata, the last record per key winning, tombstones deleting. Offsets of topics that
     /// no longer exist are dropped. Records that do not decode are skipped with a warning.
-    pub fn load(&self, topics: &TopicRegistry) {
-        let Some(topic) = topics.get(OFFSETS_TOPIC) else {
+    pub fn load(&self) {
+        let Some(topic) = self.topics.get(OFFSETS_TOPIC) else {
             return;
         };
         let started = std::time::Instant::now();
@@ -351,7 +344,7 @@ impl GroupCoordinator {
                     value,
                 } => {
                     records += 1;
-                    replay(&mut groups, key, value);
+                    replay(&mut groups, self.clock, key, value);
                 }
                 LogEvent::Record {
                     transaction: Some(producer_id),
@@ -368,7 +361,7 @@ impl GroupCoordinator {
                     for (key, value) in pending.remove(&producer_id).unwrap_or_default() {
                         if commit {
                             records += 1;
-                            replay(&mut groups, &key, value.as_deref());
+                            replay(&mut groups, self.clock, &key, value.as_deref());
                         }
                     }
                 }
@@ -391,7 +384,7 @@ impl GroupCoordinator {
                     };
                     groups
                         .entry(group.clone())
-                        .or_insert_with(|| Group::new_classic(&group))
+                        .or_insert_with(|| Group::new_classic(&group, self.clock))
                         .pending_transactional_offsets
                         .entry(producer_id)
                         .or_default()
@@ -401,7 +394,7 @@ impl GroupCoordinator {
         }
         for group in groups.values_mut() {
             group.offsets.retain(|(topic, partition), _| {
-                topics
+                self.topics
                     .get(topic)
                     .is_some_and(|t| *partition < t.partition_count())
             });
@@ -416,7 +409,7 @@ impl GroupCoordinator {
 
     /// Serves every expired deadline (session and rebalance timeouts, the end of a join
     /// phase) as of `now`, and returns the earliest deadline left.
-    pub fn expire(&self, topics: &TopicRegistry, now: Instant) -> Option<Instant> {
+    pub fn expire(&self, now: Instant) -> Option<Instant> {
         let mut groups = self.lock();
         let mut next: Option<Instant> = None;
         for group in groups.values_mut() {
@@ -424,7 +417,7 @@ impl GroupCoordinator {
                 GroupKind::Classic(g) => g.expire(now, &self.config),
                 GroupKind::Consumer(g) => (Vec::new(), g.expire(&group.id, now)),
             };
-            if let Err(err) = self.append(topics, &group.id, &records) {
+            if let Err(err) = self.append(&group.id, &records) {
                 tracing::warn!(group_id = %group.id, ?err, "cannot store group metadata");
             }
             if let Some(deadline) = deadline {
@@ -445,12 +438,7 @@ impl GroupCoordinator {
     }
 
     /// JoinGroup (classic protocol). See [`ClassicGroup::join`] for the state machine.
-    pub fn join_group(
-        &self,
-        topics: &TopicRegistry,
-        group_id: &str,
-        request: JoinRequest,
-    ) -> Reply<JoinResult> {
+    pub fn join_group(&self, group_id: &str, request: JoinRequest) -> Reply<JoinResult> {
         let failed =
             |error: ResponseError, member_id: &str| Reply::Now(JoinResult::error(error, member_id));
         if let Err(err) = Self::check_group_id(group_id) {
@@ -473,20 +461,20 @@ impl GroupCoordinator {
             }
             None => groups
                 .entry(group_id.to_string())
-                .or_insert_with(|| Group::new_classic(group_id)),
+                .or_insert_with(|| Group::new_classic(group_id, self.clock)),
         };
         if let GroupKind::Consumer(g) = &group.kind {
             if !g.members.is_empty() {
                 return failed(ResponseError::InconsistentGroupProtocol, &request.member_id);
             }
             // An empty consumer group becomes classic, keeping its offsets (KIP-848 downgrade).
-            group.kind = GroupKind::Classic(ClassicGroup::new(group_id));
+            group.kind = GroupKind::Classic(ClassicGroup::new(group_id, self.clock));
         }
         let GroupKind::Classic(classic) = &mut group.kind else {
             return failed(ResponseError::UnknownServerError, &request.member_id);
         };
-        let (reply, records) = classic.join(request, Instant::now(), &self.config);
-        if let Err(err) = self.append(topics, group_id, &records) {
+        let (reply, records) = classic.join(request, self.clock.now(), &self.config);
+        if let Err(err) = self.append(group_id, &records) {
             tracing::warn!(group_id, ?err, "cannot store group metadata");
         }
         drop(groups);
@@ -495,12 +483,7 @@ impl GroupCoordinator {
     }
 
     /// SyncGroup (classic protocol). See [`ClassicGroup::sync`].
-    pub fn sync_group(
-        &self,
-        topics: &TopicRegistry,
-        group_id: &str,
-        request: SyncRequest,
-    ) -> Reply<SyncResult> {
+    pub fn sync_group(&self, group_id: &str, request: SyncRequest) -> Reply<SyncResult> {
         let mut groups = self.lock();
         let Some(Group {
             kind: GroupKind::Classic(classic),
@@ -509,8 +492,8 @@ impl GroupCoordinator {
         else {
             return Reply::Now(SyncResult::error(ResponseError::UnknownMemberId));
         };
-        let (reply, records) = classic.sync(request, Instant::now());
-        if let Err(err) = self.append(topics, group_id, &records) {
+        let (reply, records) = classic.sync(request, self.clock.now());
+        if let Err(err) = self.append(group_id, &records) {
             // Kafka fails the sync and rebalances again when the assignment cannot be stored.
             classic.storing_failed(err, &self.config);
         }
@@ -530,7 +513,12 @@ impl GroupCoordinator {
             Some(Group {
                 kind: GroupKind::Classic(classic),
                 ..
-            }) => classic.heartbeat(member_id, group_instance_id, generation_id, Instant::now()),
+            }) => classic.heartbeat(
+                member_id,
+                group_instance_id,
+                generation_id,
+                self.clock.now(),
+            ),
             Some(_) => Some(ResponseError::UnknownMemberId),
             None if group_id.is_empty() => Some(ResponseError::InvalidGroupId),
             None => Some(ResponseError::UnknownMemberId),
@@ -541,7 +529,6 @@ impl GroupCoordinator {
     /// request order.
     pub fn leave_group(
         &self,
-        topics: &TopicRegistry,
         group_id: &str,
         members: &[(String, Option<String>)],
     ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
@@ -554,7 +541,7 @@ impl GroupCoordinator {
         else {
             return Ok(vec![Some(ResponseError::UnknownMemberId); members.len()]);
         };
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut records = Vec::new();
         let errors = members
             .iter()
@@ -568,7 +555,7 @@ impl GroupCoordinator {
                 )
             })
             .collect();
-        if let Err(err) = self.append(topics, group_id, &records) {
+        if let Err(err) = self.append(group_id, &records) {
             tracing::warn!(group_id, ?err, "cannot store group metadata");
         }
         drop(groups);
@@ -580,12 +567,11 @@ impl GroupCoordinator {
     /// stores each offset. Returns one error per offset, in order.
     pub fn commit_offsets(
         &self,
-        topics: &TopicRegistry,
         group_id: &str,
         identity: &CommitIdentity,
         offsets: &[OffsetToCommit],
     ) -> Vec<Option<ResponseError>> {
-        self.commit_offsets_in(topics, group_id, identity, offsets, None)
+        self.commit_offsets_in(group_id, identity, offsets, None)
     }
 
     /// OffsetCommit, or TxnOffsetCommit when `transaction` names the producer (id, epoch):
@@ -593,7 +579,6 @@ impl GroupCoordinator {
     /// pending until the transaction's marker (KIP-98, KIP-447).
     pub fn commit_offsets_in(
         &self,
-        topics: &TopicRegistry,
         group_id: &str,
         identity: &CommitIdentity,
         offsets: &[OffsetToCommit],
@@ -608,18 +593,18 @@ impl GroupCoordinator {
             Some(group) => group,
             None if identity.generation_id_or_member_epoch < 0 => groups
                 .entry(group_id.to_string())
-                .or_insert_with(|| Group::new_classic(group_id)),
+                .or_insert_with(|| Group::new_classic(group_id, self.clock)),
             None if identity.api_version >= 9 => return all(ResponseError::GroupIdNotFound),
             None => return all(ResponseError::IllegalGeneration),
         };
         let validated = match &mut group.kind {
-            GroupKind::Classic(g) => g.validate_offset_commit(identity, Instant::now()),
+            GroupKind::Classic(g) => g.validate_offset_commit(identity, self.clock.now()),
             GroupKind::Consumer(g) => g.validate_offset_commit(identity),
         };
         if let Err(err) = validated {
             return all(err);
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mut errors = Vec::with_capacity(offsets.len());
         let mut records = Vec::new();
         let mut accepted = Vec::new();
@@ -629,7 +614,8 @@ impl GroupCoordinator {
                 || metadata.len() > MAX_STORED_STRING
             {
                 Some(ResponseError::OffsetMetadataTooLarge)
-            } else if !topics
+            } else if !self
+                .topics
                 .get(&o.topic)
                 .is_some_and(|t| o.partition >= 0 && o.partition < t.partition_count())
             {
@@ -650,7 +636,7 @@ impl GroupCoordinator {
             };
             errors.push(error);
         }
-        match self.append_as(topics, group_id, &records, transaction) {
+        match self.append_as(group_id, &records, transaction) {
             Ok(()) => match transaction {
                 None => group.offsets.extend(accepted),
                 Some((producer_id, _)) => group
@@ -795,11 +781,7 @@ impl GroupCoordinator {
     /// DeleteGroups: deletes each empty group with its offsets (tombstones in
     /// `__consumer_offsets`). Errors per group: INVALID_GROUP_ID, GROUP_ID_NOT_FOUND,
     /// NON_EMPTY_GROUP, or the storage error.
-    pub fn delete_groups(
-        &self,
-        topics: &TopicRegistry,
-        ids: &[String],
-    ) -> Vec<Option<ResponseError>> {
+    pub fn delete_groups(&self, ids: &[String]) -> Vec<Option<ResponseError>> {
         let mut groups = self.lock();
         ids.iter()
             .map(|id| {
@@ -814,7 +796,7 @@ impl GroupCoordinator {
                     .map(|(t, p)| (records::offset_key(id, t, *p), None))
                     .collect();
                 records.push((records::group_key(id), None));
-                self.append(topics, id, &records)?;
+                self.append(id, &records)?;
                 groups.remove(id);
                 tracing::info!(group_id = %id, "deleted group");
                 Ok(())
@@ -830,7 +812,6 @@ impl GroupCoordinator {
     /// classic group with members that does not use the consumer protocol type).
     pub fn delete_offsets(
         &self,
-        topics: &TopicRegistry,
         group_id: &str,
         partitions: &[(String, i32)],
     ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
@@ -849,7 +830,8 @@ impl GroupCoordinator {
         for (topic, partition) in partitions {
             if subscribed.contains(topic) {
                 errors.push(Some(ResponseError::GroupSubscribedToTopic));
-            } else if !topics
+            } else if !self
+                .topics
                 .get(topic)
                 .is_some_and(|t| *partition >= 0 && *partition < t.partition_count())
             {
@@ -861,7 +843,7 @@ impl GroupCoordinator {
                 errors.push(None);
             }
         }
-        self.append(topics, group_id, &records)?;
+        self.append(group_id, &records)?;
         for ((topic, partition), error) in partitions.iter().zip(&errors) {
             if error.is_none() {
                 group.offsets.remove(&(topic.clone(), *partition));
@@ -872,7 +854,7 @@ impl GroupCoordinator {
 
     /// Forgets (with tombstones) every group's offsets of a deleted topic, as Kafka does
     /// when a topic is deleted.
-    pub fn on_topic_deleted(&self, topics: &TopicRegistry, topic: &str) {
+    pub fn on_topic_deleted(&self, topic: &str) {
         let mut groups = self.lock();
         for group in groups.values_mut() {
             let keys: Vec<(String, i32)> = group
@@ -888,7 +870,7 @@ impl GroupCoordinator {
                 .iter()
                 .map(|(t, p)| (records::offset_key(&group.id, t, *p), None))
                 .collect();
-            if let Err(err) = self.append(topics, &group.id, &records) {
+            if let Err(err) = self.append(&group.id, &records) {
                 tracing::warn!(group_id = %group.id, ?err, "cannot remove offsets of a deleted topic");
             }
             for key in keys {
@@ -898,11 +880,7 @@ impl GroupCoordinator {
     }
 
     /// ConsumerGroupHeartbeat (KIP-848). See [`ConsumerGroup::heartbeat`].
-    pub fn consumer_group_heartbeat(
-        &self,
-        topics: &TopicRegistry,
-        request: HeartbeatRequest,
-    ) -> HeartbeatResult {
+    pub fn consumer_group_heartbeat(&self, request: HeartbeatRequest) -> HeartbeatResult {
         if request.group_id.is_empty() {
             return HeartbeatResult::error(
                 ResponseError::InvalidRequest,
@@ -932,7 +910,7 @@ impl GroupCoordinator {
         let GroupKind::Consumer(consumer) = &mut group.kind else {
             return HeartbeatResult::error(ResponseError::UnknownServerError, "");
         };
-        let result = consumer.heartbeat(topics, request, Instant::now(), &self.config);
+        let result = consumer.heartbeat(&self.topics, request, self.clock.now(), &self.config);
         drop(groups);
         self.wake_timers();
         result
@@ -942,7 +920,6 @@ impl GroupCoordinator {
     /// GROUP_ID_NOT_FOUND.
     pub fn consumer_group_describe(
         &self,
-        topics: &TopicRegistry,
         ids: &[String],
     ) -> Vec<Result<consumer::ConsumerGroupDescription, (ResponseError, String)>> {
         let groups = self.lock();
@@ -951,7 +928,7 @@ impl GroupCoordinator {
                 Some(Group {
                     kind: GroupKind::Consumer(g),
                     ..
-                }) => Ok(g.describe(topics)),
+                }) => Ok(g.describe(&self.topics)),
                 Some(_) => Err((
                     ResponseError::GroupIdNotFound,
                     format!("Group {id} is not a consumer group."),
@@ -966,7 +943,7 @@ impl GroupCoordinator {
 }
 
 /// Applies one `__consumer_offsets` record to the groups being loaded.
-fn replay(groups: &mut HashMap<String, Group>, key: &[u8], value: Option<&[u8]>) {
+fn replay(groups: &mut HashMap<String, Group>, clock: Clock, key: &[u8], value: Option<&[u8]>) {
     let decoded = match records::decode_key(key) {
         Ok(k) => k,
         Err(err) => {
@@ -988,7 +965,7 @@ fn replay(groups: &mut HashMap<String, Group>, key: &[u8], value: Option<&[u8]>)
             Some(Ok(offset)) => {
                 groups
                     .entry(group.clone())
-                    .or_insert_with(|| Group::new_classic(&group))
+                    .or_insert_with(|| Group::new_classic(&group, clock))
                     .offsets
                     .insert((topic, partition), offset);
             }
@@ -997,7 +974,7 @@ fn replay(groups: &mut HashMap<String, Group>, key: &[u8], value: Option<&[u8]>)
         RecordKey::Group(id) => match value.map(records::decode_group_value) {
             None => {
                 if let Some(g) = groups.get_mut(&id) {
-                    g.kind = GroupKind::Classic(ClassicGroup::new(&id));
+                    g.kind = GroupKind::Classic(ClassicGroup::new(&id, clock));
                     if g.offsets.is_empty() {
                         groups.remove(&id);
                     }
@@ -1006,8 +983,8 @@ fn replay(groups: &mut HashMap<String, Group>, key: &[u8], value: Option<&[u8]>)
             Some(Ok(stored)) => {
                 let group = groups
                     .entry(id.clone())
-                    .or_insert_with(|| Group::new_classic(&id));
-                group.kind = GroupKind::Classic(ClassicGroup::restore(&id, stored, Instant::now()));
+                    .or_insert_with(|| Group::new_classic(&id, clock));
+                group.kind = GroupKind::Classic(ClassicGroup::restore(&id, stored, clock));
             }
             Some(Err(err)) => {
                 tracing::warn!(%err, group_id = id, "skipping undecodable group metadata")
@@ -1027,12 +1004,12 @@ pub(crate) fn group_record(group_id: &str, stored: &StoredGroup) -> (Vec<u8>, Op
 
 /// Serves the coordinator's deadlines until `cancel`: sleeps until the earliest one, or until
 /// a request adds an earlier one.
-pub async fn run_timers(state: Arc<crate::state::BrokerState>, cancel: CancellationToken) {
-    let coordinator = &state.groups;
+pub async fn run_timers(coordinator: Arc<GroupCoordinator>, cancel: CancellationToken) {
     loop {
-        let next = coordinator.expire(&state.topics, Instant::now());
+        let now = coordinator.clock.now();
+        let next = coordinator.expire(now);
         // An hour stands for "no deadline": any new one wakes the task first.
-        let until = next.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let until = next.unwrap_or_else(|| now + Duration::from_secs(3600));
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = tokio::time::sleep_until(until) => {}
@@ -1048,8 +1025,8 @@ mod tests {
 
     struct Fixture {
         _dir: tempfile::TempDir,
-        topics: TopicRegistry,
-        groups: GroupCoordinator,
+        topics: Arc<TopicRegistry>,
+        groups: Arc<GroupCoordinator>,
     }
 
     fn fixture(properties: &[(&str, &str)]) -> Fixture {
@@ -1059,9 +1036,13 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .chain([("offsets.topic.num.partitions".to_string(), "3".to_string())])
             .collect();
-        let topics = TopicRegistry::open(dir.path(), BTreeMap::new(), true).unwrap();
+        let topics = Arc::new(TopicRegistry::open(dir.path(), BTreeMap::new(), true).unwrap());
         topics.create("t", 4, BTreeMap::new()).unwrap();
-        let groups = GroupCoordinator::new(GroupConfig::from_properties(&properties).unwrap());
+        let groups = Arc::new(GroupCoordinator::new(
+            GroupConfig::from_properties(&properties).unwrap(),
+            Arc::clone(&topics),
+            Clock::following_tokio(1_700_000_000_000),
+        ));
         Fixture {
             _dir: dir,
             topics,
@@ -1085,17 +1066,14 @@ mod tests {
 
     /// Joins with KIP-394's two steps; returns the pending answer.
     fn join(f: &Fixture, instance: Option<&str>) -> oneshot::Receiver<JoinResult> {
-        let first = match f
-            .groups
-            .join_group(&f.topics, "g", join_request("", instance))
-        {
+        let first = match f.groups.join_group("g", join_request("", instance)) {
             Reply::Now(r) => r,
             Reply::Later(rx) => return rx,
         };
         assert_eq!(first.error, Some(ResponseError::MemberIdRequired));
         match f
             .groups
-            .join_group(&f.topics, "g", join_request(&first.member_id, instance))
+            .join_group("g", join_request(&first.member_id, instance))
         {
             Reply::Later(rx) => rx,
             Reply::Now(r) => panic!("second join answered at once: {r:?}"),
@@ -1115,7 +1093,7 @@ mod tests {
             protocol_name: Some("range".into()),
             assignments,
         };
-        match f.groups.sync_group(&f.topics, "g", request) {
+        match f.groups.sync_group("g", request) {
             Reply::Later(rx) => rx,
             Reply::Now(r) => {
                 let (tx, rx) = oneshot::channel();
@@ -1143,10 +1121,7 @@ mod tests {
             f.groups.heartbeat("g", &a.member_id, None, 1),
             Some(ResponseError::RebalanceInProgress)
         );
-        let a_rx = match f
-            .groups
-            .join_group(&f.topics, "g", join_request(&a.member_id, None))
-        {
+        let a_rx = match f.groups.join_group("g", join_request(&a.member_id, None)) {
             Reply::Later(rx) => rx,
             Reply::Now(r) => panic!("{r:?}"),
         };
@@ -1202,7 +1177,7 @@ mod tests {
         for _ in 0..4 {
             tokio::time::advance(Duration::from_secs(3)).await;
             assert_eq!(f.groups.heartbeat("g", &a.member_id, None, 2), None);
-            f.groups.expire(&f.topics, Instant::now());
+            f.groups.expire(Instant::now());
         }
         // b's 10 s session is over: the group rebalances without it.
         assert_eq!(
@@ -1213,10 +1188,7 @@ mod tests {
             f.groups.heartbeat("g", &a.member_id, None, 2),
             Some(ResponseError::RebalanceInProgress)
         );
-        let rejoined = match f
-            .groups
-            .join_group(&f.topics, "g", join_request(&a.member_id, None))
-        {
+        let rejoined = match f.groups.join_group("g", join_request(&a.member_id, None)) {
             Reply::Later(rx) => rx.await.unwrap(),
             Reply::Now(r) => r,
         };
@@ -1228,10 +1200,7 @@ mod tests {
         let f = fixture(&[]);
         let (a, b) = stable_pair(&f).await;
         let c_rx = join(&f, None);
-        let a_rx = match f
-            .groups
-            .join_group(&f.topics, "g", join_request(&a.member_id, None))
-        {
+        let a_rx = match f.groups.join_group("g", join_request(&a.member_id, None)) {
             Reply::Later(rx) => rx,
             Reply::Now(r) => panic!("{r:?}"),
         };
@@ -1239,7 +1208,7 @@ mod tests {
         for _ in 0..11 {
             tokio::time::advance(Duration::from_secs(3)).await;
             f.groups.heartbeat("g", &b.member_id, None, 2);
-            f.groups.expire(&f.topics, Instant::now());
+            f.groups.expire(Instant::now());
         }
         let (a, c) = (a_rx.await.unwrap(), c_rx.await.unwrap());
         assert_eq!((a.generation_id, c.generation_id), (3, 3));
@@ -1254,17 +1223,17 @@ mod tests {
         let f = fixture(&[("group.initial.rebalance.delay.ms", "3000")]);
         let a_rx = join(&f, None);
         tokio::time::advance(Duration::from_secs(2)).await;
-        f.groups.expire(&f.topics, Instant::now());
+        f.groups.expire(Instant::now());
         let b_rx = join(&f, None);
         tokio::time::advance(Duration::from_secs(2)).await;
-        f.groups.expire(&f.topics, Instant::now());
+        f.groups.expire(Instant::now());
         assert_eq!(
             f.groups.list_groups(&[], &[])[0].state,
             "PreparingRebalance",
             "b's join extended the delay"
         );
         tokio::time::advance(Duration::from_secs(2)).await;
-        f.groups.expire(&f.topics, Instant::now());
+        f.groups.expire(Instant::now());
         let (a, b) = (a_rx.await.unwrap(), b_rx.await.unwrap());
         assert_eq!(
             (a.generation_id, b.generation_id),
@@ -1276,17 +1245,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn without_a_delay_the_first_rebalance_waits_for_members_told_their_id() {
         let f = fixture(&[]);
-        let first = |f: &Fixture| match f.groups.join_group(&f.topics, "g", join_request("", None))
-        {
+        let first = |f: &Fixture| match f.groups.join_group("g", join_request("", None)) {
             Reply::Now(r) => r.member_id,
             Reply::Later(_) => panic!("MEMBER_ID_REQUIRED comes at once"),
         };
         let (a, b) = (first(&f), first(&f));
-        let second = |f: &Fixture, id: &str| match f.groups.join_group(
-            &f.topics,
-            "g",
-            join_request(id, None),
-        ) {
+        let second = |f: &Fixture, id: &str| match f.groups.join_group("g", join_request(id, None))
+        {
             Reply::Later(rx) => rx,
             Reply::Now(r) => panic!("{r:?}"),
         };
@@ -1313,10 +1278,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let again = match f
-            .groups
-            .join_group(&f.topics, "g", join_request("", Some("i")))
-        {
+        let again = match f.groups.join_group("g", join_request("", Some("i"))) {
             Reply::Now(r) => r,
             Reply::Later(_) => panic!("a stable group answers a returning static member at once"),
         };
@@ -1354,7 +1316,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            f.groups.commit_offsets(&f.topics, "g", &simple, &offsets),
+            f.groups.commit_offsets("g", &simple, &offsets),
             [None],
             "a simple consumer commits"
         );
@@ -1366,12 +1328,11 @@ mod tests {
             api_version: 8,
         };
         assert_eq!(
-            f.groups
-                .commit_offsets(&f.topics, "g", &member(1), &offsets),
+            f.groups.commit_offsets("g", &member(1), &offsets),
             [Some(ResponseError::IllegalGeneration)]
         );
         assert_eq!(
-            f.groups.commit_offsets(&f.topics, "g", &simple, &offsets),
+            f.groups.commit_offsets("g", &simple, &offsets),
             [Some(ResponseError::UnknownMemberId)]
         );
         let stored = f
@@ -1387,13 +1348,14 @@ mod tests {
             offset: 9,
             ..offsets[0].clone()
         }];
-        assert_eq!(
-            f.groups.commit_offsets(&f.topics, "g", &member(2), &later),
-            [None]
-        );
+        assert_eq!(f.groups.commit_offsets("g", &member(2), &later), [None]);
         // The commits are in __consumer_offsets: a fresh coordinator replays them.
-        let reloaded = GroupCoordinator::new(f.groups.config.clone());
-        reloaded.load(&f.topics);
+        let reloaded = GroupCoordinator::new(
+            f.groups.config.clone(),
+            Arc::clone(&f.topics),
+            Clock::following_tokio(1_700_000_000_000),
+        );
+        reloaded.load();
         let stored = reloaded.fetch_offsets("g", None, None, false).unwrap();
         assert_eq!(
             stored,
@@ -1447,13 +1409,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_regex_subscription_matches_whole_names_of_user_topics() {
         let f = fixture(&[]);
-        f.groups.offsets_topic(&f.topics).unwrap();
+        f.groups.offsets_topic().unwrap();
         f.topics.create("tt", 2, BTreeMap::new()).unwrap();
         let topic = f.topics.get("t").unwrap().id;
         let mut request = heartbeat("m1", 0, Some(vec![]), topic);
         request.subscribed_topic_names = Some(Vec::new());
         request.subscribed_topic_regex = Some("t|__consumer_offsets".into());
-        let joined = f.groups.consumer_group_heartbeat(&f.topics, request);
+        let joined = f.groups.consumer_group_heartbeat(request);
         let assigned = joined.assignment.unwrap();
         assert_eq!(
             assigned.keys().collect::<Vec<_>>(),
@@ -1463,7 +1425,7 @@ mod tests {
         let mut bad = heartbeat("m2", 0, Some(vec![]), topic);
         bad.subscribed_topic_regex = Some("(".into());
         assert_eq!(
-            f.groups.consumer_group_heartbeat(&f.topics, bad).error,
+            f.groups.consumer_group_heartbeat(bad).error,
             Some(ResponseError::InvalidRegularExpression)
         );
     }
@@ -1474,42 +1436,42 @@ mod tests {
         let topic = f.topics.get("t").unwrap().id;
         let one = f
             .groups
-            .consumer_group_heartbeat(&f.topics, heartbeat("m1", 0, Some(vec![]), topic));
+            .consumer_group_heartbeat(heartbeat("m1", 0, Some(vec![]), topic));
         assert_eq!(
             (one.error, one.member_epoch, partitions(&one)),
             (None, 1, vec![0, 1, 2, 3])
         );
         let two = f
             .groups
-            .consumer_group_heartbeat(&f.topics, heartbeat("m2", 0, Some(vec![]), topic));
+            .consumer_group_heartbeat(heartbeat("m2", 0, Some(vec![]), topic));
         assert_eq!(two.member_epoch, 2);
         assert!(partitions(&two).is_empty(), "m1 still owns everything");
         // m1 must revoke half, staying at its epoch until it has.
         let revoke = f
             .groups
-            .consumer_group_heartbeat(&f.topics, heartbeat("m1", 1, None, topic));
+            .consumer_group_heartbeat(heartbeat("m1", 1, None, topic));
         assert_eq!(revoke.member_epoch, 1);
         let kept = partitions(&revoke);
         assert_eq!(kept.len(), 2);
-        let acked = f
-            .groups
-            .consumer_group_heartbeat(&f.topics, heartbeat("m1", 1, Some(kept.clone()), topic));
+        let acked =
+            f.groups
+                .consumer_group_heartbeat(heartbeat("m1", 1, Some(kept.clone()), topic));
         assert_eq!(acked.member_epoch, 2);
         let two = f
             .groups
-            .consumer_group_heartbeat(&f.topics, heartbeat("m2", 2, Some(vec![]), topic));
+            .consumer_group_heartbeat(heartbeat("m2", 2, Some(vec![]), topic));
         let mut all: Vec<i32> = partitions(&two).into_iter().chain(kept).collect();
         all.sort_unstable();
         assert_eq!(all, [0, 1, 2, 3], "m2 got the released partitions");
         assert_eq!(
             f.groups
-                .consumer_group_heartbeat(&f.topics, heartbeat("m2", 7, None, topic))
+                .consumer_group_heartbeat(heartbeat("m2", 7, None, topic))
                 .error,
             Some(ResponseError::FencedMemberEpoch)
         );
         assert_eq!(
             f.groups
-                .consumer_group_heartbeat(&f.topics, heartbeat("m3", 1, None, topic))
+                .consumer_group_heartbeat(heartbeat("m3", 1, None, topic))
                 .error,
             Some(ResponseError::UnknownMemberId)
         );
@@ -1527,17 +1489,17 @@ mod tests {
             metadata: None,
         }];
         assert_eq!(
-            f.groups.commit_offsets(&f.topics, "g", &stale, &offsets),
+            f.groups.commit_offsets("g", &stale, &offsets),
             [Some(ResponseError::StaleMemberEpoch)]
         );
         // m1 leaves: m2 gets everything on its next heartbeat.
         let left = f
             .groups
-            .consumer_group_heartbeat(&f.topics, heartbeat("m1", -1, None, topic));
+            .consumer_group_heartbeat(heartbeat("m1", -1, None, topic));
         assert_eq!((left.error, left.member_epoch), (None, -1));
         let two = f
             .groups
-            .consumer_group_heartbeat(&f.topics, heartbeat("m2", 2, None, topic));
+            .consumer_group_heartbeat(heartbeat("m2", 2, None, topic));
         assert_eq!(partitions(&two), [0, 1, 2, 3]);
         assert_eq!(
             f.groups.list_groups(&[], &["consumer".into()])[0].state,

@@ -28,11 +28,12 @@ use josefine_storage::batch::ControlType;
 use kafka_protocol::error::ResponseError;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::Clock;
 pub use crate::config::TransactionConfig;
 use crate::coordinator::group::records::partition_for;
-use crate::coordinator::group::{now_ms, OFFSETS_TOPIC};
+use crate::coordinator::group::{GroupCoordinator, OFFSETS_TOPIC};
+use crate::coordinator::producer_ids::ProducerIdAllocator;
 use crate::metadata::topics::{LogEvent, Topic, TopicRegistry};
-use crate::state::BrokerState;
 pub use records::{StoredTransaction, TransactionState};
 
 /// The internal topic holding transaction state.
@@ -115,6 +116,10 @@ pub struct ListedTransaction {
 pub struct TransactionCoordinator {
     /// Settings.
     pub config: TransactionConfig,
+    topics: Arc<TopicRegistry>,
+    groups: Arc<GroupCoordinator>,
+    producer_ids: Arc<ProducerIdAllocator>,
+    clock: Clock,
     inner: Mutex<Transactions>,
 }
 
@@ -128,10 +133,22 @@ pub struct ProducerIdAndEpoch {
 }
 
 impl TransactionCoordinator {
-    /// A coordinator without transactional ids.
-    pub fn new(config: TransactionConfig) -> Self {
+    /// A coordinator without transactional ids. It writes `__transaction_state` and the
+    /// markers of the partitions in `topics`, completes transactional offset commits in
+    /// `groups`, takes producer ids from `producer_ids` and reads time from `clock`.
+    pub fn new(
+        config: TransactionConfig,
+        topics: Arc<TopicRegistry>,
+        groups: Arc<GroupCoordinator>,
+        producer_ids: Arc<ProducerIdAllocator>,
+        clock: Clock,
+    ) -> Self {
         Self {
             config,
+            topics,
+            groups,
+            producer_ids,
+            clock,
             inner: Mutex::new(Transactions::default()),
         }
     }
@@ -145,8 +162,8 @@ impl TransactionCoordinator {
     /// first FindCoordinator for a transactional id.
     ///
     /// Errors: COORDINATOR_NOT_AVAILABLE when it cannot be created.
-    pub fn state_topic(&self, topics: &TopicRegistry) -> Result<Arc<Topic>, ResponseError> {
-        topics
+    pub fn state_topic(&self) -> Result<Arc<Topic>, ResponseError> {
+        self.topics
             .internal_topic(
                 TRANSACTION_STATE_TOPIC,
                 self.config.state_log_partitions,
@@ -162,19 +179,19 @@ impl TransactionCoordinator {
     ///
     /// Errors: NOT_COORDINATOR when the append fails (the client looks the coordinator up
     /// again and retries), COORDINATOR_NOT_AVAILABLE when the topic cannot be created.
-    fn write(
-        &self,
-        topics: &TopicRegistry,
-        txn: &TransactionMetadata,
-    ) -> Result<(), ResponseError> {
-        let topic = self.state_topic(topics)?;
+    fn write(&self, txn: &TransactionMetadata) -> Result<(), ResponseError> {
+        let topic = self.state_topic()?;
         let index = partition_for(&txn.transactional_id, topic.partition_count());
         let partition = topic
             .partition(index)
             .ok_or(ResponseError::CoordinatorNotAvailable)?;
         let key = records::key(&txn.transactional_id);
         let value = records::value(&txn.stored());
-        let batch = josefine_storage::batch::build_batch(&[(now_ms(), Some(&key), Some(&value))]);
+        let batch = josefine_storage::batch::build_batch(&[(
+            self.clock.now_ms(),
+            Some(&key),
+            Some(&value),
+        )]);
         partition.append(&batch).map(|_| ()).map_err(|err| {
             tracing::error!(transactional_id = %txn.transactional_id, %err, "cannot write to {TRANSACTION_STATE_TOPIC}");
             ResponseError::NotCoordinator
@@ -184,8 +201,8 @@ impl TransactionCoordinator {
     /// Replays `__transaction_state` (if it exists), the last record per transactional id
     /// winning, then completes every transaction left in a Prepare state by writing its
     /// markers. Records that do not decode are skipped with a warning.
-    pub fn load(&self, state: &BrokerState) {
-        let Some(topic) = state.topics.get(TRANSACTION_STATE_TOPIC) else {
+    pub fn load(&self) {
+        let Some(topic) = self.topics.get(TRANSACTION_STATE_TOPIC) else {
             return;
         };
         let mut stored: HashMap<String, Option<StoredTransaction>> = HashMap::new();
@@ -247,7 +264,7 @@ impl TransactionCoordinator {
                 continue;
             };
             let commit = txn.state == TransactionState::PrepareCommit;
-            if let Err(err) = self.write_markers_and_complete(state, &mut txn, commit) {
+            if let Err(err) = self.write_markers_and_complete(&mut txn, commit) {
                 tracing::error!(
                     transactional_id = id,
                     ?err,
@@ -289,7 +306,6 @@ impl TransactionCoordinator {
     /// no producer id can be allocated.
     pub fn init_producer_id(
         &self,
-        state: &BrokerState,
         transactional_id: &str,
         timeout_ms: i32,
         expected: Option<ProducerIdAndEpoch>,
@@ -304,12 +320,12 @@ impl TransactionCoordinator {
             return Err(ResponseError::InvalidTransactionTimeout);
         }
         let allocate = || {
-            state.producer_ids.allocate().map_err(|err| {
+            self.producer_ids.allocate().map_err(|err| {
                 tracing::error!(%err, "cannot persist the producer id block");
                 ResponseError::KafkaStorageError
             })
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mut inner = self.lock();
         let Some(current) = inner.by_id.get(transactional_id).cloned() else {
             let producer_id = allocate()?;
@@ -325,7 +341,7 @@ impl TransactionCoordinator {
                 start_ms: -1,
                 last_update_ms: now,
             };
-            self.write(&state.topics, &txn)?;
+            self.write(&txn)?;
             inner
                 .by_producer
                 .insert(producer_id, transactional_id.to_string());
@@ -377,7 +393,7 @@ impl TransactionCoordinator {
                     producer_epoch = txn.producer_epoch,
                     "fencing a producer and aborting its open transaction"
                 );
-                let aborted = self.write_markers_and_complete(state, &mut txn, false);
+                let aborted = self.write_markers_and_complete(&mut txn, false);
                 // Whatever the bump below does, the fence stands.
                 inner
                     .by_id
@@ -403,7 +419,7 @@ impl TransactionCoordinator {
         txn.partitions.clear();
         txn.start_ms = -1;
         txn.last_update_ms = now;
-        self.write(&state.topics, &txn)?;
+        self.write(&txn)?;
         inner
             .by_producer
             .insert(txn.producer_id, transactional_id.to_string());
@@ -423,7 +439,6 @@ impl TransactionCoordinator {
     /// the state cannot be written.
     pub fn add_partitions(
         &self,
-        state: &BrokerState,
         transactional_id: &str,
         producer: ProducerIdAndEpoch,
         partitions: &[(String, i32)],
@@ -446,7 +461,7 @@ impl TransactionCoordinator {
             return Ok(());
         }
         let mut txn = current.clone();
-        let now = now_ms();
+        let now = self.clock.now_ms();
         if txn.state != TransactionState::Ongoing {
             txn.start_ms = now;
             txn.partitions.clear();
@@ -454,7 +469,7 @@ impl TransactionCoordinator {
         txn.state = TransactionState::Ongoing;
         txn.partitions.extend(partitions.iter().cloned());
         txn.last_update_ms = now;
-        self.write(&state.topics, &txn)?;
+        self.write(&txn)?;
         inner.by_id.insert(transactional_id.to_string(), txn);
         Ok(())
     }
@@ -541,7 +556,6 @@ impl TransactionCoordinator {
     /// other outcome completed), CONCURRENT_TRANSACTIONS, NOT_COORDINATOR.
     pub fn end_transaction(
         &self,
-        state: &BrokerState,
         transactional_id: &str,
         producer: ProducerIdAndEpoch,
         commit: bool,
@@ -561,7 +575,7 @@ impl TransactionCoordinator {
             _ => return Err(ResponseError::InvalidTxnState),
         }
         let mut txn = current.clone();
-        let result = self.write_markers_and_complete(state, &mut txn, commit);
+        let result = self.write_markers_and_complete(&mut txn, commit);
         inner.by_id.insert(transactional_id.to_string(), txn);
         result
     }
@@ -570,18 +584,17 @@ impl TransactionCoordinator {
     /// error it is left in the Prepare state, which the next start-up completes.
     fn write_markers_and_complete(
         &self,
-        state: &BrokerState,
         txn: &mut TransactionMetadata,
         commit: bool,
     ) -> Result<(), ResponseError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         txn.state = if commit {
             TransactionState::PrepareCommit
         } else {
             TransactionState::PrepareAbort
         };
         txn.last_update_ms = now;
-        self.write(&state.topics, txn)?;
+        self.write(txn)?;
         let control = if commit {
             ControlType::Commit
         } else {
@@ -589,7 +602,7 @@ impl TransactionCoordinator {
         };
         let mut offsets_touched = false;
         for (topic, index) in &txn.partitions {
-            let Some(partition) = state.topics.get(topic).and_then(|t| t.partition(*index)) else {
+            let Some(partition) = self.topics.get(topic).and_then(|t| t.partition(*index)) else {
                 continue; // deleted meanwhile: nothing left to mark
             };
             offsets_touched |= topic == OFFSETS_TOPIC;
@@ -599,7 +612,7 @@ impl TransactionCoordinator {
             }
         }
         if offsets_touched {
-            state.groups.complete_transaction(txn.producer_id, commit);
+            self.groups.complete_transaction(txn.producer_id, commit);
         }
         txn.state = if commit {
             TransactionState::CompleteCommit
@@ -607,14 +620,14 @@ impl TransactionCoordinator {
             TransactionState::CompleteAbort
         };
         txn.partitions.clear();
-        txn.last_update_ms = now_ms();
-        self.write(&state.topics, txn)
+        txn.last_update_ms = self.clock.now_ms();
+        self.write(txn)
     }
 
     /// Aborts every open transaction older than its timeout, bumping the producer's epoch so
     /// that its producer is fenced, as Kafka does. Returns how many were aborted.
-    pub fn abort_timed_out(&self, state: &BrokerState) -> usize {
-        let now = now_ms();
+    pub fn abort_timed_out(&self) -> usize {
+        let now = self.clock.now_ms();
         let mut inner = self.lock();
         let expired: Vec<String> = inner
             .by_id
@@ -639,7 +652,7 @@ impl TransactionCoordinator {
                 timeout_ms = txn.timeout_ms,
                 "aborting a transaction past its timeout"
             );
-            if let Err(err) = self.write_markers_and_complete(state, &mut txn, false) {
+            if let Err(err) = self.write_markers_and_complete(&mut txn, false) {
                 tracing::error!(
                     transactional_id = id,
                     ?err,
@@ -666,7 +679,7 @@ impl TransactionCoordinator {
         producer_ids: &[i64],
         min_duration_ms: i64,
     ) -> Vec<ListedTransaction> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let inner = self.lock();
         let mut listed: Vec<ListedTransaction> = inner
             .by_id
@@ -691,15 +704,14 @@ impl TransactionCoordinator {
 
 /// Aborts timed-out transactions every
 /// `transaction.abort.timed.out.transaction.cleanup.interval.ms` until `cancel`.
-pub async fn run_timers(state: Arc<BrokerState>, cancel: CancellationToken) {
-    let interval = state.transactions.config.abort_timed_out_interval;
+pub async fn run_timers(coordinator: Arc<TransactionCoordinator>, cancel: CancellationToken) {
+    let interval = coordinator.config.abort_timed_out_interval;
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
-        let state = Arc::clone(&state);
-        let _ =
-            tokio::task::spawn_blocking(move || state.transactions.abort_timed_out(&state)).await;
+        let coordinator = Arc::clone(&coordinator);
+        let _ = tokio::task::spawn_blocking(move || coordinator.abort_timed_out()).await;
     }
 }
