@@ -228,6 +228,7 @@ impl Server {
             // Transactions left prepared by a crash get their markers before clients return.
             let transactions = Arc::clone(&state.transactions);
             let _ = tokio::task::spawn_blocking(move || transactions.load()).await;
+            state.transactions.complete_prepared().await;
         }
         tracker.spawn(crate::coordinator::group::run_timers(
             Arc::clone(&state.groups),

@@ -62,7 +62,7 @@ pub async fn handle(
                 let deleted = state.topics.delete(&topic);
                 if deleted.is_ok() {
                     // Kafka removes every group's offsets of a deleted topic.
-                    state.groups.on_topic_deleted(&topic.name);
+                    state.groups.on_topic_deleted(&topic.name).await;
                 }
                 deleted
                     .err()

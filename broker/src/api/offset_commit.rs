@@ -50,6 +50,7 @@ pub async fn handle(
     let mut errors = state
         .groups
         .commit_offsets(&request.group_id, &identity, &offsets)
+        .await
         .into_iter();
     let topics = request
         .topics

@@ -28,7 +28,11 @@ pub async fn handle(
         .collect();
     let state = &ctx.state;
     Ok(
-        match state.groups.delete_offsets(&request.group_id, &partitions) {
+        match state
+            .groups
+            .delete_offsets(&request.group_id, &partitions)
+            .await
+        {
             Err(error) => OffsetDeleteResponse::default().with_error_code(error.code()),
             Ok(errors) => {
                 let mut errors = errors.into_iter();

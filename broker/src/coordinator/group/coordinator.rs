@@ -7,48 +7,84 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use kafka_protocol::error::ResponseError;
 use tokio::sync::Notify;
 
+use crate::coordinator::writer::{InternalTopic, InternalTopicWriter, Written};
+
 use super::consumer::{self, ConsumerGroup, HeartbeatRequest, HeartbeatResult};
 use super::records::{self, StoredOffset};
 use super::{
     ClassicGroup, CommitIdentity, FetchedOffset, FetchedOffsets, Group, GroupConfig,
     GroupDescription, GroupKind, JoinRequest, JoinResult, ListedGroup, OffsetFetchTopics,
-    OffsetToCommit, Records, Reply, SyncRequest, SyncResult, MAX_STORED_STRING,
+    OffsetToCommit, Records, Reply, SyncRequest, SyncResult, MAX_STORED_STRING, OFFSETS_TOPIC,
 };
 use crate::clock::Clock;
 use crate::metadata::topics::TopicRegistry;
 
 /// The group coordinator of this broker: every group and its offsets.
+///
+/// Its groups live behind one mutex held for short, in-memory sections. A request that
+/// writes to `__consumer_offsets` orders the write under the mutex and awaits it with the
+/// mutex released ([`crate::coordinator::writer`]); committed offsets and the outcome of
+/// deletions are applied when their write has completed, in write order (as Kafka's classic
+/// coordinator applies pending offset commits in its append callback), and membership
+/// changes at once (as Kafka does), their records written in the order they were made.
 #[derive(Debug)]
 pub struct GroupCoordinator {
     /// Settings.
     pub config: GroupConfig,
     pub(super) topics: Arc<TopicRegistry>,
     pub(super) clock: Clock,
+    pub(super) shared: Arc<Shared>,
+    pub(super) writer: InternalTopicWriter,
+}
+
+/// Per-partition errors of a request, and its write to await when it has one.
+type Ordered = (
+    Vec<Option<ResponseError>>,
+    Option<Written<Result<(), ResponseError>>>,
+);
+
+/// What the coordinator shares with the completions of its writes.
+#[derive(Debug, Default)]
+pub(super) struct Shared {
     groups: Mutex<HashMap<String, Group>>,
     /// Wakes the timer task when a deadline earlier than the one it sleeps for appears.
     pub(super) wakeup: Notify,
+}
+
+impl Shared {
+    pub(super) fn lock(&self) -> MutexGuard<'_, HashMap<String, Group>> {
+        self.groups.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl GroupCoordinator {
     /// A coordinator with no groups, of the topics in `topics` (whose `__consumer_offsets` it
     /// writes), reading time from `clock`.
     pub fn new(config: GroupConfig, topics: Arc<TopicRegistry>, clock: Clock) -> Self {
+        let writer = InternalTopicWriter::new(
+            Arc::clone(&topics),
+            InternalTopic {
+                name: OFFSETS_TOPIC,
+                partitions: config.offsets_topic_partitions,
+                segment_bytes: config.offsets_topic_segment_bytes,
+            },
+        );
         Self {
             config,
             topics,
             clock,
-            groups: Mutex::new(HashMap::new()),
-            wakeup: Notify::new(),
+            shared: Arc::default(),
+            writer,
         }
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, HashMap<String, Group>> {
-        self.groups.lock().unwrap_or_else(|p| p.into_inner())
+        self.shared.lock()
     }
 
     /// Tells the timer task to look at the deadlines again.
     pub(crate) fn wake_timers(&self) {
-        self.wakeup.notify_one();
+        self.shared.wakeup.notify_one();
     }
 
     /// A group id must be non-empty and fit the int16-length strings of the stored records
@@ -98,9 +134,24 @@ impl GroupCoordinator {
             return failed(ResponseError::UnknownServerError, &request.member_id);
         };
         let (reply, records) = classic.join(request, self.clock.now(), &self.config);
-        if let Err(err) = self.append(group_id, &records) {
-            tracing::warn!(group_id, ?err, "cannot store group metadata");
-        }
+        let reply = match reply {
+            _ if records.is_empty() => reply,
+            // A static member that replaced its old id is answered once the group is stored.
+            Reply::Now(result) => {
+                let id = group_id.to_string();
+                let written = self.write(group_id, &records, None, move |stored| {
+                    if let Err(err) = stored {
+                        tracing::warn!(group_id = %id, ?err, "cannot store group metadata");
+                    }
+                    result
+                });
+                Reply::Later(written.into_receiver())
+            }
+            Reply::Later(rx) => {
+                let _ = self.write_membership(group_id, &records);
+                Reply::Later(rx)
+            }
+        };
         drop(groups);
         self.wake_timers();
         reply
@@ -116,10 +167,27 @@ impl GroupCoordinator {
         else {
             return Reply::Now(SyncResult::error(ResponseError::UnknownMemberId));
         };
-        let (reply, records) = classic.sync(request, self.clock.now());
-        if let Err(err) = self.append(group_id, &records) {
-            // Kafka fails the sync and rebalances again when the assignment cannot be stored.
-            classic.storing_failed(err, &self.config);
+        let (reply, assignment) = classic.sync(request, self.clock.now());
+        if let Some(assignment) = assignment {
+            // The leader's assignment takes effect once stored: then every waiting member gets
+            // its own and the group is Stable; if it cannot be stored they get the error and the
+            // group rebalances again, as Kafka does.
+            let shared = Arc::clone(&self.shared);
+            let config = self.config.clone();
+            let id = group_id.to_string();
+            let records = vec![assignment.record.clone()];
+            let _ = self.write(group_id, &records, None, move |stored| {
+                let mut groups = shared.lock();
+                if let Some(Group {
+                    kind: GroupKind::Classic(classic),
+                    ..
+                }) = groups.get_mut(&id)
+                {
+                    classic.assignment_stored(assignment, stored, &config);
+                }
+                drop(groups);
+                shared.wakeup.notify_one();
+            });
         }
         reply
     }
@@ -151,19 +219,36 @@ impl GroupCoordinator {
 
     /// LeaveGroup (classic protocol, batched per KIP-345): one error per leaving member, in
     /// request order.
-    pub fn leave_group(
+    pub async fn leave_group(
         &self,
         group_id: &str,
         members: &[(String, Option<String>)],
     ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
         Self::check_group_id(group_id)?;
+        let (errors, written) = self.leave_now(group_id, members);
+        self.wake_timers();
+        if let Some(written) = written {
+            written.wait().await;
+        }
+        Ok(errors)
+    }
+
+    /// The in-memory part of a LeaveGroup: the errors, and the membership write to await.
+    fn leave_now(
+        &self,
+        group_id: &str,
+        members: &[(String, Option<String>)],
+    ) -> (Vec<Option<ResponseError>>, Option<Written<()>>) {
         let mut groups = self.lock();
         let Some(Group {
             kind: GroupKind::Classic(classic),
             ..
         }) = groups.get_mut(group_id)
         else {
-            return Ok(vec![Some(ResponseError::UnknownMemberId); members.len()]);
+            return (
+                vec![Some(ResponseError::UnknownMemberId); members.len()],
+                None,
+            );
         };
         let now = self.clock.now();
         let mut records = Vec::new();
@@ -179,29 +264,30 @@ impl GroupCoordinator {
                 )
             })
             .collect();
-        if let Err(err) = self.append(group_id, &records) {
-            tracing::warn!(group_id, ?err, "cannot store group metadata");
-        }
-        drop(groups);
-        self.wake_timers();
-        Ok(errors)
+        let written = (!records.is_empty()).then(|| self.write_membership(group_id, &records));
+        (errors, written)
     }
 
     /// OffsetCommit: validates the committer as Kafka does (generation or member epoch), then
-    /// stores each offset. Returns one error per offset, in order.
-    pub fn commit_offsets(
+    /// stores each offset. Returns one error per offset, in order, when the commit is written.
+    pub async fn commit_offsets(
         &self,
         group_id: &str,
         identity: &CommitIdentity,
         offsets: &[OffsetToCommit],
     ) -> Vec<Option<ResponseError>> {
         self.commit_offsets_in(group_id, identity, offsets, None)
+            .await
     }
 
     /// OffsetCommit, or TxnOffsetCommit when `transaction` names the producer (id, epoch):
     /// then the offsets are written as a transactional batch of that producer and stay
     /// pending until the transaction's marker (KIP-98, KIP-447).
-    pub fn commit_offsets_in(
+    ///
+    /// The offsets become the group's (or pending) when their write has completed, in write
+    /// order; a failed write answers its error (NOT_COORDINATOR, INVALID_PRODUCER_EPOCH) for
+    /// every offset it carried and changes nothing.
+    pub async fn commit_offsets_in(
         &self,
         group_id: &str,
         identity: &CommitIdentity,
@@ -212,21 +298,48 @@ impl GroupCoordinator {
         if let Err(err) = Self::check_group_id(group_id) {
             return all(err);
         }
+        let (mut errors, written) = self.commit_now(group_id, identity, offsets, transaction, &all);
+        let Some(written) = written else {
+            return errors;
+        };
+        if let Err(err) = written
+            .wait()
+            .await
+            .unwrap_or(Err(ResponseError::NotCoordinator))
+        {
+            for e in errors.iter_mut().filter(|e| e.is_none()) {
+                *e = Some(err);
+            }
+        }
+        errors
+    }
+
+    /// The in-memory part of an offset commit: the errors, and the write to await.
+    fn commit_now(
+        &self,
+        group_id: &str,
+        identity: &CommitIdentity,
+        offsets: &[OffsetToCommit],
+        transaction: Option<(i64, i16)>,
+        all: &dyn Fn(ResponseError) -> Vec<Option<ResponseError>>,
+    ) -> Ordered {
         let mut groups = self.lock();
         let group = match groups.get_mut(group_id) {
             Some(group) => group,
             None if identity.generation_id_or_member_epoch < 0 => groups
                 .entry(group_id.to_string())
                 .or_insert_with(|| Group::new_classic(group_id, self.clock)),
-            None if identity.api_version >= 9 => return all(ResponseError::GroupIdNotFound),
-            None => return all(ResponseError::IllegalGeneration),
+            None if identity.api_version >= 9 => {
+                return (all(ResponseError::GroupIdNotFound), None)
+            }
+            None => return (all(ResponseError::IllegalGeneration), None),
         };
         let validated = match &mut group.kind {
             GroupKind::Classic(g) => g.validate_offset_commit(identity, self.clock.now()),
             GroupKind::Consumer(g) => g.validate_offset_commit(identity),
         };
         if let Err(err) = validated {
-            return all(err);
+            return (all(err), None);
         }
         let now = self.clock.now_ms();
         let mut errors = Vec::with_capacity(offsets.len());
@@ -260,35 +373,30 @@ impl GroupCoordinator {
             };
             errors.push(error);
         }
-        match self.append_as(group_id, &records, transaction) {
-            Ok(()) => match transaction {
-                None => group.offsets.extend(accepted),
-                Some((producer_id, _)) => group
-                    .pending_transactional_offsets
-                    .entry(producer_id)
-                    .or_default()
-                    .extend(accepted),
-            },
-            Err(err) => {
-                for e in errors.iter_mut().filter(|e| e.is_none()) {
-                    *e = Some(err);
+        if records.is_empty() {
+            return (errors, None);
+        }
+        group.begin_offset_writes(accepted.iter().map(|(key, _)| key));
+        let shared = Arc::clone(&self.shared);
+        let id = group_id.to_string();
+        let written = self.write(group_id, &records, transaction, move |result| {
+            let mut groups = shared.lock();
+            if let Some(group) = groups.get_mut(&id) {
+                group.end_offset_writes(accepted.iter().map(|(key, _)| key));
+                if result.is_ok() {
+                    match transaction {
+                        None => group.offsets.extend(accepted),
+                        Some((producer_id, _)) => group
+                            .pending_transactional_offsets
+                            .entry(producer_id)
+                            .or_default()
+                            .extend(accepted),
+                    }
                 }
             }
-        }
-        errors
-    }
-
-    /// Applies (COMMIT) or drops (ABORT) the offsets `producer_id` committed in its
-    /// transaction, after the marker is written to `__consumer_offsets`.
-    pub fn complete_transaction(&self, producer_id: i64, commit: bool) {
-        let mut groups = self.lock();
-        for group in groups.values_mut() {
-            if let Some(offsets) = group.pending_transactional_offsets.remove(&producer_id) {
-                if commit {
-                    group.offsets.extend(offsets);
-                }
-            }
-        }
+            result
+        });
+        (errors, Some(written))
     }
 
     /// OffsetFetch for one group: the committed offsets of `wanted` (all when `None`). A
@@ -404,45 +512,102 @@ impl GroupCoordinator {
 
     /// DeleteGroups: deletes each empty group with its offsets (tombstones in
     /// `__consumer_offsets`). Errors per group: INVALID_GROUP_ID, GROUP_ID_NOT_FOUND,
-    /// NON_EMPTY_GROUP, or the storage error.
-    pub fn delete_groups(&self, ids: &[String]) -> Vec<Option<ResponseError>> {
-        let mut groups = self.lock();
-        ids.iter()
-            .map(|id| {
-                Self::check_group_id(id)?;
-                let group = groups.get(id).ok_or(ResponseError::GroupIdNotFound)?;
-                if !group.is_empty() {
-                    return Err(ResponseError::NonEmptyGroup);
-                }
-                let mut records: Records = group
-                    .offsets
-                    .keys()
-                    .map(|(t, p)| (records::offset_key(id, t, *p), None))
-                    .collect();
-                records.push((records::group_key(id), None));
-                self.append(id, &records)?;
-                groups.remove(id);
-                tracing::info!(group_id = %id, "deleted group");
-                Ok(())
-            })
-            .map(Result::err)
-            .collect()
+    /// NON_EMPTY_GROUP, or the write's error.
+    ///
+    /// While its tombstones are written a group is Dead, as in Kafka: joins and commits are
+    /// refused, so that nothing joins a group about to vanish. Once written the group is
+    /// removed; if the write fails, it comes back as it was.
+    pub async fn delete_groups(&self, ids: &[String]) -> Vec<Option<ResponseError>> {
+        let deletions: Vec<Result<Written<Result<(), ResponseError>>, ResponseError>> = {
+            let mut groups = self.lock();
+            ids.iter()
+                .map(|id| {
+                    Self::check_group_id(id)?;
+                    let group = groups.get_mut(id).ok_or(ResponseError::GroupIdNotFound)?;
+                    if group.is_dead() {
+                        return Err(ResponseError::GroupIdNotFound);
+                    }
+                    if !group.is_empty() {
+                        return Err(ResponseError::NonEmptyGroup);
+                    }
+                    let mut records: Records = group
+                        .offset_keys_written()
+                        .map(|(t, p)| (records::offset_key(id, t, *p), None))
+                        .collect();
+                    records.push((records::group_key(id), None));
+                    let before = std::mem::replace(
+                        &mut group.kind,
+                        GroupKind::Classic(ClassicGroup::dead(id, self.clock)),
+                    );
+                    let shared = Arc::clone(&self.shared);
+                    let group_id = id.clone();
+                    Ok(self.write(id, &records, None, move |result| {
+                        let id = group_id;
+                        let mut groups = shared.lock();
+                        match &result {
+                            Ok(()) => {
+                                groups.remove(&id);
+                                tracing::info!(group_id = %id, "deleted group");
+                            }
+                            Err(_) => {
+                                if let Some(group) = groups.get_mut(&id) {
+                                    group.kind = before;
+                                }
+                            }
+                        }
+                        result
+                    }))
+                })
+                .collect()
+        };
+        let mut errors = Vec::with_capacity(deletions.len());
+        for deletion in deletions {
+            errors.push(match deletion {
+                Ok(written) => written
+                    .wait()
+                    .await
+                    .unwrap_or(Err(ResponseError::NotCoordinator))
+                    .err(),
+                Err(err) => Some(err),
+            });
+        }
+        errors
     }
 
     /// OffsetDelete: removes the committed offsets of `partitions` from `group_id`. A group
     /// with members keeps the offsets of topics it subscribes to (GROUP_SUBSCRIBED_TO_TOPIC).
+    /// The offsets go when their tombstones are written.
     ///
     /// Errors (whole request): INVALID_GROUP_ID, GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP (a
-    /// classic group with members that does not use the consumer protocol type).
-    pub fn delete_offsets(
+    /// classic group with members that does not use the consumer protocol type), or the
+    /// write's error.
+    pub async fn delete_offsets(
         &self,
         group_id: &str,
         partitions: &[(String, i32)],
     ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
         Self::check_group_id(group_id)?;
+        let (errors, written) = self.delete_offsets_now(group_id, partitions)?;
+        let Some(written) = written else {
+            return Ok(errors);
+        };
+        written
+            .wait()
+            .await
+            .unwrap_or(Err(ResponseError::NotCoordinator))?;
+        Ok(errors)
+    }
+
+    /// The in-memory part of an OffsetDelete: the errors, and the write to await.
+    fn delete_offsets_now(
+        &self,
+        group_id: &str,
+        partitions: &[(String, i32)],
+    ) -> Result<Ordered, ResponseError> {
         let mut groups = self.lock();
         let group = groups
             .get_mut(group_id)
+            .filter(|g| !g.is_dead())
             .ok_or(ResponseError::GroupIdNotFound)?;
         let subscribed = match &group.kind {
             GroupKind::Classic(g) if g.members.is_empty() => Default::default(),
@@ -461,45 +626,73 @@ impl GroupCoordinator {
             {
                 errors.push(Some(ResponseError::UnknownTopicOrPartition));
             } else {
-                if group.offsets.contains_key(&(topic.clone(), *partition)) {
+                if group.has_offset_written(topic, *partition) {
                     records.push((records::offset_key(group_id, topic, *partition), None));
                 }
                 errors.push(None);
             }
         }
-        self.append(group_id, &records)?;
-        for ((topic, partition), error) in partitions.iter().zip(&errors) {
-            if error.is_none() {
-                group.offsets.remove(&(topic.clone(), *partition));
-            }
+        if records.is_empty() {
+            return Ok((errors, None));
         }
-        Ok(errors)
+        let deleted: Vec<(String, i32)> = partitions
+            .iter()
+            .zip(&errors)
+            .filter(|(_, error)| error.is_none())
+            .map(|(key, _)| key.clone())
+            .collect();
+        let shared = Arc::clone(&self.shared);
+        let id = group_id.to_string();
+        let written = self.write(group_id, &records, None, move |result| {
+            if result.is_ok() {
+                if let Some(group) = shared.lock().get_mut(&id) {
+                    for key in &deleted {
+                        group.offsets.remove(key);
+                    }
+                }
+            }
+            result
+        });
+        Ok((errors, Some(written)))
     }
 
     /// Forgets (with tombstones) every group's offsets of a deleted topic, as Kafka does
-    /// when a topic is deleted.
-    pub fn on_topic_deleted(&self, topic: &str) {
-        let mut groups = self.lock();
-        for group in groups.values_mut() {
-            let keys: Vec<(String, i32)> = group
-                .offsets
-                .keys()
-                .filter(|(t, _)| t == topic)
-                .cloned()
-                .collect();
-            if keys.is_empty() {
-                continue;
+    /// when a topic is deleted. Returns when the tombstones are written; a failed write is
+    /// logged and the offsets are forgotten all the same.
+    pub async fn on_topic_deleted(&self, topic: &str) {
+        let writes = {
+            let mut groups = self.lock();
+            let mut writes = Vec::new();
+            for group in groups.values_mut() {
+                let keys: Vec<(String, i32)> = group
+                    .offset_keys_written()
+                    .filter(|(t, _)| t == topic)
+                    .cloned()
+                    .collect();
+                if keys.is_empty() {
+                    continue;
+                }
+                let records: Records = keys
+                    .iter()
+                    .map(|(t, p)| (records::offset_key(&group.id, t, *p), None))
+                    .collect();
+                let shared = Arc::clone(&self.shared);
+                let id = group.id.clone();
+                writes.push(self.write(&group.id, &records, None, move |result| {
+                    if let Err(err) = result {
+                        tracing::warn!(group_id = %id, ?err, "cannot remove offsets of a deleted topic");
+                    }
+                    if let Some(group) = shared.lock().get_mut(&id) {
+                        for key in &keys {
+                            group.offsets.remove(key);
+                        }
+                    }
+                }));
             }
-            let records: Records = keys
-                .iter()
-                .map(|(t, p)| (records::offset_key(&group.id, t, *p), None))
-                .collect();
-            if let Err(err) = self.append(&group.id, &records) {
-                tracing::warn!(group_id = %group.id, ?err, "cannot remove offsets of a deleted topic");
-            }
-            for key in keys {
-                group.offsets.remove(&key);
-            }
+            writes
+        };
+        for written in writes {
+            written.wait().await;
         }
     }
 
@@ -519,7 +712,14 @@ impl GroupCoordinator {
                 kind: GroupKind::Consumer(ConsumerGroup::new()),
                 offsets: BTreeMap::new(),
                 pending_transactional_offsets: HashMap::new(),
+                offsets_in_flight: BTreeMap::new(),
             });
+        if group.is_dead() {
+            return HeartbeatResult::error(
+                ResponseError::CoordinatorNotAvailable,
+                "The group is being deleted.",
+            );
+        }
         if let GroupKind::Classic(g) = &group.kind {
             if !g.members.is_empty() {
                 return HeartbeatResult::error(

@@ -9,7 +9,12 @@
 //!
 //! Offsets and classic group metadata are appended to the compacted internal topic
 //! `__consumer_offsets` (Kafka's record schemas, [`records`]) before a request is answered, and
-//! replayed from it when the broker starts ([`GroupCoordinator::load`]).
+//! replayed from it when the broker starts ([`GroupCoordinator::load`]). The mutex is never
+//! held across a write: a request orders its records under it on the writer of the group's
+//! partition ([`crate::coordinator::writer`]), releases it, and awaits the write. Committed
+//! offsets, deletions and a leader's assignment take effect when their write completes, in
+//! write order (Kafka's classic coordinator: pending commits applied in the append callback);
+//! membership changes take effect at once and their records follow in order (as in Kafka).
 //!
 //! References: Kafka protocol guide (group membership APIs); KIP-62 (rebalance timeout),
 //! KIP-134 (initial rebalance delay), KIP-345 (static membership), KIP-394 (member id
@@ -30,7 +35,9 @@ pub mod records;
 use tokio::sync::oneshot;
 
 pub use crate::config::GroupConfig;
-pub use classic::{ClassicGroup, ClassicState, JoinRequest, JoinResult, SyncRequest, SyncResult};
+pub use classic::{
+    AssignmentToStore, ClassicGroup, ClassicState, JoinRequest, JoinResult, SyncRequest, SyncResult,
+};
 pub use consumer::{ConsumerGroup, HeartbeatRequest, HeartbeatResult};
 pub use coordinator::GroupCoordinator;
 pub(crate) use persistence::group_record;

@@ -268,9 +268,11 @@ async fn a_static_member_restarting_keeps_its_assignment_and_fences_its_old_id()
     )
     .await
     .unwrap();
+    // A stable group answers a returning static member without a rebalance, once the group
+    // with its new member id is stored.
     let again = match f.groups.join_group("g", join_request("", Some("i"))) {
         Reply::Now(r) => r,
-        Reply::Later(_) => panic!("a stable group answers a returning static member at once"),
+        Reply::Later(rx) => rx.await.unwrap(),
     };
     assert_eq!(
         (again.error, again.generation_id),
@@ -306,7 +308,7 @@ async fn commits_are_fenced_by_generation_and_membership() {
         ..Default::default()
     };
     assert_eq!(
-        f.groups.commit_offsets("g", &simple, &offsets),
+        f.groups.commit_offsets("g", &simple, &offsets).await,
         [None],
         "a simple consumer commits"
     );
@@ -318,11 +320,11 @@ async fn commits_are_fenced_by_generation_and_membership() {
         api_version: 8,
     };
     assert_eq!(
-        f.groups.commit_offsets("g", &member(1), &offsets),
+        f.groups.commit_offsets("g", &member(1), &offsets).await,
         [Some(ResponseError::IllegalGeneration)]
     );
     assert_eq!(
-        f.groups.commit_offsets("g", &simple, &offsets),
+        f.groups.commit_offsets("g", &simple, &offsets).await,
         [Some(ResponseError::UnknownMemberId)]
     );
     let stored = f
@@ -338,7 +340,10 @@ async fn commits_are_fenced_by_generation_and_membership() {
         offset: 9,
         ..offsets[0].clone()
     }];
-    assert_eq!(f.groups.commit_offsets("g", &member(2), &later), [None]);
+    assert_eq!(
+        f.groups.commit_offsets("g", &member(2), &later).await,
+        [None]
+    );
     // The commits are in __consumer_offsets: a fresh coordinator replays them.
     let reloaded = GroupCoordinator::new(
         f.groups.config.clone(),
@@ -399,7 +404,7 @@ fn partitions(result: &HeartbeatResult) -> Vec<i32> {
 #[tokio::test(start_paused = true)]
 async fn a_regex_subscription_matches_whole_names_of_user_topics() {
     let f = fixture(&[]);
-    f.groups.offsets_topic().unwrap();
+    f.groups.offsets_topic().await.unwrap();
     f.topics.create("tt", 2, BTreeMap::new()).unwrap();
     let topic = f.topics.get("t").unwrap().id;
     let mut request = heartbeat("m1", 0, Some(vec![]), topic);
@@ -479,7 +484,7 @@ async fn consumer_protocol_members_revoke_before_others_receive() {
         metadata: None,
     }];
     assert_eq!(
-        f.groups.commit_offsets("g", &stale, &offsets),
+        f.groups.commit_offsets("g", &stale, &offsets).await,
         [Some(ResponseError::StaleMemberEpoch)]
     );
     // m1 leaves: m2 gets everything on its next heartbeat.
@@ -495,4 +500,175 @@ async fn consumer_protocol_members_revoke_before_others_receive() {
         f.groups.list_groups(&[], &["consumer".into()])[0].state,
         "Stable"
     );
+}
+
+/// A group id whose `__consumer_offsets` partition (of 3) differs from `g`'s.
+fn id_on_another_partition() -> String {
+    let g = records::partition_for("g", 3);
+    (0..)
+        .map(|i| format!("other-{i}"))
+        .find(|id| records::partition_for(id, 3) != g)
+        .unwrap()
+}
+
+fn commit_of(offset: i64) -> [OffsetToCommit; 1] {
+    [OffsetToCommit {
+        topic: "t".into(),
+        partition: 1,
+        offset,
+        leader_epoch: -1,
+        metadata: None,
+    }]
+}
+
+fn committed(f: &Fixture, group_id: &str) -> Option<i64> {
+    let fetched = f
+        .groups
+        .fetch_offsets(group_id, None, Some(vec![("t".into(), vec![1])]), false)
+        .unwrap();
+    fetched[0].1[0].1.clone().ok().flatten().map(|o| o.offset)
+}
+
+#[tokio::test(start_paused = true)]
+// The write guard stands for a disk that does not answer: held across awaits on purpose.
+#[allow(clippy::await_holding_lock)]
+async fn a_write_that_blocks_holds_up_neither_the_lock_nor_other_partitions() {
+    let f = fixture(&[]);
+    f.groups.offsets_topic().await.unwrap();
+    let (a, _) = stable_pair(&f).await;
+    let other = id_on_another_partition();
+    let simple = CommitIdentity {
+        generation_id_or_member_epoch: -1,
+        api_version: 8,
+        ..Default::default()
+    };
+    let disk = f.groups.writer.hold(f.groups.partition_of(&other));
+    let stuck = disk.write().unwrap();
+    let commit = {
+        let groups = Arc::clone(&f.groups);
+        let (other, simple) = (other.clone(), simple.clone());
+        tokio::spawn(async move { groups.commit_offsets(&other, &simple, &commit_of(5)).await })
+    };
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!commit.is_finished(), "its write is held");
+    assert_eq!(committed(&f, &other), None, "applied only once written");
+    // The lock is free: another group's heartbeat and commit are answered meanwhile.
+    assert_eq!(f.groups.heartbeat("g", &a.member_id, None, 2), None);
+    let member = CommitIdentity {
+        member_id: a.member_id.clone(),
+        group_instance_id: None,
+        generation_id_or_member_epoch: 2,
+        api_version: 8,
+    };
+    assert_eq!(
+        f.groups.commit_offsets("g", &member, &commit_of(7)).await,
+        [None]
+    );
+    assert_eq!(committed(&f, "g"), Some(7));
+    drop(stuck);
+    assert_eq!(commit.await.unwrap(), [None]);
+    assert_eq!(committed(&f, &other), Some(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_write_answers_not_coordinator_and_changes_nothing() {
+    let f = fixture(&[]);
+    let simple = CommitIdentity {
+        generation_id_or_member_epoch: -1,
+        api_version: 8,
+        ..Default::default()
+    };
+    assert_eq!(
+        f.groups.commit_offsets("g", &simple, &commit_of(5)).await,
+        [None]
+    );
+    // The partition's log refuses appends from now on, as after a failed fsync.
+    let partition = f
+        .topics
+        .get(OFFSETS_TOPIC)
+        .unwrap()
+        .partition(f.groups.partition_of("g"))
+        .unwrap();
+    partition.log.close().unwrap();
+    assert_eq!(
+        f.groups.commit_offsets("g", &simple, &commit_of(9)).await,
+        [Some(ResponseError::NotCoordinator)]
+    );
+    assert_eq!(committed(&f, "g"), Some(5));
+    assert_eq!(
+        f.groups.delete_groups(&["g".to_string()]).await,
+        [Some(ResponseError::NotCoordinator)]
+    );
+    let listed = f.groups.list_groups(&[], &[]);
+    assert_eq!(
+        (listed.len(), listed[0].state),
+        (1, "Empty"),
+        "the group is back as it was"
+    );
+    assert!(matches!(
+        f.groups.delete_offsets("g", &[("t".to_string(), 1)]).await,
+        Err(ResponseError::NotCoordinator)
+    ));
+    assert_eq!(committed(&f, "g"), Some(5));
+}
+
+#[tokio::test(start_paused = true)]
+// The write guard stands for a disk that does not answer: held across awaits on purpose.
+#[allow(clippy::await_holding_lock)]
+async fn a_deleted_group_takes_the_commits_written_before_its_tombstones() {
+    let f = fixture(&[]);
+    f.groups.offsets_topic().await.unwrap();
+    let simple = CommitIdentity {
+        generation_id_or_member_epoch: -1,
+        api_version: 8,
+        ..Default::default()
+    };
+    let disk = f.groups.writer.hold(f.groups.partition_of("g"));
+    let stuck = disk.write().unwrap();
+    // The group exists (an earlier commit), then a commit and a deletion are ordered together.
+    let first = {
+        let groups = Arc::clone(&f.groups);
+        let simple = simple.clone();
+        tokio::spawn(async move { groups.commit_offsets("g", &simple, &commit_of(3)).await })
+    };
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    drop(stuck);
+    assert_eq!(first.await.unwrap(), [None]);
+    let stuck = disk.write().unwrap();
+    let commit = {
+        let groups = Arc::clone(&f.groups);
+        let simple = simple.clone();
+        tokio::spawn(async move {
+            let mut other = commit_of(4);
+            other[0].partition = 2;
+            groups.commit_offsets("g", &simple, &other).await
+        })
+    };
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    let delete = {
+        let groups = Arc::clone(&f.groups);
+        tokio::spawn(async move { groups.delete_groups(&["g".to_string()]).await })
+    };
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(f.groups.list_groups(&[], &[])[0].state, "Dead");
+    drop(stuck);
+    assert_eq!(commit.await.unwrap(), [None]);
+    assert_eq!(delete.await.unwrap(), [None]);
+    assert!(f.groups.list_groups(&[], &[]).is_empty());
+    // A fresh coordinator replays the log: the commit written before the tombstones is gone.
+    let reloaded = GroupCoordinator::new(
+        f.groups.config.clone(),
+        Arc::clone(&f.topics),
+        Clock::following_tokio(1_700_000_000_000),
+    );
+    reloaded.load();
+    assert!(reloaded.list_groups(&[], &[]).is_empty());
 }

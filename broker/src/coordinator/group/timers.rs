@@ -11,7 +11,8 @@ use super::{GroupCoordinator, GroupKind};
 
 impl GroupCoordinator {
     /// Serves every expired deadline (session and rebalance timeouts, the end of a join
-    /// phase) as of `now`, and returns the earliest deadline left.
+    /// phase) as of `now`, and returns the earliest deadline left. The membership records
+    /// this produces are ordered for writing, not awaited.
     pub fn expire(&self, now: Instant) -> Option<Instant> {
         let mut groups = self.lock();
         let mut next: Option<Instant> = None;
@@ -20,8 +21,8 @@ impl GroupCoordinator {
                 GroupKind::Classic(g) => g.expire(now, &self.config),
                 GroupKind::Consumer(g) => (Vec::new(), g.expire(&group.id, now)),
             };
-            if let Err(err) = self.append(&group.id, &records) {
-                tracing::warn!(group_id = %group.id, ?err, "cannot store group metadata");
+            if !records.is_empty() {
+                let _ = self.write_membership(&group.id, &records);
             }
             if let Some(deadline) = deadline {
                 next = Some(next.map_or(deadline, |n| n.min(deadline)));
@@ -42,7 +43,7 @@ pub async fn run_timers(coordinator: Arc<GroupCoordinator>, cancel: Cancellation
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = tokio::time::sleep_until(until) => {}
-            _ = coordinator.wakeup.notified() => {}
+            _ = coordinator.shared.wakeup.notified() => {}
         }
     }
 }

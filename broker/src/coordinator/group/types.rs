@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 
-use super::classic::ClassicGroup;
+use super::classic::{ClassicGroup, ClassicState};
 use super::consumer::ConsumerGroup;
 use super::records::StoredOffset;
 use crate::clock::Clock;
@@ -34,6 +34,10 @@ pub struct Group {
     /// Offsets committed in open transactions (TxnOffsetCommit), by producer id: applied by
     /// a COMMIT marker, dropped by an ABORT.
     pub pending_transactional_offsets: HashMap<i64, BTreeMap<(String, i32), CommittedOffset>>,
+    /// Offset commits ordered but not yet written, by (topic, partition): their count. A
+    /// deletion writes tombstones for these too, so that a commit written before it does not
+    /// come back at the next start.
+    pub(super) offsets_in_flight: BTreeMap<(String, i32), usize>,
 }
 
 impl Group {
@@ -43,7 +47,51 @@ impl Group {
             kind: GroupKind::Classic(ClassicGroup::new(id, clock)),
             offsets: BTreeMap::new(),
             pending_transactional_offsets: HashMap::new(),
+            offsets_in_flight: BTreeMap::new(),
         }
+    }
+
+    /// Whether the group is being deleted (its tombstones are being written).
+    pub fn is_dead(&self) -> bool {
+        matches!(&self.kind, GroupKind::Classic(g) if g.state == ClassicState::Dead)
+    }
+
+    /// Counts commits of `keys` ordered but not written yet.
+    pub(super) fn begin_offset_writes<'a>(
+        &mut self,
+        keys: impl Iterator<Item = &'a (String, i32)>,
+    ) {
+        for key in keys {
+            *self.offsets_in_flight.entry(key.clone()).or_default() += 1;
+        }
+    }
+
+    /// Forgets commits of `keys` whose write has completed (or failed).
+    pub(super) fn end_offset_writes<'a>(&mut self, keys: impl Iterator<Item = &'a (String, i32)>) {
+        for key in keys {
+            if let Some(count) = self.offsets_in_flight.get_mut(key) {
+                *count -= 1;
+                if *count == 0 {
+                    self.offsets_in_flight.remove(key);
+                }
+            }
+        }
+    }
+
+    /// Every partition with a committed offset or a commit being written: what a deletion
+    /// must write tombstones for.
+    pub(super) fn offset_keys_written(&self) -> impl Iterator<Item = &(String, i32)> {
+        let in_flight = self
+            .offsets_in_flight
+            .keys()
+            .filter(|key| !self.offsets.contains_key(*key));
+        self.offsets.keys().chain(in_flight)
+    }
+
+    /// Whether `topic`-`partition` has a committed offset or a commit being written.
+    pub(super) fn has_offset_written(&self, topic: &str, partition: i32) -> bool {
+        let key = (topic.to_string(), partition);
+        self.offsets.contains_key(&key) || self.offsets_in_flight.contains_key(&key)
     }
 
     /// Whether the group has no members (it may still have offsets).
