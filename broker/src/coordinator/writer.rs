@@ -2,7 +2,7 @@
 //! `__transaction_state`), off the runtime workers and outside the coordinator's lock.
 //!
 //! A coordinator decides a change under its lock and orders the write there
-//! ([`InternalTopicWriter::write`]: a send on an unbounded channel, which never blocks), then
+//! (`InternalTopicWriter::write`: a send on an unbounded channel, which never blocks), then
 //! releases the lock and awaits the write. Each partition of the topic has one writer task
 //! that takes the queued writes in order, appends them on the blocking pool (creating the
 //! topic on first use), and then runs each write's completion, in the same order, on the task.
