@@ -8,6 +8,7 @@
 //! transactions through [`coordinator`]; storage errors become Kafka error codes in [`error`].
 
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod context;
 pub mod coordinator;

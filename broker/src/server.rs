@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::clock::Clock;
 use crate::config::BrokerConfig;
 use crate::coordinator::fetch_session::FetchSessionCache;
 use crate::coordinator::group::GroupCoordinator;
@@ -23,7 +24,7 @@ use crate::coordinator::txn::TransactionCoordinator;
 use crate::metadata::topics::{TopicError, TopicRegistry};
 use crate::security::Authorizer;
 use crate::state::{BoundListener, BrokerState};
-use josefine_storage::{now_ms, LogDir, LogDirError};
+use josefine_storage::{LogDir, LogDirError};
 
 /// Kafka's clean-shutdown marker in a log dir.
 pub use josefine_storage::log_dir::CLEAN_SHUTDOWN_FILE;
@@ -83,7 +84,8 @@ impl Server {
     /// Errors: `LogDir` (unwritable or locked), `Topics` (damaged data), `Bind`.
     pub async fn start(config: BrokerConfig) -> Result<Self, StartError> {
         let started = std::time::Instant::now();
-        let (lock, cluster_id, topics, groups) = {
+        let clock = Clock::system();
+        let (lock, cluster_id, topics, groups, producer_ids) = {
             let config = config.clone();
             let log_dir = config.log_dir.clone();
             tokio::task::spawn_blocking(move || {
@@ -91,11 +93,12 @@ impl Server {
                 if !clean && config.log_dir.join("josefine-topics.json").exists() {
                     tracing::warn!(log_dir = %config.log_dir.display(), "no clean shutdown marker: recovering logs");
                 }
-                let topics = TopicRegistry::open(Arc::clone(&lock), config.properties.clone(), clean)?;
-                let groups = GroupCoordinator::new(config.groups.clone());
-                groups.load(&topics);
+                let topics = Arc::new(TopicRegistry::open(Arc::clone(&lock), config.properties.clone(), clean)?);
+                let groups = Arc::new(GroupCoordinator::new(config.groups.clone(), Arc::clone(&topics), clock));
+                groups.load();
+                let producer_ids = Arc::new(ProducerIdAllocator::open(&config.log_dir));
                 let _ = lock.remove_clean_shutdown_marker();
-                Ok::<_, StartError>((lock, cluster_id, topics, groups))
+                Ok::<_, StartError>((lock, cluster_id, topics, groups, producer_ids))
             })
             .await
             .map_err(|e| StartError::LogDir { path: log_dir, reason: e.to_string() })??
@@ -145,8 +148,15 @@ impl Server {
             fetch_sessions: FetchSessionCache::new(
                 config.max_incremental_fetch_session_cache_slots,
             ),
-            producer_ids: ProducerIdAllocator::open(&config.log_dir),
-            transactions: TransactionCoordinator::new(config.transactions.clone()),
+            transactions: Arc::new(TransactionCoordinator::new(
+                config.transactions.clone(),
+                Arc::clone(&topics),
+                Arc::clone(&groups),
+                Arc::clone(&producer_ids),
+                clock,
+            )),
+            producer_ids,
+            clock,
             config,
             cluster_id,
             topics,
@@ -168,15 +178,16 @@ impl Server {
         }
         {
             // Transactions left prepared by a crash get their markers before clients return.
-            let state = Arc::clone(&state);
-            let _ = tokio::task::spawn_blocking(move || state.transactions.load(&state)).await;
+            let transactions = Arc::clone(&state.transactions);
+            let _ = tokio::task::spawn_blocking(move || transactions.load()).await;
+            state.transactions.complete_prepared().await;
         }
         tracker.spawn(crate::coordinator::group::run_timers(
-            Arc::clone(&state),
+            Arc::clone(&state.groups),
             cancel.clone(),
         ));
         tracker.spawn(crate::coordinator::txn::run_timers(
-            Arc::clone(&state),
+            Arc::clone(&state.transactions),
             cancel.clone(),
         ));
         if let Some(interval) = state.config.log_flush_interval {
@@ -338,7 +349,7 @@ async fn periodic(
 /// Applies retention (Kafka's `kafka-log-retention` task), then checkpoints the log start
 /// offsets.
 fn apply_retention(state: &BrokerState) {
-    if state.topics.apply_retention_all(now_ms()) {
+    if state.topics.apply_retention_all(state.clock.now_ms()) {
         if let Err(err) = state.topics.write_checkpoints() {
             tracing::error!(%err, "cannot write the log start offset checkpoint");
         }
@@ -348,7 +359,7 @@ fn apply_retention(state: &BrokerState) {
 /// Cleans compacted partitions (Kafka's log cleaner thread), then checkpoints the cleaner
 /// offsets.
 fn clean(state: &BrokerState) {
-    if !state.topics.clean_all(now_ms()).is_empty() {
+    if !state.topics.clean_all(state.clock.now_ms()).is_empty() {
         if let Err(err) = state.topics.write_checkpoints() {
             tracing::error!(%err, "cannot write the cleaner offset checkpoint");
         }

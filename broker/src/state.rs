@@ -2,9 +2,11 @@
 //! [`crate::context::RequestContext`].
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 
+use crate::clock::Clock;
 use crate::config::{BrokerConfig, SecurityProtocol};
 use crate::coordinator::fetch_session::FetchSessionCache;
 use crate::coordinator::group::GroupCoordinator;
@@ -35,18 +37,21 @@ pub struct BrokerState {
     pub config: BrokerConfig,
     /// The cluster id from `meta.properties`.
     pub cluster_id: String,
-    /// Topics and partitions.
-    pub topics: TopicRegistry,
+    /// Topics and partitions; shared with the coordinators.
+    pub topics: Arc<TopicRegistry>,
     /// Incremental fetch sessions (KIP-227).
     pub fetch_sessions: FetchSessionCache,
-    /// Producer ids for InitProducerId.
-    pub producer_ids: ProducerIdAllocator,
+    /// Producer ids for InitProducerId; shared with the transaction coordinator.
+    pub producer_ids: Arc<ProducerIdAllocator>,
     /// The listeners, as bound.
     pub listeners: Vec<BoundListener>,
-    /// Consumer groups and their committed offsets.
-    pub groups: GroupCoordinator,
-    /// Transactional ids and their transactions.
-    pub transactions: TransactionCoordinator,
+    /// Consumer groups and their committed offsets; shared with the transaction coordinator
+    /// and the group timer task.
+    pub groups: Arc<GroupCoordinator>,
+    /// Transactional ids and their transactions; shared with the transaction timer task.
+    pub transactions: Arc<TransactionCoordinator>,
+    /// Where wall-clock time and deadlines come from.
+    pub clock: Clock,
     /// Decides what each principal may do.
     pub authorizer: Authorizer,
     /// The APIs served and their version ranges, as ApiVersions advertises them: the rows of

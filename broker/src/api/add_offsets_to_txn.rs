@@ -26,15 +26,20 @@ pub async fn handle(
         producer_id: request.producer_id.0,
         producer_epoch: request.producer_epoch,
     };
-    let result = state.groups.offsets_topic(&state.topics).and_then(|topic| {
-        let partition = partition_for(&request.group_id, topic.partition_count());
-        state.transactions.add_partitions(
-            state,
-            &request.transactional_id,
-            producer,
-            &[(topic.name.clone(), partition)],
-            FENCED.error(version),
-        )
-    });
+    let result = match state.groups.offsets_topic().await {
+        Ok(topic) => {
+            let partition = partition_for(&request.group_id, topic.partition_count());
+            state
+                .transactions
+                .add_partitions(
+                    &request.transactional_id,
+                    producer,
+                    &[(topic.name.clone(), partition)],
+                    FENCED.error(version),
+                )
+                .await
+        }
+        Err(err) => Err(err),
+    };
     Ok(AddOffsetsToTxnResponse::default().with_error_code(optional_code(result.err())))
 }

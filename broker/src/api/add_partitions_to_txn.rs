@@ -23,7 +23,7 @@ use crate::error::ConnectionError;
 const FENCED: FencedSince = FencedSince(2);
 
 /// One transaction's partitions, answered per partition.
-fn add(
+async fn add(
     ctx: &RequestContext<'_>,
     transactional_id: &str,
     producer: ProducerIdAndEpoch,
@@ -66,7 +66,8 @@ fn add(
     } else {
         let error = state
             .transactions
-            .add_partitions(state, transactional_id, producer, &partitions, fenced)
+            .add_partitions(transactional_id, producer, &partitions, fenced)
+            .await
             .err();
         vec![error; partitions.len()]
     };
@@ -108,30 +109,32 @@ pub async fn handle(
             false,
             &request.v3_and_below_topics,
             version,
-        );
+        )
+        .await;
         return Ok(
             AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results)
         );
     }
-    let results = request
-        .transactions
-        .iter()
-        .map(|t| {
-            let producer = ProducerIdAndEpoch {
-                producer_id: t.producer_id.0,
-                producer_epoch: t.producer_epoch,
-            };
+    let mut results = Vec::with_capacity(request.transactions.len());
+    for t in &request.transactions {
+        let producer = ProducerIdAndEpoch {
+            producer_id: t.producer_id.0,
+            producer_epoch: t.producer_epoch,
+        };
+        let topic_results = add(
+            ctx,
+            &t.transactional_id,
+            producer,
+            t.verify_only,
+            &t.topics,
+            version,
+        )
+        .await;
+        results.push(
             AddPartitionsToTxnResult::default()
                 .with_transactional_id(t.transactional_id.clone())
-                .with_topic_results(add(
-                    ctx,
-                    &t.transactional_id,
-                    producer,
-                    t.verify_only,
-                    &t.topics,
-                    version,
-                ))
-        })
-        .collect();
+                .with_topic_results(topic_results),
+        );
+    }
     Ok(AddPartitionsToTxnResponse::default().with_results_by_transaction(results))
 }

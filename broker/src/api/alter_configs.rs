@@ -16,9 +16,9 @@ use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::str_bytes;
+use crate::config::topic::{definition, is_broker_synonym};
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
-use crate::config::topic::{definition, is_broker_synonym};
 use crate::metadata::topics::{Topic, TopicError};
 
 /// Broker keys that can be altered at run time besides the topic config defaults.

@@ -39,7 +39,7 @@ pub async fn handle(
     let version = ctx.api_version;
     let ids: Vec<String> = request.group_ids.iter().map(|g| g.to_string()).collect();
     let state = &ctx.state;
-    let described = state.groups.consumer_group_describe(&state.topics, &ids);
+    let described = state.groups.consumer_group_describe(&ids);
     let groups = request
         .group_ids
         .into_iter()

@@ -43,9 +43,7 @@ pub async fn handle(
         client_host: ctx.client_host(),
     };
     let state = &ctx.state;
-    let result = state
-        .groups
-        .consumer_group_heartbeat(&state.topics, heartbeat);
+    let result = state.groups.consumer_group_heartbeat(heartbeat);
     Ok(ConsumerGroupHeartbeatResponse::default()
         .with_error_code(optional_code(result.error))
         .with_error_message(result.error_message.map(str_bytes))

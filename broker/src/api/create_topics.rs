@@ -15,9 +15,9 @@ use kafka_protocol::messages::create_topics_response::{
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
 use super::str_bytes;
+use crate::config::topic::{definition, TopicConfigs};
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
-use crate::config::topic::{definition, TopicConfigs};
 use crate::metadata::topics::TopicError;
 
 /// The Kafka error code and message for a failed topic operation.

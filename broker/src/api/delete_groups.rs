@@ -16,7 +16,7 @@ pub async fn handle(
 ) -> Result<DeleteGroupsResponse, ConnectionError> {
     let ids: Vec<String> = request.groups_names.iter().map(|g| g.to_string()).collect();
     let state = &ctx.state;
-    let errors = state.groups.delete_groups(&state.topics, &ids);
+    let errors = state.groups.delete_groups(&ids).await;
     let results = request
         .groups_names
         .into_iter()

@@ -68,7 +68,7 @@ pub async fn handle(
                 };
                 if deleted.is_ok() {
                     // Kafka removes every group's offsets of a deleted topic.
-                    state.groups.on_topic_deleted(&state.topics, &topic.name);
+                    state.groups.on_topic_deleted(&topic.name).await;
                 }
                 deleted
                     .err()

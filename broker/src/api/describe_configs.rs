@@ -9,11 +9,11 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use super::str_bytes;
-use crate::context::RequestContext;
-use crate::error::ConnectionError;
 use crate::config::topic::{
     definition, ConfigSource, ConfigType, ResolvedConfig, TopicConfigs, TOPIC_CONFIGS,
 };
+use crate::context::RequestContext;
+use crate::error::ConnectionError;
 
 /// Resource type of a topic.
 pub const RESOURCE_TOPIC: i8 = 2;

@@ -24,12 +24,14 @@ pub async fn handle(
         producer_id: request.producer_id.0,
         producer_epoch: request.producer_epoch,
     };
-    let result = state.transactions.end_transaction(
-        state,
-        &request.transactional_id,
-        producer,
-        request.committed,
-        FENCED.error(version),
-    );
+    let result = state
+        .transactions
+        .end_transaction(
+            &request.transactional_id,
+            producer,
+            request.committed,
+            FENCED.error(version),
+        )
+        .await;
     Ok(EndTxnResponse::default().with_error_code(optional_code(result.err())))
 }

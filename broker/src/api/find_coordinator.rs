@@ -29,24 +29,25 @@ pub async fn handle(
         .listener()
         .map(|l| (l.advertised_host.clone(), l.advertised_port))
         .unwrap_or_default();
-    let lookup = |key_type: i8| -> Result<(), (ResponseError, &'static str)> {
-        match key_type {
-            GROUP => state
-                .groups
-                .offsets_topic(&state.topics)
-                .map(|_| ())
-                .map_err(|e| (e, "The coordinator is not available.")),
-            TRANSACTION => state
-                .transactions
-                .state_topic(&state.topics)
-                .map(|_| ())
-                .map_err(|e| (e, "The coordinator is not available.")),
-            _ => Err((ResponseError::InvalidRequest, "Unsupported key type.")),
-        }
+    // Every key of a request has the same type: one lookup answers them all.
+    let looked_up: Result<(), (ResponseError, &'static str)> = match request.key_type {
+        GROUP => state
+            .groups
+            .offsets_topic()
+            .await
+            .map(|_| ())
+            .map_err(|e| (e, "The coordinator is not available.")),
+        TRANSACTION => state
+            .transactions
+            .state_topic()
+            .await
+            .map(|_| ())
+            .map_err(|e| (e, "The coordinator is not available.")),
+        _ => Err((ResponseError::InvalidRequest, "Unsupported key type.")),
     };
     let answer = |key: String| {
         let mut c = Coordinator::default().with_key(str_bytes(key));
-        match lookup(request.key_type) {
+        match looked_up {
             Ok(()) => {
                 c = c
                     .with_node_id(BrokerId(state.config.node_id))

@@ -11,9 +11,9 @@ use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterC
 
 use super::alter_configs::{AlterError, Target};
 use super::str_bytes;
+use crate::config::topic::{definition, ConfigType, TOPIC_CONFIGS};
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
-use crate::config::topic::{definition, ConfigType, TOPIC_CONFIGS};
 
 /// Operation codes (KIP-339).
 const SET: i8 = 0;

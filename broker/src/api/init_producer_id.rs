@@ -35,13 +35,16 @@ pub async fn handle(
     if let Some(transactional_id) = &request.transactional_id {
         let state = &ctx.state;
         return Ok(
-            match state.transactions.init_producer_id(
-                state,
-                transactional_id,
-                request.transaction_timeout_ms,
-                expected,
-                FENCED.error(version),
-            ) {
+            match state
+                .transactions
+                .init_producer_id(
+                    transactional_id,
+                    request.transaction_timeout_ms,
+                    expected,
+                    FENCED.error(version),
+                )
+                .await
+            {
                 Ok(producer) => response
                     .with_producer_id(ProducerId(producer.producer_id))
                     .with_producer_epoch(producer.producer_epoch),
@@ -54,7 +57,7 @@ pub async fn handle(
             .with_producer_id(ProducerId(expected.producer_id))
             .with_producer_epoch(expected.producer_epoch + 1));
     }
-    Ok(match ctx.state.producer_ids.allocate() {
+    Ok(match ctx.state.producer_ids.allocate().await {
         Ok(id) => response
             .with_producer_id(ProducerId(id))
             .with_producer_epoch(0),

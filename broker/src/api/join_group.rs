@@ -47,10 +47,7 @@ pub async fn handle(
         require_known_member_id: version >= 4,
     };
     let state = &ctx.state;
-    let result = match state
-        .groups
-        .join_group(&state.topics, &request.group_id, join)
-    {
+    let result = match state.groups.join_group(&request.group_id, join) {
         Reply::Now(result) => result,
         Reply::Later(rx) => rx.await.unwrap_or_else(|_| {
             JoinResult::error(ResponseError::CoordinatorNotAvailable, &member_id)

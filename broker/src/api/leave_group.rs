@@ -36,10 +36,7 @@ pub async fn handle(
     };
     let state = &ctx.state;
     Ok(
-        match state
-            .groups
-            .leave_group(&state.topics, &request.group_id, &members)
-        {
+        match state.groups.leave_group(&request.group_id, &members).await {
             Err(error) => LeaveGroupResponse::default().with_error_code(error.code()),
             Ok(errors) if version < 3 => LeaveGroupResponse::default()
                 .with_error_code(optional_code(errors.first().copied().flatten())),

@@ -49,7 +49,8 @@ pub async fn handle(
     let state = &ctx.state;
     let mut errors = state
         .groups
-        .commit_offsets(&state.topics, &request.group_id, &identity, &offsets)
+        .commit_offsets(&request.group_id, &identity, &offsets)
+        .await
         .into_iter();
     let topics = request
         .topics

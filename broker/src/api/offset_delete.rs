@@ -30,7 +30,8 @@ pub async fn handle(
     Ok(
         match state
             .groups
-            .delete_offsets(&state.topics, &request.group_id, &partitions)
+            .delete_offsets(&request.group_id, &partitions)
+            .await
         {
             Err(error) => OffsetDeleteResponse::default().with_error_code(error.code()),
             Ok(errors) => {

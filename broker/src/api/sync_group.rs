@@ -31,10 +31,7 @@ pub async fn handle(
             .collect(),
     };
     let state = &ctx.state;
-    let result = match state
-        .groups
-        .sync_group(&state.topics, &request.group_id, sync)
-    {
+    let result = match state.groups.sync_group(&request.group_id, sync) {
         Reply::Now(result) => result,
         Reply::Later(rx) => rx
             .await

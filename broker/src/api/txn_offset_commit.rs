@@ -63,7 +63,7 @@ pub async fn handle(
         api_version: 9,
     };
     let fenced = FENCED.error(version);
-    let verified = state.groups.offsets_topic(&state.topics).and_then(|topic| {
+    let verified = state.groups.offsets_topic().await.and_then(|topic| {
         let partition = partition_for(&request.group_id, topic.partition_count());
         state
             .transactions
@@ -74,12 +74,12 @@ pub async fn handle(
         Ok(()) => state
             .groups
             .commit_offsets_in(
-                &state.topics,
                 &request.group_id,
                 &identity,
                 &offsets,
                 Some((producer.producer_id, producer.producer_epoch)),
             )
+            .await
             .into_iter()
             .map(|e| {
                 e.map(|e| {

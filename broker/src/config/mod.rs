@@ -457,18 +457,14 @@ impl BrokerConfig {
         };
         // Topic defaults from broker keys must be valid too (log.segment.bytes, ...).
         crate::config::topic::TopicConfigs::resolve(
-            &crate::config::topic::BrokerConfigLayers::from_static(
-                config.properties.clone(),
-            ),
+            &crate::config::topic::BrokerConfigLayers::from_static(config.properties.clone()),
             &BTreeMap::new(),
         )
         .map_err(|e| match e {
             crate::config::topic::TopicConfigError::Invalid { key, value, reason } => {
                 ConfigError::Invalid { key, value, reason }
             }
-            crate::config::topic::TopicConfigError::Unknown(key) => {
-                invalid(&key, "", "unknown")
-            }
+            crate::config::topic::TopicConfigError::Unknown(key) => invalid(&key, "", "unknown"),
         })?;
         Ok(config)
     }

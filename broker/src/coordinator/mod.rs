@@ -6,3 +6,4 @@ pub mod fetch_session;
 pub mod group;
 pub mod producer_ids;
 pub mod txn;
+pub mod writer;

@@ -2,12 +2,14 @@
 //! twice, even across restarts.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+
+use tokio::sync::Mutex;
 
 use josefine_storage::write_atomically;
 
 /// Allocates producer ids in blocks persisted before use, so an id is never handed out twice,
-/// even across restarts.
+/// even across restarts. The block file is written on the blocking pool; callers that need an
+/// id meanwhile wait for it (they need that block), nobody else does.
 #[derive(Debug)]
 pub struct ProducerIdAllocator {
     path: PathBuf,
@@ -30,12 +32,19 @@ impl ProducerIdAllocator {
         }
     }
 
-    /// The next producer id. Errors when the block file cannot be written.
-    pub fn allocate(&self) -> std::io::Result<i64> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+    /// The next producer id (KIP-98).
+    ///
+    /// Errors: the I/O error when the next block's file cannot be written.
+    pub async fn allocate(&self) -> std::io::Result<i64> {
+        let mut state = self.state.lock().await;
         if state.0 == state.1 {
             let end = state.1 + PRODUCER_ID_BLOCK;
-            write_atomically(&self.path, end.to_string().as_bytes())?;
+            let path = self.path.clone();
+            tokio::task::spawn_blocking(move || {
+                write_atomically(&path, end.to_string().as_bytes())
+            })
+            .await
+            .map_err(std::io::Error::other)??;
             state.1 = end;
         }
         let id = state.0;

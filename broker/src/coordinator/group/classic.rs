@@ -23,9 +23,10 @@ use tokio::time::Instant;
 
 use super::records::{StoredGroup, StoredMember};
 use super::{
-    group_record, new_member_id, now_ms, CommitIdentity, GroupConfig, GroupDescription,
-    MemberDescription, Records, Reply,
+    group_record, new_member_id, CommitIdentity, GroupConfig, GroupDescription, MemberDescription,
+    Records, Reply,
 };
+use crate::clock::Clock;
 
 /// The classic group states, as Kafka names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +169,17 @@ impl SyncResult {
     }
 }
 
+/// A leader's assignment, to be stored before the members receive it.
+#[derive(Debug)]
+pub struct AssignmentToStore {
+    /// The generation it assigns.
+    pub generation_id: i32,
+    /// Each member's assignment, by member id.
+    pub assignments: HashMap<String, Bytes>,
+    /// The group's record with these assignments, for `__consumer_offsets`.
+    pub record: (Vec<u8>, Option<Vec<u8>>),
+}
+
 /// One member of a classic group.
 #[derive(Debug)]
 pub struct ClassicMember {
@@ -233,15 +245,17 @@ pub struct ClassicGroup {
     join_deadline: Option<Instant>,
     /// The initial delayed join of a new group: when it must end at the latest (KIP-134).
     initial_join_limit: Option<Instant>,
+    /// Where state timestamps come from.
+    clock: Clock,
 }
 
 impl ClassicGroup {
-    /// An empty group of generation 0.
-    pub fn new(id: &str) -> Self {
+    /// An empty group of generation 0, reading its state timestamps from `clock`.
+    pub fn new(id: &str, clock: Clock) -> Self {
         Self {
             id: id.to_string(),
             state: ClassicState::Empty,
-            state_timestamp: now_ms(),
+            state_timestamp: clock.now_ms(),
             generation_id: 0,
             protocol_type: None,
             protocol_name: None,
@@ -251,13 +265,15 @@ impl ClassicGroup {
             pending_members: HashMap::new(),
             join_deadline: None,
             initial_join_limit: None,
+            clock,
         }
     }
 
     /// The group as stored in `__consumer_offsets`: Stable with its members (who must
-    /// heartbeat within their session timeout from `now`), or Empty.
-    pub fn restore(id: &str, stored: StoredGroup, now: Instant) -> Self {
-        let mut group = Self::new(id);
+    /// heartbeat within their session timeout from `clock.now()`), or Empty.
+    pub fn restore(id: &str, stored: StoredGroup, clock: Clock) -> Self {
+        let now = clock.now();
+        let mut group = Self::new(id, clock);
         group.generation_id = stored.generation;
         group.protocol_type = Some(stored.protocol_type).filter(|p| !p.is_empty());
         group.protocol_name = stored.protocol.clone();
@@ -295,14 +311,30 @@ impl ClassicGroup {
         group
     }
 
+    /// A group being deleted: Dead, refusing joins and commits until it is gone.
+    pub(crate) fn dead(id: &str, clock: Clock) -> Self {
+        let mut group = Self::new(id, clock);
+        group.state = ClassicState::Dead;
+        group
+    }
+
     fn stored(&self) -> StoredGroup {
+        self.stored_with(None, self.state_timestamp)
+    }
+
+    /// The stored form, with `assignments` in place of the members' when given.
+    fn stored_with(
+        &self,
+        assignments: Option<&HashMap<String, Bytes>>,
+        state_timestamp: i64,
+    ) -> StoredGroup {
         let protocol = self.protocol_name.clone().unwrap_or_default();
         StoredGroup {
             protocol_type: self.protocol_type.clone().unwrap_or_default(),
             generation: self.generation_id,
             protocol: self.protocol_name.clone(),
             leader: self.leader_id.clone(),
-            current_state_timestamp: self.state_timestamp,
+            current_state_timestamp: state_timestamp,
             members: self
                 .members
                 .values()
@@ -314,7 +346,12 @@ impl ClassicGroup {
                     rebalance_timeout_ms: m.rebalance_timeout.as_millis() as i32,
                     session_timeout_ms: m.session_timeout.as_millis() as i32,
                     subscription: m.metadata(&protocol),
-                    assignment: m.assignment.clone(),
+                    assignment: match assignments {
+                        Some(assignments) => {
+                            assignments.get(&m.member_id).cloned().unwrap_or_default()
+                        }
+                        None => m.assignment.clone(),
+                    },
                 })
                 .collect(),
         }
@@ -322,7 +359,7 @@ impl ClassicGroup {
 
     fn transition(&mut self, state: ClassicState) {
         self.state = state;
-        self.state_timestamp = now_ms();
+        self.state_timestamp = self.clock.now_ms();
     }
 
     /// The protocols every member supports, in no particular order.
@@ -760,31 +797,41 @@ impl ClassicGroup {
         }
     }
 
-    /// SyncGroup: followers wait for the leader's assignment; the leader's sync stores it and
-    /// makes the group Stable.
-    pub fn sync(&mut self, request: SyncRequest, now: Instant) -> (Reply<SyncResult>, Records) {
-        let mut records = Vec::new();
+    /// SyncGroup: followers wait for the leader's assignment. The leader's sync returns the
+    /// assignment to store; once it is stored, [`ClassicGroup::assignment_stored`] hands each
+    /// member its own and makes the group Stable (Kafka's `doSyncGroup`).
+    pub fn sync(
+        &mut self,
+        request: SyncRequest,
+        now: Instant,
+    ) -> (Reply<SyncResult>, Option<AssignmentToStore>) {
+        let nothing_to_store = None;
         let fail = |e| Reply::Now(SyncResult::error(e));
         if let Err(err) =
             self.check_member(&request.member_id, request.group_instance_id.as_deref())
         {
-            return (fail(err), records);
+            return (fail(err), nothing_to_store);
         }
         if request.generation_id != self.generation_id {
-            return (fail(ResponseError::IllegalGeneration), records);
+            return (fail(ResponseError::IllegalGeneration), nothing_to_store);
         }
         let mismatched =
             |given: &Option<String>, ours: &Option<String>| given.is_some() && given != ours;
         if mismatched(&request.protocol_type, &self.protocol_type)
             || mismatched(&request.protocol_name, &self.protocol_name)
         {
-            return (fail(ResponseError::InconsistentGroupProtocol), records);
+            return (
+                fail(ResponseError::InconsistentGroupProtocol),
+                nothing_to_store,
+            );
         }
         match self.state {
             ClassicState::Empty | ClassicState::Dead => {
-                (fail(ResponseError::UnknownMemberId), records)
+                (fail(ResponseError::UnknownMemberId), nothing_to_store)
             }
-            ClassicState::PreparingRebalance => (fail(ResponseError::RebalanceInProgress), records),
+            ClassicState::PreparingRebalance => {
+                (fail(ResponseError::RebalanceInProgress), nothing_to_store)
+            }
             ClassicState::Stable => {
                 let member = self.members.get_mut(&request.member_id);
                 let assignment = member
@@ -793,7 +840,7 @@ impl ClassicGroup {
                         m.assignment.clone()
                     })
                     .unwrap_or_default();
-                (Reply::Now(self.sync_result(assignment)), records)
+                (Reply::Now(self.sync_result(assignment)), nothing_to_store)
             }
             ClassicState::CompletingRebalance => {
                 let (tx, rx) = oneshot::channel();
@@ -801,17 +848,18 @@ impl ClassicGroup {
                     m.awaiting_sync = Some(tx);
                     m.heartbeat_deadline = now + m.session_timeout;
                 }
+                let mut store = None;
                 if self.leader_id.as_deref() == Some(request.member_id.as_str()) {
                     let assignments: HashMap<String, Bytes> =
                         request.assignments.into_iter().collect();
-                    for m in self.members.values_mut() {
-                        m.assignment = assignments.get(&m.member_id).cloned().unwrap_or_default();
-                    }
-                    self.transition(ClassicState::Stable);
-                    records.push(group_record(&self.id, &self.stored()));
-                    self.complete_syncs();
+                    let stored = self.stored_with(Some(&assignments), self.clock.now_ms());
+                    store = Some(AssignmentToStore {
+                        generation_id: self.generation_id,
+                        record: group_record(&self.id, &stored),
+                        assignments,
+                    });
                 }
-                (Reply::Later(rx), records)
+                (Reply::Later(rx), store)
             }
         }
     }
@@ -840,16 +888,48 @@ impl ClassicGroup {
         }
     }
 
+    /// The leader's assignment was written (`stored` is Ok) or could not be: if the group
+    /// is still completing that generation's rebalance, every waiting member gets its
+    /// assignment and the group is Stable, or they get the error and the group rebalances
+    /// again (Kafka's `setAndPropagateAssignment` / `resetAndPropagateAssignmentError`).
+    /// A group that moved on meanwhile ignores it.
+    pub fn assignment_stored(
+        &mut self,
+        assignment: AssignmentToStore,
+        stored: Result<(), ResponseError>,
+        config: &GroupConfig,
+    ) {
+        if self.state != ClassicState::CompletingRebalance
+            || self.generation_id != assignment.generation_id
+        {
+            return;
+        }
+        match stored {
+            Ok(()) => {
+                for m in self.members.values_mut() {
+                    m.assignment = assignment
+                        .assignments
+                        .get(&m.member_id)
+                        .cloned()
+                        .unwrap_or_default();
+                }
+                self.transition(ClassicState::Stable);
+                self.complete_syncs();
+            }
+            Err(err) => self.storing_failed(err, config),
+        }
+    }
+
     /// The leader's assignment could not be stored: waiting syncs get `error` and the group
     /// rebalances, as Kafka does.
-    pub fn storing_failed(&mut self, error: ResponseError, config: &GroupConfig) {
+    fn storing_failed(&mut self, error: ResponseError, config: &GroupConfig) {
         for m in self.members.values_mut() {
             m.assignment = Bytes::new();
             if let Some(tx) = m.awaiting_sync.take() {
                 let _ = tx.send(SyncResult::error(error));
             }
         }
-        self.maybe_prepare_rebalance(Instant::now(), config);
+        self.maybe_prepare_rebalance(self.clock.now(), config);
     }
 
     /// Heartbeat: NONE while Stable or CompletingRebalance, REBALANCE_IN_PROGRESS while

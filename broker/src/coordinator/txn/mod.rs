@@ -11,8 +11,13 @@
 //! Prepare state at start-up gets its markers (again) and completes; an Ongoing one is aborted
 //! when its timeout passes, like any other.
 //!
-//! All state lives behind one mutex held for short, synchronous sections (the appends are
-//! copies into the page cache). The lock order is transactions, then groups.
+//! All state lives behind one mutex held for short, in-memory sections. A request that writes
+//! marks its transactional id busy (Kafka's `pendingState`: other requests for the id get
+//! CONCURRENT_TRANSACTIONS meanwhile), releases the mutex, awaits its writes (ordered on the
+//! writer of the id's partition, [`crate::coordinator::writer`]; markers of user partitions
+//! on the blocking pool; markers of `__consumer_offsets` through the group coordinator), and
+//! applies each state to memory once it is written: memory never runs ahead of the log. The
+//! flows run as tasks of their own, so that a client that goes away cannot leave an id busy.
 //!
 //! References: KIP-98 (transactions), KIP-360 (epoch bumps for known producers), KIP-447
 //! (producer scalability for exactly-once), KIP-588 (PRODUCER_FENCED), KIP-664 (describe and
@@ -21,19 +26,21 @@
 
 pub mod records;
 
-use std::collections::{BTreeSet, HashMap};
+mod requests;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use josefine_storage::batch::ControlType;
 use kafka_protocol::error::ResponseError;
-use tokio_util::sync::CancellationToken;
 
+use crate::clock::Clock;
 pub use crate::config::TransactionConfig;
-use crate::coordinator::group::records::partition_for;
-use crate::coordinator::group::{now_ms, OFFSETS_TOPIC};
-use crate::metadata::topics::{LogEvent, Topic, TopicRegistry};
-use crate::state::BrokerState;
+use crate::coordinator::group::{GroupCoordinator, OFFSETS_TOPIC};
+use crate::coordinator::producer_ids::ProducerIdAllocator;
+use crate::coordinator::writer::{InternalTopic, InternalTopicWriter};
+use crate::metadata::topics::{Topic, TopicRegistry};
 pub use records::{StoredTransaction, TransactionState};
+pub use requests::run_timers;
 
 /// The internal topic holding transaction state.
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
@@ -97,6 +104,8 @@ impl FencedSince {
 struct Transactions {
     by_id: HashMap<String, TransactionMetadata>,
     by_producer: HashMap<i64, String>,
+    /// Transactional ids with writes in flight (Kafka's `pendingState`).
+    busy: HashSet<String>,
 }
 
 /// What ListTransactions reports of one transactional id.
@@ -115,7 +124,12 @@ pub struct ListedTransaction {
 pub struct TransactionCoordinator {
     /// Settings.
     pub config: TransactionConfig,
+    topics: Arc<TopicRegistry>,
+    groups: Arc<GroupCoordinator>,
+    producer_ids: Arc<ProducerIdAllocator>,
+    clock: Clock,
     inner: Mutex<Transactions>,
+    writer: InternalTopicWriter,
 }
 
 /// A producer id and epoch as a request names them.
@@ -128,11 +142,32 @@ pub struct ProducerIdAndEpoch {
 }
 
 impl TransactionCoordinator {
-    /// A coordinator without transactional ids.
-    pub fn new(config: TransactionConfig) -> Self {
+    /// A coordinator without transactional ids. It writes `__transaction_state` and the
+    /// markers of the partitions in `topics`, completes transactional offset commits in
+    /// `groups`, takes producer ids from `producer_ids` and reads time from `clock`.
+    pub fn new(
+        config: TransactionConfig,
+        topics: Arc<TopicRegistry>,
+        groups: Arc<GroupCoordinator>,
+        producer_ids: Arc<ProducerIdAllocator>,
+        clock: Clock,
+    ) -> Self {
+        let writer = InternalTopicWriter::new(
+            Arc::clone(&topics),
+            InternalTopic {
+                name: TRANSACTION_STATE_TOPIC,
+                partitions: config.state_log_partitions,
+                segment_bytes: config.state_log_segment_bytes,
+            },
+        );
         Self {
             config,
+            topics,
+            groups,
+            producer_ids,
+            clock,
             inner: Mutex::new(Transactions::default()),
+            writer,
         }
     }
 
@@ -141,121 +176,15 @@ impl TransactionCoordinator {
     }
 
     /// The `__transaction_state` topic, created (compacted,
-    /// `transaction.state.log.num.partitions` partitions) on first use, as Kafka does on the
-    /// first FindCoordinator for a transactional id.
+    /// `transaction.state.log.num.partitions` partitions) on the blocking pool on first use, as
+    /// Kafka does on the first FindCoordinator for a transactional id.
     ///
     /// Errors: COORDINATOR_NOT_AVAILABLE when it cannot be created.
-    pub fn state_topic(&self, topics: &TopicRegistry) -> Result<Arc<Topic>, ResponseError> {
-        topics
-            .internal_topic(
-                TRANSACTION_STATE_TOPIC,
-                self.config.state_log_partitions,
-                self.config.state_log_segment_bytes,
-            )
-            .map_err(|err| {
-                tracing::error!(%err, "cannot create {TRANSACTION_STATE_TOPIC}");
-                ResponseError::CoordinatorNotAvailable
-            })
-    }
-
-    /// Appends a transactional id's state to its partition of `__transaction_state`.
-    ///
-    /// Errors: NOT_COORDINATOR when the append fails (the client looks the coordinator up
-    /// again and retries), COORDINATOR_NOT_AVAILABLE when the topic cannot be created.
-    fn write(
-        &self,
-        topics: &TopicRegistry,
-        txn: &TransactionMetadata,
-    ) -> Result<(), ResponseError> {
-        let topic = self.state_topic(topics)?;
-        let index = partition_for(&txn.transactional_id, topic.partition_count());
-        let partition = topic
-            .partition(index)
-            .ok_or(ResponseError::CoordinatorNotAvailable)?;
-        let key = records::key(&txn.transactional_id);
-        let value = records::value(&txn.stored());
-        let batch = josefine_storage::batch::build_batch(&[(now_ms(), Some(&key), Some(&value))]);
-        partition.append(&batch).map(|_| ()).map_err(|err| {
-            tracing::error!(transactional_id = %txn.transactional_id, %err, "cannot write to {TRANSACTION_STATE_TOPIC}");
-            ResponseError::NotCoordinator
-        })
-    }
-
-    /// Replays `__transaction_state` (if it exists), the last record per transactional id
-    /// winning, then completes every transaction left in a Prepare state by writing its
-    /// markers. Records that do not decode are skipped with a warning.
-    pub fn load(&self, state: &BrokerState) {
-        let Some(topic) = state.topics.get(TRANSACTION_STATE_TOPIC) else {
-            return;
-        };
-        let mut stored: HashMap<String, Option<StoredTransaction>> = HashMap::new();
-        for partition in topic.partitions() {
-            partition.replay(|event| {
-                let LogEvent::Record { key, value, .. } = event else {
-                    return;
-                };
-                match records::decode_key(key) {
-                    Ok(id) => match value.map(records::decode_value).transpose() {
-                        Ok(value) => {
-                            stored.insert(id, value);
-                        }
-                        Err(err) => {
-                            tracing::warn!(%err, id, "skipping an undecodable transaction record")
-                        }
-                    },
-                    Err(err) => {
-                        tracing::warn!(%err, "skipping an undecodable key in {TRANSACTION_STATE_TOPIC}")
-                    }
-                }
-            });
-        }
-        let mut pending = Vec::new();
-        {
-            let mut inner = self.lock();
-            for (id, value) in stored {
-                let Some(s) = value else { continue };
-                let txn = TransactionMetadata {
-                    transactional_id: id.clone(),
-                    producer_id: s.producer_id,
-                    last_producer_id: -1,
-                    producer_epoch: s.producer_epoch,
-                    last_producer_epoch: -1,
-                    timeout_ms: s.timeout_ms,
-                    state: s.state,
-                    partitions: s.partitions,
-                    start_ms: s.start_ms,
-                    last_update_ms: s.last_update_ms,
-                };
-                if matches!(
-                    txn.state,
-                    TransactionState::PrepareCommit | TransactionState::PrepareAbort
-                ) {
-                    pending.push(id.clone());
-                }
-                inner.by_producer.insert(txn.producer_id, id.clone());
-                inner.by_id.insert(id, txn);
-            }
-            tracing::info!(
-                transactional_ids = inner.by_id.len(),
-                completing = pending.len(),
-                "loaded {TRANSACTION_STATE_TOPIC}"
-            );
-        }
-        for id in pending {
-            let mut inner = self.lock();
-            let Some(mut txn) = inner.by_id.get(&id).cloned() else {
-                continue;
-            };
-            let commit = txn.state == TransactionState::PrepareCommit;
-            if let Err(err) = self.write_markers_and_complete(state, &mut txn, commit) {
-                tracing::error!(
-                    transactional_id = id,
-                    ?err,
-                    "cannot complete a prepared transaction"
-                );
-            }
-            inner.by_id.insert(id, txn);
-        }
+    pub async fn state_topic(&self) -> Result<Arc<Topic>, ResponseError> {
+        self.writer
+            .topic()
+            .await
+            .map_err(|err| err.response_error())
     }
 
     /// Checks a request's producer id and epoch against the transactional id's state.
@@ -276,187 +205,6 @@ impl TransactionCoordinator {
             return Err(fenced);
         }
         Ok(txn)
-    }
-
-    /// InitProducerId for a transactional id: a new producer id (epoch 0) for a new id;
-    /// otherwise the next epoch, which fences every older producer of the id, after aborting
-    /// the transaction it left open. With `expected` (v3+, KIP-360) a producer that still
-    /// knows its id and epoch bumps its own epoch; any other id or epoch is fenced.
-    ///
-    /// Errors: INVALID_REQUEST (empty id), INVALID_TRANSACTION_TIMEOUT (not in 1 ms to
-    /// `transaction.max.timeout.ms`), PRODUCER_FENCED / INVALID_PRODUCER_EPOCH, NOT_COORDINATOR
-    /// and COORDINATOR_NOT_AVAILABLE when the state cannot be written, KAFKA_STORAGE_ERROR when
-    /// no producer id can be allocated.
-    pub fn init_producer_id(
-        &self,
-        state: &BrokerState,
-        transactional_id: &str,
-        timeout_ms: i32,
-        expected: Option<ProducerIdAndEpoch>,
-        fenced: ResponseError,
-    ) -> Result<ProducerIdAndEpoch, ResponseError> {
-        if transactional_id.is_empty() {
-            return Err(ResponseError::InvalidRequest);
-        }
-        if timeout_ms <= 0
-            || u128::from(timeout_ms.unsigned_abs()) > self.config.max_timeout.as_millis()
-        {
-            return Err(ResponseError::InvalidTransactionTimeout);
-        }
-        let allocate = || {
-            state.producer_ids.allocate().map_err(|err| {
-                tracing::error!(%err, "cannot persist the producer id block");
-                ResponseError::KafkaStorageError
-            })
-        };
-        let now = now_ms();
-        let mut inner = self.lock();
-        let Some(current) = inner.by_id.get(transactional_id).cloned() else {
-            let producer_id = allocate()?;
-            let txn = TransactionMetadata {
-                transactional_id: transactional_id.to_string(),
-                producer_id,
-                last_producer_id: -1,
-                producer_epoch: 0,
-                last_producer_epoch: -1,
-                timeout_ms,
-                state: TransactionState::Empty,
-                partitions: BTreeSet::new(),
-                start_ms: -1,
-                last_update_ms: now,
-            };
-            self.write(&state.topics, &txn)?;
-            inner
-                .by_producer
-                .insert(producer_id, transactional_id.to_string());
-            inner.by_id.insert(transactional_id.to_string(), txn);
-            return Ok(ProducerIdAndEpoch {
-                producer_id,
-                producer_epoch: 0,
-            });
-        };
-        let mut txn = current;
-        // KIP-360: a producer that names its id and epoch bumps its own epoch; one whose epoch
-        // the coordinator already bumped (a timed-out transaction) or that missed our answer
-        // to its bump gets the current epoch; anyone else is fenced.
-        let mut bump = true;
-        if let Some(expected) = expected {
-            let same_id = expected.producer_id == txn.producer_id;
-            let current_epoch = same_id && expected.producer_epoch == txn.producer_epoch;
-            let bumped_by_coordinator = same_id
-                && expected.producer_epoch == txn.last_producer_epoch
-                && txn.state != TransactionState::Ongoing;
-            if expected.producer_id == txn.last_producer_id && txn.state == TransactionState::Empty
-            {
-                return Ok(ProducerIdAndEpoch {
-                    producer_id: txn.producer_id,
-                    producer_epoch: txn.producer_epoch,
-                });
-            }
-            if !current_epoch && !bumped_by_coordinator {
-                return Err(fenced);
-            }
-            bump = current_epoch;
-        }
-        match txn.state {
-            TransactionState::PrepareCommit
-            | TransactionState::PrepareAbort
-            | TransactionState::PrepareEpochFence => {
-                return Err(ResponseError::ConcurrentTransactions)
-            }
-            TransactionState::Ongoing => {
-                // Fence the producer of the open transaction and abort it with the new epoch.
-                txn.state = TransactionState::PrepareEpochFence;
-                if txn.producer_epoch < i16::MAX - 1 {
-                    txn.last_producer_epoch = txn.producer_epoch;
-                    txn.producer_epoch += 1;
-                }
-                tracing::info!(
-                    transactional_id,
-                    producer_id = txn.producer_id,
-                    producer_epoch = txn.producer_epoch,
-                    "fencing a producer and aborting its open transaction"
-                );
-                let aborted = self.write_markers_and_complete(state, &mut txn, false);
-                // Whatever the bump below does, the fence stands.
-                inner
-                    .by_id
-                    .insert(transactional_id.to_string(), txn.clone());
-                aborted?;
-            }
-            _ => {}
-        }
-        if bump && txn.producer_epoch >= i16::MAX - 1 {
-            // Epoch exhausted: a new producer id, as Kafka does.
-            let producer_id = allocate()?;
-            inner.by_producer.remove(&txn.producer_id);
-            txn.last_producer_id = txn.producer_id;
-            txn.producer_id = producer_id;
-            txn.last_producer_epoch = -1;
-            txn.producer_epoch = 0;
-        } else if bump {
-            txn.last_producer_epoch = txn.producer_epoch;
-            txn.producer_epoch += 1;
-        }
-        txn.state = TransactionState::Empty;
-        txn.timeout_ms = timeout_ms;
-        txn.partitions.clear();
-        txn.start_ms = -1;
-        txn.last_update_ms = now;
-        self.write(&state.topics, &txn)?;
-        inner
-            .by_producer
-            .insert(txn.producer_id, transactional_id.to_string());
-        let answer = ProducerIdAndEpoch {
-            producer_id: txn.producer_id,
-            producer_epoch: txn.producer_epoch,
-        };
-        inner.by_id.insert(transactional_id.to_string(), txn);
-        Ok(answer)
-    }
-
-    /// AddPartitionsToTxn / AddOffsetsToTxn: adds partitions to the producer's transaction,
-    /// opening it (Ongoing) if needed.
-    ///
-    /// Errors: INVALID_PRODUCER_ID_MAPPING, `fenced` for another epoch,
-    /// CONCURRENT_TRANSACTIONS while the previous transaction completes, NOT_COORDINATOR when
-    /// the state cannot be written.
-    pub fn add_partitions(
-        &self,
-        state: &BrokerState,
-        transactional_id: &str,
-        producer: ProducerIdAndEpoch,
-        partitions: &[(String, i32)],
-        fenced: ResponseError,
-    ) -> Result<(), ResponseError> {
-        let mut inner = self.lock();
-        let current = Self::validate(&inner, transactional_id, producer, fenced)?;
-        match current.state {
-            TransactionState::PrepareCommit
-            | TransactionState::PrepareAbort
-            | TransactionState::PrepareEpochFence => {
-                return Err(ResponseError::ConcurrentTransactions)
-            }
-            TransactionState::Dead => return Err(ResponseError::InvalidTxnState),
-            _ => {}
-        }
-        if current.state == TransactionState::Ongoing
-            && partitions.iter().all(|p| current.partitions.contains(p))
-        {
-            return Ok(());
-        }
-        let mut txn = current.clone();
-        let now = now_ms();
-        if txn.state != TransactionState::Ongoing {
-            txn.start_ms = now;
-            txn.partitions.clear();
-        }
-        txn.state = TransactionState::Ongoing;
-        txn.partitions.extend(partitions.iter().cloned());
-        txn.last_update_ms = now;
-        self.write(&state.topics, &txn)?;
-        inner.by_id.insert(transactional_id.to_string(), txn);
-        Ok(())
     }
 
     /// AddPartitionsToTxn with `verify_only` (v4+, KIP-890): whether each partition is in the
@@ -534,123 +282,6 @@ impl TransactionCoordinator {
         Ok(())
     }
 
-    /// EndTxn: commits or aborts the producer's open transaction. A retry of an end that
-    /// completed is answered again.
-    ///
-    /// Errors: INVALID_PRODUCER_ID_MAPPING, `fenced`, INVALID_TXN_STATE (nothing open, or the
-    /// other outcome completed), CONCURRENT_TRANSACTIONS, NOT_COORDINATOR.
-    pub fn end_transaction(
-        &self,
-        state: &BrokerState,
-        transactional_id: &str,
-        producer: ProducerIdAndEpoch,
-        commit: bool,
-        fenced: ResponseError,
-    ) -> Result<(), ResponseError> {
-        let mut inner = self.lock();
-        let current = Self::validate(&inner, transactional_id, producer, fenced)?;
-        match (current.state, commit) {
-            (TransactionState::Ongoing, _) => {}
-            (TransactionState::CompleteCommit, true) | (TransactionState::CompleteAbort, false) => {
-                return Ok(())
-            }
-            (TransactionState::PrepareCommit, true) | (TransactionState::PrepareAbort, false) => {
-                return Err(ResponseError::ConcurrentTransactions)
-            }
-            (TransactionState::PrepareEpochFence, _) => return Err(fenced),
-            _ => return Err(ResponseError::InvalidTxnState),
-        }
-        let mut txn = current.clone();
-        let result = self.write_markers_and_complete(state, &mut txn, commit);
-        inner.by_id.insert(transactional_id.to_string(), txn);
-        result
-    }
-
-    /// Prepare, markers, complete: the end of a transaction. `txn` is updated in place; on an
-    /// error it is left in the Prepare state, which the next start-up completes.
-    fn write_markers_and_complete(
-        &self,
-        state: &BrokerState,
-        txn: &mut TransactionMetadata,
-        commit: bool,
-    ) -> Result<(), ResponseError> {
-        let now = now_ms();
-        txn.state = if commit {
-            TransactionState::PrepareCommit
-        } else {
-            TransactionState::PrepareAbort
-        };
-        txn.last_update_ms = now;
-        self.write(&state.topics, txn)?;
-        let control = if commit {
-            ControlType::Commit
-        } else {
-            ControlType::Abort
-        };
-        let mut offsets_touched = false;
-        for (topic, index) in &txn.partitions {
-            let Some(partition) = state.topics.get(topic).and_then(|t| t.partition(*index)) else {
-                continue; // deleted meanwhile: nothing left to mark
-            };
-            offsets_touched |= topic == OFFSETS_TOPIC;
-            if let Err(err) = partition.append_marker(txn.producer_id, txn.producer_epoch, control)
-            {
-                tracing::error!(topic, partition = index, producer_id = txn.producer_id, %err, "cannot write a transaction marker");
-            }
-        }
-        if offsets_touched {
-            state.groups.complete_transaction(txn.producer_id, commit);
-        }
-        txn.state = if commit {
-            TransactionState::CompleteCommit
-        } else {
-            TransactionState::CompleteAbort
-        };
-        txn.partitions.clear();
-        txn.last_update_ms = now_ms();
-        self.write(&state.topics, txn)
-    }
-
-    /// Aborts every open transaction older than its timeout, bumping the producer's epoch so
-    /// that its producer is fenced, as Kafka does. Returns how many were aborted.
-    pub fn abort_timed_out(&self, state: &BrokerState) -> usize {
-        let now = now_ms();
-        let mut inner = self.lock();
-        let expired: Vec<String> = inner
-            .by_id
-            .values()
-            .filter(|t| {
-                t.state == TransactionState::Ongoing
-                    && t.start_ms.saturating_add(i64::from(t.timeout_ms)) < now
-            })
-            .map(|t| t.transactional_id.clone())
-            .collect();
-        for id in &expired {
-            let Some(mut txn) = inner.by_id.get(id).cloned() else {
-                continue;
-            };
-            if txn.producer_epoch < i16::MAX - 1 {
-                txn.last_producer_epoch = txn.producer_epoch;
-                txn.producer_epoch += 1;
-            }
-            tracing::info!(
-                transactional_id = id,
-                producer_id = txn.producer_id,
-                timeout_ms = txn.timeout_ms,
-                "aborting a transaction past its timeout"
-            );
-            if let Err(err) = self.write_markers_and_complete(state, &mut txn, false) {
-                tracing::error!(
-                    transactional_id = id,
-                    ?err,
-                    "cannot abort a timed-out transaction"
-                );
-            }
-            inner.by_id.insert(id.clone(), txn);
-        }
-        expired.len()
-    }
-
     /// DescribeTransactions: each id's state, or `None` when unknown.
     pub fn describe(&self, ids: &[String]) -> Vec<Option<TransactionMetadata>> {
         let inner = self.lock();
@@ -666,7 +297,7 @@ impl TransactionCoordinator {
         producer_ids: &[i64],
         min_duration_ms: i64,
     ) -> Vec<ListedTransaction> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let inner = self.lock();
         let mut listed: Vec<ListedTransaction> = inner
             .by_id
@@ -686,20 +317,5 @@ impl TransactionCoordinator {
             .collect();
         listed.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
         listed
-    }
-}
-
-/// Aborts timed-out transactions every
-/// `transaction.abort.timed.out.transaction.cleanup.interval.ms` until `cancel`.
-pub async fn run_timers(state: Arc<BrokerState>, cancel: CancellationToken) {
-    let interval = state.transactions.config.abort_timed_out_interval;
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(interval) => {}
-        }
-        let state = Arc::clone(&state);
-        let _ =
-            tokio::task::spawn_blocking(move || state.transactions.abort_timed_out(&state)).await;
     }
 }
