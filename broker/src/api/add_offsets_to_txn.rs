@@ -4,6 +4,7 @@
 //!
 //! References: Kafka protocol guide; KIP-98; KIP-588 (PRODUCER_FENCED, v2).
 
+use josefine_storage::TopicPartition;
 use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 
 use crate::context::RequestContext;
@@ -34,7 +35,7 @@ pub async fn handle(
                 .add_partitions(
                     &request.transactional_id,
                     producer,
-                    &[(topic.name.clone(), partition)],
+                    &[TopicPartition::new(topic.name.clone(), partition)],
                     FENCED.error(version),
                 )
                 .await

@@ -7,6 +7,7 @@
 //!
 //! References: Kafka protocol guide; KIP-98; KIP-588 (PRODUCER_FENCED, v2); KIP-890 (v4).
 
+use josefine_storage::TopicPartition;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::add_partitions_to_txn_response::{
@@ -32,19 +33,28 @@ async fn add(
     version: i16,
 ) -> Vec<AddPartitionsToTxnTopicResult> {
     let state = &ctx.state;
-    let partitions: Vec<(String, i32)> = topics
+    let partitions: Vec<TopicPartition> = topics
         .iter()
-        .flat_map(|t| t.partitions.iter().map(|p| (t.name.to_string(), *p)))
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| TopicPartition::new(t.name.to_string(), *p))
+        })
         .collect();
     let unknown: Vec<bool> = partitions
         .iter()
-        .map(|(topic, p)| {
-            state
-                .topics
-                .get(topic)
-                .and_then(|t| t.partition(*p))
-                .is_none()
-        })
+        .map(
+            |TopicPartition {
+                 topic,
+                 partition: p,
+             }| {
+                state
+                    .topics
+                    .get(topic)
+                    .and_then(|t| t.partition(*p))
+                    .is_none()
+            },
+        )
         .collect();
     let fenced = FENCED.error(version);
     let errors: Vec<Option<ResponseError>> = if unknown.iter().any(|u| *u) {

@@ -53,9 +53,9 @@ pub async fn handle(
                     OPERATIONS_NOT_REQUESTED
                 });
             match d {
-                Err((error, message)) => group
-                    .with_error_code(error.code())
-                    .with_error_message(Some(str_bytes(message)))
+                Err(err) => group
+                    .with_error_code(err.code().code())
+                    .with_error_message(Some(str_bytes(err.to_string())))
                     .with_group_state(str_bytes("Dead")),
                 Ok(d) => group
                     .with_group_state(str_bytes(d.state))

@@ -3,6 +3,7 @@
 //!
 //! References: KIP-664.
 
+use josefine_storage::TopicPartition;
 use std::collections::BTreeMap;
 
 use kafka_protocol::error::ResponseError;
@@ -41,7 +42,7 @@ pub async fn handle(
                     .with_transaction_start_time_ms(-1);
             };
             let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-            for (topic, partition) in &txn.partitions {
+            for TopicPartition { topic, partition } in &txn.partitions {
                 by_topic.entry(topic.clone()).or_default().push(*partition);
             }
             let topics = by_topic

@@ -2,6 +2,7 @@
 //!
 //! References: Kafka protocol guide; KIP-496.
 
+use josefine_storage::TopicPartition;
 use kafka_protocol::messages::offset_delete_response::{
     OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
 };
@@ -17,13 +18,13 @@ pub async fn handle(
     ctx: &RequestContext<'_>,
     request: OffsetDeleteRequest,
 ) -> Result<OffsetDeleteResponse, ConnectionError> {
-    let partitions: Vec<(String, i32)> = request
+    let partitions: Vec<TopicPartition> = request
         .topics
         .iter()
         .flat_map(|t| {
             t.partitions
                 .iter()
-                .map(|p| (t.name.to_string(), p.partition_index))
+                .map(|p| TopicPartition::new(t.name.to_string(), p.partition_index))
         })
         .collect();
     let state = &ctx.state;

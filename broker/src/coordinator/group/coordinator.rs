@@ -1,6 +1,7 @@
 //! The group coordinator's requests: membership of both protocols, offset commits and
 //! fetches, descriptions, listings and deletions.
 
+use josefine_storage::TopicPartition;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -368,7 +369,7 @@ impl GroupCoordinator {
                     records::offset_key(group_id, &o.topic, o.partition),
                     Some(records::offset_value(&stored)),
                 ));
-                accepted.push(((o.topic.clone(), o.partition), stored));
+                accepted.push((TopicPartition::new(o.topic.clone(), o.partition), stored));
                 None
             };
             errors.push(error);
@@ -426,7 +427,7 @@ impl GroupCoordinator {
             g.validate_offset_fetch(member_id, epoch)?;
         }
         let lookup = |topic: &str, partition: i32| {
-            let key = (topic.to_string(), partition);
+            let key = TopicPartition::new(topic, partition);
             if require_stable
                 && group.is_some_and(|g| {
                     g.pending_transactional_offsets
@@ -451,7 +452,9 @@ impl GroupCoordinator {
                 .collect(),
             None => {
                 let mut by_topic: BTreeMap<String, Vec<(i32, FetchedOffset)>> = BTreeMap::new();
-                for (topic, partition) in group.map(|g| g.offsets.keys()).into_iter().flatten() {
+                for TopicPartition { topic, partition } in
+                    group.map(|g| g.offsets.keys()).into_iter().flatten()
+                {
                     by_topic
                         .entry(topic.clone())
                         .or_default()
@@ -532,7 +535,7 @@ impl GroupCoordinator {
                     }
                     let mut records: Records = group
                         .offset_keys_written()
-                        .map(|(t, p)| (records::offset_key(id, t, *p), None))
+                        .map(|tp| (records::offset_key(id, &tp.topic, tp.partition), None))
                         .collect();
                     records.push((records::group_key(id), None));
                     let before = std::mem::replace(
@@ -584,7 +587,7 @@ impl GroupCoordinator {
     pub async fn delete_offsets(
         &self,
         group_id: &str,
-        partitions: &[(String, i32)],
+        partitions: &[TopicPartition],
     ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
         Self::check_group_id(group_id)?;
         let (errors, written) = self.delete_offsets_now(group_id, partitions)?;
@@ -602,7 +605,7 @@ impl GroupCoordinator {
     fn delete_offsets_now(
         &self,
         group_id: &str,
-        partitions: &[(String, i32)],
+        partitions: &[TopicPartition],
     ) -> Result<Ordered, ResponseError> {
         let mut groups = self.lock();
         let group = groups
@@ -616,7 +619,7 @@ impl GroupCoordinator {
         };
         let mut errors = Vec::with_capacity(partitions.len());
         let mut records = Vec::new();
-        for (topic, partition) in partitions {
+        for TopicPartition { topic, partition } in partitions {
             if subscribed.contains(topic) {
                 errors.push(Some(ResponseError::GroupSubscribedToTopic));
             } else if !self
@@ -635,7 +638,7 @@ impl GroupCoordinator {
         if records.is_empty() {
             return Ok((errors, None));
         }
-        let deleted: Vec<(String, i32)> = partitions
+        let deleted: Vec<TopicPartition> = partitions
             .iter()
             .zip(&errors)
             .filter(|(_, error)| error.is_none())
@@ -664,9 +667,9 @@ impl GroupCoordinator {
             let mut groups = self.lock();
             let mut writes = Vec::new();
             for group in groups.values_mut() {
-                let keys: Vec<(String, i32)> = group
+                let keys: Vec<TopicPartition> = group
                     .offset_keys_written()
-                    .filter(|(t, _)| t == topic)
+                    .filter(|tp| tp.topic == topic)
                     .cloned()
                     .collect();
                 if keys.is_empty() {
@@ -674,7 +677,12 @@ impl GroupCoordinator {
                 }
                 let records: Records = keys
                     .iter()
-                    .map(|(t, p)| (records::offset_key(&group.id, t, *p), None))
+                    .map(|tp| {
+                        (
+                            records::offset_key(&group.id, &tp.topic, tp.partition),
+                            None,
+                        )
+                    })
                     .collect();
                 let shared = Arc::clone(&self.shared);
                 let id = group.id.clone();
@@ -745,7 +753,7 @@ impl GroupCoordinator {
     pub fn consumer_group_describe(
         &self,
         ids: &[String],
-    ) -> Vec<Result<consumer::ConsumerGroupDescription, (ResponseError, String)>> {
+    ) -> Vec<Result<consumer::ConsumerGroupDescription, DescribeError>> {
         let groups = self.lock();
         ids.iter()
             .map(|id| match groups.get(id) {
@@ -753,15 +761,28 @@ impl GroupCoordinator {
                     kind: GroupKind::Consumer(g),
                     ..
                 }) => Ok(g.describe(&self.topics)),
-                Some(_) => Err((
-                    ResponseError::GroupIdNotFound,
-                    format!("Group {id} is not a consumer group."),
-                )),
-                None => Err((
-                    ResponseError::GroupIdNotFound,
-                    format!("Group {id} not found."),
-                )),
+                Some(_) => Err(DescribeError::NotAConsumerGroup(id.clone())),
+                None => Err(DescribeError::NotFound(id.clone())),
             })
             .collect()
+    }
+}
+
+/// Why ConsumerGroupDescribe cannot describe a group: GROUP_ID_NOT_FOUND with Kafka's
+/// message ([`DescribeError::code`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DescribeError {
+    /// The group exists but uses the classic protocol.
+    #[error("Group {0} is not a consumer group.")]
+    NotAConsumerGroup(String),
+    /// No such group.
+    #[error("Group {0} not found.")]
+    NotFound(String),
+}
+
+impl DescribeError {
+    /// The Kafka error code: GROUP_ID_NOT_FOUND for both.
+    pub fn code(&self) -> ResponseError {
+        ResponseError::GroupIdNotFound
     }
 }

@@ -1,5 +1,6 @@
 //! The replay of `__consumer_offsets` at start-up.
 
+use josefine_storage::TopicPartition;
 use std::collections::HashMap;
 
 use super::records::{self, RecordKey};
@@ -72,16 +73,18 @@ impl GroupCoordinator {
                         .pending_transactional_offsets
                         .entry(producer_id)
                         .or_default()
-                        .insert((topic, partition), offset);
+                        .insert(TopicPartition::new(topic, partition), offset);
                 }
             }
         }
         for group in groups.values_mut() {
-            group.offsets.retain(|(topic, partition), _| {
-                self.topics
-                    .get(topic)
-                    .is_some_and(|t| *partition < t.partition_count())
-            });
+            group
+                .offsets
+                .retain(|TopicPartition { topic, partition }, _| {
+                    self.topics
+                        .get(topic)
+                        .is_some_and(|t| *partition < t.partition_count())
+                });
         }
         tracing::info!(
             groups = groups.len(),
@@ -109,7 +112,7 @@ fn replay(groups: &mut HashMap<String, Group>, clock: Clock, key: &[u8], value: 
         } => match value.map(records::decode_offset_value) {
             None => {
                 if let Some(g) = groups.get_mut(&group) {
-                    g.offsets.remove(&(topic, partition));
+                    g.offsets.remove(&TopicPartition::new(topic, partition));
                 }
             }
             Some(Ok(offset)) => {
@@ -117,7 +120,7 @@ fn replay(groups: &mut HashMap<String, Group>, clock: Clock, key: &[u8], value: 
                     .entry(group.clone())
                     .or_insert_with(|| Group::new_classic(&group, clock))
                     .offsets
-                    .insert((topic, partition), offset);
+                    .insert(TopicPartition::new(topic, partition), offset);
             }
             Some(Err(err)) => tracing::warn!(%err, group, "skipping an undecodable offset commit"),
         },

@@ -39,7 +39,7 @@ pub use classic::{
     AssignmentToStore, ClassicGroup, ClassicState, JoinRequest, JoinResult, SyncRequest, SyncResult,
 };
 pub use consumer::{ConsumerGroup, HeartbeatRequest, HeartbeatResult};
-pub use coordinator::GroupCoordinator;
+pub use coordinator::{DescribeError, GroupCoordinator};
 pub(crate) use persistence::group_record;
 pub use timers::run_timers;
 pub use types::{

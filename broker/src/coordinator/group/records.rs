@@ -152,6 +152,49 @@ pub fn group_value(group: &StoredGroup) -> Vec<u8> {
     out
 }
 
+/// Why a stored key or value does not decode. Record decoders never panic on damaged bytes:
+/// they answer one of these, and the replay skips the record with a warning.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// A field runs past the end of the bytes.
+    #[error("{size} bytes at position {position} run past the end")]
+    PastEnd {
+        /// The field's size in bytes.
+        size: usize,
+        /// Where it starts.
+        position: usize,
+    },
+    /// An unsigned varint longer than 5 bytes.
+    #[error("varint longer than 5 bytes")]
+    Varint,
+    /// A length below -1 (null).
+    #[error("negative length {0}")]
+    NegativeLength(i64),
+    /// A string field holds bytes that are not UTF-8.
+    #[error("string is not UTF-8")]
+    NotUtf8,
+    /// A null where a string is required.
+    #[error("null string")]
+    NullString,
+    /// A key or value version this broker does not know.
+    #[error("unknown {record} version {version}")]
+    UnknownVersion {
+        /// Which record: `offset commit value`, `group metadata value`, ...
+        record: &'static str,
+        /// The version read.
+        version: i16,
+    },
+    /// A member count that the bytes cannot hold.
+    #[error("member count {0}")]
+    MemberCount(i64),
+    /// A transaction log value without its state byte.
+    #[error("missing state")]
+    MissingState,
+    /// A transaction state id outside Kafka's.
+    #[error("unknown transaction state {0}")]
+    UnknownState(u8),
+}
+
 /// A bounds-checked reader of one key or value.
 pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
@@ -160,34 +203,37 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
         let slice = self
             .bytes
             .get(self.position..self.position.saturating_add(n))
-            .ok_or_else(|| format!("{n} bytes at position {} run past the end", self.position))?;
+            .ok_or(RecordError::PastEnd {
+                size: n,
+                position: self.position,
+            })?;
         self.position += n;
         Ok(slice)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], RecordError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
 
-    pub(crate) fn i16(&mut self) -> Result<i16, String> {
+    pub(crate) fn i16(&mut self) -> Result<i16, RecordError> {
         Ok(i16::from_be_bytes(self.array()?))
     }
 
-    pub(crate) fn i32(&mut self) -> Result<i32, String> {
+    pub(crate) fn i32(&mut self) -> Result<i32, RecordError> {
         Ok(i32::from_be_bytes(self.array()?))
     }
 
-    pub(crate) fn i64(&mut self) -> Result<i64, String> {
+    pub(crate) fn i64(&mut self) -> Result<i64, RecordError> {
         Ok(i64::from_be_bytes(self.array()?))
     }
 
-    pub(crate) fn unsigned_varint(&mut self) -> Result<u32, String> {
+    pub(crate) fn unsigned_varint(&mut self) -> Result<u32, RecordError> {
         let mut value = 0u32;
         for shift in (0..35).step_by(7) {
             let [byte] = self.array::<1>()?;
@@ -196,11 +242,11 @@ impl<'a> Reader<'a> {
                 return Ok(value);
             }
         }
-        Err("varint longer than 5 bytes".into())
+        Err(RecordError::Varint)
     }
 
     /// A length: -1 for null, in the plain (int16/int32) or compact (varint + 1) encoding.
-    pub(crate) fn length(&mut self, wide: bool) -> Result<i64, String> {
+    pub(crate) fn length(&mut self, wide: bool) -> Result<i64, RecordError> {
         if self.flexible {
             Ok(i64::from(self.unsigned_varint()?) - 1)
         } else if wide {
@@ -210,31 +256,31 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn nullable_bytes(&mut self, wide: bool) -> Result<Option<&'a [u8]>, String> {
+    fn nullable_bytes(&mut self, wide: bool) -> Result<Option<&'a [u8]>, RecordError> {
         match self.length(wide)? {
             -1 => Ok(None),
-            n if n < 0 => Err(format!("negative length {n}")),
+            n if n < 0 => Err(RecordError::NegativeLength(n)),
             n => self.take(n as usize).map(Some),
         }
     }
 
-    pub(crate) fn nullable_string(&mut self) -> Result<Option<String>, String> {
+    pub(crate) fn nullable_string(&mut self) -> Result<Option<String>, RecordError> {
         self.nullable_bytes(false)?
-            .map(|b| String::from_utf8(b.to_vec()).map_err(|_| "string is not UTF-8".to_string()))
+            .map(|b| String::from_utf8(b.to_vec()).map_err(|_| RecordError::NotUtf8))
             .transpose()
     }
 
-    pub(crate) fn string(&mut self) -> Result<String, String> {
-        self.nullable_string()?.ok_or_else(|| "null string".into())
+    pub(crate) fn string(&mut self) -> Result<String, RecordError> {
+        self.nullable_string()?.ok_or(RecordError::NullString)
     }
 
-    fn bytes(&mut self) -> Result<Bytes, String> {
+    fn bytes(&mut self) -> Result<Bytes, RecordError> {
         Ok(Bytes::copy_from_slice(
             self.nullable_bytes(true)?.unwrap_or_default(),
         ))
     }
 
-    pub(crate) fn tagged_fields(&mut self) -> Result<(), String> {
+    pub(crate) fn tagged_fields(&mut self) -> Result<(), RecordError> {
         if self.flexible {
             for _ in 0..self.unsigned_varint()? {
                 self.unsigned_varint()?;
@@ -246,7 +292,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-pub(crate) fn reader(bytes: &[u8]) -> Result<(Reader<'_>, i16), String> {
+pub(crate) fn reader(bytes: &[u8]) -> Result<(Reader<'_>, i16), RecordError> {
     let mut reader = Reader {
         bytes,
         position: 0,
@@ -257,7 +303,7 @@ pub(crate) fn reader(bytes: &[u8]) -> Result<(Reader<'_>, i16), String> {
 }
 
 /// Decodes a record key. Errors describe the damage.
-pub fn decode_key(bytes: &[u8]) -> Result<RecordKey, String> {
+pub fn decode_key(bytes: &[u8]) -> Result<RecordKey, RecordError> {
     let (mut r, version) = reader(bytes)?;
     match version {
         0 | 1 => Ok(RecordKey::Offset {
@@ -271,10 +317,13 @@ pub fn decode_key(bytes: &[u8]) -> Result<RecordKey, String> {
 }
 
 /// Decodes an offset commit value of versions 0-4.
-pub fn decode_offset_value(bytes: &[u8]) -> Result<StoredOffset, String> {
+pub fn decode_offset_value(bytes: &[u8]) -> Result<StoredOffset, RecordError> {
     let (mut r, version) = reader(bytes)?;
     if !(0..=4).contains(&version) {
-        return Err(format!("unknown offset commit value version {version}"));
+        return Err(RecordError::UnknownVersion {
+            record: "offset commit value",
+            version,
+        });
     }
     r.flexible = version >= 4;
     let offset = r.i64()?;
@@ -294,10 +343,13 @@ pub fn decode_offset_value(bytes: &[u8]) -> Result<StoredOffset, String> {
 }
 
 /// Decodes a group metadata value of versions 0-4.
-pub fn decode_group_value(bytes: &[u8]) -> Result<StoredGroup, String> {
+pub fn decode_group_value(bytes: &[u8]) -> Result<StoredGroup, RecordError> {
     let (mut r, version) = reader(bytes)?;
     if !(0..=4).contains(&version) {
-        return Err(format!("unknown group metadata value version {version}"));
+        return Err(RecordError::UnknownVersion {
+            record: "group metadata value",
+            version,
+        });
     }
     r.flexible = version >= 4;
     let protocol_type = r.string()?;
@@ -307,7 +359,7 @@ pub fn decode_group_value(bytes: &[u8]) -> Result<StoredGroup, String> {
     let current_state_timestamp = if version >= 2 { r.i64()? } else { -1 };
     let count = r.length(true)?;
     if count < 0 || count as usize > bytes.len() {
-        return Err(format!("member count {count}"));
+        return Err(RecordError::MemberCount(count));
     }
     let mut members = Vec::with_capacity(count as usize);
     for _ in 0..count {
@@ -412,9 +464,31 @@ mod tests {
 
     #[test]
     fn damaged_values_are_errors() {
-        assert!(decode_offset_value(&[0, 3, 1]).is_err());
-        assert!(decode_group_value(&[0, 3, 0, 8, b'c']).is_err());
-        assert!(decode_key(&[0, 1, 0x7f, 0x7f]).is_err());
+        assert!(matches!(
+            decode_offset_value(&[0, 3, 1]),
+            Err(RecordError::PastEnd {
+                size: 8,
+                position: 2
+            })
+        ));
+        assert!(matches!(
+            decode_group_value(&[0, 3, 0, 8, b'c']),
+            Err(RecordError::PastEnd {
+                size: 8,
+                position: 4
+            })
+        ));
+        assert!(matches!(
+            decode_key(&[0, 1, 0x7f, 0x7f]),
+            Err(RecordError::PastEnd { .. })
+        ));
+        assert!(matches!(
+            decode_offset_value(&[0, 9]),
+            Err(RecordError::UnknownVersion {
+                record: "offset commit value",
+                version: 9
+            })
+        ));
         assert!(matches!(decode_key(&[0, 9]), Ok(RecordKey::Other(9))));
     }
 

@@ -1,6 +1,7 @@
 //! The group coordinator's behaviour, request by request.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
+use josefine_storage::TopicPartition;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -609,7 +610,9 @@ async fn a_failed_write_answers_not_coordinator_and_changes_nothing() {
         "the group is back as it was"
     );
     assert!(matches!(
-        f.groups.delete_offsets("g", &[("t".to_string(), 1)]).await,
+        f.groups
+            .delete_offsets("g", &[TopicPartition::new("t", 1)])
+            .await,
         Err(ResponseError::NotCoordinator)
     ));
     assert_eq!(committed(&f, "g"), Some(5));

@@ -1,5 +1,6 @@
 //! The group coordinator's data: groups, and what its requests take and answer.
 
+use josefine_storage::TopicPartition;
 use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
@@ -30,14 +31,14 @@ pub struct Group {
     /// Membership, by protocol.
     pub kind: GroupKind,
     /// Committed offsets by (topic, partition).
-    pub offsets: BTreeMap<(String, i32), CommittedOffset>,
+    pub offsets: BTreeMap<TopicPartition, CommittedOffset>,
     /// Offsets committed in open transactions (TxnOffsetCommit), by producer id: applied by
     /// a COMMIT marker, dropped by an ABORT.
-    pub pending_transactional_offsets: HashMap<i64, BTreeMap<(String, i32), CommittedOffset>>,
+    pub pending_transactional_offsets: HashMap<i64, BTreeMap<TopicPartition, CommittedOffset>>,
     /// Offset commits ordered but not yet written, by (topic, partition): their count. A
     /// deletion writes tombstones for these too, so that a commit written before it does not
     /// come back at the next start.
-    pub(super) offsets_in_flight: BTreeMap<(String, i32), usize>,
+    pub(super) offsets_in_flight: BTreeMap<TopicPartition, usize>,
 }
 
 impl Group {
@@ -59,7 +60,7 @@ impl Group {
     /// Counts commits of `keys` ordered but not written yet.
     pub(super) fn begin_offset_writes<'a>(
         &mut self,
-        keys: impl Iterator<Item = &'a (String, i32)>,
+        keys: impl Iterator<Item = &'a TopicPartition>,
     ) {
         for key in keys {
             *self.offsets_in_flight.entry(key.clone()).or_default() += 1;
@@ -67,7 +68,7 @@ impl Group {
     }
 
     /// Forgets commits of `keys` whose write has completed (or failed).
-    pub(super) fn end_offset_writes<'a>(&mut self, keys: impl Iterator<Item = &'a (String, i32)>) {
+    pub(super) fn end_offset_writes<'a>(&mut self, keys: impl Iterator<Item = &'a TopicPartition>) {
         for key in keys {
             if let Some(count) = self.offsets_in_flight.get_mut(key) {
                 *count -= 1;
@@ -80,7 +81,7 @@ impl Group {
 
     /// Every partition with a committed offset or a commit being written: what a deletion
     /// must write tombstones for.
-    pub(super) fn offset_keys_written(&self) -> impl Iterator<Item = &(String, i32)> {
+    pub(super) fn offset_keys_written(&self) -> impl Iterator<Item = &TopicPartition> {
         let in_flight = self
             .offsets_in_flight
             .keys()
@@ -90,7 +91,7 @@ impl Group {
 
     /// Whether `topic`-`partition` has a committed offset or a commit being written.
     pub(super) fn has_offset_written(&self, topic: &str, partition: i32) -> bool {
-        let key = (topic.to_string(), partition);
+        let key = TopicPartition::new(topic, partition);
         self.offsets.contains_key(&key) || self.offsets_in_flight.contains_key(&key)
     }
 

@@ -28,6 +28,7 @@ pub mod records;
 
 mod requests;
 
+use josefine_storage::TopicPartition;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -63,7 +64,7 @@ pub struct TransactionMetadata {
     /// The state.
     pub state: TransactionState,
     /// Partitions of the open transaction, (topic, partition).
-    pub partitions: BTreeSet<(String, i32)>,
+    pub partitions: BTreeSet<TopicPartition>,
     /// Start of the open transaction, ms since the epoch; -1 when none.
     pub start_ms: i64,
     /// Last change, ms since the epoch.
@@ -215,7 +216,7 @@ impl TransactionCoordinator {
         &self,
         transactional_id: &str,
         producer: ProducerIdAndEpoch,
-        partitions: &[(String, i32)],
+        partitions: &[TopicPartition],
         fenced: ResponseError,
     ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
         let inner = self.lock();
@@ -252,7 +253,9 @@ impl TransactionCoordinator {
         }
         if txn.state != TransactionState::Ongoing
             || producer.producer_epoch != txn.producer_epoch
-            || !txn.partitions.contains(&(topic.to_string(), partition))
+            || !txn
+                .partitions
+                .contains(&TopicPartition::new(topic, partition))
         {
             return Err(ResponseError::InvalidTxnState);
         }
@@ -275,7 +278,7 @@ impl TransactionCoordinator {
         if txn.state != TransactionState::Ongoing
             || !txn
                 .partitions
-                .contains(&(OFFSETS_TOPIC.to_string(), offsets_partition))
+                .contains(&TopicPartition::new(OFFSETS_TOPIC, offsets_partition))
         {
             return Err(ResponseError::InvalidTxnState);
         }

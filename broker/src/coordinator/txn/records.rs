@@ -11,11 +11,12 @@
 //! (transaction-coordinator module); KIP-98.
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
+use josefine_storage::TopicPartition;
 use std::collections::BTreeSet;
 
 use bytes::BufMut;
 
-use crate::coordinator::group::records::{put_string, reader};
+use crate::coordinator::group::records::{put_string, reader, RecordError};
 
 /// Kafka's transaction states with their ids in the log (`TransactionState.id`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -88,7 +89,7 @@ pub struct StoredTransaction {
     /// The state.
     pub state: TransactionState,
     /// Partitions in the open transaction, (topic, partition).
-    pub partitions: BTreeSet<(String, i32)>,
+    pub partitions: BTreeSet<TopicPartition>,
     /// Last change, ms since the epoch.
     pub last_update_ms: i64,
     /// Start of the open transaction, ms since the epoch; -1 when none.
@@ -112,7 +113,7 @@ pub fn value(txn: &StoredTransaction) -> Vec<u8> {
     out.put_i32(txn.timeout_ms);
     out.put_i8(txn.state as i8);
     let mut by_topic: Vec<(&str, Vec<i32>)> = Vec::new();
-    for (topic, partition) in &txn.partitions {
+    for TopicPartition { topic, partition } in &txn.partitions {
         match by_topic.last_mut() {
             Some((t, partitions)) if t == topic => partitions.push(*partition),
             _ => by_topic.push((topic, vec![*partition])),
@@ -132,36 +133,41 @@ pub fn value(txn: &StoredTransaction) -> Vec<u8> {
 }
 
 /// Decodes a key: the transactional id. Errors describe the damage.
-pub fn decode_key(bytes: &[u8]) -> Result<String, String> {
+pub fn decode_key(bytes: &[u8]) -> Result<String, RecordError> {
     let (mut r, version) = reader(bytes)?;
     if version != 0 {
-        return Err(format!("unknown transaction log key version {version}"));
+        return Err(RecordError::UnknownVersion {
+            record: "transaction log key",
+            version,
+        });
     }
     r.string()
 }
 
 /// Decodes a value of version 0 or 1. Errors describe the damage.
-pub fn decode_value(bytes: &[u8]) -> Result<StoredTransaction, String> {
+pub fn decode_value(bytes: &[u8]) -> Result<StoredTransaction, RecordError> {
     let (mut r, version) = reader(bytes)?;
     if !(0..=1).contains(&version) {
-        return Err(format!("unknown transaction log value version {version}"));
+        return Err(RecordError::UnknownVersion {
+            record: "transaction log value",
+            version,
+        });
     }
     r.flexible = version >= 1;
     let producer_id = r.i64()?;
     let producer_epoch = r.i16()?;
     let timeout_ms = r.i32()?;
     let [state] = r.take(1)? else {
-        return Err("missing state".into());
+        return Err(RecordError::MissingState);
     };
-    let state = TransactionState::from_id(*state as i8)
-        .ok_or_else(|| format!("unknown transaction state {state}"))?;
+    let state = TransactionState::from_id(*state as i8).ok_or(RecordError::UnknownState(*state))?;
     let mut partitions = BTreeSet::new();
     let topics = r.length(true)?;
     for _ in 0..topics.max(0) {
         let topic = r.string()?;
         let count = r.length(true)?;
         for _ in 0..count.max(0) {
-            partitions.insert((topic.clone(), r.i32()?));
+            partitions.insert(TopicPartition::new(topic.clone(), r.i32()?));
         }
         r.tagged_fields()?;
     }
@@ -192,7 +198,10 @@ mod tests {
             producer_epoch in any::<i16>(),
             timeout_ms in any::<i32>(),
             state in 0usize..8,
-            partitions in proptest::collection::btree_set(("[a-z._-]{1,20}", 0i32..100), 0..10),
+            partitions in proptest::collection::btree_set(
+                ("[a-z._-]{1,20}", 0i32..100).prop_map(|(t, p)| TopicPartition::new(t, p)),
+                0..10,
+            ),
             last_update_ms in any::<i64>(),
             start_ms in any::<i64>(),
             id in "[a-zA-Z0-9._-]{1,40}",

@@ -2,6 +2,7 @@
 //! EndTxn, the abort of timed-out transactions, and the replay of `__transaction_state` at
 //! start-up with the completion of transactions a crash left prepared.
 
+use josefine_storage::TopicPartition;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
@@ -355,7 +356,7 @@ impl TransactionCoordinator {
         self: &Arc<Self>,
         transactional_id: &str,
         producer: ProducerIdAndEpoch,
-        partitions: &[(String, i32)],
+        partitions: &[TopicPartition],
         fenced: ResponseError,
     ) -> Result<(), ResponseError> {
         let (txn, busy) = {
@@ -464,7 +465,11 @@ impl TransactionCoordinator {
         let (producer_id, producer_epoch) = (txn.producer_id, txn.producer_epoch);
         let mut user_partitions = Vec::new();
         let mut offsets_partitions = Vec::new();
-        for (topic, index) in &txn.partitions {
+        for TopicPartition {
+            topic,
+            partition: index,
+        } in &txn.partitions
+        {
             if topic == OFFSETS_TOPIC {
                 offsets_partitions.push(*index);
             } else if let Some(partition) = self.topics.get(topic).and_then(|t| t.partition(*index))
