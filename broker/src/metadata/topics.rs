@@ -22,24 +22,44 @@ use uuid::Uuid;
 
 use crate::config::topic::{BrokerConfigLayers, TopicConfigError, TopicConfigs};
 
+/// Why a name cannot be a topic's, with Kafka's messages (INVALID_TOPIC_EXCEPTION).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TopicNameError {
+    /// The empty name.
+    #[error("Topic name is illegal, it can't be empty")]
+    Empty,
+    /// `.` or `..`.
+    #[error("Topic name cannot be \".\" or \"..\"")]
+    Dots,
+    /// More than 249 characters.
+    #[error("Topic name is illegal, it can't be longer than 249 characters, topic name: {0}")]
+    TooLong(String),
+    /// A character outside `[a-zA-Z0-9._-]`.
+    #[error("Topic name {0} is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'")]
+    IllegalCharacter(String),
+    /// Equal to an existing topic's name once `.` and `_` are treated alike.
+    #[error("Topic '{0}' collides with an existing topic: topics with a period ('.') or underscore ('_') could collide")]
+    Collides(String),
+}
+
 /// Kafka's rule for topic names: 1 to 249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
-pub fn validate_topic_name(name: &str) -> Result<(), String> {
+///
+/// Errors: the [`TopicNameError`] naming the rule broken.
+pub fn validate_topic_name(name: &str) -> Result<(), TopicNameError> {
     if name.is_empty() {
-        return Err("Topic name is illegal, it can't be empty".into());
+        return Err(TopicNameError::Empty);
     }
     if name == "." || name == ".." {
-        return Err("Topic name cannot be \".\" or \"..\"".into());
+        return Err(TopicNameError::Dots);
     }
     if name.len() > 249 {
-        return Err(format!(
-            "Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"
-        ));
+        return Err(TopicNameError::TooLong(name.to_string()));
     }
     if !name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-')
     {
-        return Err(format!("Topic name {name} is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"));
+        return Err(TopicNameError::IllegalCharacter(name.to_string()));
     }
     Ok(())
 }
@@ -154,8 +174,8 @@ impl Topic {
 #[derive(Debug, thiserror::Error)]
 pub enum TopicError {
     /// INVALID_TOPIC_EXCEPTION.
-    #[error("{0}")]
-    InvalidName(String),
+    #[error(transparent)]
+    InvalidName(#[from] TopicNameError),
     /// TOPIC_ALREADY_EXISTS.
     #[error("Topic '{0}' already exists.")]
     AlreadyExists(String),
@@ -580,9 +600,7 @@ impl TopicRegistry {
             .iter()
             .any(|t| t.name.replace('.', "_") == name.replace('.', "_"));
         if collides {
-            return Err(TopicError::InvalidName(format!(
-                "Topic '{name}' collides with an existing topic: topics with a period ('.') or underscore ('_') could collide"
-            )));
+            return Err(TopicNameError::Collides(name.to_string()).into());
         }
         let topic = Arc::new(Topic {
             name: name.to_string(),
@@ -723,5 +741,48 @@ impl TopicRegistry {
             }
         }
         ok
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_follow_kafkas_rule() {
+        assert!(validate_topic_name("orders.v2_eu-1").is_ok());
+        assert!(matches!(
+            validate_topic_name(""),
+            Err(TopicNameError::Empty)
+        ));
+        assert!(matches!(
+            validate_topic_name(".."),
+            Err(TopicNameError::Dots)
+        ));
+        assert!(matches!(
+            validate_topic_name(&"x".repeat(250)),
+            Err(TopicNameError::TooLong(_))
+        ));
+        assert!(matches!(
+            validate_topic_name("a b"),
+            Err(TopicNameError::IllegalCharacter(_))
+        ));
+        assert_eq!(
+            TopicNameError::IllegalCharacter("a b".into()).to_string(),
+            "Topic name a b is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+        );
+    }
+
+    #[test]
+    fn names_that_collide_on_dots_and_underscores_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let log_dir = Arc::new(josefine_storage::LogDir::open(dir.path()).unwrap());
+        let topics = TopicRegistry::open(log_dir, BTreeMap::new(), true).unwrap();
+        topics.create("a.b", 1, BTreeMap::new()).unwrap();
+        assert!(matches!(
+            topics.create("a_b", 1, BTreeMap::new()),
+            Err(TopicError::InvalidName(TopicNameError::Collides(_)))
+        ));
     }
 }
