@@ -17,7 +17,7 @@ use crate::error::ConnectionError;
 const FENCED: FencedSince = FencedSince(2);
 
 /// Adds the group's offsets partition to the transaction.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: AddOffsetsToTxnRequest,
 ) -> Result<AddOffsetsToTxnResponse, ConnectionError> {

@@ -102,7 +102,7 @@ async fn add(
 }
 
 /// Adds (or verifies) the partitions of each transaction.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: AddPartitionsToTxnRequest,
 ) -> Result<AddPartitionsToTxnResponse, ConnectionError> {

@@ -244,7 +244,7 @@ fn outcome(
 
 /// Replaces each resource's dynamic configs with the ones given (a null value is dropped);
 /// a resource named twice gets INVALID_REQUEST.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: AlterConfigsRequest,
 ) -> Result<AlterConfigsResponse, ConnectionError> {

@@ -23,7 +23,7 @@ fn valid_software_field(s: &str) -> bool {
 /// Answers with every API of the table and its version range. From v3 the client software
 /// name and version must match Kafka's pattern, else INVALID_REQUEST; valid ones are kept on
 /// the connection (KIP-511).
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: ApiVersionsRequest,
 ) -> Result<ApiVersionsResponse, ConnectionError> {
@@ -45,7 +45,7 @@ pub async fn handle(
 
 /// The KIP-511 answer to an ApiVersions request of a version above ours: v0, error
 /// UNSUPPORTED_VERSION, and only the ApiVersions range, so the client retries with it.
-pub fn unsupported_version(min: i16, max: i16) -> ApiVersionsResponse {
+pub(crate) fn unsupported_version(min: i16, max: i16) -> ApiVersionsResponse {
     ApiVersionsResponse::default()
         .with_error_code(ResponseError::UnsupportedVersion.code())
         .with_api_keys(vec![ApiVersion::default()

@@ -32,7 +32,7 @@ fn assignment(parts: Vec<(uuid::Uuid, String, Vec<i32>)>) -> Assignment {
 }
 
 /// One description per group id, or GROUP_ID_NOT_FOUND.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: ConsumerGroupDescribeRequest,
 ) -> Result<ConsumerGroupDescribeResponse, ConnectionError> {

@@ -15,7 +15,7 @@ use crate::error::optional_code;
 use crate::error::ConnectionError;
 
 /// Joins, leaves or advances the member; answers its epoch and, when due, its assignment.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: ConsumerGroupHeartbeatRequest,
 ) -> Result<ConsumerGroupHeartbeatResponse, ConnectionError> {

@@ -14,7 +14,7 @@ use crate::context::RequestContext;
 use crate::error::ConnectionError;
 
 /// Grows each topic to its requested count (or checks it, with `validate_only`).
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: CreatePartitionsRequest,
 ) -> Result<CreatePartitionsResponse, ConnectionError> {

@@ -171,7 +171,7 @@ fn describe_configs(configs: &TopicConfigs) -> Vec<CreatableTopicConfigs> {
 }
 
 /// Creates (or, with `validate_only`, checks) each topic.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: CreateTopicsRequest,
 ) -> Result<CreateTopicsResponse, ConnectionError> {

@@ -10,7 +10,7 @@ use crate::error::optional_code;
 use crate::error::ConnectionError;
 
 /// Deletes each group: GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP or INVALID_GROUP_ID per group.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: DeleteGroupsRequest,
 ) -> Result<DeleteGroupsResponse, ConnectionError> {

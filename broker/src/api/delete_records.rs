@@ -18,7 +18,7 @@ const HIGH_WATERMARK: i64 = -1;
 
 /// Deletes the records below each requested offset; answers each partition's new log start
 /// offset (`low_watermark`) or its error, then checkpoints the log start offsets.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: DeleteRecordsRequest,
 ) -> Result<DeleteRecordsResponse, ConnectionError> {

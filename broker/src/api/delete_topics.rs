@@ -15,7 +15,7 @@ use crate::error::ConnectionError;
 
 /// Deletes each named topic; UNKNOWN_TOPIC_OR_PARTITION / UNKNOWN_TOPIC_ID for missing ones,
 /// TOPIC_DELETION_DISABLED when `delete.topic.enable=false`.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: DeleteTopicsRequest,
 ) -> Result<DeleteTopicsResponse, ConnectionError> {

@@ -12,7 +12,7 @@ use crate::error::ConnectionError;
 
 /// Answers with this broker; a request for controller endpoints (v1, type 2) gets
 /// MISMATCHED_ENDPOINT_TYPE as from any Kafka broker.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: DescribeClusterRequest,
 ) -> Result<DescribeClusterResponse, ConnectionError> {

@@ -16,9 +16,9 @@ use crate::context::RequestContext;
 use crate::error::ConnectionError;
 
 /// Resource type of a topic.
-pub const RESOURCE_TOPIC: i8 = 2;
+pub(crate) const RESOURCE_TOPIC: i8 = 2;
 /// Resource type of a broker.
-pub const RESOURCE_BROKER: i8 = 4;
+pub(crate) const RESOURCE_BROKER: i8 = 4;
 
 /// Broker-only configs described for a broker resource: (key, Kafka's default, type).
 const BROKER_CONFIGS: &[(&str, &str, ConfigType)] = &[
@@ -187,7 +187,7 @@ fn broker_configs(
 
 /// Describes each resource; unknown topics get UNKNOWN_TOPIC_OR_PARTITION, another broker's
 /// id INVALID_REQUEST, other resource types INVALID_REQUEST.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: DescribeConfigsRequest,
 ) -> Result<DescribeConfigsResponse, ConnectionError> {

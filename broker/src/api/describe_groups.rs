@@ -16,7 +16,7 @@ use crate::error::optional_code;
 use crate::error::ConnectionError;
 
 /// One description per group asked for, in order.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: DescribeGroupsRequest,
 ) -> Result<DescribeGroupsResponse, ConnectionError> {

@@ -15,7 +15,7 @@ use crate::context::RequestContext;
 use crate::error::ConnectionError;
 
 /// Describes the producers of every partition asked for.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: DescribeProducersRequest,
 ) -> Result<DescribeProducersResponse, ConnectionError> {

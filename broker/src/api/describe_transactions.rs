@@ -17,7 +17,7 @@ use crate::context::RequestContext;
 use crate::error::ConnectionError;
 
 /// Describes each transactional id asked for.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: DescribeTransactionsRequest,
 ) -> Result<DescribeTransactionsResponse, ConnectionError> {

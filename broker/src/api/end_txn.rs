@@ -14,7 +14,7 @@ use crate::error::ConnectionError;
 const FENCED: FencedSince = FencedSince(2);
 
 /// Commits or aborts the producer's open transaction.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: EndTxnRequest,
 ) -> Result<EndTxnResponse, ConnectionError> {

@@ -146,7 +146,7 @@ fn read_all(
 }
 
 /// Answers a fetch, parking it until data arrives when it finds less than `min_bytes`.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: FetchRequest,
 ) -> Result<ZeroCopy<FetchResponse>, ConnectionError> {

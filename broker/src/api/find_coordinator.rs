@@ -19,7 +19,7 @@ const GROUP: i8 = 0;
 const TRANSACTION: i8 = 1;
 
 /// The coordinator of each key: this node, at the address of the listener asked.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: FindCoordinatorRequest,
 ) -> Result<FindCoordinatorResponse, ConnectionError> {

@@ -10,7 +10,7 @@ use crate::error::ConnectionError;
 
 /// NONE, REBALANCE_IN_PROGRESS, or the fencing error (UNKNOWN_MEMBER_ID,
 /// ILLEGAL_GENERATION, FENCED_INSTANCE_ID).
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: HeartbeatRequest,
 ) -> Result<HeartbeatResponse, ConnectionError> {

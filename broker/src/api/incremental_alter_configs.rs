@@ -109,7 +109,7 @@ fn apply(
 }
 
 /// Applies each resource's operations; a failing resource changes nothing.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: IncrementalAlterConfigsRequest,
 ) -> Result<IncrementalAlterConfigsResponse, ConnectionError> {

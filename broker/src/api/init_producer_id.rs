@@ -19,7 +19,7 @@ use crate::error::ConnectionError;
 const FENCED: FencedSince = FencedSince(4);
 
 /// Allocates or bumps a producer id (see the module docs).
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: InitProducerIdRequest,
 ) -> Result<InitProducerIdResponse, ConnectionError> {

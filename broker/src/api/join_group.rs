@@ -18,7 +18,7 @@ use crate::error::ConnectionError;
 
 /// Joins `request.group_id`; answers when the join phase completes (or at once on error, for
 /// a MEMBER_ID_REQUIRED first join, or when no rebalance is needed).
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: JoinGroupRequest,
 ) -> Result<JoinGroupResponse, ConnectionError> {

@@ -15,7 +15,7 @@ use crate::error::ConnectionError;
 
 /// Removes each member; per-member errors from version 3, the single member's error as the
 /// top-level error before.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: LeaveGroupRequest,
 ) -> Result<LeaveGroupResponse, ConnectionError> {

@@ -11,7 +11,7 @@ use crate::context::RequestContext;
 use crate::error::ConnectionError;
 
 /// The groups matching the request's filters.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: ListGroupsRequest,
 ) -> Result<ListGroupsResponse, ConnectionError> {

@@ -14,19 +14,19 @@ use crate::context::RequestContext;
 use crate::error::ConnectionError;
 
 /// Timestamp sentinel: the log end offset (or last stable offset under read_committed).
-pub const LATEST_TIMESTAMP: i64 = -1;
+pub(crate) const LATEST_TIMESTAMP: i64 = -1;
 /// Timestamp sentinel: the log start offset.
-pub const EARLIEST_TIMESTAMP: i64 = -2;
+pub(crate) const EARLIEST_TIMESTAMP: i64 = -2;
 /// Timestamp sentinel: the record with the largest timestamp (KIP-734).
-pub const MAX_TIMESTAMP: i64 = -3;
+pub(crate) const MAX_TIMESTAMP: i64 = -3;
 /// Timestamp sentinel: the first offset on local storage (KIP-405); the log start offset here.
-pub const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
+pub(crate) const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
 
 /// Isolation level read_committed (KIP-98): LATEST is the last stable offset.
 const READ_COMMITTED: i8 = 1;
 
 /// Looks each partition's offset up.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: ListOffsetsRequest,
 ) -> Result<ListOffsetsResponse, ConnectionError> {

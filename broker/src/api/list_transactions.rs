@@ -15,7 +15,7 @@ use crate::coordinator::txn::TransactionState;
 use crate::error::ConnectionError;
 
 /// Lists the transactional ids that pass every filter.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: ListTransactionsRequest,
 ) -> Result<ListTransactionsResponse, ConnectionError> {

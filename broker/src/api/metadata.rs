@@ -55,7 +55,7 @@ fn topic_error(name: Option<String>, id: Uuid, error: ResponseError) -> Metadata
 
 /// Answers with this broker and the requested topics (all of them for a null list, or an
 /// empty one in v0).
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: MetadataRequest,
 ) -> Result<MetadataResponse, ConnectionError> {

@@ -1,41 +1,41 @@
 //! One module per Kafka API, named after it in snake case. A handler turns a decoded request
 //! into its response; a failure for one partition or topic is an error code in the response.
 
-pub mod add_offsets_to_txn;
-pub mod add_partitions_to_txn;
-pub mod alter_configs;
-pub mod api_versions;
-pub mod consumer_group_describe;
-pub mod consumer_group_heartbeat;
-pub mod create_partitions;
-pub mod create_topics;
-pub mod delete_groups;
-pub mod delete_records;
-pub mod delete_topics;
-pub mod describe_cluster;
-pub mod describe_configs;
-pub mod describe_groups;
-pub mod describe_producers;
-pub mod describe_transactions;
-pub mod end_txn;
-pub mod fetch;
-pub mod find_coordinator;
-pub mod heartbeat;
-pub mod incremental_alter_configs;
-pub mod init_producer_id;
-pub mod join_group;
-pub mod leave_group;
-pub mod list_groups;
-pub mod list_offsets;
-pub mod list_transactions;
-pub mod metadata;
-pub mod offset_commit;
-pub mod offset_delete;
-pub mod offset_fetch;
-pub mod offset_for_leader_epoch;
-pub mod produce;
-pub mod sync_group;
-pub mod txn_offset_commit;
+pub(crate) mod add_offsets_to_txn;
+pub(crate) mod add_partitions_to_txn;
+pub(crate) mod alter_configs;
+pub(crate) mod api_versions;
+pub(crate) mod consumer_group_describe;
+pub(crate) mod consumer_group_heartbeat;
+pub(crate) mod create_partitions;
+pub(crate) mod create_topics;
+pub(crate) mod delete_groups;
+pub(crate) mod delete_records;
+pub(crate) mod delete_topics;
+pub(crate) mod describe_cluster;
+pub(crate) mod describe_configs;
+pub(crate) mod describe_groups;
+pub(crate) mod describe_producers;
+pub(crate) mod describe_transactions;
+pub(crate) mod end_txn;
+pub(crate) mod fetch;
+pub(crate) mod find_coordinator;
+pub(crate) mod heartbeat;
+pub(crate) mod incremental_alter_configs;
+pub(crate) mod init_producer_id;
+pub(crate) mod join_group;
+pub(crate) mod leave_group;
+pub(crate) mod list_groups;
+pub(crate) mod list_offsets;
+pub(crate) mod list_transactions;
+pub(crate) mod metadata;
+pub(crate) mod offset_commit;
+pub(crate) mod offset_delete;
+pub(crate) mod offset_fetch;
+pub(crate) mod offset_for_leader_epoch;
+pub(crate) mod produce;
+pub(crate) mod sync_group;
+pub(crate) mod txn_offset_commit;
 
 use kafka_protocol::protocol::StrBytes;
 
@@ -43,11 +43,11 @@ use kafka_protocol::protocol::StrBytes;
 /// them: Fetch's record batches go from the segment mapping to the socket as they are (see
 /// `protocol::fetch_response`).
 #[derive(Debug)]
-pub struct ZeroCopy<T>(pub T);
+pub(crate) struct ZeroCopy<T>(pub T);
 
 /// A response that is sent only when the client waits for one: Produce with acks=0 gets none.
 #[derive(Debug)]
-pub enum MaybeResponse<T> {
+pub(crate) enum MaybeResponse<T> {
     /// Send this response.
     Send(T),
     /// Send nothing.

@@ -18,7 +18,7 @@ use crate::error::optional_code;
 use crate::error::ConnectionError;
 
 /// Commits every offset of the request; one error code per partition.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: OffsetCommitRequest,
 ) -> Result<OffsetCommitResponse, ConnectionError> {

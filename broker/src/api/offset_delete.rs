@@ -14,7 +14,7 @@ use crate::error::ConnectionError;
 
 /// Deletes the offsets named; GROUP_SUBSCRIBED_TO_TOPIC for topics the group's members
 /// consume, or a group-level error.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: OffsetDeleteRequest,
 ) -> Result<OffsetDeleteResponse, ConnectionError> {

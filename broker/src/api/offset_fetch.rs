@@ -64,7 +64,7 @@ fn topics<T, P>(
 }
 
 /// The committed offsets of the group (v1-7) or groups (v8+) asked for.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: OffsetFetchRequest,
 ) -> Result<OffsetFetchResponse, ConnectionError> {

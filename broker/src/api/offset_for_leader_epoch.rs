@@ -22,7 +22,7 @@ const LEADER_EPOCH: i32 = 0;
 /// Answers each partition's end offset for the requested epoch; a current leader epoch
 /// newer than ours gets UNKNOWN_LEADER_EPOCH (none is older: ours is the first, 0; -1 asks
 /// for no check).
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: OffsetForLeaderEpochRequest,
 ) -> Result<OffsetForLeaderEpochResponse, ConnectionError> {

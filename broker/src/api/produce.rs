@@ -145,7 +145,7 @@ async fn append(
 ///
 /// Errors: with acks=0 a failed partition closes the connection, as Kafka does, since the
 /// client would otherwise never learn of it.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: ProduceRequest,
 ) -> Result<MaybeResponse<ProduceResponse>, ConnectionError> {

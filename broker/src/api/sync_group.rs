@@ -13,7 +13,7 @@ use crate::error::optional_code;
 use crate::error::ConnectionError;
 
 /// Syncs `request.group_id`; followers wait for the leader's assignment.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: SyncGroupRequest,
 ) -> Result<SyncGroupResponse, ConnectionError> {

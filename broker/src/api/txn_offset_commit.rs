@@ -24,7 +24,7 @@ use crate::error::ConnectionError;
 const FENCED: FencedSince = FencedSince(3);
 
 /// Commits the offsets in the producer's transaction; one error code per partition.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: TxnOffsetCommitRequest,
 ) -> Result<TxnOffsetCommitResponse, ConnectionError> {

@@ -81,9 +81,9 @@ pub struct FetchSessionCache {
 }
 
 /// Session epoch that opens a session.
-pub const INITIAL_EPOCH: i32 = 0;
+pub(crate) const INITIAL_EPOCH: i32 = 0;
 /// Session epoch that fetches without (or closes) a session.
-pub const FINAL_EPOCH: i32 = -1;
+pub(crate) const FINAL_EPOCH: i32 = -1;
 
 impl FetchSessionCache {
     /// A cache of at most `slots` sessions.

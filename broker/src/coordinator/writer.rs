@@ -64,7 +64,7 @@ pub(crate) enum WriteOp {
 
 /// Why a coordinator's write failed.
 #[derive(Debug, thiserror::Error)]
-pub enum WriteError {
+pub(crate) enum WriteError {
     /// The internal topic does not exist and cannot be created.
     #[error("cannot create {topic}: {source}")]
     Topic {
@@ -107,7 +107,7 @@ impl WriteError {
     /// INVALID_PRODUCER_EPOCH when a transactional batch's producer is fenced, and
     /// NOT_COORDINATOR for any other failed write (the client looks the coordinator up again
     /// and retries).
-    pub fn response_error(&self) -> ResponseError {
+    pub(crate) fn response_error(&self) -> ResponseError {
         match self {
             Self::Topic { .. } | Self::NoPartition { .. } => ResponseError::CoordinatorNotAvailable,
             Self::Storage {

@@ -2,4 +2,4 @@
 //! dynamic configs as the registry persists them. The config definitions live in
 //! [`crate::config::topic`].
 
-pub mod topics;
+pub(crate) mod topics;

@@ -45,7 +45,7 @@ pub enum TopicNameError {
 /// Kafka's rule for topic names: 1 to 249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
 ///
 /// Errors: the [`TopicNameError`] naming the rule broken.
-pub fn validate_topic_name(name: &str) -> Result<(), TopicNameError> {
+pub(crate) fn validate_topic_name(name: &str) -> Result<(), TopicNameError> {
     if name.is_empty() {
         return Err(TopicNameError::Empty);
     }
@@ -64,9 +64,9 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicNameError> {
     Ok(())
 }
 
-pub use josefine_storage::{random_uuid, uuid_to_kafka_string};
+pub(crate) use josefine_storage::{random_uuid, uuid_to_kafka_string};
 
-pub use josefine_storage::LogEvent;
+pub(crate) use josefine_storage::LogEvent;
 
 /// One partition of a topic: its index and its log. Appends wake the fetches parked on the
 /// log ([`PartitionLog::register_waiter`]).

@@ -24,7 +24,7 @@ use crate::state::BrokerState;
 ///
 /// `stream` is any byte stream: a TCP socket today, a TLS stream over one when listeners
 /// encrypt. Requests run as the listener's principal (`User:ANONYMOUS` on PLAINTEXT).
-pub async fn serve<S>(
+pub(crate) async fn serve<S>(
     state: Arc<BrokerState>,
     listener: usize,
     stream: S,
@@ -91,7 +91,7 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Reads length-prefixed frames into one growing buffer, handing each frame out as a `Bytes`
 /// view of it: a request's record batches are never copied on their way to the log.
 #[derive(Debug)]
-pub struct FrameReader<R> {
+pub(crate) struct FrameReader<R> {
     reader: R,
     buf: BytesMut,
     max: usize,
@@ -99,7 +99,7 @@ pub struct FrameReader<R> {
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// Frames from `reader`, each at most `max` bytes (`socket.request.max.bytes`).
-    pub fn new(reader: R, max: usize) -> Self {
+    pub(crate) fn new(reader: R, max: usize) -> Self {
         FrameReader {
             reader,
             buf: BytesMut::new(),
@@ -111,7 +111,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     ///
     /// Errors: `FrameTooLarge` for a negative size or one above `max`, checked before the
     /// body's memory is reserved; `Io` for a stream that ends inside a frame.
-    pub async fn next_frame(&mut self) -> Result<Option<Bytes>, ConnectionError> {
+    pub(crate) async fn next_frame(&mut self) -> Result<Option<Bytes>, ConnectionError> {
         loop {
             let mut wanted = READ_CHUNK;
             if let Some(prefix) = self.buf.get(..4) {

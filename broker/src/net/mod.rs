@@ -1,3 +1,3 @@
 //! The network layer: connections, generic over the byte stream so that a TLS stream drops in.
 
-pub mod connection;
+pub(crate) mod connection;

@@ -12,7 +12,7 @@
 //!
 //! A failure for one partition, topic or group is an error code in the response; `Err` means
 //! the connection cannot go on. The response goes through [`ResponseBody`]: kafka-protocol's
-//! encoder for every response, our own zero-copy encoder for Fetch ([`api::ZeroCopy`]).
+//! encoder for every response, our own zero-copy encoder for Fetch (`api::ZeroCopy`).
 //!
 //! The version ranges are Apache Kafka 3.7's: older librdkafka releases enable a feature only
 //! when the advertised range reaches back to the version they test for.
@@ -50,7 +50,7 @@ pub enum Authorization {
     /// a refusal is answered with CLUSTER_AUTHORIZATION_FAILED.
     Cluster(Operation),
     /// Per resource: the handler authorizes each topic, group or transactional id with
-    /// [`RequestContext::authorize`] and answers refusals per resource.
+    /// `RequestContext::authorize` and answers refusals per resource.
     PerResource,
 }
 
@@ -66,7 +66,7 @@ pub struct ApiRow {
     /// How requests of this API are authorized.
     pub authorization: Authorization,
     /// The request schema whose length prefixes and array counts are checked against the
-    /// bytes left before the body is decoded ([`request_bounds`]).
+    /// bytes left before the body is decoded (`request_bounds`).
     pub bounds: Schema,
 }
 
@@ -418,7 +418,7 @@ async fn respond(
     ctx: &RequestContext<'_>,
     body: Option<RequestBody>,
 ) -> Result<Option<ResponseFrame>, ConnectionError> {
-    tracing::debug!("request");
+    tracing::debug!(principal = %ctx.principal(), "request");
     let mut out = BodyBuilder::new();
     let Some(body) = body else {
         // KIP-511: a v0 answer naming our ApiVersions range, so the client retries with it.

@@ -1,8 +1,8 @@
 //! The protocol layer: the API table ([`apis`]) that decodes, bounds-checks and dispatches every
-//! request, the request bounds ([`request_bounds`]), and the zero-copy Fetch response encoder
+//! request, the request bounds (`request_bounds`), and the zero-copy Fetch response encoder
 //! ([`fetch_response`]).
 
 pub mod apis;
 pub mod fetch_response;
 pub mod frame;
-pub mod request_bounds;
+pub(crate) mod request_bounds;

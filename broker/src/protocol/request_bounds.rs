@@ -49,10 +49,11 @@ const INT32_ARRAY: Type = Type::Int32Array;
 const STRING_ARRAY: Type = Type::StringArray;
 
 /// The ApiVersions request schema.
-pub const API_VERSIONS: Schema = Schema(&[Field(Type::Str, 3, ALL), Field(Type::Str, 3, ALL)]);
+pub(crate) const API_VERSIONS: Schema =
+    Schema(&[Field(Type::Str, 3, ALL), Field(Type::Str, 3, ALL)]);
 
 /// The Metadata request schema.
-pub const METADATA: Schema = Schema(&[
+pub(crate) const METADATA: Schema = Schema(&[
     Field(
         Type::Array(&[Field(UUID, 10, ALL), Field(Type::Str, 0, ALL)]),
         0,
@@ -64,7 +65,7 @@ pub const METADATA: Schema = Schema(&[
 ]);
 
 /// The Produce request schema.
-pub const PRODUCE: Schema = Schema(&[
+pub(crate) const PRODUCE: Schema = Schema(&[
     Field(Type::Str, 3, ALL),
     Field(I16, 0, ALL),
     Field(I32, 0, ALL),
@@ -84,7 +85,7 @@ pub const PRODUCE: Schema = Schema(&[
 ]);
 
 /// The Fetch request schema.
-pub const FETCH: Schema = Schema(&[
+pub(crate) const FETCH: Schema = Schema(&[
     Field(I32, 0, 14),
     Field(I32, 0, ALL),
     Field(I32, 0, ALL),
@@ -125,7 +126,7 @@ pub const FETCH: Schema = Schema(&[
 ]);
 
 /// The ListOffsets request schema.
-pub const LIST_OFFSETS: Schema = Schema(&[
+pub(crate) const LIST_OFFSETS: Schema = Schema(&[
     Field(I32, 0, ALL),
     Field(I8, 2, ALL),
     Field(
@@ -149,7 +150,7 @@ pub const LIST_OFFSETS: Schema = Schema(&[
 ]);
 
 /// The CreateTopics request schema.
-pub const CREATE_TOPICS: Schema = Schema(&[
+pub(crate) const CREATE_TOPICS: Schema = Schema(&[
     Field(
         Type::Array(&[
             Field(Type::Str, 0, ALL),
@@ -174,7 +175,7 @@ pub const CREATE_TOPICS: Schema = Schema(&[
 ]);
 
 /// The DeleteTopics request schema.
-pub const DELETE_TOPICS: Schema = Schema(&[
+pub(crate) const DELETE_TOPICS: Schema = Schema(&[
     Field(
         Type::Array(&[Field(Type::Str, 6, ALL), Field(UUID, 6, ALL)]),
         6,
@@ -185,7 +186,7 @@ pub const DELETE_TOPICS: Schema = Schema(&[
 ]);
 
 /// The CreatePartitions request schema.
-pub const CREATE_PARTITIONS: Schema = Schema(&[
+pub(crate) const CREATE_PARTITIONS: Schema = Schema(&[
     Field(
         Type::Array(&[
             Field(Type::Str, 0, ALL),
@@ -200,7 +201,7 @@ pub const CREATE_PARTITIONS: Schema = Schema(&[
 ]);
 
 /// The DescribeConfigs request schema.
-pub const DESCRIBE_CONFIGS: Schema = Schema(&[
+pub(crate) const DESCRIBE_CONFIGS: Schema = Schema(&[
     Field(
         Type::Array(&[
             Field(I8, 0, ALL),
@@ -215,7 +216,7 @@ pub const DESCRIBE_CONFIGS: Schema = Schema(&[
 ]);
 
 /// The DeleteRecords request schema.
-pub const DELETE_RECORDS: Schema = Schema(&[
+pub(crate) const DELETE_RECORDS: Schema = Schema(&[
     Field(
         Type::Array(&[
             Field(Type::Str, 0, ALL),
@@ -232,7 +233,7 @@ pub const DELETE_RECORDS: Schema = Schema(&[
 ]);
 
 /// The OffsetForLeaderEpoch request schema.
-pub const OFFSET_FOR_LEADER_EPOCH: Schema = Schema(&[
+pub(crate) const OFFSET_FOR_LEADER_EPOCH: Schema = Schema(&[
     Field(I32, 3, ALL),
     Field(
         Type::Array(&[
@@ -249,7 +250,7 @@ pub const OFFSET_FOR_LEADER_EPOCH: Schema = Schema(&[
 ]);
 
 /// The AlterConfigs request schema.
-pub const ALTER_CONFIGS: Schema = Schema(&[
+pub(crate) const ALTER_CONFIGS: Schema = Schema(&[
     Field(
         Type::Array(&[
             Field(I8, 0, ALL),
@@ -267,7 +268,7 @@ pub const ALTER_CONFIGS: Schema = Schema(&[
 ]);
 
 /// The IncrementalAlterConfigs request schema.
-pub const INCREMENTAL_ALTER_CONFIGS: Schema = Schema(&[
+pub(crate) const INCREMENTAL_ALTER_CONFIGS: Schema = Schema(&[
     Field(
         Type::Array(&[
             Field(I8, 0, ALL),
@@ -289,11 +290,11 @@ pub const INCREMENTAL_ALTER_CONFIGS: Schema = Schema(&[
 ]);
 
 /// The DescribeCluster request schema.
-pub const DESCRIBE_CLUSTER: Schema =
+pub(crate) const DESCRIBE_CLUSTER: Schema =
     Schema(&[Field(BOOL, 0, ALL), Field(I8, 1, ALL), Field(BOOL, 2, ALL)]);
 
 /// The InitProducerId request schema.
-pub const INIT_PRODUCER_ID: Schema = Schema(&[
+pub(crate) const INIT_PRODUCER_ID: Schema = Schema(&[
     Field(Type::Str, 0, ALL),
     Field(I32, 0, ALL),
     Field(I64, 3, ALL),
@@ -303,14 +304,14 @@ pub const INIT_PRODUCER_ID: Schema = Schema(&[
 ]);
 
 /// The FindCoordinator request schema.
-pub const FIND_COORDINATOR: Schema = Schema(&[
+pub(crate) const FIND_COORDINATOR: Schema = Schema(&[
     Field(Type::Str, 0, 3),
     Field(I8, 1, ALL),
     Field(STRING_ARRAY, 4, ALL),
 ]);
 
 /// The JoinGroup request schema.
-pub const JOIN_GROUP: Schema = Schema(&[
+pub(crate) const JOIN_GROUP: Schema = Schema(&[
     Field(Type::Str, 0, ALL),
     Field(I32, 0, ALL),
     Field(I32, 1, ALL),
@@ -326,7 +327,7 @@ pub const JOIN_GROUP: Schema = Schema(&[
 ]);
 
 /// The SyncGroup request schema.
-pub const SYNC_GROUP: Schema = Schema(&[
+pub(crate) const SYNC_GROUP: Schema = Schema(&[
     Field(Type::Str, 0, ALL),
     Field(I32, 0, ALL),
     Field(Type::Str, 0, ALL),
@@ -341,7 +342,7 @@ pub const SYNC_GROUP: Schema = Schema(&[
 ]);
 
 /// The Heartbeat request schema.
-pub const HEARTBEAT: Schema = Schema(&[
+pub(crate) const HEARTBEAT: Schema = Schema(&[
     Field(Type::Str, 0, ALL),
     Field(I32, 0, ALL),
     Field(Type::Str, 0, ALL),
@@ -349,7 +350,7 @@ pub const HEARTBEAT: Schema = Schema(&[
 ]);
 
 /// The LeaveGroup request schema.
-pub const LEAVE_GROUP: Schema = Schema(&[
+pub(crate) const LEAVE_GROUP: Schema = Schema(&[
     Field(Type::Str, 0, ALL),
     Field(Type::Str, 0, 2),
     Field(
@@ -364,7 +365,7 @@ pub const LEAVE_GROUP: Schema = Schema(&[
 ]);
 
 /// The OffsetCommit request schema.
-pub const OFFSET_COMMIT: Schema = Schema(&[
+pub(crate) const OFFSET_COMMIT: Schema = Schema(&[
     Field(Type::Str, 0, ALL),
     Field(I32, 1, ALL),
     Field(Type::Str, 1, ALL),
@@ -390,7 +391,7 @@ pub const OFFSET_COMMIT: Schema = Schema(&[
 ]);
 
 /// The OffsetFetch request schema.
-pub const OFFSET_FETCH: Schema = Schema(&[
+pub(crate) const OFFSET_FETCH: Schema = Schema(&[
     Field(Type::Str, 0, 7),
     Field(
         Type::Array(&[Field(Type::Str, 0, 7), Field(INT32_ARRAY, 0, 7)]),
@@ -415,16 +416,18 @@ pub const OFFSET_FETCH: Schema = Schema(&[
 ]);
 
 /// The DescribeGroups request schema.
-pub const DESCRIBE_GROUPS: Schema = Schema(&[Field(STRING_ARRAY, 0, ALL), Field(BOOL, 3, ALL)]);
+pub(crate) const DESCRIBE_GROUPS: Schema =
+    Schema(&[Field(STRING_ARRAY, 0, ALL), Field(BOOL, 3, ALL)]);
 
 /// The ListGroups request schema.
-pub const LIST_GROUPS: Schema = Schema(&[Field(STRING_ARRAY, 4, ALL), Field(STRING_ARRAY, 5, ALL)]);
+pub(crate) const LIST_GROUPS: Schema =
+    Schema(&[Field(STRING_ARRAY, 4, ALL), Field(STRING_ARRAY, 5, ALL)]);
 
 /// The DeleteGroups request schema.
-pub const DELETE_GROUPS: Schema = Schema(&[Field(STRING_ARRAY, 0, ALL)]);
+pub(crate) const DELETE_GROUPS: Schema = Schema(&[Field(STRING_ARRAY, 0, ALL)]);
 
 /// The OffsetDelete request schema.
-pub const OFFSET_DELETE: Schema = Schema(&[
+pub(crate) const OFFSET_DELETE: Schema = Schema(&[
     Field(Type::Str, 0, ALL),
     Field(
         Type::Array(&[
@@ -437,7 +440,7 @@ pub const OFFSET_DELETE: Schema = Schema(&[
 ]);
 
 /// The ConsumerGroupHeartbeat request schema.
-pub const CONSUMER_GROUP_HEARTBEAT: Schema = Schema(&[
+pub(crate) const CONSUMER_GROUP_HEARTBEAT: Schema = Schema(&[
     Field(Type::Str, 0, ALL),
     Field(Type::Str, 0, ALL),
     Field(I32, 0, ALL),
@@ -455,13 +458,13 @@ pub const CONSUMER_GROUP_HEARTBEAT: Schema = Schema(&[
 ]);
 
 /// The ConsumerGroupDescribe request schema.
-pub const CONSUMER_GROUP_DESCRIBE: Schema =
+pub(crate) const CONSUMER_GROUP_DESCRIBE: Schema =
     Schema(&[Field(STRING_ARRAY, 0, ALL), Field(BOOL, 0, ALL)]);
 
 const TXN_TOPICS: Type = Type::Array(&[Field(Type::Str, 0, ALL), Field(INT32_ARRAY, 0, ALL)]);
 
 /// The AddPartitionsToTxn request schema.
-pub const ADD_PARTITIONS_TO_TXN: Schema = Schema(&[
+pub(crate) const ADD_PARTITIONS_TO_TXN: Schema = Schema(&[
     Field(
         Type::Array(&[
             Field(Type::Str, 4, ALL),
@@ -480,7 +483,7 @@ pub const ADD_PARTITIONS_TO_TXN: Schema = Schema(&[
 ]);
 
 /// The AddOffsetsToTxn request schema.
-pub const ADD_OFFSETS_TO_TXN: Schema = Schema(&[
+pub(crate) const ADD_OFFSETS_TO_TXN: Schema = Schema(&[
     Field(Type::Str, 0, ALL),
     Field(I64, 0, ALL),
     Field(I16, 0, ALL),
@@ -488,7 +491,7 @@ pub const ADD_OFFSETS_TO_TXN: Schema = Schema(&[
 ]);
 
 /// The EndTxn request schema.
-pub const END_TXN: Schema = Schema(&[
+pub(crate) const END_TXN: Schema = Schema(&[
     Field(Type::Str, 0, ALL),
     Field(I64, 0, ALL),
     Field(I16, 0, ALL),
@@ -496,7 +499,7 @@ pub const END_TXN: Schema = Schema(&[
 ]);
 
 /// The TxnOffsetCommit request schema.
-pub const TXN_OFFSET_COMMIT: Schema = Schema(&[
+pub(crate) const TXN_OFFSET_COMMIT: Schema = Schema(&[
     Field(Type::Str, 0, ALL),
     Field(Type::Str, 0, ALL),
     Field(I64, 0, ALL),
@@ -524,13 +527,13 @@ pub const TXN_OFFSET_COMMIT: Schema = Schema(&[
 ]);
 
 /// The DescribeProducers request schema.
-pub const DESCRIBE_PRODUCERS: Schema = Schema(&[Field(TXN_TOPICS, 0, ALL)]);
+pub(crate) const DESCRIBE_PRODUCERS: Schema = Schema(&[Field(TXN_TOPICS, 0, ALL)]);
 
 /// The DescribeTransactions request schema.
-pub const DESCRIBE_TRANSACTIONS: Schema = Schema(&[Field(STRING_ARRAY, 0, ALL)]);
+pub(crate) const DESCRIBE_TRANSACTIONS: Schema = Schema(&[Field(STRING_ARRAY, 0, ALL)]);
 
 /// The ListTransactions request schema.
-pub const LIST_TRANSACTIONS: Schema = Schema(&[
+pub(crate) const LIST_TRANSACTIONS: Schema = Schema(&[
     Field(STRING_ARRAY, 0, ALL),
     Field(Type::Int64Array, 0, ALL),
     Field(I64, 1, ALL),
@@ -538,7 +541,7 @@ pub const LIST_TRANSACTIONS: Schema = Schema(&[
 
 /// Why a request body cannot be what its lengths and counts claim.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BoundsError {
+pub(crate) enum BoundsError {
     /// A field runs past the end of the body.
     #[error("{what} of {size} bytes at position {position} runs past the {body} byte body")]
     PastEnd {
@@ -729,7 +732,12 @@ impl Cursor<'_> {
 /// uses compact types and tagged fields (request header v2).
 ///
 /// Errors: the first length or count that cannot fit, with its position.
-pub fn check(schema: Schema, version: i16, flexible: bool, body: &[u8]) -> Result<(), BoundsError> {
+pub(crate) fn check(
+    schema: Schema,
+    version: i16,
+    flexible: bool,
+    body: &[u8],
+) -> Result<(), BoundsError> {
     let fields = schema.0;
     let mut cursor = Cursor {
         bytes: body,

@@ -14,11 +14,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use uuid::Uuid;
 
 /// Partitions by topic id.
-pub type Assignment = BTreeMap<Uuid, BTreeSet<i32>>;
+pub(crate) type Assignment = BTreeMap<Uuid, BTreeSet<i32>>;
 
 /// What an assignor knows of one member.
 #[derive(Debug)]
-pub struct MemberSpec<'a> {
+pub(crate) struct MemberSpec<'a> {
     /// Member id.
     pub member_id: &'a str,
     /// Ids of the topics it subscribes to (that exist).
@@ -30,7 +30,7 @@ pub struct MemberSpec<'a> {
 /// Assigns the partitions of `topics` (id -> partition count) to `members` with the
 /// assignor `name` (`uniform` unless `range`). Every partition of a subscribed topic goes to
 /// exactly one subscriber.
-pub fn assign(
+pub(crate) fn assign(
     name: &str,
     members: &[MemberSpec<'_>],
     topics: &BTreeMap<Uuid, i32>,

@@ -30,7 +30,7 @@ use crate::clock::Clock;
 
 /// The classic group states, as Kafka names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClassicState {
+pub(crate) enum ClassicState {
     /// No members (offsets may be committed).
     Empty,
     /// Waiting for members to (re)join.
@@ -45,7 +45,7 @@ pub enum ClassicState {
 
 impl ClassicState {
     /// The name ListGroups and DescribeGroups report.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Empty => "Empty",
             Self::PreparingRebalance => "PreparingRebalance",
@@ -171,7 +171,7 @@ impl SyncResult {
 
 /// A leader's assignment, to be stored before the members receive it.
 #[derive(Debug)]
-pub struct AssignmentToStore {
+pub(crate) struct AssignmentToStore {
     /// The generation it assigns.
     pub generation_id: i32,
     /// Each member's assignment, by member id.
@@ -182,7 +182,7 @@ pub struct AssignmentToStore {
 
 /// One member of a classic group.
 #[derive(Debug)]
-pub struct ClassicMember {
+pub(crate) struct ClassicMember {
     /// Member id.
     pub member_id: String,
     /// Static member id.
@@ -221,7 +221,7 @@ impl ClassicMember {
 
 /// A classic group's membership and rebalance state.
 #[derive(Debug)]
-pub struct ClassicGroup {
+pub(crate) struct ClassicGroup {
     /// The group id.
     pub id: String,
     /// State.
@@ -251,7 +251,7 @@ pub struct ClassicGroup {
 
 impl ClassicGroup {
     /// An empty group of generation 0, reading its state timestamps from `clock`.
-    pub fn new(id: &str, clock: Clock) -> Self {
+    pub(crate) fn new(id: &str, clock: Clock) -> Self {
         Self {
             id: id.to_string(),
             state: ClassicState::Empty,
@@ -271,7 +271,7 @@ impl ClassicGroup {
 
     /// The group as stored in `__consumer_offsets`: Stable with its members (who must
     /// heartbeat within their session timeout from `clock.now()`), or Empty.
-    pub fn restore(id: &str, stored: StoredGroup, clock: Clock) -> Self {
+    pub(crate) fn restore(id: &str, stored: StoredGroup, clock: Clock) -> Self {
         let now = clock.now();
         let mut group = Self::new(id, clock);
         group.generation_id = stored.generation;
@@ -626,7 +626,7 @@ impl ClassicGroup {
 
     /// JoinGroup. Returns the answer (now, or when the join phase completes) and the records
     /// to store.
-    pub fn join(
+    pub(crate) fn join(
         &mut self,
         request: JoinRequest,
         now: Instant,
@@ -800,7 +800,7 @@ impl ClassicGroup {
     /// SyncGroup: followers wait for the leader's assignment. The leader's sync returns the
     /// assignment to store; once it is stored, [`ClassicGroup::assignment_stored`] hands each
     /// member its own and makes the group Stable (Kafka's `doSyncGroup`).
-    pub fn sync(
+    pub(crate) fn sync(
         &mut self,
         request: SyncRequest,
         now: Instant,
@@ -893,7 +893,7 @@ impl ClassicGroup {
     /// assignment and the group is Stable, or they get the error and the group rebalances
     /// again (Kafka's `setAndPropagateAssignment` / `resetAndPropagateAssignmentError`).
     /// A group that moved on meanwhile ignores it.
-    pub fn assignment_stored(
+    pub(crate) fn assignment_stored(
         &mut self,
         assignment: AssignmentToStore,
         stored: Result<(), ResponseError>,
@@ -934,7 +934,7 @@ impl ClassicGroup {
 
     /// Heartbeat: NONE while Stable or CompletingRebalance, REBALANCE_IN_PROGRESS while
     /// members must rejoin, else the fencing error.
-    pub fn heartbeat(
+    pub(crate) fn heartbeat(
         &mut self,
         member_id: &str,
         instance: Option<&str>,
@@ -964,7 +964,7 @@ impl ClassicGroup {
 
     /// One member of a LeaveGroup: found by member id, or by instance id when the member id
     /// is empty (KIP-345 admin removal).
-    pub fn leave(
+    pub(crate) fn leave(
         &mut self,
         member_id: &str,
         instance: Option<&str>,
@@ -1028,7 +1028,11 @@ impl ClassicGroup {
     /// Serves the group's deadlines as of `now`: the end of the join phase, members whose
     /// session expired, pending members that never rejoined. Returns the records to store and
     /// the next deadline.
-    pub fn expire(&mut self, now: Instant, config: &GroupConfig) -> (Records, Option<Instant>) {
+    pub(crate) fn expire(
+        &mut self,
+        now: Instant,
+        config: &GroupConfig,
+    ) -> (Records, Option<Instant>) {
         let mut records = Vec::new();
         self.pending_members.retain(|_, deadline| *deadline > now);
         let expired: Vec<String> = self
@@ -1055,7 +1059,7 @@ impl ClassicGroup {
     /// Offset commits of the classic protocol, validated as Kafka's ClassicGroup does: a
     /// commit without generation (-1) is for an empty group only; otherwise the member and
     /// generation must match, and not while members are rejoining.
-    pub fn validate_offset_commit(
+    pub(crate) fn validate_offset_commit(
         &mut self,
         identity: &CommitIdentity,
         now: Instant,
@@ -1087,7 +1091,7 @@ impl ClassicGroup {
 
     /// The topics the members subscribe to, from their `consumer` protocol metadata; `None`
     /// when the group does not use the consumer protocol type (its topics are unknown).
-    pub fn subscribed_topics(&self) -> Option<BTreeSet<String>> {
+    pub(crate) fn subscribed_topics(&self) -> Option<BTreeSet<String>> {
         if self.protocol_type.as_deref() != Some("consumer") {
             return None;
         }
@@ -1100,7 +1104,7 @@ impl ClassicGroup {
     }
 
     /// DescribeGroups' view: metadata and assignments only when Stable, as Kafka reports.
-    pub fn describe(&self) -> GroupDescription {
+    pub(crate) fn describe(&self) -> GroupDescription {
         let stable = self.state == ClassicState::Stable;
         let protocol = self.protocol_name.clone().unwrap_or_default();
         GroupDescription {
@@ -1138,7 +1142,7 @@ impl ClassicGroup {
 
 /// The topics of a `ConsumerProtocolSubscription` (any version: int16 version, then an array
 /// of topic names). Undecodable metadata yields none.
-pub fn consumer_subscription_topics(metadata: &[u8]) -> Vec<String> {
+pub(crate) fn consumer_subscription_topics(metadata: &[u8]) -> Vec<String> {
     let read = || -> Option<Vec<String>> {
         let count = i32::from_be_bytes(metadata.get(2..6)?.try_into().ok()?);
         let mut position = 6usize;

@@ -26,10 +26,10 @@ use super::{CommitIdentity, GroupConfig};
 use crate::metadata::topics::TopicRegistry;
 
 /// Member epoch of a member leaving the group.
-pub const LEAVE_GROUP_MEMBER_EPOCH: i32 = -1;
+pub(crate) const LEAVE_GROUP_MEMBER_EPOCH: i32 = -1;
 /// Member epoch of a static member leaving temporarily (it keeps its assignment until its
 /// session times out).
-pub const LEAVE_GROUP_STATIC_MEMBER_EPOCH: i32 = -2;
+pub(crate) const LEAVE_GROUP_STATIC_MEMBER_EPOCH: i32 = -2;
 
 /// A ConsumerGroupHeartbeat, decoded.
 #[derive(Debug, Default)]
@@ -93,7 +93,7 @@ impl HeartbeatResult {
 
 /// Where a member stands in its reconciliation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemberState {
+pub(crate) enum MemberState {
     /// At the target epoch with its whole target assignment.
     Stable,
     /// Must release partitions before it moves to the new epoch.
@@ -104,7 +104,7 @@ pub enum MemberState {
 
 /// One member of a consumer group.
 #[derive(Debug)]
-pub struct ConsumerMember {
+pub(crate) struct ConsumerMember {
     /// Member id.
     pub member_id: String,
     /// Static member id.
@@ -143,7 +143,7 @@ pub struct ConsumerMember {
 
 /// A consumer-protocol group.
 #[derive(Debug, Default)]
-pub struct ConsumerGroup {
+pub(crate) struct ConsumerGroup {
     /// Group epoch.
     pub group_epoch: i32,
     /// Epoch of the current target assignment.
@@ -247,13 +247,13 @@ fn pairs(a: &Assignment) -> impl Iterator<Item = (Uuid, i32)> + '_ {
 
 impl ConsumerGroup {
     /// An empty group at epoch 0.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// `Empty`, `Assigning`, `Reconciling` or `Stable`, as Kafka's ConsumerGroupState names
     /// them.
-    pub fn state_name(&self) -> &'static str {
+    pub(crate) fn state_name(&self) -> &'static str {
         if self.members.is_empty() {
             "Empty"
         } else if self.group_epoch > self.assignment_epoch {
@@ -270,7 +270,7 @@ impl ConsumerGroup {
     }
 
     /// Every topic a member subscribes to by name.
-    pub fn subscribed_topics(&self) -> BTreeSet<String> {
+    pub(crate) fn subscribed_topics(&self) -> BTreeSet<String> {
         self.members
             .values()
             .flat_map(|m| m.subscribed_topic_names.iter().cloned())
@@ -440,7 +440,7 @@ impl ConsumerGroup {
 
     /// ConsumerGroupHeartbeat: joins, leaves, or advances a member, and returns its epoch and
     /// (when due) its assignment.
-    pub fn heartbeat(
+    pub(crate) fn heartbeat(
         &mut self,
         topics: &TopicRegistry,
         request: HeartbeatRequest,
@@ -751,7 +751,7 @@ impl ConsumerGroup {
 
     /// Removes members whose session expired or who did not revoke in time; returns the next
     /// deadline.
-    pub fn expire(&mut self, group_id: &str, now: Instant) -> Option<Instant> {
+    pub(crate) fn expire(&mut self, group_id: &str, now: Instant) -> Option<Instant> {
         let expired: Vec<String> = self
             .members
             .values()
@@ -773,7 +773,10 @@ impl ConsumerGroup {
 
     /// Offset commits of the consumer protocol: the member must exist with this epoch (a
     /// commit outside group management, epoch -1, only while the group is empty).
-    pub fn validate_offset_commit(&self, identity: &CommitIdentity) -> Result<(), ResponseError> {
+    pub(crate) fn validate_offset_commit(
+        &self,
+        identity: &CommitIdentity,
+    ) -> Result<(), ResponseError> {
         let epoch = identity.generation_id_or_member_epoch;
         if epoch < 0 && self.members.is_empty() {
             return Ok(());
@@ -800,7 +803,11 @@ impl ConsumerGroup {
 
     /// Offset fetches of members of the consumer protocol (OffsetFetch v9): the member and
     /// epoch must be current; epoch -1 skips the check (admin clients).
-    pub fn validate_offset_fetch(&self, member_id: &str, epoch: i32) -> Result<(), ResponseError> {
+    pub(crate) fn validate_offset_fetch(
+        &self,
+        member_id: &str,
+        epoch: i32,
+    ) -> Result<(), ResponseError> {
         if epoch < 0 {
             return Ok(());
         }
@@ -815,7 +822,7 @@ impl ConsumerGroup {
     }
 
     /// ConsumerGroupDescribe's view of the group.
-    pub fn describe(&self, topics: &TopicRegistry) -> ConsumerGroupDescription {
+    pub(crate) fn describe(&self, topics: &TopicRegistry) -> ConsumerGroupDescription {
         let named = |a: &Assignment| -> Vec<(Uuid, String, Vec<i32>)> {
             a.iter()
                 .map(|(id, parts)| {

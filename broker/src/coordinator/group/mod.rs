@@ -5,13 +5,13 @@
 //! that must wait (a JoinGroup until the rebalance completes, a SyncGroup until the leader's
 //! assignment) gets a `oneshot` receiver and awaits it with the lock released. Deadlines
 //! (session and rebalance timeouts, the initial rebalance delay) are kept in the groups and
-//! served by one timer task ([`run_timers`]) that sleeps until the earliest of them.
+//! served by one timer task (`run_timers`) that sleeps until the earliest of them.
 //!
 //! Offsets and classic group metadata are appended to the compacted internal topic
 //! `__consumer_offsets` (Kafka's record schemas, [`records`]) before a request is answered, and
-//! replayed from it when the broker starts ([`GroupCoordinator::load`]). The mutex is never
+//! replayed from it when the broker starts (`GroupCoordinator::load`). The mutex is never
 //! held across a write: a request orders its records under it on the writer of the group's
-//! partition ([`crate::coordinator::writer`]), releases it, and awaits the write. Committed
+//! partition (`crate::coordinator::writer`), releases it, and awaits the write. Committed
 //! offsets, deletions and a leader's assignment take effect when their write completes, in
 //! write order (Kafka's classic coordinator: pending commits applied in the append callback);
 //! membership changes take effect at once and their records follow in order (as in Kafka).
@@ -27,24 +27,22 @@ mod persistence;
 mod timers;
 mod types;
 
-pub mod assignor;
-pub mod classic;
-pub mod consumer;
+pub(crate) mod assignor;
+pub(crate) mod classic;
+pub(crate) mod consumer;
 pub mod records;
 
 use tokio::sync::oneshot;
 
-pub use crate::config::GroupConfig;
-pub use classic::{
-    AssignmentToStore, ClassicGroup, ClassicState, JoinRequest, JoinResult, SyncRequest, SyncResult,
-};
-pub use consumer::{ConsumerGroup, HeartbeatRequest, HeartbeatResult};
-pub use coordinator::{DescribeError, GroupCoordinator};
+pub(crate) use crate::config::GroupConfig;
+pub(crate) use classic::{ClassicGroup, JoinRequest, JoinResult, SyncRequest, SyncResult};
+pub(crate) use consumer::HeartbeatRequest;
+pub(crate) use coordinator::GroupCoordinator;
 pub(crate) use persistence::group_record;
-pub use timers::run_timers;
-pub use types::{
-    CommitIdentity, CommittedOffset, FetchedOffset, FetchedOffsets, Group, GroupDescription,
-    GroupKind, ListedGroup, MemberDescription, OffsetFetchTopics, OffsetToCommit,
+pub(crate) use timers::run_timers;
+pub(crate) use types::{
+    CommitIdentity, FetchedOffset, FetchedOffsets, Group, GroupDescription, GroupKind, ListedGroup,
+    MemberDescription, OffsetFetchTopics, OffsetToCommit,
 };
 
 /// The longest string the stored records hold: their strings have int16 lengths.

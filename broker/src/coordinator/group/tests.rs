@@ -11,6 +11,7 @@ use kafka_protocol::error::ResponseError;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::consumer::HeartbeatResult;
 use super::*;
 use crate::clock::Clock;
 use crate::metadata::topics::TopicRegistry;

@@ -34,7 +34,7 @@ impl GroupCoordinator {
 
 /// Serves the coordinator's deadlines until `cancel`: sleeps until the earliest one, or until
 /// a request adds an earlier one.
-pub async fn run_timers(coordinator: Arc<GroupCoordinator>, cancel: CancellationToken) {
+pub(crate) async fn run_timers(coordinator: Arc<GroupCoordinator>, cancel: CancellationToken) {
     loop {
         let now = coordinator.clock.now();
         let next = coordinator.expire(now);

@@ -12,11 +12,11 @@ use super::records::StoredOffset;
 use crate::clock::Clock;
 
 /// A committed offset of one partition, as OffsetFetch returns it.
-pub type CommittedOffset = StoredOffset;
+pub(crate) type CommittedOffset = StoredOffset;
 
 /// The kind of a group, as ListGroups v5 reports it (KIP-848).
 #[derive(Debug)]
-pub enum GroupKind {
+pub(crate) enum GroupKind {
     /// The classic protocol (JoinGroup/SyncGroup), including groups that only commit offsets.
     Classic(ClassicGroup),
     /// The consumer protocol (ConsumerGroupHeartbeat).
@@ -25,7 +25,7 @@ pub enum GroupKind {
 
 /// One group: its membership and its committed offsets.
 #[derive(Debug)]
-pub struct Group {
+pub(crate) struct Group {
     /// The group id.
     pub id: String,
     /// Membership, by protocol.
@@ -53,7 +53,7 @@ impl Group {
     }
 
     /// Whether the group is being deleted (its tombstones are being written).
-    pub fn is_dead(&self) -> bool {
+    pub(crate) fn is_dead(&self) -> bool {
         matches!(&self.kind, GroupKind::Classic(g) if g.state == ClassicState::Dead)
     }
 
@@ -96,7 +96,7 @@ impl Group {
     }
 
     /// Whether the group has no members (it may still have offsets).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         match &self.kind {
             GroupKind::Classic(g) => g.members.is_empty(),
             GroupKind::Consumer(g) => g.members.is_empty(),
@@ -104,7 +104,7 @@ impl Group {
     }
 
     /// The state as ListGroups and DescribeGroups spell it.
-    pub fn state_name(&self) -> &'static str {
+    pub(crate) fn state_name(&self) -> &'static str {
         match &self.kind {
             GroupKind::Classic(g) => g.state.name(),
             GroupKind::Consumer(g) => g.state_name(),
@@ -112,7 +112,7 @@ impl Group {
     }
 
     /// `classic` or `consumer` (ListGroups v5 group type).
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match &self.kind {
             GroupKind::Classic(_) => "classic",
             GroupKind::Consumer(_) => "consumer",
@@ -121,7 +121,7 @@ impl Group {
 
     /// The protocol type ListGroups reports: the classic group's, `consumer` for the consumer
     /// protocol.
-    pub fn protocol_type(&self) -> String {
+    pub(crate) fn protocol_type(&self) -> String {
         match &self.kind {
             GroupKind::Classic(g) => g.protocol_type.clone().unwrap_or_default(),
             GroupKind::Consumer(_) => "consumer".into(),
@@ -204,12 +204,12 @@ pub struct ListedGroup {
 }
 
 /// Committed offsets by topic: each partition asked for, with its commit if there is one.
-pub type FetchedOffsets = Vec<(String, Vec<(i32, FetchedOffset)>)>;
+pub(crate) type FetchedOffsets = Vec<(String, Vec<(i32, FetchedOffset)>)>;
 
 /// One partition's answer to OffsetFetch: its commit (`None` without one), or
 /// UNSTABLE_OFFSET_COMMIT when `require_stable` meets an offset committed in an open
 /// transaction (KIP-447).
-pub type FetchedOffset = Result<Option<CommittedOffset>, ResponseError>;
+pub(crate) type FetchedOffset = Result<Option<CommittedOffset>, ResponseError>;
 
 /// Offsets a fetch asks for: every committed one, or these partitions of these topics.
-pub type OffsetFetchTopics = Option<Vec<(String, Vec<i32>)>>;
+pub(crate) type OffsetFetchTopics = Option<Vec<(String, Vec<i32>)>>;

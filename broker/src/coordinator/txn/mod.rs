@@ -14,7 +14,7 @@
 //! All state lives behind one mutex held for short, in-memory sections. A request that writes
 //! marks its transactional id busy (Kafka's `pendingState`: other requests for the id get
 //! CONCURRENT_TRANSACTIONS meanwhile), releases the mutex, awaits its writes (ordered on the
-//! writer of the id's partition, [`crate::coordinator::writer`]; markers of user partitions
+//! writer of the id's partition, `crate::coordinator::writer`; markers of user partitions
 //! on the blocking pool; markers of `__consumer_offsets` through the group coordinator), and
 //! applies each state to memory once it is written: memory never runs ahead of the log. The
 //! flows run as tasks of their own, so that a client that goes away cannot leave an id busy.
@@ -35,13 +35,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use kafka_protocol::error::ResponseError;
 
 use crate::clock::Clock;
-pub use crate::config::TransactionConfig;
+pub(crate) use crate::config::TransactionConfig;
 use crate::coordinator::group::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::coordinator::producer_ids::ProducerIdAllocator;
 use crate::coordinator::writer::{InternalTopic, InternalTopicWriter};
 use crate::metadata::topics::{Topic, TopicRegistry};
-pub use records::{StoredTransaction, TransactionState};
-pub use requests::run_timers;
+pub(crate) use records::{StoredTransaction, TransactionState};
+pub(crate) use requests::run_timers;
 
 /// The internal topic holding transaction state.
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";

@@ -570,7 +570,10 @@ impl TransactionCoordinator {
 
 /// Aborts timed-out transactions every
 /// `transaction.abort.timed.out.transaction.cleanup.interval.ms` until `cancel`.
-pub async fn run_timers(coordinator: Arc<TransactionCoordinator>, cancel: CancellationToken) {
+pub(crate) async fn run_timers(
+    coordinator: Arc<TransactionCoordinator>,
+    cancel: CancellationToken,
+) {
     let interval = coordinator.config.abort_timed_out_interval;
     loop {
         tokio::select! {
