@@ -20,6 +20,7 @@ use crate::config::topic::{definition, is_broker_synonym};
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
 use crate::metadata::topics::{Topic, TopicError};
+use crate::state::BrokerState;
 
 /// Broker keys that can be altered at run time besides the topic config defaults.
 const DYNAMIC_BROKER_KEYS: &[&str] = &[
@@ -127,14 +128,13 @@ impl Target {
     /// Errors: UNKNOWN_TOPIC_OR_PARTITION for a missing topic, INVALID_REQUEST for another
     /// broker's id or an unsupported resource type.
     pub(crate) fn find(
-        ctx: &RequestContext<'_>,
+        state: &BrokerState,
         resource_type: i8,
         name: &str,
     ) -> Result<Self, AlterError> {
-        let node_id = ctx.state.config.node_id;
+        let node_id = state.config.node_id;
         match resource_type {
-            RESOURCE_TOPIC => ctx
-                .state
+            RESOURCE_TOPIC => state
                 .topics
                 .get(name)
                 .map(Target::Topic)
@@ -152,11 +152,11 @@ impl Target {
     }
 
     /// The resource's current dynamic configs.
-    pub(crate) fn current(&self, ctx: &RequestContext<'_>) -> BTreeMap<String, String> {
+    pub(crate) fn current(&self, state: &BrokerState) -> BTreeMap<String, String> {
         match self {
             Target::Topic(topic) => topic.overrides(),
             Target::Broker { default } => {
-                let layers = ctx.state.topics.broker_configs();
+                let layers = state.topics.broker_configs();
                 if *default {
                     layers.dynamic_default
                 } else {
@@ -185,14 +185,14 @@ impl Target {
     /// persists and applies them.
     pub(crate) fn replace(
         &self,
-        ctx: &RequestContext<'_>,
+        state: &BrokerState,
         configs: BTreeMap<String, String>,
         validate_only: bool,
     ) -> Result<(), AlterError> {
         for key in configs.keys() {
             self.check_key(key)?;
         }
-        let topics = &ctx.state.topics;
+        let topics = &state.topics;
         let result = match self {
             Target::Topic(topic) => topics.set_topic_overrides(topic, configs, validate_only),
             Target::Broker { default } => {
@@ -242,12 +242,11 @@ fn outcome(
     }
 }
 
-/// Replaces each resource's dynamic configs with the ones given (a null value is dropped);
-/// a resource named twice gets INVALID_REQUEST.
-pub(crate) async fn handle(
-    ctx: &RequestContext<'_>,
-    request: AlterConfigsRequest,
-) -> Result<AlterConfigsResponse, ConnectionError> {
+/// Checks and applies every resource of `request` in order (blocking: persists configs).
+fn alter_all(
+    state: &BrokerState,
+    request: &AlterConfigsRequest,
+) -> Vec<AlterConfigsResourceResponse> {
     // A resource is its type and name: topic "0" and broker "0" are different ones.
     let keys: Vec<String> = request
         .resources
@@ -261,13 +260,13 @@ pub(crate) async fn handle(
         let result = if duplicates.contains(key) {
             Err(AlterError::DuplicateResource(name.to_string()))
         } else {
-            Target::find(ctx, resource.resource_type, name).and_then(|target| {
+            Target::find(state, resource.resource_type, name).and_then(|target| {
                 let configs = resource
                     .configs
                     .iter()
                     .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
                     .collect();
-                target.replace(ctx, configs, request.validate_only)
+                target.replace(state, configs, request.validate_only)
             })
         };
         responses.push(outcome(
@@ -276,6 +275,18 @@ pub(crate) async fn handle(
             result,
         ));
     }
+    responses
+}
+
+/// Replaces each resource's dynamic configs with the ones given (a null value is dropped);
+/// a resource named twice gets INVALID_REQUEST.
+pub(crate) async fn handle(
+    ctx: &RequestContext<'_>,
+    request: AlterConfigsRequest,
+) -> Result<AlterConfigsResponse, ConnectionError> {
+    // Persisting configs fsyncs: the whole request runs on the blocking pool.
+    let state = Arc::clone(ctx.state);
+    let responses = super::blocking(move || alter_all(&state, &request)).await?;
     Ok(AlterConfigsResponse::default().with_responses(responses))
 }
 

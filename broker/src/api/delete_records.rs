@@ -3,6 +3,8 @@
 //! References: KIP-107 (DeleteRecords; offset -1 means the high watermark); Kafka's
 //! `Partition.deleteRecordsOnLeader` (POLICY_VIOLATION unless `cleanup.policy` has delete).
 
+use std::sync::Arc;
+
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
@@ -12,17 +14,15 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use crate::context::RequestContext;
 use crate::error::storage_error_code;
 use crate::error::ConnectionError;
+use crate::state::BrokerState;
 
 /// The offset that stands for the high watermark.
 const HIGH_WATERMARK: i64 = -1;
 
-/// Deletes the records below each requested offset; answers each partition's new log start
-/// offset (`low_watermark`) or its error, then checkpoints the log start offsets.
-pub(crate) async fn handle(
-    ctx: &RequestContext<'_>,
-    request: DeleteRecordsRequest,
-) -> Result<DeleteRecordsResponse, ConnectionError> {
-    let registry = &ctx.state.topics;
+/// Deletes the records of every partition of `request` (blocking: unlinks segments, fsyncs
+/// the checkpoint).
+fn delete_all(state: &BrokerState, request: DeleteRecordsRequest) -> Vec<DeleteRecordsTopicResult> {
+    let registry = &state.topics;
     let mut topics = Vec::with_capacity(request.topics.len());
     let mut moved = false;
     for wanted in request.topics {
@@ -72,5 +72,17 @@ pub(crate) async fn handle(
             tracing::error!(%err, "cannot write the log start offset checkpoint");
         }
     }
+    topics
+}
+
+/// Deletes the records below each requested offset; answers each partition's new log start
+/// offset (`low_watermark`) or its error, then checkpoints the log start offsets.
+pub(crate) async fn handle(
+    ctx: &RequestContext<'_>,
+    request: DeleteRecordsRequest,
+) -> Result<DeleteRecordsResponse, ConnectionError> {
+    // Deleting segments and writing the checkpoint block on the disk: off the runtime.
+    let state = Arc::clone(ctx.state);
+    let topics = super::blocking(move || delete_all(&state, request)).await?;
     Ok(DeleteRecordsResponse::default().with_topics(topics))
 }

@@ -12,8 +12,11 @@ use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterC
 use super::alter_configs::{AlterError, Target};
 use super::str_bytes;
 use crate::config::topic::{definition, ConfigType, TOPIC_CONFIGS};
+use std::sync::Arc;
+
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
+use crate::state::BrokerState;
 
 /// Operation codes (KIP-339).
 const SET: i8 = 0;
@@ -44,18 +47,22 @@ fn list_default(key: &str) -> String {
 }
 
 fn apply(
-    ctx: &RequestContext<'_>,
+    state: &BrokerState,
     resource: &kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource,
     validate_only: bool,
 ) -> Result<(), AlterError> {
-    let target = Target::find(ctx, resource.resource_type, resource.resource_name.as_str())?;
+    let target = Target::find(
+        state,
+        resource.resource_type,
+        resource.resource_name.as_str(),
+    )?;
     let mut seen = HashSet::new();
     for config in &resource.configs {
         if !seen.insert(config.name.as_str()) {
             return Err(AlterError::DuplicateKey(config.name.to_string()));
         }
     }
-    let mut configs = target.current(ctx);
+    let mut configs = target.current(state);
     for config in &resource.configs {
         let key = config.name.to_string();
         target.check_key(&key)?;
@@ -105,7 +112,7 @@ fn apply(
             }
         }
     }
-    target.replace(ctx, configs, validate_only)
+    target.replace(state, configs, validate_only)
 }
 
 /// Applies each resource's operations; a failing resource changes nothing.
@@ -113,20 +120,25 @@ pub(crate) async fn handle(
     ctx: &RequestContext<'_>,
     request: IncrementalAlterConfigsRequest,
 ) -> Result<IncrementalAlterConfigsResponse, ConnectionError> {
-    let responses = request
-        .resources
-        .iter()
-        .map(|resource| {
-            let response = AlterConfigsResourceResponse::default()
-                .with_resource_type(resource.resource_type)
-                .with_resource_name(resource.resource_name.clone());
-            match apply(ctx, resource, request.validate_only) {
-                Ok(()) => response,
-                Err(err) => response
-                    .with_error_code(err.code().code())
-                    .with_error_message(Some(str_bytes(err.to_string()))),
-            }
-        })
-        .collect();
+    // Persisting configs fsyncs: the whole request runs on the blocking pool.
+    let state = Arc::clone(ctx.state);
+    let responses = super::blocking(move || {
+        request
+            .resources
+            .iter()
+            .map(|resource| {
+                let response = AlterConfigsResourceResponse::default()
+                    .with_resource_type(resource.resource_type)
+                    .with_resource_name(resource.resource_name.clone());
+                match apply(&state, resource, request.validate_only) {
+                    Ok(()) => response,
+                    Err(err) => response
+                        .with_error_code(err.code().code())
+                        .with_error_message(Some(str_bytes(err.to_string()))),
+                }
+            })
+            .collect()
+    })
+    .await?;
     Ok(IncrementalAlterConfigsResponse::default().with_responses(responses))
 }
