@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = decode_key(data);
     if let Ok(offset) = decode_offset_value(data) {
         if fits(&offset.metadata) {
-            assert_eq!(decode_offset_value(&offset_value(&offset)).ok(), Some(offset));
+            assert_eq!(
+                decode_offset_value(&offset_value(&offset)).ok(),
+                Some(offset)
+            );
         }
     }
     if let Ok(group) = decode_group_value(data) {

@@ -17,7 +17,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = decode_key(data);
     if let Ok(txn) = decode_value(data) {
-        if txn.partitions.iter().all(|tp| tp.topic.len() <= i16::MAX as usize) {
+        if txn
+            .partitions
+            .iter()
+            .all(|tp| tp.topic.len() <= i16::MAX as usize)
+        {
             assert_eq!(decode_value(&value(&txn)).ok(), Some(txn));
         }
     }
