@@ -57,6 +57,28 @@ impl TransactionCoordinator {
         }
     }
 
+    /// Every transactional id without writes in flight whose state matches `wanted`, copied
+    /// and marked busy (under the lock, released before return) for a background pass:
+    /// recovery of prepared transactions, timeout aborts.
+    fn take_idle(
+        self: &Arc<Self>,
+        wanted: impl Fn(&TransactionMetadata) -> bool,
+    ) -> Vec<(TransactionMetadata, Busy)> {
+        let mut inner = self.lock();
+        let ids: Vec<String> = inner
+            .by_id
+            .values()
+            .filter(|t| wanted(t) && !inner.busy.contains(&t.transactional_id))
+            .map(|t| t.transactional_id.clone())
+            .collect();
+        ids.iter()
+            .filter_map(|id| {
+                let txn = inner.by_id.get(id).cloned()?;
+                Some((txn, self.mark_busy(&mut inner, id)))
+            })
+            .collect()
+    }
+
     /// Writes a transactional id's state to its partition of `__transaction_state`: ordered
     /// on the partition's writer, appended on the blocking pool, no lock held.
     ///
@@ -161,27 +183,12 @@ impl TransactionCoordinator {
     /// Completes every transaction left in a Prepare state (by a crash): writes its markers
     /// (again) and its Complete state. Failures are logged; the next start tries again.
     pub async fn complete_prepared(self: &Arc<Self>) {
-        let prepared: Vec<(TransactionMetadata, Busy)> = {
-            let mut inner = self.lock();
-            let ids: Vec<String> = inner
-                .by_id
-                .values()
-                .filter(|t| {
-                    matches!(
-                        t.state,
-                        TransactionState::PrepareCommit | TransactionState::PrepareAbort
-                    )
-                })
-                .map(|t| t.transactional_id.clone())
-                .filter(|id| !inner.busy.contains(id))
-                .collect();
-            ids.iter()
-                .filter_map(|id| {
-                    let txn = inner.by_id.get(id).cloned()?;
-                    Some((txn, self.mark_busy(&mut inner, id)))
-                })
-                .collect()
-        };
+        let prepared = self.take_idle(|t| {
+            matches!(
+                t.state,
+                TransactionState::PrepareCommit | TransactionState::PrepareAbort
+            )
+        });
         if !prepared.is_empty() {
             tracing::info!(
                 completing = prepared.len(),
@@ -525,25 +532,10 @@ impl TransactionCoordinator {
     /// next pass. Returns how many were aborted.
     pub async fn abort_timed_out(self: &Arc<Self>) -> usize {
         let now = self.clock.now_ms();
-        let expired: Vec<(TransactionMetadata, Busy)> = {
-            let mut inner = self.lock();
-            let ids: Vec<String> = inner
-                .by_id
-                .values()
-                .filter(|t| {
-                    t.state == TransactionState::Ongoing
-                        && t.start_ms.saturating_add(i64::from(t.timeout_ms)) < now
-                })
-                .map(|t| t.transactional_id.clone())
-                .filter(|id| !inner.busy.contains(id))
-                .collect();
-            ids.iter()
-                .filter_map(|id| {
-                    let txn = inner.by_id.get(id).cloned()?;
-                    Some((txn, self.mark_busy(&mut inner, id)))
-                })
-                .collect()
-        };
+        let expired = self.take_idle(|t| {
+            t.state == TransactionState::Ongoing
+                && t.start_ms.saturating_add(i64::from(t.timeout_ms)) < now
+        });
         let count = expired.len();
         for (mut txn, _busy) in expired {
             if txn.producer_epoch < i16::MAX - 1 {
