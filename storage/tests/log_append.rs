@@ -300,15 +300,25 @@ fn an_append_wakes_each_parked_waiter_once() -> Result<(), Box<dyn std::error::E
 }
 
 #[test]
-fn appends_that_roll_or_fsync_are_forecast_as_blocking() -> Result<(), Box<dyn std::error::Error>> {
+fn appends_that_roll_or_fsync_are_refused_inline() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let log_dir = LogDir::open(dir.path())?;
     let log = open(&log_dir, small_config(), true)?;
-    assert!(!log.append_would_block(100, 1), "a small batch is a copy");
-    assert!(
-        log.append_would_block(5000, 1),
+    let small = batch_of(&[(1, None, Some(vec![b'a'; 100]))]);
+    let info = log.try_append_inline(&small, 0)?;
+    assert_eq!(
+        info.map(|i| i.base_offset),
+        Some(0),
+        "a small batch is a copy"
+    );
+    let large = batch_of(&[(2, None, Some(vec![b'b'; 5000]))]);
+    assert_eq!(
+        log.try_append_inline(&large, 0)?,
+        None,
         "a batch past segment.bytes (4096) rolls"
     );
+    assert_eq!(log.log_end_offset(), 1, "the refused batch was not written");
+    assert_eq!(log.append(&large, 0)?.base_offset, 1, "append rolls it");
     let flushing = PartitionLog::open(
         &log_dir,
         &TopicPartition::new("flushing", 0),
@@ -318,7 +328,19 @@ fn appends_that_roll_or_fsync_are_forecast_as_blocking() -> Result<(), Box<dyn s
         },
         true,
     )?;
-    assert!(!flushing.append_would_block(100, 2), "2 of 3 messages");
-    assert!(flushing.append_would_block(100, 3), "the third fsyncs");
+    let two = batch_of(&[
+        (1, None, Some(b"a".to_vec())),
+        (1, None, Some(b"b".to_vec())),
+    ]);
+    assert!(
+        flushing.try_append_inline(&two, 0)?.is_some(),
+        "2 of 3 messages"
+    );
+    let one = batch_of(&[(2, None, Some(b"c".to_vec()))]);
+    assert_eq!(
+        flushing.try_append_inline(&one, 0)?,
+        None,
+        "the third fsyncs"
+    );
     Ok(())
 }

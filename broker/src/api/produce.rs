@@ -127,17 +127,15 @@ fn verify_transaction(
 async fn append(
     partition: &Arc<Partition>,
     records: Bytes,
-    header: &BatchHeader<'_>,
 ) -> Result<Result<AppendInfo, StorageError>, ConnectionError> {
-    let record_count = u64::try_from(header.records_count()).unwrap_or(0);
-    if !partition
-        .log
-        .append_would_block(records.len(), record_count)
-    {
-        return Ok(partition.log.append(&records, 0));
+    match partition.log.try_append_inline(&records, 0) {
+        Ok(Some(info)) => Ok(Ok(info)),
+        Ok(None) => {
+            let partition = Arc::clone(partition);
+            super::blocking(move || partition.log.append(&records, 0)).await
+        }
+        Err(err) => Ok(Err(err)),
     }
-    let partition = Arc::clone(partition);
-    super::blocking(move || partition.log.append(&records, 0)).await
 }
 
 /// Appends every partition's batch; `MaybeResponse::Silent` for acks=0, which gets no
@@ -175,9 +173,8 @@ pub(crate) async fn handle(
                 None => Err(PartitionError::UnknownTopicOrPartition),
                 Some(partition) => match single_batch(&records).and_then(|header| {
                     verify_transaction(ctx, &topic_data.name.0, data.index, &header)
-                        .map(|()| header)
                 }) {
-                    Ok(header) => append(&partition, records.clone(), &header)
+                    Ok(()) => append(&partition, records.clone())
                         .await?
                         .map(|info| (partition, info))
                         .map_err(PartitionError::from),

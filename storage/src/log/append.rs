@@ -56,6 +56,35 @@ impl PartitionLog {
         leader_epoch: i32,
         origin: AppendOrigin,
     ) -> Result<AppendInfo> {
+        // Only an inline-only append stops short of writing; this one never answers `None`.
+        self.append_checked(records, leader_epoch, origin, false)?
+            .ok_or(StorageError::Closed {
+                dir: self.dir.clone(),
+            })
+    }
+
+    /// [`PartitionLog::append`] when it is a copy into the mapping; `Ok(None)`, having written
+    /// nothing, when it would block on the disk: roll a segment (seal and fsync the old one,
+    /// create and preallocate the new one, write a producer state snapshot) or fsync for
+    /// `flush.messages`. The broker appends inline with this and moves the appends it refuses
+    /// to its blocking pool. The decision is taken under the append lock, so it is exact.
+    ///
+    /// Errors: those of [`PartitionLog::append`].
+    pub fn try_append_inline(
+        &self,
+        records: &[u8],
+        leader_epoch: i32,
+    ) -> Result<Option<AppendInfo>> {
+        self.append_checked(records, leader_epoch, AppendOrigin::Client, true)
+    }
+
+    fn append_checked(
+        &self,
+        records: &[u8],
+        leader_epoch: i32,
+        origin: AppendOrigin,
+        inline_only: bool,
+    ) -> Result<Option<AppendInfo>> {
         let config = self.config();
         let now = now_ms();
         // Validate everything before touching the log (no allocation: the write pass below
@@ -111,18 +140,21 @@ impl PartitionLog {
             (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
 
         let mut writer = self.lock_writable()?;
+        if inline_only && would_block(&writer, &config, records.len(), record_count, now) {
+            return Ok(None);
+        }
         let base_offset = self.log_end_offset();
         let touched = if idempotent {
             match check_producers(&writer.producers, records, base_offset, origin)? {
                 Ok(touched) => touched,
                 Err(original) => {
-                    return Ok(AppendInfo {
+                    return Ok(Some(AppendInfo {
                         base_offset: original.first_offset,
                         last_offset: original.last_offset,
                         log_append_time: None,
                         record_count: 0,
                         duplicate: true,
-                    });
+                    }));
                 }
             }
         } else {
@@ -148,13 +180,13 @@ impl PartitionLog {
             writer.producers.put(entry);
         }
         self.publish(&mut writer, &config, next_offset, record_count)?;
-        Ok(AppendInfo {
+        Ok(Some(AppendInfo {
             base_offset,
             last_offset: next_offset - 1,
             log_append_time,
             record_count,
             duplicate: false,
-        })
+        }))
     }
 
     /// Publishes the log end and last stable offsets after a write and applies the flush
@@ -206,27 +238,6 @@ impl PartitionLog {
         for waiter in waiters.drain(..) {
             waiter.wake();
         }
-    }
-
-    /// Whether appending `size` bytes holding `records` records now would do work that
-    /// blocks on the disk:
-    /// roll a segment (seal and fsync the old one, create and preallocate the new one, write a
-    /// producer state snapshot) or fsync for `flush.messages`. The broker runs such appends
-    /// on its blocking pool and the others inline. Another append may land between this call
-    /// and the append, so it is a forecast: an append it calls cheap can still roll, but only
-    /// when two producers race for the last bytes of a segment.
-    pub fn append_would_block(&self, size: usize, records: u64) -> bool {
-        let config = self.config();
-        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let active = &writer.active;
-        let young = now_ms().saturating_sub(active.created_ms()) < duration_ms(config.segment_ms);
-        writer.active_sealed
-            || active.size() + size > active.capacity()
-            || active.index_full()
-            || (!young && active.size() > 0)
-            || config
-                .flush_messages
-                .is_some_and(|n| writer.messages_since_flush + records >= n)
     }
 
     /// Copies validated `records` into the active segment (rolling as needed) from the log
@@ -404,4 +415,19 @@ fn check_keys(bytes: &[u8], position: usize) -> Result<(), BatchError> {
         }
     }
     Ok(())
+}
+
+/// Whether appending `size` bytes holding `records` records to the log whose append lock
+/// `writer` is would block on the disk: roll a segment (the active one is sealed, full, its
+/// index full, or older than `segment.ms`) or fsync for `flush.messages`.
+fn would_block(writer: &Writer, config: &LogConfig, size: usize, records: u64, now: i64) -> bool {
+    let active = &writer.active;
+    let young = now.saturating_sub(active.created_ms()) < duration_ms(config.segment_ms);
+    writer.active_sealed
+        || active.size() + size > active.capacity()
+        || active.index_full()
+        || (!young && active.size() > 0)
+        || config
+            .flush_messages
+            .is_some_and(|n| writer.messages_since_flush + records >= n)
 }
