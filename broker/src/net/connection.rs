@@ -66,8 +66,8 @@ async fn run<S>(
 where
     S: AsyncRead + AsyncWrite + Send + Unpin,
 {
-    let (read_half, mut write_half) = tokio::io::split(stream);
-    let mut frames = FrameReader::new(read_half, state.config.socket_request_max_bytes);
+    // One task reads a request, answers it, then reads the next: the stream needs no split.
+    let mut frames = FrameReader::new(stream, state.config.socket_request_max_bytes);
     loop {
         let frame = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
@@ -80,7 +80,7 @@ where
             response = handle_frame(state, connection, frame) => response?,
         };
         if let Some(response) = response {
-            response.write_to(&mut write_half).await?;
+            response.write_to(frames.stream_mut()).await?;
         }
     }
 }
@@ -105,6 +105,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             buf: BytesMut::new(),
             max,
         }
+    }
+
+    /// The stream the frames are read from, for writing responses to it between reads.
+    pub(crate) fn stream_mut(&mut self) -> &mut R {
+        &mut self.reader
     }
 
     /// The next frame without its size prefix; `None` on a clean end of stream between frames.

@@ -6,7 +6,7 @@
 //! check and dispatch are all driven by [`APIS`]; adding an API is one row and one handler file
 //! (`api/<name>.rs`) with the one handler signature:
 //!
-//! ```ignore
+//! ```text
 //! pub async fn handle(ctx: &RequestContext<'_>, request: XRequest) -> Result<XResponse, ConnectionError>
 //! ```
 //!
