@@ -67,29 +67,48 @@ fn report(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
+/// What the monitor says when a test of `running` is past `limit` as of `now`: a line per
+/// running test, then one per stuck test; empty while none is stuck.
+fn verdict(running: &HashMap<String, Instant>, limit: Duration, now: Instant) -> Vec<String> {
+    let elapsed = |started: &Instant| now.saturating_duration_since(*started);
+    let mut stuck: Vec<&String> = running
+        .iter()
+        .filter(|(_, started)| elapsed(started) > limit)
+        .map(|(name, _)| name)
+        .collect();
+    if stuck.is_empty() {
+        return Vec::new();
+    }
+    stuck.sort();
+    let mut lines: Vec<String> = running
+        .iter()
+        .map(|(name, started)| {
+            format!(
+                "watchdog: test {name} has been running for {:.0} s",
+                elapsed(started).as_secs_f64()
+            )
+        })
+        .collect();
+    lines.extend(stuck.into_iter().map(|name| {
+        format!(
+            "watchdog: test {name} is stuck (over {} s, JOSEFINE_TEST_TIMEOUT_SECS): failing the run",
+            limit.as_secs()
+        )
+    }));
+    lines
+}
+
 fn monitor(limit: Duration) {
     loop {
         std::thread::sleep(Duration::from_secs(1));
         let running = RUNNING.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let Some(running) = running else { continue };
-        let stuck: Vec<_> = running
-            .iter()
-            .filter(|(_, started)| started.elapsed() > limit)
-            .collect();
-        if stuck.is_empty() {
+        let lines = verdict(&running, limit, Instant::now());
+        if lines.is_empty() {
             continue;
         }
-        for (name, started) in &running {
-            report(&format!(
-                "watchdog: test {name} has been running for {:.0} s",
-                started.elapsed().as_secs_f64()
-            ));
-        }
-        for (name, _) in stuck {
-            report(&format!(
-                "watchdog: test {name} is stuck (over {} s, JOSEFINE_TEST_TIMEOUT_SECS): failing the run",
-                limit.as_secs()
-            ));
+        for line in lines {
+            report(&line);
         }
         std::process::exit(124);
     }
@@ -100,28 +119,43 @@ mod tests {
     use super::*;
     use crate::common::TestResult;
 
-    /// Hangs: run only by [`a_stuck_test_fails_the_run_with_its_name`] in a child process.
     #[test]
-    #[ignore = "a fixture of the watchdog's own test"]
-    fn stuck_fixture() {
+    fn a_test_past_the_limit_is_named_and_fails_the_run() {
         let _watchdog = guard();
-        std::thread::sleep(Duration::from_secs(60));
+        let now = Instant::now();
+        let mut running = HashMap::new();
+        running.insert("groups::quick".to_string(), now);
+        assert!(verdict(&running, Duration::from_secs(300), now).is_empty());
+        running.insert("groups::stuck".to_string(), now - Duration::from_secs(301));
+        let lines = verdict(&running, Duration::from_secs(300), now);
+        assert!(
+            lines.contains(&"watchdog: test groups::stuck is stuck (over 300 s, JOSEFINE_TEST_TIMEOUT_SECS): failing the run".to_string()),
+            "{lines:?}"
+        );
+        assert!(
+            lines.iter().all(|l| !l.contains("groups::quick is stuck")),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&"watchdog: test groups::quick has been running for 0 s".to_string())
+        );
     }
 
     #[test]
-    fn a_stuck_test_fails_the_run_with_its_name() -> TestResult {
+    fn a_guard_watches_its_test_until_dropped() {
         let _watchdog = guard();
-        let output = std::process::Command::new(std::env::current_exe()?)
-            .args(["--ignored", "--exact", "watchdog::tests::stuck_fixture"])
-            .env("JOSEFINE_TEST_TIMEOUT_SECS", "1")
-            .output()?;
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(124), "{stderr}");
-        assert!(
-            stderr.contains("test watchdog::tests::stuck_fixture is stuck"),
-            "{stderr}"
-        );
-        Ok(())
+        let name = std::thread::current().name().map(str::to_string);
+        let watched = || {
+            RUNNING
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .is_some_and(|r| name.as_ref().is_some_and(|n| r.contains_key(n)))
+        };
+        let second = guard();
+        assert!(watched(), "registered under the test's name {name:?}");
+        drop(second);
+        assert!(!watched(), "gone once the guard drops");
     }
 
     #[test]
