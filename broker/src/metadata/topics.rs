@@ -79,11 +79,6 @@ pub struct Partition {
 }
 
 impl Partition {
-    /// Appends `records` from a client (see [`PartitionLog::append`]).
-    pub fn append(&self, records: &[u8]) -> Result<AppendInfo, StorageError> {
-        self.log.append(records, 0)
-    }
-
     /// Appends `records` from `origin` (see [`PartitionLog::append_from`]).
     pub fn append_from(
         &self,
