@@ -75,11 +75,12 @@ fn read_partition(
     let high_watermark = log.high_watermark();
     let last_stable_offset = log.last_stable_offset().min(high_watermark);
     let log_start_offset = log.log_start_offset();
-    // read_committed stops at the last stable offset (KIP-98).
+    // read_committed stops at the last stable offset (KIP-98), read_uncommitted at the high
+    // watermark answered with.
     let max_offset = if read_committed {
         last_stable_offset
     } else {
-        i64::MAX
+        high_watermark
     };
     match log.read_below(target.fetch_offset, limit, min_one, max_offset) {
         Ok(records) => {

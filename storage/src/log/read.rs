@@ -8,14 +8,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::PartitionLog;
-use crate::batch::{self, Batch, Batches, RecordIter};
+use crate::batch::{self, Batch, RecordIter};
 use crate::error::{Result, StorageError};
 use crate::segment::Segment;
 
 impl PartitionLog {
     /// Reads whole batches from the one holding `offset`: at most `max_bytes` bytes, but at
-    /// least one batch when `min_one` (KIP-74). The result is a zero-copy view of the segment
-    /// mapping, empty at the log end offset.
+    /// least one batch when `min_one` (KIP-74), and only batches below the high watermark. The
+    /// result is a zero-copy view of the segment mapping, empty at the high watermark.
     ///
     /// Errors: `OffsetOutOfRange` when `offset` is below the log start offset or above the log
     /// end offset.
@@ -24,7 +24,10 @@ impl PartitionLog {
     }
 
     /// [`PartitionLog::read`] that stops before the first batch starting at or after
-    /// `max_offset`: a read_committed fetch passes the last stable offset.
+    /// `max_offset` or the high watermark, whichever is lower: a read_uncommitted fetch passes
+    /// the high watermark it answers with, a read_committed one the last stable offset
+    /// (Kafka's `FetchIsolation`). Bytes a concurrent append has copied into the segment but
+    /// not yet published are never returned.
     ///
     /// Errors: `OffsetOutOfRange` as `read`.
     pub fn read_below(
@@ -34,18 +37,9 @@ impl PartitionLog {
         min_one: bool,
         max_offset: i64,
     ) -> Result<Bytes> {
-        let bytes = self.read_range(offset, max_bytes, min_one)?;
-        if max_offset == i64::MAX {
-            return Ok(bytes);
-        }
-        let end = Batches::new(&bytes)
-            .take_while(|batch| batch.header.base_offset() < max_offset)
-            .last()
-            .map_or(0, |batch| batch.position + batch.bytes.len());
-        Ok(bytes.slice(..end))
-    }
-
-    pub(super) fn read_range(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<Bytes> {
+        // The high watermark is published after the bytes below it are in place (Release /
+        // Acquire), so every batch below it is whole in the mapping.
+        let high_watermark = self.high_watermark();
         let log_end_offset = self.log_end_offset();
         let log_start_offset = self.log_start_offset();
         if offset < log_start_offset || offset > log_end_offset {
@@ -55,7 +49,8 @@ impl PartitionLog {
                 log_end_offset,
             });
         }
-        if offset == log_end_offset {
+        let max_offset = max_offset.min(high_watermark);
+        if offset >= max_offset {
             return Ok(Bytes::new());
         }
         let Ok(segments) = self.segments.read() else {
@@ -67,7 +62,7 @@ impl PartitionLog {
             .map(|(_, s)| Arc::clone(s));
         drop(segments);
         while let Some(segment) = cursor {
-            if let Some(bytes) = segment.read(offset, max_bytes, min_one) {
+            if let Some(bytes) = segment.read(offset, max_bytes, min_one, max_offset) {
                 return Ok(bytes);
             }
             let Ok(segments) = self.segments.read() else {
@@ -144,4 +139,52 @@ fn first_record_where(batch: Batch<'_>, pred: impl Fn(i64) -> bool) -> Option<(i
             let t = header.base_timestamp() + record.timestamp_delta;
             pred(t).then_some((header.base_offset() + record.offset_delta, t))
         })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use crate::batch::{self, BatchHeader};
+    use crate::{LogConfig, LogDir, PartitionLog, TopicPartition};
+
+    fn records(value: &[u8]) -> Vec<u8> {
+        batch::build_batch(&[(crate::now_ms(), None, Some(value))])
+    }
+
+    #[test]
+    fn reads_stop_at_the_high_watermark_not_at_the_segment_end(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let log_dir = LogDir::open(dir.path())?;
+        let log = PartitionLog::open(
+            &log_dir,
+            &TopicPartition::new("orders", 0),
+            LogConfig::default(),
+            true,
+        )?;
+        log.append(&records(b"published"), 0)?;
+        // A second batch copied into the segment (as an append does before it publishes the
+        // new log end offset), but not published.
+        {
+            let mut writer = log.lock_writer();
+            let config = log.config();
+            let next =
+                log.write_batches(&mut writer, &config, &records(b"unpublished"), 0, None, 0)?;
+            assert_eq!(next, 2);
+        }
+        assert_eq!(log.high_watermark(), 1);
+        let bytes = log.read(0, 1 << 20, true)?;
+        assert_eq!(BatchHeader::parse(&bytes).map(|h| h.base_offset()), Some(0));
+        assert_eq!(
+            BatchHeader::parse(&bytes).map(|h| h.batch_length()),
+            Some(bytes.len() as i32 - 12)
+        );
+        assert!(log.read(1, 1 << 20, true)?.is_empty());
+        assert!(log.read_below(0, 1 << 20, true, 0)?.is_empty());
+        assert!(matches!(
+            log.read(2, 1 << 20, true),
+            Err(crate::StorageError::OffsetOutOfRange { .. })
+        ));
+        Ok(())
+    }
 }

@@ -233,15 +233,26 @@ impl Segment {
     }
 
     /// Whole batches from the one holding `offset`, as a zero-copy view of the mapping: up to
-    /// `max_bytes` bytes, but at least the first batch when `min_one` (KIP-74). `None` when
-    /// no batch of this segment holds `offset` or a later one.
-    pub(crate) fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Option<Bytes> {
+    /// `max_bytes` bytes, but at least the first batch when `min_one` (KIP-74), and none that
+    /// starts at or after `max_offset` (the high watermark or last stable offset: the reader
+    /// never sees batches committed to the segment but not yet published). `None` when no
+    /// batch of this segment holds `offset` or a later one.
+    pub(crate) fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+        max_offset: i64,
+    ) -> Option<Bytes> {
         let (first, rest) = self.find(offset)?;
-        if first.bytes.len() > max_bytes && !min_one {
+        if first.header.base_offset() >= max_offset || (first.bytes.len() > max_bytes && !min_one) {
             return Some(Bytes::new());
         }
         let mut end = first.position + first.bytes.len();
         for batch in rest {
+            if batch.header.base_offset() >= max_offset {
+                break;
+            }
             let batch_end = batch.position + batch.bytes.len();
             if batch_end - first.position > max_bytes {
                 break;
