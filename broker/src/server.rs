@@ -212,6 +212,7 @@ impl Server {
                 clean,
             ));
         }
+        tracker.spawn(remove_deleted_logs(Arc::clone(&state), cancel.clone()));
         for listener in &state.listeners {
             tracing::info!(
                 listener = %listener.name,
@@ -362,6 +363,30 @@ fn clean(state: &BrokerState) {
     if !state.topics.clean_all(state.clock.now_ms()).is_empty() {
         if let Err(err) = state.topics.write_checkpoints() {
             tracing::error!(%err, "cannot write the cleaner offset checkpoint");
+        }
+    }
+}
+
+/// Removes the directories of deleted partitions once `file.delete.delay.ms` has passed
+/// (Kafka's `kafka-delete-logs` task): runs when the next one is due, or a delay after the
+/// last pass when none waits, until `cancel`.
+async fn remove_deleted_logs(state: Arc<BrokerState>, cancel: CancellationToken) {
+    loop {
+        let pass = Arc::clone(&state);
+        let next = tokio::task::spawn_blocking(move || {
+            pass.topics.remove_deleted_logs(pass.clock.now_ms())
+        })
+        .await
+        .ok()
+        .flatten();
+        let wait_ms = match next {
+            Some(at) => at.saturating_sub(state.clock.now_ms()),
+            None => state.topics.file_delete_delay_ms(),
+        };
+        let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0).max(1));
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }

@@ -48,6 +48,52 @@ pub const META_PROPERTIES_FILE: &str = "meta.properties";
 /// Kafka's clean-shutdown marker.
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 
+/// Suffix of a deleted partition's directory waiting for its removal in the background
+/// (Kafka's `DeleteDirSuffix`).
+pub const DELETE_DIR_SUFFIX: &str = "-delete";
+/// Suffix of a partition directory moved aside because it belongs to another topic id than
+/// the topic of that name (Kafka's `StrayDirSuffix`): kept for the operator, never removed.
+pub const STRAY_DIR_SUFFIX: &str = "-stray";
+
+/// The name a partition directory is renamed to when it is deleted or moved aside:
+/// `<topic>-<partition>.<uuid without dashes><suffix>`, the topic cut short so that the name
+/// fits 255 bytes (Kafka's `LocalLog.logDirNameWithSuffixCappedLength`).
+///
+/// ```
+/// use josefine_storage::{log_dir, TopicPartition};
+/// let name = log_dir::renamed_dir_name(&TopicPartition::new("orders", 3), log_dir::DELETE_DIR_SUFFIX);
+/// assert!(name.starts_with("orders-3.") && name.ends_with("-delete"));
+/// assert_eq!(name.len(), "orders-3.".len() + 32 + "-delete".len());
+/// ```
+pub fn renamed_dir_name(topic_partition: &TopicPartition, suffix: &str) -> String {
+    let unique = random_uuid().simple().to_string();
+    let tail = format!("-{}.{unique}{suffix}", topic_partition.partition);
+    let keep = topic_partition
+        .topic
+        .len()
+        .min(255usize.saturating_sub(tail.len()));
+    // Topic names are ASCII, so any byte index is a character boundary.
+    let topic = topic_partition.topic.get(..keep).unwrap_or_default();
+    format!("{topic}{tail}")
+}
+
+/// Renames the partition directory `dir` of `topic_partition` beside itself to
+/// [`renamed_dir_name`] with `suffix`, then fsyncs the parent so the rename survives a crash.
+/// Returns the new path.
+///
+/// Errors: the `io::Error` of the rename or the fsync.
+pub fn rename_partition_dir(
+    dir: &Path,
+    topic_partition: &TopicPartition,
+    suffix: &str,
+) -> io::Result<PathBuf> {
+    let parent = dir.parent().unwrap_or_else(|| Path::new("."));
+    let renamed = parent.join(renamed_dir_name(topic_partition, suffix));
+    std::fs::rename(dir, &renamed)?;
+    crate::durable::sync_dir(parent)?;
+    Ok(renamed)
+}
+
 /// Why a log dir operation failed. Every variant names the log dir or the file.
 #[derive(Debug, thiserror::Error)]
 pub enum LogDirError {
@@ -306,6 +352,24 @@ impl LogDir {
             cluster_id,
             directory_id: Some(directory_id),
         })
+    }
+
+    /// The directories of deleted partitions not removed yet (`*-delete`, left by a stop
+    /// before their removal), for the broker to remove again.
+    pub fn deleted_partition_dirs(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(&self.path) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.ends_with(DELETE_DIR_SUFFIX))
+            })
+            .map(|e| e.path())
+            .collect()
     }
 
     /// Reads a checkpoint file. A missing file reads as empty; so does a malformed one, with a

@@ -211,6 +211,17 @@ struct StoredTopics {
 }
 
 const TOPICS_FILE: &str = "josefine-topics.json";
+/// Kafka's file naming a partition directory's topic id (KIP-516).
+const PARTITION_METADATA_FILE: &str = "partition.metadata";
+
+/// The topic id a partition directory's `partition.metadata` names (`topic_id: <id>`), `None`
+/// when the file is missing or has none.
+fn read_partition_topic_id(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(PARTITION_METADATA_FILE)).ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("topic_id:"))
+        .map(|id| id.trim().to_string())
+}
 /// The dynamic broker configs (KIP-226): `{"default": {..}, "broker": {..}}`.
 const DYNAMIC_CONFIGS_FILE: &str = "josefine-dynamic-configs.json";
 
@@ -232,6 +243,9 @@ pub struct TopicRegistry {
     by_id: RwLock<HashMap<Uuid, Arc<Topic>>>,
     /// Serialises creations, deletions and the metadata file.
     changes: Mutex<()>,
+    /// Directories of deleted partitions (`*-delete`) and when they may be removed, ms since
+    /// the epoch ([`TopicRegistry::remove_deleted_logs`]).
+    deleted_logs: Mutex<Vec<(PathBuf, i64)>>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TopicError + '_ {
@@ -272,6 +286,14 @@ impl TopicRegistry {
             topics: RwLock::new(HashMap::new()),
             by_id: RwLock::new(HashMap::new()),
             changes: Mutex::new(()),
+            // Deleted partitions a stop left behind go at the first removal pass.
+            deleted_logs: Mutex::new(
+                log_dir
+                    .deleted_partition_dirs()
+                    .into_iter()
+                    .map(|dir| (dir, 0))
+                    .collect(),
+            ),
         };
         let path = log_dir.path().join(TOPICS_FILE);
         let stored: StoredTopics = match std::fs::read(&path) {
@@ -478,8 +500,9 @@ impl TopicRegistry {
         clean: bool,
     ) -> Result<Arc<Partition>, TopicError> {
         let topic_partition = TopicPartition::new(topic, index);
+        self.move_aside_if_stray(&topic_partition, id)?;
         let log = PartitionLog::open(&self.log_dir, &topic_partition, configs.log_config(), clean)?;
-        let metadata = log.dir().join("partition.metadata");
+        let metadata = log.dir().join(PARTITION_METADATA_FILE);
         if !metadata.exists() {
             std::fs::write(
                 &metadata,
@@ -488,6 +511,42 @@ impl TopicRegistry {
             .map_err(io_err(&metadata))?;
         }
         Ok(Arc::new(Partition { index, log }))
+    }
+
+    /// A partition directory whose `partition.metadata` names another topic id than `id`
+    /// holds data of another topic of the same name (one deleted while its directory could not
+    /// be renamed, or before a crash): it is not adopted but renamed
+    /// `<topic>-<partition>.<uuid>-stray` and kept for the operator, as Kafka moves stray
+    /// logs aside.
+    ///
+    /// Errors: `Io` when it cannot be renamed (the partition must not open over it).
+    fn move_aside_if_stray(
+        &self,
+        topic_partition: &TopicPartition,
+        id: Uuid,
+    ) -> Result<(), TopicError> {
+        let dir = self.log_dir.partition_dir(topic_partition);
+        let Some(stored) = read_partition_topic_id(&dir) else {
+            return Ok(());
+        };
+        let expected = uuid_to_kafka_string(id);
+        if stored == expected {
+            return Ok(());
+        }
+        let renamed = josefine_storage::log_dir::rename_partition_dir(
+            &dir,
+            topic_partition,
+            josefine_storage::log_dir::STRAY_DIR_SUFFIX,
+        )
+        .map_err(io_err(&dir))?;
+        tracing::warn!(
+            %topic_partition,
+            stored_topic_id = %stored,
+            topic_id = %expected,
+            renamed = %renamed.display(),
+            "partition directory belongs to another topic id; moved aside as stray"
+        );
+        Ok(())
     }
 
     fn open_topic(
@@ -639,19 +698,69 @@ impl TopicRegistry {
         }
     }
 
-    /// Deletes a topic and its data.
-    pub fn delete(&self, topic: &Arc<Topic>) -> Result<(), TopicError> {
+    /// Deletes a topic, as Kafka's `LogManager.asyncDelete`: the topic is gone from the
+    /// registry and the metadata file at once (requests for it get UNKNOWN_TOPIC_OR_PARTITION),
+    /// each partition's log is closed and its directory renamed
+    /// `<topic>-<partition>.<uuid>-delete`, to be removed by
+    /// [`TopicRegistry::remove_deleted_logs`] `file.delete.delay.ms` after `now_ms`. A topic
+    /// created again with the same name starts empty, in new directories, with a new id.
+    ///
+    /// Errors: `Io` when the metadata file cannot be written (the topic is gone from memory
+    /// all the same). A directory that cannot be renamed is logged and left: the next creation
+    /// of the name moves it aside.
+    pub fn delete(&self, topic: &Arc<Topic>, now_ms: i64) -> Result<(), TopicError> {
         let _guard = self.changes.lock().unwrap_or_else(|p| p.into_inner());
         self.remove(topic);
         self.persist()?;
+        let due = now_ms.saturating_add(self.file_delete_delay_ms());
         for partition in topic.partitions() {
-            let dir = partition.log.dir().to_path_buf();
-            if let Err(err) = std::fs::remove_dir_all(&dir) {
-                tracing::warn!(dir = %dir.display(), %err, "could not remove a deleted partition's directory");
+            match partition.log.close_for_deletion() {
+                Ok(renamed) => self.lock_deleted_logs().push((renamed, due)),
+                Err(err) => {
+                    tracing::error!(topic = %topic.name, partition = partition.index, %err, "cannot rename a deleted partition's directory");
+                }
             }
         }
-        tracing::info!(topic = %topic.name, "deleted topic");
+        tracing::info!(topic = %topic.name, "deleted topic; its directories are scheduled for removal");
         Ok(())
+    }
+
+    fn lock_deleted_logs(&self) -> std::sync::MutexGuard<'_, Vec<(PathBuf, i64)>> {
+        self.deleted_logs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `file.delete.delay.ms` at broker level (`log.segment.delete.delay.ms`, KIP-226 layers
+    /// included): how long a deleted partition's directory stays. Default 60 s.
+    pub fn file_delete_delay_ms(&self) -> i64 {
+        TopicConfigs::resolve(&self.broker_configs(), &BTreeMap::new())
+            .ok()
+            .and_then(|c| c.get("file.delete.delay.ms")?.trim().parse::<i64>().ok())
+            .unwrap_or(60_000)
+            .max(0)
+    }
+
+    /// Removes the directories of deleted partitions whose delay has passed at `now_ms`
+    /// (Kafka's `kafka-delete-logs` task). Blocks on the disk. Returns when the next one is
+    /// due (ms since the epoch), `None` when none is left. A directory that cannot be removed
+    /// is logged and forgotten: its `-delete` name gets it removed at the next start.
+    pub fn remove_deleted_logs(&self, now_ms: i64) -> Option<i64> {
+        let due: Vec<PathBuf> = {
+            let mut deleted = self.lock_deleted_logs();
+            let (due, waiting): (Vec<_>, Vec<_>) =
+                deleted.drain(..).partition(|(_, at)| *at <= now_ms);
+            *deleted = waiting;
+            due.into_iter().map(|(dir, _)| dir).collect()
+        };
+        for dir in due {
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => tracing::info!(dir = %dir.display(), "removed a deleted partition's directory"),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => {
+                    tracing::error!(dir = %dir.display(), %err, "cannot remove a deleted partition's directory")
+                }
+            }
+        }
+        self.lock_deleted_logs().iter().map(|(_, at)| *at).min()
     }
 
     /// Grows `topic` to `count` partitions (CreatePartitions); `validate_only` checks only.
@@ -779,5 +888,78 @@ mod tests {
             topics.create("a_b", 1, BTreeMap::new()),
             Err(TopicError::InvalidName(TopicNameError::Collides(_)))
         ));
+    }
+
+    fn dir_names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_deleted_topic_is_renamed_then_removed_and_its_name_starts_empty(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let log_dir = Arc::new(josefine_storage::LogDir::open(dir.path())?);
+        let topics = TopicRegistry::open(Arc::clone(&log_dir), BTreeMap::new(), true)?;
+        let old = topics.create("orders", 2, BTreeMap::new())?;
+        let records = josefine_storage::batch::build_batch(&[(1, None, Some(b"old"))]);
+        old.partition(0).unwrap().append_from(&records, AppendOrigin::Client)?;
+        topics.delete(&old, 1_000)?;
+        assert!(topics.get("orders").is_none());
+        // The old logs are closed: a producer holding the partition cannot write any more.
+        assert!(matches!(
+            old.partition(0).unwrap().append_from(&records, AppendOrigin::Client),
+            Err(StorageError::Closed { .. })
+        ));
+        let names = dir_names(dir.path());
+        assert_eq!(names.len(), 2, "{names:?}");
+        for name in &names {
+            assert!(name.starts_with("orders-") && name.ends_with("-delete"), "{name}");
+            let (_, unique) = name.trim_end_matches("-delete").split_once('.').unwrap();
+            assert_eq!(unique.len(), 32);
+        }
+
+        let new = topics.create("orders", 1, BTreeMap::new())?;
+        assert_ne!(new.id, old.id);
+        let log = &new.partition(0).unwrap().log;
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
+
+        // Not yet: file.delete.delay.ms (60 s by default) has not passed.
+        assert_eq!(topics.remove_deleted_logs(60_999), Some(61_000));
+        assert_eq!(dir_names(dir.path()).len(), 3);
+        assert_eq!(topics.remove_deleted_logs(61_000), None);
+        assert_eq!(dir_names(dir.path()), vec!["orders-0".to_string()]);
+        Ok(())
+    }
+
+    #[test]
+    fn leftover_deleted_dirs_go_and_a_stray_dir_is_moved_aside(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        std::fs::create_dir_all(dir.path().join("gone-0.0123456789abcdef0123456789abcdef-delete"))?;
+        // A directory of another `orders` (another topic id), left by a crash.
+        std::fs::create_dir_all(dir.path().join("orders-0"))?;
+        std::fs::write(
+            dir.path().join("orders-0").join(PARTITION_METADATA_FILE),
+            "version: 0\ntopic_id: AAAAAAAAAAAAAAAAAAAAAQ\n",
+        )?;
+        let log_dir = Arc::new(josefine_storage::LogDir::open(dir.path())?);
+        let topics = TopicRegistry::open(Arc::clone(&log_dir), BTreeMap::new(), true)?;
+        assert_eq!(topics.remove_deleted_logs(0), None);
+        let topic = topics.create("orders", 1, BTreeMap::new())?;
+        let names = dir_names(dir.path());
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.iter().any(|n| n.starts_with("orders-0.") && n.ends_with("-stray")));
+        assert_eq!(
+            read_partition_topic_id(&dir.path().join("orders-0")),
+            Some(uuid_to_kafka_string(topic.id))
+        );
+        Ok(())
     }
 }

@@ -335,6 +335,27 @@ impl PartitionLog {
         self.write_snapshot(self.log_end_offset(), &writer.producers)
     }
 
+    /// Closes the log for a topic deletion and renames its directory to
+    /// `<topic>-<partition>.<uuid>-delete` (Kafka's `LogManager.asyncDelete`), waiting for a
+    /// retention or cleaning pass in progress first. Readers holding segments keep their
+    /// mappings; appends fail with `Closed`. A failure to flush the log does not stop the
+    /// rename: its data is going. Returns the new directory, for the caller to remove after
+    /// `file.delete.delay.ms`.
+    ///
+    /// Errors: `Io` when the directory cannot be renamed (the log stays closed).
+    pub fn close_for_deletion(&self) -> Result<PathBuf> {
+        let _maintenance = self.lock_maintenance();
+        if let Err(err) = self.close() {
+            tracing::warn!(dir = %self.dir.display(), %err, "closing a deleted partition's log failed");
+        }
+        crate::log_dir::rename_partition_dir(
+            &self.dir,
+            &self.topic_partition,
+            crate::log_dir::DELETE_DIR_SUFFIX,
+        )
+        .map_err(StorageError::io(&self.dir))
+    }
+
     pub(crate) fn lock_maintenance(&self) -> MutexGuard<'_, ()> {
         self.maintenance
             .lock()

@@ -1,0 +1,73 @@
+//! Lifecycles with real clients: a deleted topic created again starts empty at offset 0,
+//! committed offsets expire, transactions complete only once their markers are written.
+
+use std::time::Duration;
+
+use rdkafka::admin::AdminOptions;
+use rdkafka::consumer::Consumer;
+use rdkafka::types::RDKafkaRespErr;
+
+use crate::common::*;
+use crate::watchdog;
+
+/// The names of the directories in `dir`.
+fn dir_names(dir: &std::path::Path) -> TestResult<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+#[test]
+fn a_deleted_topic_created_again_starts_empty_at_offset_zero() -> TestResult {
+    let _watchdog = watchdog::guard();
+    let dir = tempfile::tempdir()?;
+    let broker = josefine::Broker::builder()
+        .log_dir(dir.path())
+        .property("auto.create.topics.enable", "false")
+        .start_blocking()?;
+    let bootstrap = broker.bootstrap_servers();
+    create_topic(&bootstrap, "reborn", 1, &[])?;
+    let (producer, deliveries) = producer(&bootstrap, &[])?;
+    let reports = produce_numbered(&producer, &deliveries, "reborn", 1, 10, 1_700_000_000_000)?;
+    assert!(reports.iter().all(Result::is_ok), "{reports:?}");
+
+    let admin = admin(&bootstrap)?;
+    let results = block_on(admin.delete_topics(&["reborn"], &AdminOptions::new()))??;
+    assert!(matches!(results.as_slice(), [Ok(_)]), "{results:?}");
+    // The old partition's directory is renamed for removal in the background.
+    let names = dir_names(dir.path())?;
+    assert!(!names.iter().any(|n| n == "reborn-0"), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("reborn-0.") && n.ends_with("-delete")),
+        "{names:?}"
+    );
+    let consumer = consumer(&bootstrap, &[])?;
+    let metadata = consumer.fetch_metadata(Some("reborn"), Duration::from_secs(10))?;
+    let topic = metadata
+        .topics()
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no topic in metadata"))?;
+    assert_eq!(
+        topic.error(),
+        Some(RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+    );
+
+    create_topic(&bootstrap, "reborn", 1, &[])?;
+    let reports = produce_numbered(&producer, &deliveries, "reborn", 1, 3, 1_800_000_000_000)?;
+    let offsets: Vec<i64> = reports
+        .into_iter()
+        .map(|r| r.map(|(_, offset)| offset))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(offsets, vec![0, 1, 2]);
+    let records = read_to_end(&bootstrap, "reborn")?;
+    check_numbered(&records, 1, 3, 1_800_000_000_000, 0)?;
+    Ok(())
+}
