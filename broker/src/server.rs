@@ -96,7 +96,7 @@ impl Server {
                 let topics = Arc::new(TopicRegistry::open(Arc::clone(&lock), config.properties.clone(), clean)?);
                 let groups = Arc::new(GroupCoordinator::new(config.groups.clone(), Arc::clone(&topics), clock));
                 groups.load();
-                let producer_ids = Arc::new(ProducerIdAllocator::open(&config.log_dir));
+                let producer_ids = Arc::new(ProducerIdAllocator::open(&config.log_dir, &topics));
                 let _ = lock.remove_clean_shutdown_marker();
                 Ok::<_, StartError>((lock, cluster_id, topics, groups, producer_ids))
             })

@@ -64,7 +64,8 @@ pub(crate) async fn handle(
                 // Removing the partitions' files blocks: off the runtime.
                 let deleted = {
                     let (state, topic) = (Arc::clone(state), Arc::clone(&topic));
-                    super::blocking(move || state.topics.delete(&topic, state.clock.now_ms())).await?
+                    super::blocking(move || state.topics.delete(&topic, state.clock.now_ms()))
+                        .await?
                 };
                 if deleted.is_ok() {
                     // Kafka removes every group's offsets of a deleted topic.

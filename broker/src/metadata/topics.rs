@@ -753,7 +753,9 @@ impl TopicRegistry {
         };
         for dir in due {
             match std::fs::remove_dir_all(&dir) {
-                Ok(()) => tracing::info!(dir = %dir.display(), "removed a deleted partition's directory"),
+                Ok(()) => {
+                    tracing::info!(dir = %dir.display(), "removed a deleted partition's directory")
+                }
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
                 Err(err) => {
                     tracing::error!(dir = %dir.display(), %err, "cannot remove a deleted partition's directory")
@@ -909,18 +911,25 @@ mod tests {
         let topics = TopicRegistry::open(Arc::clone(&log_dir), BTreeMap::new(), true)?;
         let old = topics.create("orders", 2, BTreeMap::new())?;
         let records = josefine_storage::batch::build_batch(&[(1, None, Some(b"old"))]);
-        old.partition(0).unwrap().append_from(&records, AppendOrigin::Client)?;
+        old.partition(0)
+            .unwrap()
+            .append_from(&records, AppendOrigin::Client)?;
         topics.delete(&old, 1_000)?;
         assert!(topics.get("orders").is_none());
         // The old logs are closed: a producer holding the partition cannot write any more.
         assert!(matches!(
-            old.partition(0).unwrap().append_from(&records, AppendOrigin::Client),
+            old.partition(0)
+                .unwrap()
+                .append_from(&records, AppendOrigin::Client),
             Err(StorageError::Closed { .. })
         ));
         let names = dir_names(dir.path());
         assert_eq!(names.len(), 2, "{names:?}");
         for name in &names {
-            assert!(name.starts_with("orders-") && name.ends_with("-delete"), "{name}");
+            assert!(
+                name.starts_with("orders-") && name.ends_with("-delete"),
+                "{name}"
+            );
             let (_, unique) = name.trim_end_matches("-delete").split_once('.').unwrap();
             assert_eq!(unique.len(), 32);
         }
@@ -942,7 +951,10 @@ mod tests {
     fn leftover_deleted_dirs_go_and_a_stray_dir_is_moved_aside(
     ) -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        std::fs::create_dir_all(dir.path().join("gone-0.0123456789abcdef0123456789abcdef-delete"))?;
+        std::fs::create_dir_all(
+            dir.path()
+                .join("gone-0.0123456789abcdef0123456789abcdef-delete"),
+        )?;
         // A directory of another `orders` (another topic id), left by a crash.
         std::fs::create_dir_all(dir.path().join("orders-0"))?;
         std::fs::write(
@@ -955,7 +967,9 @@ mod tests {
         let topic = topics.create("orders", 1, BTreeMap::new())?;
         let names = dir_names(dir.path());
         assert_eq!(names.len(), 2, "{names:?}");
-        assert!(names.iter().any(|n| n.starts_with("orders-0.") && n.ends_with("-stray")));
+        assert!(names
+            .iter()
+            .any(|n| n.starts_with("orders-0.") && n.ends_with("-stray")));
         assert_eq!(
             read_partition_topic_id(&dir.path().join("orders-0")),
             Some(uuid_to_kafka_string(topic.id))

@@ -156,6 +156,14 @@ impl TransactionCoordinator {
                 }
             });
         }
+        // A producer id in the log is never handed out again, whatever the block file says.
+        let highest = stored
+            .values()
+            .flatten()
+            .map(|s| s.producer_id)
+            .max()
+            .unwrap_or(-1);
+        self.producer_ids.raise_above(highest);
         let mut inner = self.lock();
         for (id, value) in stored {
             let Some(s) = value else { continue };
