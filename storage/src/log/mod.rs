@@ -85,6 +85,9 @@ pub struct PartitionLog {
     pub(crate) tombstone_expiry: AtomicI64,
     /// Readers parked until the log grows (long-polling fetches), woken by every append.
     pub(crate) waiters: Mutex<Vec<Arc<dyn AppendWaiter>>>,
+    /// Transaction markers still to fail, for tests of the coordinator's retries
+    /// ([`PartitionLog::inject_marker_failures`]).
+    pub(crate) marker_faults: std::sync::atomic::AtomicU32,
 }
 
 /// Something parked until a partition's log grows: a fetch waiting for `min_bytes`. Storage
@@ -179,6 +182,7 @@ impl PartitionLog {
             first_dirty_offset: AtomicI64::new(log_start_offset),
             tombstone_expiry: AtomicI64::new(i64::MAX),
             waiters: Mutex::new(Vec::new()),
+            marker_faults: std::sync::atomic::AtomicU32::new(0),
         };
         log.load_producer_state()?;
         log.write_leader_epoch_checkpoint()?;

@@ -4,6 +4,8 @@
 //!
 //! References: KIP-98; Kafka's `TransactionIndex`.
 
+use std::sync::atomic::Ordering;
+
 use super::{PartitionLog, TimestampType};
 use crate::batch::{self, ControlType, RecordIter};
 use crate::error::{Result, StorageError};
@@ -55,6 +57,15 @@ impl PartitionLog {
             .map_err(StorageError::io(&path))
     }
 
+    /// A fault hook for tests: the next `count` transaction markers fail with an I/O error
+    /// (as on EIO or a full disk) and write nothing; `u32::MAX` fails them until the hook is
+    /// set again, 0 clears it. Tests use it to check that a transaction coordinator retries
+    /// its markers; it is no configuration.
+    #[doc(hidden)]
+    pub fn inject_marker_failures(&self, count: u32) {
+        self.marker_faults.store(count, Ordering::Release);
+    }
+
     /// Writes a transaction marker (KIP-98) for `producer_id`: a control batch that commits or
     /// aborts its open transaction in this partition, moving the last stable offset on. An
     /// abort is recorded in the `.txnindex` of the active segment. Returns the marker's offset.
@@ -78,6 +89,16 @@ impl PartitionLog {
             now,
         );
         let mut writer = self.lock_writable()?;
+        if self
+            .marker_faults
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(StorageError::Io {
+                path: self.dir.clone(),
+                source: std::io::Error::other("injected transaction marker failure (EIO)"),
+            });
+        }
         if let Some(entry) = writer.producers.get(producer_id) {
             if producer_epoch < entry.producer_epoch {
                 return Err(StorageError::Producer(

@@ -81,12 +81,11 @@ impl GroupCoordinator {
     /// Writes `producer_id`'s transaction marker (COMMIT when `commit`, else ABORT) to
     /// partition `partition` of `__consumer_offsets`, after every offset commit ordered there
     /// before, then applies (COMMIT) or drops (ABORT) the offsets the producer committed in its
-    /// transaction to the groups of that partition (KIP-98, KIP-447). A failed marker is
-    /// logged and the offsets are completed all the same, as the transaction coordinator
-    /// completes the transaction.
+    /// transaction to the groups of that partition (KIP-98, KIP-447). A marker that failed
+    /// leaves them pending for the transaction coordinator's retry; one refused for an older
+    /// epoch can never be written, so the offsets are completed all the same.
     ///
-    /// Errors: the marker's write error (NOT_COORDINATOR, INVALID_PRODUCER_EPOCH), for the
-    /// caller to log.
+    /// Errors: the marker's write error (NOT_COORDINATOR: retry; INVALID_PRODUCER_EPOCH).
     pub async fn complete_transaction(
         &self,
         partition: i32,
@@ -106,6 +105,10 @@ impl GroupCoordinator {
             },
         };
         let written = self.writer.write(partition, op, move |result| {
+            let result = result.map_err(|err| err.response_error());
+            if matches!(result, Err(ref err) if *err != ResponseError::InvalidProducerEpoch) {
+                return result;
+            }
             let mut groups = shared.lock();
             for group in groups.values_mut() {
                 if records::partition_for(&group.id, writer_partitions) != partition {
@@ -117,7 +120,7 @@ impl GroupCoordinator {
                     }
                 }
             }
-            result.map_err(|err| err.response_error())
+            result
         });
         written
             .wait()

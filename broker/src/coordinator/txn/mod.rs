@@ -7,7 +7,10 @@
 //! Kafka's states: Ongoing -> PrepareCommit|PrepareAbort (written) -> markers written into
 //! every partition of the transaction, `__consumer_offsets` included -> CompleteCommit|
 //! CompleteAbort (written). On a single node the markers are written in the EndTxn request
-//! itself, so the producer's next transaction never waits for them. A transaction found in a
+//! itself, so the producer's next transaction normally never waits for them. A marker that
+//! cannot be written (a full disk, EIO) keeps the transaction prepared and its id busy
+//! (CONCURRENT_TRANSACTIONS) while a background task retries it with backoff: the transaction
+//! completes only once every marker is in its log. A transaction found in a
 //! Prepare state at start-up gets its markers (again) and completes; an Ongoing one is aborted
 //! when its timeout passes, like any other.
 //!
@@ -27,12 +30,15 @@
 pub mod records;
 
 mod requests;
+#[cfg(test)]
+mod tests;
 
 use josefine_storage::TopicPartition;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use kafka_protocol::error::ResponseError;
+use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 pub(crate) use crate::config::TransactionConfig;
@@ -131,6 +137,8 @@ pub struct TransactionCoordinator {
     clock: Clock,
     inner: Mutex<Transactions>,
     writer: InternalTopicWriter,
+    /// Cancelled when the broker stops: background marker retries end.
+    stopping: CancellationToken,
 }
 
 /// A producer id and epoch as a request names them.
@@ -169,6 +177,7 @@ impl TransactionCoordinator {
             clock,
             inner: Mutex::new(Transactions::default()),
             writer,
+            stopping: CancellationToken::new(),
         }
     }
 

@@ -6,9 +6,10 @@ use josefine_storage::TopicPartition;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use josefine_storage::batch::ControlType;
-use josefine_storage::AppendOrigin;
+use josefine_storage::{AppendOrigin, StorageError};
 use kafka_protocol::error::ResponseError;
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +32,20 @@ impl Drop for Busy {
     fn drop(&mut self) {
         self.coordinator.lock().busy.remove(&self.transactional_id);
     }
+}
+
+/// The first wait before markers that failed are written again; it doubles on each failure.
+const MARKER_RETRY_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait between two attempts at a transaction's markers.
+const MARKER_RETRY_BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// What ending a transaction came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Completion {
+    /// Every marker and the Complete state are written.
+    Completed,
+    /// The Prepare state is written; a background task retries what failed.
+    Retrying,
 }
 
 /// Runs a flow as a task of its own: it completes (and its id stops being busy) even when
@@ -203,9 +218,13 @@ impl TransactionCoordinator {
                 "completing prepared transactions"
             );
         }
-        for (mut txn, _busy) in prepared {
+        for (mut txn, busy) in prepared {
             let commit = txn.state == TransactionState::PrepareCommit;
-            if let Err(err) = self.write_markers_and_complete(&mut txn, commit).await {
+            let mut busy = Some(busy);
+            if let Err(err) = self
+                .write_markers_and_complete(&mut txn, commit, &mut busy)
+                .await
+            {
                 tracing::error!(
                     transactional_id = txn.transactional_id,
                     ?err,
@@ -251,21 +270,22 @@ impl TransactionCoordinator {
         let this = Arc::clone(self);
         let id = transactional_id.to_string();
         spawn_flow(async move {
-            let _busy = busy;
-            this.init_flow(&id, current, timeout_ms, expected, fenced)
+            this.init_flow(&id, current, timeout_ms, expected, fenced, busy)
                 .await
         })
         .await
     }
 
     async fn init_flow(
-        &self,
+        self: &Arc<Self>,
         transactional_id: &str,
         current: Option<TransactionMetadata>,
         timeout_ms: i32,
         expected: Option<ProducerIdAndEpoch>,
         fenced: ResponseError,
+        busy: Busy,
     ) -> Result<ProducerIdAndEpoch, ResponseError> {
+        let mut busy = Some(busy);
         let now = self.clock.now_ms();
         let Some(mut txn) = current else {
             let producer_id = self.allocate_producer_id().await?;
@@ -331,7 +351,13 @@ impl TransactionCoordinator {
                 );
                 // Each state is in memory once written: whatever the bump below does, the
                 // fence stands.
-                self.write_markers_and_complete(&mut txn, false).await?;
+                let completion = self
+                    .write_markers_and_complete(&mut txn, false, &mut busy)
+                    .await?;
+                if completion == Completion::Retrying {
+                    // The abort completes in the background; the producer retries meanwhile.
+                    return Err(ResponseError::ConcurrentTransactions);
+                }
             }
             _ => {}
         }
@@ -450,20 +476,34 @@ impl TransactionCoordinator {
         };
         let this = Arc::clone(self);
         spawn_flow(async move {
-            let _busy = busy;
-            this.write_markers_and_complete(&mut txn, commit).await
+            // The outcome is decided once the Prepare state is written: the answer does not
+            // wait for markers being retried (Kafka answers EndTxn after the Prepare state).
+            let mut busy = Some(busy);
+            this.write_markers_and_complete(&mut txn, commit, &mut busy)
+                .await
+                .map(|_| ())
         })
         .await
     }
 
     /// Prepare, markers, complete: the end of a transaction. `txn` is updated in place and
-    /// each state is applied to memory once written; on an error the id is left in its last
-    /// written state (a Prepare state, which the next start-up completes).
+    /// each state is applied to memory once written.
+    ///
+    /// The transaction completes (CompleteCommit|CompleteAbort written) only after every
+    /// marker is in its partition's log, as Kafka's `TransactionMarkerChannelManager` has it:
+    /// when a marker or the Complete state cannot be written (a full disk, EIO), the id stays
+    /// in its Prepare state and busy (its producer gets CONCURRENT_TRANSACTIONS) while a
+    /// background task retries the markers still missing, with backoff, until they are
+    /// written or the broker stops (the next start completes the transaction then).
+    /// `busy` moves to that task: [`Completion::Retrying`].
+    ///
+    /// Errors: those of writing the Prepare state; the id is left as it was.
     async fn write_markers_and_complete(
-        &self,
+        self: &Arc<Self>,
         txn: &mut TransactionMetadata,
         commit: bool,
-    ) -> Result<(), ResponseError> {
+        busy: &mut Option<Busy>,
+    ) -> Result<Completion, ResponseError> {
         txn.state = if commit {
             TransactionState::PrepareCommit
         } else {
@@ -472,6 +512,111 @@ impl TransactionCoordinator {
         txn.last_update_ms = self.clock.now_ms();
         self.write(txn).await?;
         self.apply(txn, None);
+        let mut pending: Vec<TopicPartition> = txn.partitions.iter().cloned().collect();
+        if self.try_complete(txn, commit, &mut pending).await {
+            return Ok(Completion::Completed);
+        }
+        tracing::warn!(
+            transactional_id = txn.transactional_id,
+            producer_id = txn.producer_id,
+            markers_pending = pending.len(),
+            "cannot complete a transaction yet; retrying its markers"
+        );
+        let this = Arc::clone(self);
+        let mut retried = txn.clone();
+        let busy = busy.take();
+        tokio::spawn(async move {
+            let _busy = busy;
+            this.retry_until_complete(&mut retried, commit, pending)
+                .await;
+        });
+        Ok(Completion::Retrying)
+    }
+
+    /// Retries the markers in `pending`, then the Complete state, with exponential backoff
+    /// ([`MARKER_RETRY_BACKOFF`] doubling up to [`MARKER_RETRY_BACKOFF_MAX`]) until the
+    /// transaction completes or the coordinator stops.
+    async fn retry_until_complete(
+        &self,
+        txn: &mut TransactionMetadata,
+        commit: bool,
+        mut pending: Vec<TopicPartition>,
+    ) {
+        let mut backoff = MARKER_RETRY_BACKOFF;
+        let mut attempts = 1u32;
+        loop {
+            tokio::select! {
+                () = self.stopping.cancelled() => {
+                    tracing::info!(
+                        transactional_id = txn.transactional_id,
+                        "stopping with a prepared transaction; the next start completes it"
+                    );
+                    return;
+                }
+                () = tokio::time::sleep(backoff) => {}
+            }
+            attempts += 1;
+            if self.try_complete(txn, commit, &mut pending).await {
+                tracing::info!(
+                    transactional_id = txn.transactional_id,
+                    attempts,
+                    "completed a transaction after retrying its markers"
+                );
+                return;
+            }
+            backoff = (backoff * 2).min(MARKER_RETRY_BACKOFF_MAX);
+        }
+    }
+
+    /// One attempt at the end of a prepared transaction: the markers still `pending` (those
+    /// written or no longer needed leave it), then, once none is left, the Complete state.
+    /// Returns whether the transaction completed.
+    async fn try_complete(
+        &self,
+        txn: &mut TransactionMetadata,
+        commit: bool,
+        pending: &mut Vec<TopicPartition>,
+    ) -> bool {
+        self.write_markers(txn, commit, pending).await;
+        if !pending.is_empty() {
+            return false;
+        }
+        let mut completed = txn.clone();
+        completed.state = if commit {
+            TransactionState::CompleteCommit
+        } else {
+            TransactionState::CompleteAbort
+        };
+        completed.partitions.clear();
+        completed.last_update_ms = self.clock.now_ms();
+        match self.write(&completed).await {
+            Ok(()) => {
+                self.apply(&completed, None);
+                *txn = completed;
+                true
+            }
+            Err(err) => {
+                tracing::error!(
+                    transactional_id = txn.transactional_id,
+                    ?err,
+                    "cannot write a transaction's Complete state"
+                );
+                false
+            }
+        }
+    }
+
+    /// Writes the transaction's markers (COMMIT when `commit`, else ABORT) into the partitions
+    /// of `pending`: user partitions on the blocking pool, `__consumer_offsets` partitions
+    /// through the group coordinator. `pending` keeps those that failed and may succeed on a
+    /// retry. A partition deleted meanwhile needs no marker, and one that refuses the epoch as
+    /// older than its producer's can never take it (Kafka drops both).
+    async fn write_markers(
+        &self,
+        txn: &TransactionMetadata,
+        commit: bool,
+        pending: &mut Vec<TopicPartition>,
+    ) {
         let control = if commit {
             ControlType::Commit
         } else {
@@ -480,59 +625,67 @@ impl TransactionCoordinator {
         let (producer_id, producer_epoch) = (txn.producer_id, txn.producer_epoch);
         let mut user_partitions = Vec::new();
         let mut offsets_partitions = Vec::new();
-        for TopicPartition {
-            topic,
-            partition: index,
-        } in &txn.partitions
-        {
-            if topic == OFFSETS_TOPIC {
-                offsets_partitions.push(*index);
-            } else if let Some(partition) = self.topics.get(topic).and_then(|t| t.partition(*index))
+        for topic_partition in pending.drain(..) {
+            if topic_partition.topic == OFFSETS_TOPIC {
+                offsets_partitions.push(topic_partition.partition);
+            } else if let Some(partition) = self
+                .topics
+                .get(&topic_partition.topic)
+                .and_then(|t| t.partition(topic_partition.partition))
             {
-                user_partitions.push((topic.clone(), partition));
+                user_partitions.push((topic_partition, partition));
             }
-            // A partition deleted meanwhile has nothing left to mark.
         }
         if !user_partitions.is_empty() {
-            let written = tokio::task::spawn_blocking(move || {
-                for (topic, partition) in user_partitions {
-                    if let Err(err) = partition.append_marker(producer_id, producer_epoch, control)
-                    {
-                        tracing::error!(topic, partition = partition.index, producer_id, %err, "cannot write a transaction marker");
+            let attempted: Vec<TopicPartition> =
+                user_partitions.iter().map(|(tp, _)| tp.clone()).collect();
+            let failed = tokio::task::spawn_blocking(move || {
+                let mut failed = Vec::new();
+                for (topic_partition, partition) in user_partitions {
+                    match partition.append_marker(producer_id, producer_epoch, control) {
+                        Ok(_) => {}
+                        Err(StorageError::Producer(err)) => {
+                            tracing::warn!(%topic_partition, producer_id, %err, "dropping a transaction marker the partition refuses");
+                        }
+                        Err(err) => {
+                            tracing::error!(%topic_partition, producer_id, %err, "cannot write a transaction marker");
+                            failed.push(topic_partition);
+                        }
                     }
                 }
+                failed
             })
             .await;
-            if written.is_err() {
-                return Err(ResponseError::NotCoordinator);
-            }
+            pending.extend(failed.unwrap_or(attempted));
         }
         for partition in offsets_partitions {
             // The group coordinator orders the marker after the transaction's offset commits.
-            if let Err(err) = self
+            match self
                 .groups
                 .complete_transaction(partition, producer_id, producer_epoch, commit)
                 .await
             {
-                tracing::error!(
-                    topic = OFFSETS_TOPIC,
-                    partition,
-                    producer_id,
-                    ?err,
-                    "cannot write a transaction marker"
-                );
+                Ok(()) => {}
+                Err(ResponseError::InvalidProducerEpoch) => {
+                    tracing::warn!(
+                        topic = OFFSETS_TOPIC,
+                        partition,
+                        producer_id,
+                        "dropping a transaction marker the partition refuses"
+                    );
+                }
+                Err(err) => {
+                    tracing::error!(
+                        topic = OFFSETS_TOPIC,
+                        partition,
+                        producer_id,
+                        ?err,
+                        "cannot write a transaction marker"
+                    );
+                    pending.push(TopicPartition::new(OFFSETS_TOPIC, partition));
+                }
             }
         }
-        txn.state = if commit {
-            TransactionState::CompleteCommit
-        } else {
-            TransactionState::CompleteAbort
-        };
-        txn.partitions.clear();
-        txn.last_update_ms = self.clock.now_ms();
-        self.write(txn).await?;
-        self.apply(txn, None);
-        Ok(())
     }
 
     /// Aborts every open transaction older than its timeout, bumping the producer's epoch so
@@ -545,7 +698,8 @@ impl TransactionCoordinator {
                 && t.start_ms.saturating_add(i64::from(t.timeout_ms)) < now
         });
         let count = expired.len();
-        for (mut txn, _busy) in expired {
+        for (mut txn, busy) in expired {
+            let mut busy = Some(busy);
             if txn.producer_epoch < i16::MAX - 1 {
                 txn.last_producer_epoch = txn.producer_epoch;
                 txn.producer_epoch += 1;
@@ -556,7 +710,10 @@ impl TransactionCoordinator {
                 timeout_ms = txn.timeout_ms,
                 "aborting a transaction past its timeout"
             );
-            if let Err(err) = self.write_markers_and_complete(&mut txn, false).await {
+            if let Err(err) = self
+                .write_markers_and_complete(&mut txn, false, &mut busy)
+                .await
+            {
                 tracing::error!(
                     transactional_id = txn.transactional_id,
                     ?err,
@@ -577,7 +734,11 @@ pub(crate) async fn run_timers(
     let interval = coordinator.config.abort_timed_out_interval;
     loop {
         tokio::select! {
-            () = cancel.cancelled() => return,
+            () = cancel.cancelled() => {
+                // Marker retries stop with the broker; the next start completes them.
+                coordinator.stopping.cancel();
+                return;
+            }
             () = tokio::time::sleep(interval) => {}
         }
         coordinator.abort_timed_out().await;
