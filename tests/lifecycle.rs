@@ -71,3 +71,70 @@ fn a_deleted_topic_created_again_starts_empty_at_offset_zero() -> TestResult {
     check_numbered(&records, 1, 3, 1_800_000_000_000, 0)?;
     Ok(())
 }
+
+#[test]
+fn an_abort_whose_marker_fails_completes_only_once_the_marker_is_written() -> TestResult {
+    use rdkafka::producer::{BaseRecord, Producer};
+    let _watchdog = watchdog::guard();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let broker = runtime.block_on(josefine::Broker::builder().start())?;
+    let bootstrap = broker.bootstrap_servers();
+    create_topic(&bootstrap, "marked", 1, &[])?;
+    let state = std::sync::Arc::clone(broker.server().state());
+    let describe = || {
+        state.transactions.describe(&["marked-tx".to_string()])[0]
+            .as_ref()
+            .map(|t| t.state.name())
+    };
+    let partition = state
+        .topics
+        .get("marked")
+        .and_then(|t| t.partition(0))
+        .ok_or_else(|| anyhow::anyhow!("no partition"))?;
+
+    let (producer, deliveries) = producer(&bootstrap, &[("transactional.id", "marked-tx")])?;
+    producer.init_transactions(Duration::from_secs(30))?;
+    producer.begin_transaction()?;
+    enqueue(
+        &producer,
+        BaseRecord::to("marked").partition(0).payload(b"aborted"),
+    )?;
+    let reports = flush(&producer, &deliveries)?;
+    assert!(reports.iter().all(Result::is_ok), "{reports:?}");
+    // The disk refuses the ABORT marker (EIO) until further notice.
+    partition.log.inject_marker_failures(u32::MAX);
+    producer.abort_transaction(Duration::from_secs(30))?;
+    assert_eq!(describe(), Some("PrepareAbort"));
+    assert_eq!(partition.log.last_stable_offset(), 0);
+    let consumer = consumer(
+        &bootstrap,
+        &[
+            ("isolation.level", "read_committed"),
+            ("enable.partition.eof", "true"),
+        ],
+    )?;
+    assign_from_beginning(&consumer, "marked", 1)?;
+
+    // The disk recovers: the retried marker lands and the abort completes.
+    partition.log.inject_marker_failures(0);
+    producer.begin_transaction()?;
+    enqueue(
+        &producer,
+        BaseRecord::to("marked").partition(0).payload(b"committed"),
+    )?;
+    let reports = flush(&producer, &deliveries)?;
+    assert!(reports.iter().all(Result::is_ok), "{reports:?}");
+    producer.commit_transaction(Duration::from_secs(30))?;
+    assert_eq!(describe(), Some("CompleteCommit"));
+    let records = consume(&consumer, 1)?;
+    assert_eq!(records[0].payload.as_deref(), Some(b"committed".as_slice()));
+    // The aborted record is skipped: the committed one follows its ABORT marker.
+    assert_eq!(records[0].offset, 2);
+    assert_eq!(partition.log.aborted_transactions(0, 4).len(), 1);
+    drop((consumer, producer, partition, state));
+    runtime.block_on(broker.shutdown());
+    Ok(())
+}

@@ -109,7 +109,10 @@ async fn a_failed_abort_marker_is_retried_and_the_transaction_completes_only_aft
         .end_transaction("tx", producer, false, FENCED)
         .await
         .unwrap();
-    assert_eq!(state_of(&f.transactions, "tx"), Some(TransactionState::PrepareAbort));
+    assert_eq!(
+        state_of(&f.transactions, "tx"),
+        Some(TransactionState::PrepareAbort)
+    );
     // No marker yet: the aborted record stays below the last stable offset's reach.
     assert_eq!((log.last_stable_offset(), log.log_end_offset()), (0, 1));
     // The producer waits for the completion.
@@ -127,10 +130,16 @@ async fn a_failed_abort_marker_is_retried_and_the_transaction_completes_only_aft
     ));
     // Retries after 100 ms and 300 ms fail; the one at 700 ms writes.
     tokio::time::sleep(Duration::from_millis(650)).await;
-    assert_eq!(state_of(&f.transactions, "tx"), Some(TransactionState::PrepareAbort));
+    assert_eq!(
+        state_of(&f.transactions, "tx"),
+        Some(TransactionState::PrepareAbort)
+    );
     assert_eq!(log.log_end_offset(), 1);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(state_of(&f.transactions, "tx"), Some(TransactionState::CompleteAbort));
+    assert_eq!(
+        state_of(&f.transactions, "tx"),
+        Some(TransactionState::CompleteAbort)
+    );
     assert_eq!((log.last_stable_offset(), log.log_end_offset()), (2, 2));
     assert_eq!(log.aborted_transactions(0, 2).len(), 1);
     let bumped = f
@@ -152,7 +161,10 @@ async fn a_marker_retried_at_shutdown_is_completed_at_the_next_start() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_secs(60)).await;
-    assert_eq!(state_of(&f.transactions, "tx"), Some(TransactionState::PrepareCommit));
+    assert_eq!(
+        state_of(&f.transactions, "tx"),
+        Some(TransactionState::PrepareCommit)
+    );
     assert_eq!(log.log_end_offset(), 1);
     f.transactions.stopping.cancel();
     tokio::time::sleep(Duration::from_secs(60)).await;
@@ -160,7 +172,10 @@ async fn a_marker_retried_at_shutdown_is_completed_at_the_next_start() {
     log.inject_marker_failures(0);
     // What a start-up does with the id left prepared.
     f.transactions.complete_prepared().await;
-    assert_eq!(state_of(&f.transactions, "tx"), Some(TransactionState::CompleteCommit));
+    assert_eq!(
+        state_of(&f.transactions, "tx"),
+        Some(TransactionState::CompleteCommit)
+    );
     assert_eq!((log.last_stable_offset(), log.log_end_offset()), (2, 2));
     assert!(log.aborted_transactions(0, 2).is_empty());
 }
