@@ -186,6 +186,10 @@ impl Server {
             Arc::clone(&state.groups),
             cancel.clone(),
         ));
+        tracker.spawn(crate::coordinator::group::run_expiry(
+            Arc::clone(&state.groups),
+            cancel.clone(),
+        ));
         tracker.spawn(crate::coordinator::txn::run_timers(
             Arc::clone(&state.transactions),
             cancel.clone(),

@@ -48,6 +48,12 @@ pub struct GroupConfig {
     /// `group.consumer.assignors`: server-side assignors by name, the first the default.
     /// Default `uniform,range`.
     pub consumer_assignors: Vec<String>,
+    /// `offsets.retention.minutes`: how long committed offsets outlive their group's last
+    /// member, or their commit for groups that only commit (KIP-211). Default 7 days.
+    pub offsets_retention: Duration,
+    /// `offsets.retention.check.interval.ms`: how often offsets are checked for expiry.
+    /// Default 10 min.
+    pub offsets_retention_check_interval: Duration,
 }
 
 impl GroupConfig {
@@ -87,6 +93,11 @@ impl GroupConfig {
             consumer_heartbeat_interval: ms("group.consumer.heartbeat.interval.ms", 5000, 1)?,
             consumer_max_size: number("group.consumer.max.size", i64::from(i32::MAX), 1)? as usize,
             consumer_assignors: assignors,
+            offsets_retention: Duration::from_secs(
+                (number("offsets.retention.minutes", 10_080, 1)?.min(i64::from(i32::MAX)) as u64)
+                    * 60,
+            ),
+            offsets_retention_check_interval: ms("offsets.retention.check.interval.ms", 600_000, 1)?,
         })
     }
 }

@@ -677,3 +677,115 @@ async fn a_deleted_group_takes_the_commits_written_before_its_tombstones() {
     reloaded.load();
     assert!(reloaded.list_groups(&[], &[]).is_empty());
 }
+
+/// `consumer` protocol metadata subscribing to `topics` (version 0, no user data).
+fn subscription(topics: &[&str]) -> Bytes {
+    let mut out = vec![0u8, 0];
+    out.extend_from_slice(&(topics.len() as i32).to_be_bytes());
+    for topic in topics {
+        out.extend_from_slice(&(topic.len() as i16).to_be_bytes());
+        out.extend_from_slice(topic.as_bytes());
+    }
+    out.extend_from_slice(&(-1i32).to_be_bytes());
+    Bytes::from(out)
+}
+
+#[tokio::test(start_paused = true)]
+async fn offsets_expire_after_the_retention_since_their_commit_or_their_group_emptied() {
+    let f = fixture(&[("offsets.retention.minutes", "1")]);
+    let simple = CommitIdentity {
+        generation_id_or_member_epoch: -1,
+        api_version: 8,
+        ..Default::default()
+    };
+    assert_eq!(
+        f.groups.commit_offsets("simple", &simple, &commit_of(5)).await,
+        [None]
+    );
+    // A member of `g` subscribed to `t`.
+    let request = |member_id: &str| JoinRequest {
+        protocols: vec![("range".into(), subscription(&["t"]))],
+        ..join_request(member_id, None)
+    };
+    let first = match f.groups.join_group("g", request("")) {
+        Reply::Now(r) => r,
+        Reply::Later(_) => panic!("first join waited"),
+    };
+    let joined = match f.groups.join_group("g", request(&first.member_id)) {
+        Reply::Later(rx) => rx.await.unwrap(),
+        Reply::Now(r) => r,
+    };
+    let synced = sync(&f, &joined, vec![(joined.member_id.clone(), Bytes::new())])
+        .await
+        .unwrap();
+    assert_eq!(synced.error, None);
+    let member = CommitIdentity {
+        member_id: joined.member_id.clone(),
+        group_instance_id: None,
+        generation_id_or_member_epoch: joined.generation_id,
+        api_version: 8,
+    };
+    assert_eq!(
+        f.groups.commit_offsets("g", &member, &commit_of(7)).await,
+        [None]
+    );
+
+    tokio::time::advance(Duration::from_secs(59)).await;
+    // The member keeps its session alive.
+    assert_eq!(
+        f.groups
+            .heartbeat("g", &joined.member_id, None, joined.generation_id),
+        None
+    );
+    assert_eq!(f.groups.cleanup_expired().await, Expired::default());
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(
+        f.groups
+            .heartbeat("g", &joined.member_id, None, joined.generation_id),
+        None
+    );
+    // The simple consumer's commit is a minute old: it goes, and its group with it. The
+    // member's group subscribes to `t`: its offset stays.
+    assert_eq!(
+        f.groups.cleanup_expired().await,
+        Expired {
+            offsets: 1,
+            groups: 1
+        }
+    );
+    assert_eq!(committed(&f, "simple"), None);
+    assert_eq!(committed(&f, "g"), Some(7));
+    assert!(f.groups.list_groups(&[], &[]).iter().all(|g| g.group_id != "simple"));
+
+    // The member leaves: the offsets expire a minute after the group became Empty.
+    f.groups
+        .leave_group("g", &[(joined.member_id.clone(), None)])
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(59)).await;
+    assert_eq!(f.groups.cleanup_expired().await, Expired::default());
+    assert_eq!(committed(&f, "g"), Some(7));
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(
+        f.groups.cleanup_expired().await,
+        Expired {
+            offsets: 1,
+            groups: 1
+        }
+    );
+    assert_eq!(committed(&f, "g"), None);
+    assert!(f.groups.list_groups(&[], &[]).is_empty());
+
+    // The tombstones are in __consumer_offsets: a fresh coordinator finds nothing.
+    let reloaded = GroupCoordinator::new(
+        f.groups.config.clone(),
+        Arc::clone(&f.topics),
+        Clock::following_tokio(1_700_000_000_000),
+    );
+    reloaded.load();
+    assert!(reloaded.list_groups(&[], &[]).is_empty());
+    assert_eq!(
+        reloaded.fetch_offsets("g", None, None, false).unwrap(),
+        Vec::new()
+    );
+}
