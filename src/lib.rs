@@ -57,6 +57,7 @@ pub struct Broker {
 pub struct BrokerBuilder {
     properties: BTreeMap<String, String>,
     log_dir: Option<PathBuf>,
+    wall_clock_shift: Option<&'static std::sync::atomic::AtomicI64>,
 }
 
 impl BrokerBuilder {
@@ -69,6 +70,15 @@ impl BrokerBuilder {
     /// Keeps data in `dir` (kept after the broker stops) instead of a temporary directory.
     pub fn log_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.log_dir = Some(dir.into());
+        self
+    }
+
+    /// Runs the broker's wall clock `shift` ms ahead of the system's (read at each use), so
+    /// that an end-to-end test can move it forward to see expiry by wall-clock time. Not a
+    /// configuration.
+    #[doc(hidden)]
+    pub fn wall_clock_shift(mut self, shift: &'static std::sync::atomic::AtomicI64) -> Self {
+        self.wall_clock_shift = Some(shift);
         self
     }
 
@@ -97,7 +107,10 @@ impl BrokerBuilder {
     /// listener cannot be opened.
     pub async fn start(self) -> Result<Broker, Error> {
         let (config, temp_dir) = self.config()?;
-        let server = Server::start(config).await?;
+        let server = match self.wall_clock_shift {
+            Some(shift) => Server::start_with_wall_clock_shift(config, shift).await?,
+            None => Server::start(config).await?,
+        };
         Ok(Broker {
             server,
             _temp_dir: temp_dir,

@@ -138,3 +138,57 @@ fn an_abort_whose_marker_fails_completes_only_once_the_marker_is_written() -> Te
     runtime.block_on(broker.shutdown());
     Ok(())
 }
+
+#[test]
+fn committed_offsets_expire_after_the_retention() -> TestResult {
+    use rdkafka::consumer::CommitMode;
+    use rdkafka::{Offset, TopicPartitionList};
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let _watchdog = watchdog::guard();
+    // The broker's wall clock, which the test moves past the retention.
+    let shift: &'static AtomicI64 = Box::leak(Box::new(AtomicI64::new(0)));
+    let broker = josefine::Broker::builder()
+        .property("offsets.retention.minutes", "1")
+        .property("offsets.retention.check.interval.ms", "20")
+        .wall_clock_shift(shift)
+        .start_blocking()?;
+    let bootstrap = broker.bootstrap_servers();
+    create_topic(&bootstrap, "kept", 1, &[])?;
+    // A consumer that assigns its partitions and commits: a group of commits only.
+    let consumer = consumer(
+        &bootstrap,
+        &[("group.id", "standalone"), ("enable.auto.commit", "false")],
+    )?;
+    let mut offsets = TopicPartitionList::new();
+    offsets.add_partition_offset("kept", 0, Offset::Offset(42))?;
+    consumer.commit(&offsets, CommitMode::Sync)?;
+    let mut wanted = TopicPartitionList::new();
+    wanted.add_partition("kept", 0);
+    let committed = consumer.committed_offsets(wanted.clone(), Duration::from_secs(10))?;
+    assert_eq!(
+        committed.find_partition("kept", 0).map(|p| p.offset()),
+        Some(Offset::Offset(42))
+    );
+
+    shift.store(61_000, Ordering::Release);
+    let start = std::time::Instant::now();
+    loop {
+        let committed = consumer.committed_offsets(wanted.clone(), Duration::from_secs(10))?;
+        match committed.find_partition("kept", 0).map(|p| p.offset()) {
+            Some(Offset::Invalid) => break,
+            other => {
+                anyhow::ensure!(
+                    start.elapsed() < PATIENCE,
+                    "the commit did not expire: {other:?}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    let groups = consumer.fetch_group_list(None, PATIENCE)?;
+    assert!(
+        groups.groups().iter().all(|g| g.name() != "standalone"),
+        "the empty group was not removed"
+    );
+    Ok(())
+}

@@ -9,6 +9,8 @@
 //! References: Kafka's `org.apache.kafka.common.utils.Time` (`milliseconds()` and
 //! `nanoseconds()`), which its coordinators take for the same reason.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use tokio::time::Instant;
 
 /// Where time comes from. Cheap to copy; every coordinator holds one.
@@ -24,6 +26,8 @@ enum Source {
     System,
     /// `epoch_ms` at `start`, then advancing with tokio's (possibly paused) time.
     Tokio { epoch_ms: i64, start: Instant },
+    /// The operating system's clock plus a shift (ms) read at each call.
+    Shifted { by: &'static AtomicI64 },
 }
 
 impl Clock {
@@ -49,10 +53,23 @@ impl Clock {
     pub fn now_ms(&self) -> i64 {
         match self.source {
             Source::System => josefine_storage::now_ms(),
+            Source::Shifted { by } => {
+                josefine_storage::now_ms().saturating_add(by.load(Ordering::Acquire))
+            }
             Source::Tokio { epoch_ms, start } => {
                 let elapsed = Instant::now().saturating_duration_since(start);
                 epoch_ms.saturating_add(i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
             }
+        }
+    }
+
+    /// The operating system's clock moved on by `by` ms, read at each call: a running
+    /// broker whose wall clock an end-to-end test moves forward, to see expiry by wall-clock
+    /// time (offsets, producer ids, transactional ids) with real clients. Deadlines
+    /// ([`Clock::now`]) do not move.
+    pub fn system_shifted(by: &'static AtomicI64) -> Self {
+        Self {
+            source: Source::Shifted { by },
         }
     }
 

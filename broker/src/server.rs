@@ -83,8 +83,23 @@ impl Server {
     ///
     /// Errors: `LogDir` (unwritable or locked), `Topics` (damaged data), `Bind`.
     pub async fn start(config: BrokerConfig) -> Result<Self, StartError> {
+        Self::start_with_clock(config, Clock::system()).await
+    }
+
+    /// [`Server::start`] with a wall clock running `shift` ms ahead of the system's (read
+    /// at each use): for end-to-end tests of expiry by wall-clock time. Not a configuration.
+    ///
+    /// Errors: those of [`Server::start`].
+    #[doc(hidden)]
+    pub async fn start_with_wall_clock_shift(
+        config: BrokerConfig,
+        shift: &'static std::sync::atomic::AtomicI64,
+    ) -> Result<Self, StartError> {
+        Self::start_with_clock(config, Clock::system_shifted(shift)).await
+    }
+
+    async fn start_with_clock(config: BrokerConfig, clock: Clock) -> Result<Self, StartError> {
         let started = std::time::Instant::now();
-        let clock = Clock::system();
         let (lock, cluster_id, topics, groups, producer_ids) = {
             let config = config.clone();
             let log_dir = config.log_dir.clone();

@@ -97,7 +97,11 @@ impl GroupConfig {
                 (number("offsets.retention.minutes", 10_080, 1)?.min(i64::from(i32::MAX)) as u64)
                     * 60,
             ),
-            offsets_retention_check_interval: ms("offsets.retention.check.interval.ms", 600_000, 1)?,
+            offsets_retention_check_interval: ms(
+                "offsets.retention.check.interval.ms",
+                600_000,
+                1,
+            )?,
         })
     }
 }

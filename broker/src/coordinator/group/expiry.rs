@@ -51,9 +51,10 @@ enum CommittedOffsetBase {
 fn expired_offsets(group: &Group, now_ms: i64, retention_ms: i64) -> Vec<TopicPartition> {
     let (base, subscribed): (CommittedOffsetBase, BTreeSet<String>) = match &group.kind {
         GroupKind::Classic(g) => match (&g.protocol_type, g.state) {
-            (Some(_), ClassicState::Empty) if g.state_timestamp >= 0 => {
-                (CommittedOffsetBase::Fixed(g.state_timestamp), BTreeSet::new())
-            }
+            (Some(_), ClassicState::Empty) if g.state_timestamp >= 0 => (
+                CommittedOffsetBase::Fixed(g.state_timestamp),
+                BTreeSet::new(),
+            ),
             (Some(_), ClassicState::Empty) | (None, _) => {
                 (CommittedOffsetBase::CommitTime, BTreeSet::new())
             }
@@ -106,7 +107,8 @@ impl GroupCoordinator {
     /// the tombstones are written; a group whose write fails keeps its offsets and stays.
     pub async fn cleanup_expired(&self) -> Expired {
         let now_ms = self.clock.now_ms();
-        let retention_ms = i64::try_from(self.config.offsets_retention.as_millis()).unwrap_or(i64::MAX);
+        let retention_ms =
+            i64::try_from(self.config.offsets_retention.as_millis()).unwrap_or(i64::MAX);
         let writes = {
             let mut groups = self.lock();
             let mut writes = Vec::new();
@@ -121,7 +123,12 @@ impl GroupCoordinator {
                 }
                 let mut tombstones: Records = keys
                     .iter()
-                    .map(|tp| (records::offset_key(&group.id, &tp.topic, tp.partition), None))
+                    .map(|tp| {
+                        (
+                            records::offset_key(&group.id, &tp.topic, tp.partition),
+                            None,
+                        )
+                    })
                     .collect();
                 let before = if remove {
                     tombstones.push((records::group_key(&group.id), None));

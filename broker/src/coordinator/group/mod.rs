@@ -39,8 +39,8 @@ pub(crate) use crate::config::GroupConfig;
 pub(crate) use classic::{ClassicGroup, JoinRequest, JoinResult, SyncRequest, SyncResult};
 pub(crate) use consumer::HeartbeatRequest;
 pub(crate) use coordinator::GroupCoordinator;
-pub use expiry::Expired;
 pub(crate) use expiry::run_expiry;
+pub use expiry::Expired;
 pub(crate) use persistence::group_record;
 pub(crate) use timers::run_timers;
 pub(crate) use types::{

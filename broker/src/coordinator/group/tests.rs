@@ -699,7 +699,9 @@ async fn offsets_expire_after_the_retention_since_their_commit_or_their_group_em
         ..Default::default()
     };
     assert_eq!(
-        f.groups.commit_offsets("simple", &simple, &commit_of(5)).await,
+        f.groups
+            .commit_offsets("simple", &simple, &commit_of(5))
+            .await,
         [None]
     );
     // A member of `g` subscribed to `t`.
@@ -755,7 +757,11 @@ async fn offsets_expire_after_the_retention_since_their_commit_or_their_group_em
     );
     assert_eq!(committed(&f, "simple"), None);
     assert_eq!(committed(&f, "g"), Some(7));
-    assert!(f.groups.list_groups(&[], &[]).iter().all(|g| g.group_id != "simple"));
+    assert!(f
+        .groups
+        .list_groups(&[], &[])
+        .iter()
+        .all(|g| g.group_id != "simple"));
 
     // The member leaves: the offsets expire a minute after the group became Empty.
     f.groups
