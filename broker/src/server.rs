@@ -232,6 +232,21 @@ impl Server {
             ));
         }
         tracker.spawn(remove_deleted_logs(Arc::clone(&state), cancel.clone()));
+        tracker.spawn(periodic(
+            Arc::clone(&state),
+            cancel.clone(),
+            |state| {
+                state
+                    .config
+                    .transactions
+                    .producer_id_expiration_check_interval
+            },
+            remove_expired_producers,
+        ));
+        tracker.spawn(crate::coordinator::txn::run_expiry(
+            Arc::clone(&state.transactions),
+            cancel.clone(),
+        ));
         for listener in &state.listeners {
             tracing::info!(
                 listener = %listener.name,
@@ -383,6 +398,17 @@ fn clean(state: &BrokerState) {
         if let Err(err) = state.topics.write_checkpoints() {
             tracing::error!(%err, "cannot write the cleaner offset checkpoint");
         }
+    }
+}
+
+/// Forgets idle producer ids in every partition (Kafka's `PeriodicProducerExpirationCheck`).
+fn remove_expired_producers(state: &BrokerState) {
+    let removed = state.topics.remove_expired_producers_all(
+        state.clock.now_ms(),
+        state.config.transactions.producer_id_expiration,
+    );
+    if removed > 0 {
+        tracing::info!(removed, "expired idle producer ids");
     }
 }
 

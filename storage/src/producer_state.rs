@@ -358,6 +358,19 @@ impl ProducerState {
         first
     }
 
+    /// Forgets every producer without an open transaction whose last batch or marker is
+    /// `expiration_ms` or more older than `now_ms` (Kafka's
+    /// `ProducerStateManager.removeExpiredProducers`, `producer.id.expiration.ms`). Returns
+    /// how many went.
+    pub(crate) fn remove_expired(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        let before = self.producers.len();
+        self.producers.retain(|_, entry| {
+            entry.current_txn_first_offset.is_some()
+                || now_ms.saturating_sub(entry.last_timestamp) < expiration_ms
+        });
+        before - self.producers.len()
+    }
+
     /// The first offset of the earliest open transaction: the last stable offset, when any.
     pub fn first_unstable_offset(&self) -> Option<i64> {
         self.ongoing.keys().next().copied()
@@ -578,6 +591,36 @@ mod tests {
             append(&mut state, &batch(8, 0, 42, 1, false), 6),
             Ok(Admission::Append)
         );
+    }
+
+    #[test]
+    fn idle_producers_expire_but_not_those_in_a_transaction() {
+        let mut state = ProducerState::default();
+        // Batch timestamps are 1_000 (see `batch`).
+        append(&mut state, &batch(1, 0, 0, 2, false), 0).unwrap();
+        append(&mut state, &batch(2, 0, 0, 1, true), 2).unwrap();
+        assert_eq!(state.remove_expired(1_999, 1_000), 0);
+        assert_eq!(state.remove_expired(2_000, 1_000), 1);
+        assert!(state.get(1).is_none());
+        assert!(
+            state.get(2).is_some(),
+            "an open transaction keeps its producer"
+        );
+        // The expired producer is a new one now: a retry of its old batch is appended again,
+        // and it may continue at any sequence (Kafka 3.7, KIP-360).
+        assert_eq!(
+            append(&mut state, &batch(1, 0, 0, 2, false), 3),
+            Ok(Admission::Append)
+        );
+        state.remove_expired(2_000, 1_000);
+        assert_eq!(
+            append(&mut state, &batch(1, 0, 17, 1, false), 5),
+            Ok(Admission::Append)
+        );
+        state.complete_transaction(2, 0, 0, 1_500);
+        assert_eq!(state.remove_expired(2_499, 1_000), 1);
+        assert_eq!(state.remove_expired(2_500, 1_000), 1);
+        assert!(state.producers().is_empty());
     }
 
     #[test]

@@ -20,6 +20,18 @@ pub struct TransactionConfig {
     /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`: how often open
     /// transactions are checked against their timeout. Default 10 s.
     pub abort_timed_out_interval: Duration,
+    /// `transactional.id.expiration.ms`: how long a transactional id without an open
+    /// transaction is kept after its last change. Default 7 days.
+    pub transactional_id_expiration: Duration,
+    /// `transaction.remove.expired.transaction.cleanup.interval.ms`: how often transactional
+    /// ids are checked for expiry. Default 1 h.
+    pub remove_expired_transaction_cleanup_interval: Duration,
+    /// `producer.id.expiration.ms`: how long a partition remembers a producer id without an
+    /// open transaction after its last write. Default 1 day.
+    pub producer_id_expiration: Duration,
+    /// `producer.id.expiration.check.interval.ms`: how often partitions are checked for
+    /// expired producer ids. Default 10 min.
+    pub producer_id_expiration_check_interval: Duration,
 }
 
 impl TransactionConfig {
@@ -37,6 +49,30 @@ impl TransactionConfig {
                 properties,
                 "transaction.abort.timed.out.transaction.cleanup.interval.ms",
                 10_000,
+                1,
+            )?,
+            transactional_id_expiration: duration_or(
+                properties,
+                "transactional.id.expiration.ms",
+                604_800_000,
+                1,
+            )?,
+            remove_expired_transaction_cleanup_interval: duration_or(
+                properties,
+                "transaction.remove.expired.transaction.cleanup.interval.ms",
+                3_600_000,
+                1,
+            )?,
+            producer_id_expiration: duration_or(
+                properties,
+                "producer.id.expiration.ms",
+                86_400_000,
+                1,
+            )?,
+            producer_id_expiration_check_interval: duration_or(
+                properties,
+                "producer.id.expiration.check.interval.ms",
+                600_000,
                 1,
             )?,
         })

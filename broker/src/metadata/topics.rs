@@ -464,6 +464,21 @@ impl TopicRegistry {
         moved
     }
 
+    /// Forgets, in every partition, the producer ids idle for `expiration` at `now_ms`
+    /// without an open transaction (`producer.id.expiration.ms`, see
+    /// [`PartitionLog::remove_expired_producers`]). Returns how many went.
+    pub fn remove_expired_producers_all(
+        &self,
+        now_ms: i64,
+        expiration: std::time::Duration,
+    ) -> usize {
+        self.all()
+            .iter()
+            .flat_map(|topic| topic.partitions())
+            .map(|partition| partition.log.remove_expired_producers(now_ms, expiration))
+            .sum()
+    }
+
     /// One cleaner pass over every compacted partition (`log.cleaner.backoff.ms`). Returns the
     /// passes that cleaned something.
     pub fn clean_all(&self, now_ms: i64) -> Vec<josefine_storage::CleanerStats> {

@@ -266,6 +266,18 @@ impl PartitionLog {
         self.lock_writer().producers.producers()
     }
 
+    /// Forgets the producers without an open transaction whose last write (the max timestamp
+    /// of their last batch, or their last marker's time) is `expiration` or more older than
+    /// `now_ms` (`producer.id.expiration.ms`, Kafka's `removeExpiredProducers`). A later batch
+    /// of such a producer id is taken as a new producer's, at any sequence (KIP-360); a retry
+    /// of one of its old batches is no longer recognised. Returns how many went.
+    pub fn remove_expired_producers(&self, now_ms: i64, expiration: std::time::Duration) -> usize {
+        let expiration_ms = i64::try_from(expiration.as_millis()).unwrap_or(i64::MAX);
+        self.lock_writer()
+            .producers
+            .remove_expired(now_ms, expiration_ms)
+    }
+
     /// A copy of the log's settings.
     pub fn config(&self) -> LogConfig {
         self.config.read().map(|c| *c).unwrap_or_default()

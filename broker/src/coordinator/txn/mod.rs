@@ -47,7 +47,7 @@ use crate::coordinator::producer_ids::ProducerIdAllocator;
 use crate::coordinator::writer::{InternalTopic, InternalTopicWriter};
 use crate::metadata::topics::{Topic, TopicRegistry};
 pub(crate) use records::{StoredTransaction, TransactionState};
-pub(crate) use requests::run_timers;
+pub(crate) use requests::{run_expiry, run_timers};
 
 /// The internal topic holding transaction state.
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";

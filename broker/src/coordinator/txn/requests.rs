@@ -122,6 +122,70 @@ impl TransactionCoordinator {
             .unwrap_or(Err(ResponseError::NotCoordinator))
     }
 
+    /// Writes the tombstone of `transactional_id` to its partition of `__transaction_state`.
+    ///
+    /// Errors: those of [`TransactionCoordinator::write`].
+    async fn write_tombstone(&self, transactional_id: &str) -> Result<(), ResponseError> {
+        let key = records::key(transactional_id);
+        let batch =
+            josefine_storage::batch::build_batch(&[(self.clock.now_ms(), Some(&key), None)]);
+        let op = WriteOp::Batch {
+            batch,
+            origin: AppendOrigin::Client,
+        };
+        self.writer
+            .write(self.writer.partition_for(transactional_id), op, |result| {
+                result.map_err(|err| err.response_error())
+            })
+            .wait()
+            .await
+            .unwrap_or(Err(ResponseError::NotCoordinator))
+    }
+
+    /// Removes every transactional id without an open transaction (Empty, CompleteCommit,
+    /// CompleteAbort) and without writes in flight whose last change is
+    /// `transactional.id.expiration.ms` or more old: its `__transaction_state` entry is
+    /// tombstoned, then it is forgotten (Kafka's
+    /// `TransactionStateManager.removeExpiredTransactionalIds`). Its producer starts afresh
+    /// with a new producer id at its next InitProducerId. Returns how many went.
+    pub async fn remove_expired_transactional_ids(self: &Arc<Self>) -> usize {
+        let now = self.clock.now_ms();
+        let expiration_ms =
+            i64::try_from(self.config.transactional_id_expiration.as_millis()).unwrap_or(i64::MAX);
+        let expired = self.take_idle(|t| {
+            matches!(
+                t.state,
+                TransactionState::Empty
+                    | TransactionState::CompleteCommit
+                    | TransactionState::CompleteAbort
+            ) && now.saturating_sub(t.last_update_ms) >= expiration_ms
+        });
+        let mut removed = 0;
+        for (txn, _busy) in expired {
+            match self.write_tombstone(&txn.transactional_id).await {
+                Ok(()) => {
+                    let mut inner = self.lock();
+                    inner.by_id.remove(&txn.transactional_id);
+                    if inner.by_producer.get(&txn.producer_id) == Some(&txn.transactional_id) {
+                        inner.by_producer.remove(&txn.producer_id);
+                    }
+                    removed += 1;
+                    tracing::info!(
+                        transactional_id = txn.transactional_id,
+                        producer_id = txn.producer_id,
+                        "removed an expired transactional id"
+                    );
+                }
+                Err(err) => tracing::warn!(
+                    transactional_id = txn.transactional_id,
+                    ?err,
+                    "cannot remove an expired transactional id"
+                ),
+            }
+        }
+        removed
+    }
+
     /// Makes `txn`, just written, the transactional id's state in memory.
     fn apply(&self, txn: &TransactionMetadata, replaced_producer_id: Option<i64>) {
         let mut inner = self.lock();
@@ -722,6 +786,24 @@ impl TransactionCoordinator {
             }
         }
         count
+    }
+}
+
+/// Removes expired transactional ids every
+/// `transaction.remove.expired.transaction.cleanup.interval.ms` until `cancel`.
+pub(crate) async fn run_expiry(
+    coordinator: Arc<TransactionCoordinator>,
+    cancel: CancellationToken,
+) {
+    let interval = coordinator
+        .config
+        .remove_expired_transaction_cleanup_interval;
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        coordinator.remove_expired_transactional_ids().await;
     }
 }
 

@@ -179,3 +179,43 @@ async fn a_marker_retried_at_shutdown_is_completed_at_the_next_start() {
     assert_eq!((log.last_stable_offset(), log.log_end_offset()), (2, 2));
     assert!(log.aborted_transactions(0, 2).is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn idle_transactional_ids_expire_but_not_open_transactions() {
+    let f = fixture(&[("transactional.id.expiration.ms", "60000")]);
+    let idle = f
+        .transactions
+        .init_producer_id("idle", 60_000, None, FENCED)
+        .await
+        .unwrap();
+    open_transaction(&f, "open").await;
+    tokio::time::advance(Duration::from_millis(59_999)).await;
+    assert_eq!(f.transactions.remove_expired_transactional_ids().await, 0);
+    tokio::time::advance(Duration::from_millis(1)).await;
+    assert_eq!(f.transactions.remove_expired_transactional_ids().await, 1);
+    assert_eq!(state_of(&f.transactions, "idle"), None);
+    assert_eq!(
+        state_of(&f.transactions, "open"),
+        Some(TransactionState::Ongoing)
+    );
+
+    // The tombstone is in __transaction_state: a replay does not bring the id back.
+    let reloaded = TransactionCoordinator::new(
+        f.transactions.config.clone(),
+        Arc::clone(&f.topics),
+        Arc::clone(&f.transactions.groups),
+        Arc::clone(&f.transactions.producer_ids),
+        Clock::following_tokio(1_700_000_000_000),
+    );
+    reloaded.load();
+    assert_eq!(state_of(&reloaded, "idle"), None);
+    assert_eq!(state_of(&reloaded, "open"), Some(TransactionState::Ongoing));
+    // The id starts afresh, with a new producer id.
+    let again = f
+        .transactions
+        .init_producer_id("idle", 60_000, None, FENCED)
+        .await
+        .unwrap();
+    assert_ne!(again.producer_id, idle.producer_id);
+    assert_eq!(again.producer_epoch, 0);
+}
