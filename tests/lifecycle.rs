@@ -192,3 +192,92 @@ fn committed_offsets_expire_after_the_retention() -> TestResult {
     );
     Ok(())
 }
+
+/// Polls `check` until it holds; fails after [`PATIENCE`].
+fn eventually(what: &str, mut check: impl FnMut() -> bool) -> TestResult {
+    let start = std::time::Instant::now();
+    while !check() {
+        anyhow::ensure!(start.elapsed() < PATIENCE, "{what} did not happen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+#[test]
+fn idle_producer_ids_and_transactional_ids_expire() -> TestResult {
+    use rdkafka::producer::{BaseRecord, Producer};
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let _watchdog = watchdog::guard();
+    let shift: &'static AtomicI64 = Box::leak(Box::new(AtomicI64::new(0)));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let broker = runtime.block_on(
+        josefine::Broker::builder()
+            .property("producer.id.expiration.ms", "10000")
+            .property("producer.id.expiration.check.interval.ms", "20")
+            .property("transactional.id.expiration.ms", "10000")
+            .property(
+                "transaction.remove.expired.transaction.cleanup.interval.ms",
+                "20",
+            )
+            .wall_clock_shift(shift)
+            .start(),
+    )?;
+    let bootstrap = broker.bootstrap_servers();
+    create_topic(&bootstrap, "idle", 1, &[])?;
+    let state = std::sync::Arc::clone(broker.server().state());
+    let partition = state
+        .topics
+        .get("idle")
+        .and_then(|t| t.partition(0))
+        .ok_or_else(|| anyhow::anyhow!("no partition"))?;
+    let transactional_id_known =
+        || state.transactions.describe(&["idle-tx".to_string()])[0].is_some();
+
+    let (idempotent, deliveries) = producer(&bootstrap, &[("enable.idempotence", "true")])?;
+    enqueue(
+        &idempotent,
+        BaseRecord::to("idle").partition(0).payload(b"one"),
+    )?;
+    let reports = flush(&idempotent, &deliveries)?;
+    assert!(reports.iter().all(Result::is_ok), "{reports:?}");
+    let (transactional, tx_deliveries) = producer(&bootstrap, &[("transactional.id", "idle-tx")])?;
+    transactional.init_transactions(PATIENCE)?;
+    transactional.begin_transaction()?;
+    enqueue(
+        &transactional,
+        BaseRecord::to("idle").partition(0).payload(b"two"),
+    )?;
+    let reports = flush(&transactional, &tx_deliveries)?;
+    assert!(reports.iter().all(Result::is_ok), "{reports:?}");
+    transactional.commit_transaction(PATIENCE)?;
+    assert_eq!(partition.log.producers().len(), 2);
+    assert!(transactional_id_known());
+
+    // Both go once the broker's wall clock is past the expiration.
+    shift.store(3_600_000, Ordering::Release);
+    eventually("the producer ids' expiry", || {
+        partition.log.producers().is_empty()
+    })?;
+    eventually("the transactional id's expiry", || {
+        !transactional_id_known()
+    })?;
+    // The idempotent producer goes on: its next batch starts a new producer state (KIP-360).
+    enqueue(
+        &idempotent,
+        BaseRecord::to("idle").partition(0).payload(b"three"),
+    )?;
+    let reports = flush(&idempotent, &deliveries)?;
+    assert!(reports.iter().all(Result::is_ok), "{reports:?}");
+    let records = read_to_end(&bootstrap, "idle")?;
+    let payloads: Vec<_> = records.iter().filter_map(|r| r.payload.clone()).collect();
+    assert_eq!(
+        payloads,
+        vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]
+    );
+    drop((idempotent, transactional, partition, state));
+    runtime.block_on(broker.shutdown());
+    Ok(())
+}
