@@ -426,7 +426,8 @@ async fn remove_deleted_logs(state: Arc<BrokerState>, cancel: CancellationToken)
         .flatten();
         let wait_ms = match next {
             Some(at) => at.saturating_sub(state.clock.now_ms()),
-            None => state.topics.file_delete_delay_ms(),
+            // Nothing waits: look again a delay later (not in a busy loop for a 0 delay).
+            None => state.topics.file_delete_delay_ms().max(100),
         };
         let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0).max(1));
         tokio::select! {
