@@ -180,6 +180,12 @@ impl Server {
             authorizer: Authorizer::default(),
             api_versions: crate::protocol::apis::api_versions(),
         });
+        {
+            // The replay raises the producer id allocator above every id in
+            // __transaction_state: no client may take an id before it.
+            let transactions = Arc::clone(&state.transactions);
+            let _ = tokio::task::spawn_blocking(move || transactions.load()).await;
+        }
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
         for (index, socket) in sockets.into_iter().enumerate() {
@@ -191,12 +197,8 @@ impl Server {
                 tracker.clone(),
             ));
         }
-        {
-            // Transactions left prepared by a crash get their markers before clients return.
-            let transactions = Arc::clone(&state.transactions);
-            let _ = tokio::task::spawn_blocking(move || transactions.load()).await;
-            state.transactions.complete_prepared().await;
-        }
+        // Transactions left prepared by a crash get their markers before clients return.
+        state.transactions.complete_prepared().await;
         tracker.spawn(crate::coordinator::group::run_timers(
             Arc::clone(&state.groups),
             cancel.clone(),
