@@ -64,9 +64,9 @@ impl PartitionLog {
     }
 
     /// [`PartitionLog::append`] when it is a copy into the mapping; `Ok(None)`, having written
-    /// nothing, when it would block on the disk: roll a segment (seal and fsync the old one,
-    /// create and preallocate the new one, write a producer state snapshot) or fsync for
-    /// `flush.messages`. The broker appends inline with this and moves the appends it refuses
+    /// nothing, when it would block on the disk: roll a segment (seal the old one, create and
+    /// preallocate the new one, write a producer state snapshot, then fsync everything below
+    /// the new one) or fsync for `flush.messages`. The broker appends inline with this and moves the appends it refuses
     /// to its blocking pool. The decision is taken under the append lock, so it is exact.
     ///
     /// Errors: those of [`PartitionLog::append`].
@@ -180,6 +180,8 @@ impl PartitionLog {
             writer.producers.put(entry);
         }
         self.publish(&mut writer, &config, next_offset, record_count)?;
+        drop(writer);
+        self.flush_rolled()?;
         Ok(Some(AppendInfo {
             base_offset,
             last_offset: next_offset - 1,
@@ -212,7 +214,7 @@ impl PartitionLog {
             .is_some_and(|n| writer.messages_since_flush >= n)
         {
             writer.messages_since_flush = 0;
-            self.flush_segment(&writer.active)
+            self.flush_up_to(next_offset)
         } else {
             Ok(())
         };
@@ -346,6 +348,10 @@ impl PartitionLog {
         if let Ok(mut segments) = self.segments.write() {
             segments.insert(base_offset, Arc::clone(&segment));
         }
+        // The new files' directory entries go to disk with the next flush, which the roll
+        // makes due: everything below the new segment (`flush_rolled`, after the append).
+        self.dir_unsynced.store(true, Ordering::Release);
+        self.roll_flush_due.fetch_max(base_offset, Ordering::AcqRel);
         tracing::debug!(dir = %self.dir.display(), base_offset, "rolled segment");
         writer.active = segment;
         writer.active_sealed = false;

@@ -18,9 +18,8 @@ impl PartitionLog {
         if std::fs::read_to_string(&path).is_ok_and(|c| c == contents) {
             return Ok(());
         }
-        let tmp = self.dir.join(format!("{LEADER_EPOCH_CHECKPOINT}.tmp"));
-        std::fs::write(&tmp, contents).map_err(StorageError::io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(StorageError::io(&path))
+        crate::durable::write_atomically(&path, contents.as_bytes())
+            .map_err(StorageError::io(&path))
     }
 
     /// The end offset of `leader_epoch` (OffsetForLeaderEpoch, KIP-101/KIP-279): this

@@ -139,6 +139,7 @@ impl PartitionLog {
             aborted.retain(|a| a.last_offset >= log_start_offset);
         }
         drop(writer);
+        self.flush_rolled()?;
         let mut deleted_bytes = 0;
         for segment in &removed {
             deleted_bytes += segment.size() as u64;
