@@ -396,3 +396,37 @@ fn a_power_cut_keeps_a_prefix_up_to_the_last_flush() -> TestResult {
     assert_eq!(log.append(&record(end), 0)?.base_offset, end as i64);
     Ok(())
 }
+
+#[test]
+fn damage_found_while_rebuilding_a_trusted_segments_index_cuts_that_segment_only() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    write_closed_log(dir.path(), 120)?;
+    let partition_dir = dir.path().join("t-0");
+    let segments = segment_logs(&partition_dir)?;
+    assert!(segments.len() >= 4);
+    // Segment 1 lies below the recovery point, but its offset index is gone: rebuilding it
+    // reads the segment and meets the damage (Kafka's `LogLoader` does the same).
+    damage_first_batch(&segments[1].1)?;
+    std::fs::remove_file(partition_dir.join(format!("{:020}.index", segments[1].0)))?;
+    {
+        let log_dir = LogDir::open(dir.path())?;
+        log_dir.write_checkpoint(OffsetCheckpoint::RecoveryPoint, &[(partition(), 120)])?;
+    }
+    let log_dir = LogDir::open(dir.path())?;
+    let log = PartitionLog::open(&log_dir, &partition(), small_config(), false)?;
+    assert_eq!(
+        log.segment_count(),
+        segments.len(),
+        "later segments are kept"
+    );
+    assert_eq!(log.log_end_offset(), 120);
+    assert_eq!(
+        std::fs::metadata(&segments[1].1)?.len(),
+        0,
+        "the damaged segment is cut at its first batch"
+    );
+    let mut expected_values = expected(0..segments[1].0 as usize);
+    expected_values.extend(expected(segments[2].0 as usize..120));
+    assert_eq!(values(&log)?, expected_values);
+    Ok(())
+}

@@ -128,17 +128,19 @@ impl PartitionLog {
         if !recover {
             tracing::warn!(segment = %log_path.display(), "rebuilding missing or corrupt indexes");
         }
-        // Rebuilding needs room in the index files: reopen them at full size, trim afterwards.
+        // Rebuilding needs room in the index files: reopen them large enough, trim afterwards.
+        // A closed segment gets at most one entry per `index.interval.bytes` of its log, so
+        // its indexes need not grow to `segment.index.bytes` (then shrink back).
         drop(segment);
-        let segment = Segment::open(
-            dir,
-            base,
-            log_capacity,
-            config.segment_index_bytes,
-            log_len,
-            0,
-            0,
-        )?;
+        let rebuild_capacity = if is_last {
+            config.segment_index_bytes
+        } else {
+            let entries = log_len / config.index_interval_bytes.max(1) + 2;
+            config
+                .segment_index_bytes
+                .min(entries.saturating_mul(TIME_ENTRY.max(OFFSET_ENTRY)))
+        };
+        let segment = Segment::open(dir, base, log_capacity, rebuild_capacity, log_len, 0, 0)?;
         let valid = segment.recover(config.index_interval_bytes, log_len)?;
         let mut damaged = false;
         if valid < log_len {
