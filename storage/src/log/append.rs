@@ -179,9 +179,10 @@ impl PartitionLog {
         for entry in touched {
             writer.producers.put(entry);
         }
+        let due = writer.roll_flush_due.take();
         self.publish(&mut writer, &config, next_offset, record_count)?;
         drop(writer);
-        self.flush_rolled()?;
+        self.flush_rolled(due)?;
         Ok(Some(AppendInfo {
             base_offset,
             last_offset: next_offset - 1,
@@ -351,7 +352,11 @@ impl PartitionLog {
         // The new files' directory entries go to disk with the next flush, which the roll
         // makes due: everything below the new segment (`flush_rolled`, after the append).
         self.dir_unsynced.store(true, Ordering::Release);
-        self.roll_flush_due.fetch_max(base_offset, Ordering::AcqRel);
+        writer.roll_flush_due = Some(
+            writer
+                .roll_flush_due
+                .map_or(base_offset, |d| d.max(base_offset)),
+        );
         tracing::debug!(dir = %self.dir.display(), base_offset, "rolled segment");
         writer.active = segment;
         writer.active_sealed = false;
@@ -430,6 +435,9 @@ fn would_block(writer: &Writer, config: &LogConfig, size: usize, records: u64, n
     let active = &writer.active;
     let young = now.saturating_sub(active.created_ms()) < duration_ms(config.segment_ms);
     writer.active_sealed
+        // A roll whose flush is still due (its append failed after rolling): the next append
+        // takes that flush over.
+        || writer.roll_flush_due.is_some()
         || active.size() + size > active.capacity()
         || active.index_full()
         || (!young && active.size() > 0)

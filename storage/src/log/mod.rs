@@ -54,6 +54,11 @@ pub(crate) struct Writer {
     bytes_since_index_entry: usize,
     messages_since_flush: u64,
     producers: ProducerState,
+    /// After a roll: the new active segment's base offset, below which everything is to be
+    /// flushed. The append that rolled takes it before it lets go of the append lock and
+    /// flushes afterwards on its own (blocking) thread ([`PartitionLog::flush_rolled`]), so an
+    /// inline append on a runtime worker never inherits the fsync.
+    roll_flush_due: Option<i64>,
 }
 
 /// A partition log in directory `<topic>-<partition>`.
@@ -80,9 +85,6 @@ pub struct PartitionLog {
     recovery_point: AtomicI64,
     /// Serialises flushes, so that the recovery point moves only after its fsyncs.
     flush_lock: Mutex<()>,
-    /// The new active segment's base offset after a roll: everything below it is flushed
-    /// once the append that rolled has let go of the append lock.
-    roll_flush_due: AtomicI64,
     /// Base offsets of segments whose `.txnindex` was appended to since its last fsync.
     unsynced_txn_indexes: Mutex<BTreeSet<i64>>,
     /// A file was created in the partition directory since its last fsync.
@@ -191,6 +193,7 @@ impl PartitionLog {
                 bytes_since_index_entry: 0,
                 messages_since_flush: 0,
                 producers: ProducerState::default(),
+                roll_flush_due: None,
             }),
             log_start_offset: AtomicI64::new(log_start_offset),
             log_end_offset: AtomicI64::new(log_end_offset),
@@ -200,7 +203,6 @@ impl PartitionLog {
             closed: AtomicBool::new(false),
             recovery_point: AtomicI64::new(recovery_point),
             flush_lock: Mutex::new(()),
-            roll_flush_due: AtomicI64::new(i64::MIN),
             unsynced_txn_indexes: Mutex::new(BTreeSet::new()),
             dir_unsynced: AtomicBool::new(dir_unsynced),
             maintenance: Mutex::new(()),
@@ -416,13 +418,12 @@ impl PartitionLog {
     }
 
     /// After an append that rolled, with the append lock released: flushes everything below
-    /// the new active segment (Kafka schedules the same flush at each roll), so that only the
-    /// active segment is ever re-read after a crash.
-    pub(super) fn flush_rolled(&self) -> Result<()> {
-        let due = self.roll_flush_due.swap(i64::MIN, Ordering::AcqRel);
-        if due == i64::MIN {
+    /// `due`, the new active segment's base offset taken from [`Writer`] (Kafka schedules the
+    /// same flush at each roll), so that only the active segment is re-read after a crash.
+    pub(super) fn flush_rolled(&self, due: Option<i64>) -> Result<()> {
+        let Some(due) = due else {
             return Ok(());
-        }
+        };
         // The sealed segment was trimmed after its data may have been flushed: fsync it again
         // so that its new length is on disk too.
         let sealed = self

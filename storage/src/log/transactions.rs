@@ -126,9 +126,10 @@ impl PartitionLog {
             }
             self.write_txn_index(writer.active.base_offset(), &entry)?;
         }
+        let due = writer.roll_flush_due.take();
         self.publish(&mut writer, &config, next_offset, 1)?;
         drop(writer);
-        self.flush_rolled()?;
+        self.flush_rolled(due)?;
         Ok(offset)
     }
 }
