@@ -174,7 +174,7 @@ impl LogDir {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(&path).map_err(create)?;
+        crate::durable::create_dir_durably(&path).map_err(create)?;
         let lock = File::create(path.join(LOCK_FILE)).map_err(create)?;
         if lock.try_lock().is_err() {
             return Err(LogDirError::Locked { path });

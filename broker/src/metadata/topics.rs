@@ -496,14 +496,11 @@ impl TopicRegistry {
     ) -> Result<Arc<Partition>, TopicError> {
         let topic_partition = TopicPartition::new(topic, index);
         let log = PartitionLog::open(&self.log_dir, &topic_partition, configs.log_config(), clean)?;
-        let metadata = log.dir().join("partition.metadata");
-        if !metadata.exists() {
-            write_atomically(
-                &metadata,
-                format!("version: 0\ntopic_id: {}\n", uuid_to_kafka_string(id)).as_bytes(),
-            )
-            .map_err(io_err(&metadata))?;
-        }
+        // Written again when missing or different; its fsync comes with the log's next flush
+        // (Kafka's `PartitionMetadataFile` is flushed later too), so creating a topic's
+        // partitions costs no fsync.
+        let metadata = format!("version: 0\ntopic_id: {}\n", uuid_to_kafka_string(id));
+        log.replace_regenerated_file("partition.metadata", metadata.as_bytes())?;
         Ok(Arc::new(Partition { index, log }))
     }
 

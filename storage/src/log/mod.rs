@@ -89,6 +89,14 @@ pub struct PartitionLog {
     unsynced_txn_indexes: Mutex<BTreeSet<i64>>,
     /// A file was created in the partition directory since its last fsync.
     dir_unsynced: AtomicBool,
+    /// The partition directory was created and its log dir not fsynced since.
+    parent_unsynced: AtomicBool,
+    /// Small files replaced (temp file, rename) without an fsync, which the next flush
+    /// fsyncs: files that the log writes again at open when they are missing or differ
+    /// (`leader-epoch-checkpoint`, `partition.metadata`), so a crash before that flush loses
+    /// nothing. This keeps the creation of a topic's partitions free of fsyncs, as Kafka
+    /// flushes `partition.metadata` later too (KAFKA-12637).
+    unsynced_files: Mutex<Vec<PathBuf>>,
     /// Serialises the background work that removes or replaces segments: retention,
     /// DeleteRecords and the cleaner.
     pub(crate) maintenance: Mutex<()>,
@@ -136,7 +144,8 @@ impl PartitionLog {
         log_dir.ensure_locked()?;
         let dir = log_dir.partition_dir(topic_partition);
         let dir = dir.as_path();
-        crate::durable::create_dir_durably(dir).map_err(StorageError::io(dir))?;
+        let created = !dir.is_dir();
+        std::fs::create_dir_all(dir).map_err(StorageError::io(dir))?;
         crate::segment::swap::recover_swap(dir)?;
         let mut base_offsets = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(StorageError::io(dir))? {
@@ -205,6 +214,8 @@ impl PartitionLog {
             flush_lock: Mutex::new(()),
             unsynced_txn_indexes: Mutex::new(BTreeSet::new()),
             dir_unsynced: AtomicBool::new(dir_unsynced),
+            parent_unsynced: AtomicBool::new(created),
+            unsynced_files: Mutex::new(Vec::new()),
             maintenance: Mutex::new(()),
             first_dirty_offset: AtomicI64::new(log_start_offset),
             tombstone_expiry: AtomicI64::new(i64::MAX),
@@ -340,6 +351,28 @@ impl PartitionLog {
         Ok(writer)
     }
 
+    /// Replaces the file `name` of the partition directory with `contents` unless it holds
+    /// them already: temp file, rename, and the fsyncs of the file and the directory left to
+    /// the next flush. For files the log (or the broker) writes again at open when they are
+    /// missing or differ.
+    ///
+    /// Errors: `Io`.
+    pub fn replace_regenerated_file(&self, name: &str, contents: &[u8]) -> Result<()> {
+        let path = self.dir.join(name);
+        if std::fs::read(&path).is_ok_and(|c| c == contents) {
+            return Ok(());
+        }
+        let tmp = self.dir.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, contents).map_err(StorageError::io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(StorageError::io(&path))?;
+        self.unsynced_files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(path);
+        self.dir_unsynced.store(true, Ordering::Release);
+        Ok(())
+    }
+
     /// Marks the log poisoned after a failed fsync: it refuses appends until restart.
     fn poison<T>(&self, result: Result<T>) -> Result<T> {
         result.inspect_err(|err| {
@@ -368,21 +401,22 @@ impl PartitionLog {
     }
 
     /// Kafka's `UnifiedLog.flush(offset)`: fsyncs every segment holding offsets from the
-    /// recovery point up to `offset` (with their indexes and `.txnindex`), then the partition
-    /// directory when files were created in it, and moves the recovery point to `offset`.
+    /// recovery point up to `offset` (with their indexes and `.txnindex`), the files replaced
+    /// by [`PartitionLog::replace_regenerated_file`], then the log dir when the partition
+    /// directory is new and the partition directory when files were created in it, and moves
+    /// the recovery point to `offset`.
     /// Never called under the append lock except for `flush.messages`, where the producer
     /// waits for the fsync anyway.
     pub(super) fn flush_up_to(&self, offset: i64) -> Result<()> {
         let _flushing = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
         let from = self.recovery_point();
-        if offset <= from {
-            return Ok(());
-        }
-        for segment in self.segments_from(from) {
-            if segment.base_offset() >= offset {
-                break;
+        if offset > from {
+            for segment in self.segments_from(from) {
+                if segment.base_offset() >= offset {
+                    break;
+                }
+                self.flush_segment(&segment)?;
             }
-            self.flush_segment(&segment)?;
         }
         let txn_indexes: Vec<i64> = {
             let mut unsynced = self
@@ -405,6 +439,28 @@ impl PartitionLog {
                 }
                 _ => {}
             }
+        }
+        let files = std::mem::take(
+            &mut *self
+                .unsynced_files
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        for path in files {
+            match crate::durable::sync_path(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return self.poison(Err(StorageError::Io { path, source: e }));
+                }
+                _ => {}
+            }
+        }
+        if self.parent_unsynced.swap(false, Ordering::AcqRel) {
+            let parent = self.dir.parent().unwrap_or(Path::new("."));
+            let synced = crate::durable::sync_dir(parent).map_err(StorageError::io(parent));
+            if synced.is_err() {
+                self.parent_unsynced.store(true, Ordering::Release);
+            }
+            self.poison(synced)?;
         }
         if self.dir_unsynced.swap(false, Ordering::AcqRel) {
             let synced = crate::durable::sync_dir(&self.dir).map_err(StorageError::io(&self.dir));
