@@ -189,7 +189,7 @@ impl PartitionLog {
         // point stays where it was (within the log), and only a flush moves it.
         let recovery_point = match checkpointed {
             None => log_end_offset,
-            Some(checkpointed) => checkpointed.clamp(log_start_offset, log_end_offset),
+            Some(checkpointed) => checkpointed.max(log_start_offset).min(log_end_offset),
         };
         let log = Self {
             dir: dir.to_path_buf(),
