@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the hot paths: segment append, read by offset, batch validation, the
-//! decoding and encoding of Produce and Fetch, and the log cleaner's throughput.
+//! decoding and encoding of Produce and Fetch, the log cleaner's throughput, and opening a log
+//! after a crash.
 //!
 //! Run: `cargo bench --bench micro` (a filter narrows it: `cargo bench --bench micro -- append`).
 //! Criterion reports time per operation and, where a throughput is set, bytes per second.
@@ -66,6 +67,84 @@ fn append(c: &mut Criterion) {
                     done += n;
                 }
                 total
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Appends of 1 MiB batches into 16 MiB segments: a roll every 16 appends, each fsyncing the
+/// segment it closes (FORMAT.md "fsync order").
+fn append_rolling(c: &mut Criterion) {
+    let mut group = c.benchmark_group("segment_append");
+    let batch = batch(1000 << 10, 100);
+    group.throughput(Throughput::Bytes(batch.len() as u64));
+    group.bench_function("1MiB_into_16MiB_segments", |b| {
+        b.iter_custom(|iterations| {
+            let per_log = ((256usize << 20) / batch.len()).max(1) as u64;
+            let mut total = Duration::ZERO;
+            let mut done = 0;
+            while done < iterations {
+                let (_dir, _log_dir, log) = temp_log(LogConfig {
+                    segment_bytes: 16 << 20,
+                    ..LogConfig::default()
+                });
+                let n = per_log.min(iterations - done);
+                let started = Instant::now();
+                for _ in 0..n {
+                    log.append(&batch, 0).expect("append");
+                }
+                total += started.elapsed();
+                done += n;
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+/// Opening a log of 64 closed segments of 1 MiB (16 KiB batches) after an unclean shutdown:
+/// with `recovery-point-offset-checkpoint` at the log end only the last segment is re-read;
+/// without a checkpoint every segment is (Kafka's rule).
+fn recover(c: &mut Criterion) {
+    use josefine_storage::OffsetCheckpoint;
+    let mut group = c.benchmark_group("log_recover");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let partition = TopicPartition::new("bench", 0);
+    let config = LogConfig {
+        segment_bytes: 1 << 20,
+        ..LogConfig::default()
+    };
+    let log_end_offset = {
+        let log_dir = LogDir::open(dir.path()).expect("lock log dir");
+        let log = PartitionLog::open(&log_dir, &partition, config, true).expect("open log");
+        let batch = batch(16 << 10, 100);
+        while log.segment_count() < 64 {
+            log.append(&batch, 0).expect("append");
+        }
+        log.close().expect("close");
+        log.log_end_offset()
+    };
+    group.throughput(Throughput::Bytes(64 << 20));
+    for (name, checkpoint) in [
+        ("64x1MiB/recovery_point_at_end", Some(log_end_offset)),
+        ("64x1MiB/no_checkpoint", None),
+    ] {
+        {
+            let log_dir = LogDir::open(dir.path()).expect("lock log dir");
+            let entries: Vec<_> = checkpoint
+                .map(|offset| (partition.clone(), offset))
+                .into_iter()
+                .collect();
+            log_dir
+                .write_checkpoint(OffsetCheckpoint::RecoveryPoint, &entries)
+                .expect("checkpoint");
+        }
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let log_dir = LogDir::open(dir.path()).expect("lock log dir");
+                let log = PartitionLog::open(&log_dir, &partition, config, false).expect("open");
+                assert_eq!(log.log_end_offset(), log_end_offset);
             })
         });
     }
@@ -254,6 +333,6 @@ fn clean(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = append, read, validate, protocol, clean
+    targets = append, append_rolling, read, validate, protocol, clean, recover
 }
 criterion_main!(benches);

@@ -64,6 +64,8 @@ fn crash_loop(rounds: usize, overrides: &[&str], seed: u64) -> TestResult {
     let mut rng = Seeded(seed | 1);
     let mut overrides: Vec<&str> = overrides.to_vec();
     overrides.push("log.cleaner.backoff.ms=20");
+    // Recovery points reach the disk while producing: restarts trust the segments below them.
+    overrides.push("log.flush.offset.checkpoint.interval.ms=50");
     let mut acked: Acked = BTreeMap::new();
     let mut ends: BTreeMap<&str, i64> = BTreeMap::new();
     for round in 0..rounds {
@@ -173,6 +175,160 @@ fn crash_loop(rounds: usize, overrides: &[&str], seed: u64) -> TestResult {
             );
         }
     }
+    Ok(())
+}
+
+/// A power cut right after `acks=all` produces answered under `log.flush.interval.messages=1`:
+/// the disk keeps exactly what was fsynced (`josefine_storage::power_loss` records every
+/// fsync of the embedded broker's files and builds that image), and a broker started on it
+/// serves every acknowledged record, then goes on from the log end.
+#[test]
+fn a_power_cut_after_flushed_acks_loses_no_acknowledged_record() -> TestResult {
+    let _watchdog = watchdog::guard();
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data)?;
+    josefine_storage::power_loss::track(&data)?;
+    let broker = josefine::Broker::builder()
+        .log_dir(&data)
+        .property("log.flush.interval.messages", "1")
+        .start_blocking()?;
+    let bootstrap = broker.bootstrap_servers();
+    // Small segments and indexes: they roll during the test, and the recorder reads each
+    // file whole at each fsync.
+    create_topic(
+        &bootstrap,
+        "durable",
+        1,
+        &[("segment.bytes", "16384"), ("segment.index.bytes", "4096")],
+    )?;
+    let (writer, deliveries) = producer(
+        &bootstrap,
+        &[
+            ("acks", "all"),
+            ("linger.ms", "1"),
+            ("enable.idempotence", "true"),
+        ],
+    )?;
+    let mut acknowledged = BTreeMap::new();
+    for round in 0..4 {
+        for i in 0..100 {
+            let value = format!("round-{round}-record-{i}-{}", "v".repeat(i % 120));
+            enqueue(
+                &writer,
+                BaseRecord::<str, [u8]>::to("durable")
+                    .partition(0)
+                    .key("k")
+                    .payload(value.as_bytes()),
+            )?;
+            acknowledged.insert((round, i), value);
+        }
+        for delivery in flush(&writer, &deliveries)? {
+            delivery?;
+        }
+    }
+    // Every record is acknowledged: cut the power now.
+    let cut = dir.path().join("cut");
+    josefine_storage::power_loss::cut(&data, &cut)?;
+    drop(writer);
+    drop(broker);
+
+    let restarted = josefine::Broker::builder().log_dir(&cut).start_blocking()?;
+    let bootstrap = restarted.bootstrap_servers();
+    let records = read_to_end(&bootstrap, "durable")?;
+    let values: Vec<Vec<u8>> = records
+        .iter()
+        .map(|r| r.payload.clone().unwrap_or_default())
+        .collect();
+    let expected: Vec<Vec<u8>> = acknowledged
+        .values()
+        .map(|v| v.clone().into_bytes())
+        .collect();
+    assert_eq!(values.len(), expected.len(), "acknowledged records lost");
+    assert!(values == expected, "records differ after the power cut");
+    for (n, record) in records.iter().enumerate() {
+        assert_eq!(record.offset, n as i64);
+    }
+    let (next, deliveries) = producer(&bootstrap, &[("acks", "all")])?;
+    enqueue(
+        &next,
+        BaseRecord::<str, [u8]>::to("durable")
+            .partition(0)
+            .payload(b"after".as_slice()),
+    )?;
+    let after = flush(&next, &deliveries)?;
+    assert!(
+        matches!(after.as_slice(), [Ok((0, offset))] if *offset == records.len() as i64),
+        "{after:?}"
+    );
+    Ok(())
+}
+
+/// The recovery point of a partition in `recovery-point-offset-checkpoint`, if any.
+fn checkpointed_recovery_point(dir: &std::path::Path, topic: &str) -> Option<i64> {
+    let text = std::fs::read_to_string(dir.join("recovery-point-offset-checkpoint")).ok()?;
+    text.lines()
+        .skip(2)
+        .find_map(|line| line.strip_prefix(&format!("{topic} 0 ")))
+        .and_then(|offset| offset.parse().ok())
+}
+
+/// Kafka's `kafka-recovery-point-checkpoint` task writes each partition's recovery point
+/// every `log.flush.offset.checkpoint.interval.ms`; a clean shutdown writes the log end.
+#[test]
+fn recovery_points_are_checkpointed_on_the_timer_and_at_shutdown() -> TestResult {
+    let _watchdog = watchdog::guard();
+    let dir = tempfile::tempdir()?;
+    let broker = josefine::Broker::builder()
+        .log_dir(dir.path())
+        .property("log.flush.interval.messages", "1")
+        .property("log.flush.offset.checkpoint.interval.ms", "20")
+        .start_blocking()?;
+    let bootstrap = broker.bootstrap_servers();
+    create_topic(&bootstrap, "points", 1, &[])?;
+    let (writer, deliveries) = producer(&bootstrap, &[("acks", "all")])?;
+    for i in 0..10 {
+        enqueue(
+            &writer,
+            BaseRecord::<str, [u8]>::to("points")
+                .partition(0)
+                .payload(format!("record-{i}").as_bytes()),
+        )?;
+    }
+    assert!(flush(&writer, &deliveries)?.iter().all(Result::is_ok));
+    // Every append was fsynced: the timer's next checkpoint names offset 10.
+    let start = Instant::now();
+    while checkpointed_recovery_point(dir.path(), "points") != Some(10) {
+        anyhow::ensure!(
+            start.elapsed() < PATIENCE,
+            "no recovery point checkpoint: {:?}",
+            std::fs::read_to_string(dir.path().join("recovery-point-offset-checkpoint"))
+        );
+        std::thread::park_timeout(Duration::from_millis(10));
+    }
+    drop(writer);
+    broker.shutdown();
+
+    // Without the timer and the flush policy, shutdown writes the log end offset.
+    let broker = josefine::Broker::builder()
+        .log_dir(dir.path())
+        .property("log.flush.offset.checkpoint.interval.ms", "0")
+        .start_blocking()?;
+    let bootstrap = broker.bootstrap_servers();
+    let (writer, deliveries) = producer(&bootstrap, &[("acks", "all")])?;
+    for i in 0..5 {
+        enqueue(
+            &writer,
+            BaseRecord::<str, [u8]>::to("points")
+                .partition(0)
+                .payload(format!("more-{i}").as_bytes()),
+        )?;
+    }
+    assert!(flush(&writer, &deliveries)?.iter().all(Result::is_ok));
+    assert_eq!(checkpointed_recovery_point(dir.path(), "points"), Some(10));
+    drop(writer);
+    broker.shutdown();
+    assert_eq!(checkpointed_recovery_point(dir.path(), "points"), Some(15));
     Ok(())
 }
 

@@ -219,6 +219,15 @@ impl Server {
                 |state| state.topics.flush_all(),
             ));
         }
+        if let Some(interval) = state.config.log_flush_offset_checkpoint_interval {
+            // Kafka's `kafka-recovery-point-checkpoint` task.
+            tracker.spawn(periodic(
+                Arc::clone(&state),
+                cancel.clone(),
+                move |_| interval,
+                checkpoint_recovery_points,
+            ));
+        }
         tracker.spawn(periodic(
             Arc::clone(&state),
             cancel.clone(),
@@ -304,10 +313,17 @@ fn close_logs(state: &BrokerState, lock: Option<Arc<LogDir>>) {
     let Some(lock) = lock else {
         return;
     };
-    if let Err(err) = state.topics.write_checkpoints() {
+    // Kafka's `LogManager.shutdown`: flush and close the logs, then the checkpoints (the
+    // recovery points are the log end offsets by then), then the marker.
+    let closed = state.topics.close_all();
+    let checkpointed = state
+        .topics
+        .write_checkpoints()
+        .and_then(|()| state.topics.write_recovery_point_checkpoint());
+    if let Err(err) = &checkpointed {
         tracing::error!(%err, "cannot write the log dir checkpoints");
     }
-    if state.topics.close_all() {
+    if closed {
         if let Err(err) = lock.write_clean_shutdown_marker() {
             tracing::error!(%err, "cannot write the clean shutdown marker");
         }
@@ -380,6 +396,13 @@ async fn periodic(
                 let _ = tokio::task::spawn_blocking(move || work(&state)).await;
             }
         }
+    }
+}
+
+/// Writes every partition's recovery point (Kafka's `kafka-recovery-point-checkpoint` task).
+fn checkpoint_recovery_points(state: &BrokerState) {
+    if let Err(err) = state.topics.write_recovery_point_checkpoint() {
+        tracing::error!(%err, "cannot write the recovery point checkpoint");
     }
 }
 

@@ -417,7 +417,7 @@ impl PartitionLog {
             .collect();
         if !txn_entries.is_empty() {
             let path = work.join(file_name(base, TXN_INDEX_SUFFIX));
-            std::fs::write(&path, &txn_entries).map_err(StorageError::io(&path))?;
+            crate::durable::write_synced(&path, &txn_entries).map_err(StorageError::io(&path))?;
         }
         self.swap_in(group, work, base)
     }

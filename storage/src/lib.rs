@@ -41,6 +41,8 @@ mod time;
 mod topic_partition;
 
 pub use cleaner::CleanerStats;
+#[cfg(feature = "power-loss")]
+pub use durable::power_loss;
 pub use durable::{sync_dir, write_atomically};
 pub use error::{Result, StorageError};
 pub use ids::{random_uuid, uuid_to_kafka_string};

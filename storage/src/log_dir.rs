@@ -37,7 +37,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::durable::write_atomically;
+use crate::durable::{sync_dir, write_atomically};
 use crate::ids::{random_uuid, uuid_to_kafka_string};
 use crate::TopicPartition;
 
@@ -198,6 +198,13 @@ pub struct LogDir {
     /// The open `.lock` file holding the lock; `None` once released.
     lock: Mutex<Option<File>>,
     clean_shutdown: bool,
+    /// `recovery-point-offset-checkpoint` as it was at open: where each log's recovery
+    /// starts after an unclean shutdown.
+    recovery_points: HashMap<TopicPartition, i64>,
+    /// One lock per checkpoint file (in [`OffsetCheckpoint`] order): writers of one file
+    /// (retention, DeleteRecords, the cleaner, the flush timer, shutdown) take turns, so they
+    /// never share its temp file.
+    checkpoint_locks: [Mutex<()>; 3],
 }
 
 impl LogDir {
@@ -213,17 +220,29 @@ impl LogDir {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(&path).map_err(create)?;
+        crate::durable::create_dir_durably(&path).map_err(create)?;
         let lock = File::create(path.join(LOCK_FILE)).map_err(create)?;
         if lock.try_lock().is_err() {
             return Err(LogDirError::Locked { path });
         }
         let clean_shutdown = path.join(CLEAN_SHUTDOWN_FILE).exists();
+        let recovery_points =
+            read_checkpoint_file(&path.join(OffsetCheckpoint::RecoveryPoint.file_name()));
         Ok(Self {
             path,
             lock: Mutex::new(Some(lock)),
             clean_shutdown,
+            recovery_points,
+            checkpoint_locks: Default::default(),
         })
+    }
+
+    /// The recovery point of `topic_partition` in `recovery-point-offset-checkpoint` as it was
+    /// when the dir was opened (Kafka's `LogManager` reads it once at start-up), `None` without
+    /// an entry. After an unclean shutdown [`crate::PartitionLog::open`] re-reads the
+    /// segments from there on.
+    pub fn recovery_point(&self, topic_partition: &TopicPartition) -> Option<i64> {
+        self.recovery_points.get(topic_partition).copied()
     }
 
     /// The log dir.
@@ -272,25 +291,29 @@ impl LogDir {
     }
 
     /// Removes the clean-shutdown marker, once the logs are open for writing: from now on a
-    /// crash must lead to recovery. A missing marker is fine.
+    /// crash must lead to recovery. The log dir is fsynced, so that the removal is on disk
+    /// before the first append. A missing marker is fine.
     ///
     /// Errors: `Io`.
     pub fn remove_clean_shutdown_marker(&self) -> Result<(), LogDirError> {
         let path = self.path.join(CLEAN_SHUTDOWN_FILE);
         match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
+            Ok(()) => sync_dir(&self.path).map_err(|source| LogDirError::Io {
+                path: self.path.clone(),
+                source,
+            }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(source) => Err(LogDirError::Io { path, source }),
         }
     }
 
-    /// Writes the clean-shutdown marker (an empty file), after every log was flushed and
-    /// closed.
+    /// Writes the clean-shutdown marker (an empty file, written atomically: the log dir is
+    /// fsynced), after every log was flushed and closed.
     ///
     /// Errors: `Io`.
     pub fn write_clean_shutdown_marker(&self) -> Result<(), LogDirError> {
         let path = self.path.join(CLEAN_SHUTDOWN_FILE);
-        std::fs::write(&path, b"").map_err(|source| LogDirError::Io { path, source })
+        write_atomically(&path, b"").map_err(|source| LogDirError::Io { path, source })
     }
 
     /// Reads `meta.properties` and checks it against the configured `node_id` and
@@ -375,20 +398,11 @@ impl LogDir {
     /// Reads a checkpoint file. A missing file reads as empty; so does a malformed one, with a
     /// warning (the offsets are then taken from the segments).
     pub fn read_checkpoint(&self, file: OffsetCheckpoint) -> HashMap<TopicPartition, i64> {
-        let path = self.path.join(file.file_name());
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            return HashMap::new();
-        };
-        match decode_checkpoint(&text) {
-            Some(entries) => entries,
-            None => {
-                tracing::warn!(path = %path.display(), "ignoring a malformed checkpoint file");
-                HashMap::new()
-            }
-        }
+        read_checkpoint_file(&self.path.join(file.file_name()))
     }
 
-    /// Replaces a checkpoint file with `entries`, atomically.
+    /// Replaces a checkpoint file with `entries`, atomically (temp file, fsync, rename, fsync
+    /// of the log dir). Concurrent writers of one file take turns.
     ///
     /// Errors: `Io`.
     pub fn write_checkpoint(
@@ -396,9 +410,50 @@ impl LogDir {
         file: OffsetCheckpoint,
         entries: &[(TopicPartition, i64)],
     ) -> Result<(), LogDirError> {
+        let _turn = self.lock_checkpoint(file);
         let path = self.path.join(file.file_name());
         write_atomically(&path, encode_checkpoint(entries).as_bytes())
             .map_err(|source| LogDirError::Io { path, source })
+    }
+
+    /// [`LogDir::write_checkpoint`] with entries computed by `entries` while the file's
+    /// lock is held, so that of two writers at once the later one's offsets win (an older
+    /// set of offsets never replaces a newer one).
+    ///
+    /// Errors: `Io`.
+    pub fn update_checkpoint(
+        &self,
+        file: OffsetCheckpoint,
+        entries: impl FnOnce() -> Vec<(TopicPartition, i64)>,
+    ) -> Result<(), LogDirError> {
+        let _turn = self.lock_checkpoint(file);
+        let path = self.path.join(file.file_name());
+        write_atomically(&path, encode_checkpoint(&entries()).as_bytes())
+            .map_err(|source| LogDirError::Io { path, source })
+    }
+
+    fn lock_checkpoint(&self, file: OffsetCheckpoint) -> MutexGuard<'_, ()> {
+        let [start, cleaner, recovery] = &self.checkpoint_locks;
+        let lock = match file {
+            OffsetCheckpoint::LogStartOffset => start,
+            OffsetCheckpoint::CleanerOffset => cleaner,
+            OffsetCheckpoint::RecoveryPoint => recovery,
+        };
+        lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Reads a checkpoint file: empty when missing, and when malformed (with a warning).
+fn read_checkpoint_file(path: &Path) -> HashMap<TopicPartition, i64> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return HashMap::new();
+    };
+    match decode_checkpoint(&text) {
+        Some(entries) => entries,
+        None => {
+            tracing::warn!(path = %path.display(), "ignoring a malformed checkpoint file");
+            HashMap::new()
+        }
     }
 }
 

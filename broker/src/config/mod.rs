@@ -153,6 +153,10 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: usize,
     /// `log.flush.interval.ms`: flush every partition this often; `None` leaves it to the OS.
     pub log_flush_interval: Option<Duration>,
+    /// `log.flush.offset.checkpoint.interval.ms`: how often every partition's recovery point
+    /// is written to `recovery-point-offset-checkpoint` (and at shutdown). Default 60 s; 0
+    /// (`None`) writes it at shutdown only.
+    pub log_flush_offset_checkpoint_interval: Option<Duration>,
     /// `delete.topic.enable`. Default true.
     pub delete_topic_enable: bool,
     /// `log.retention.check.interval.ms`: how often retention runs. Default 5 minutes.
@@ -213,6 +217,7 @@ const KNOWN_KEYS: &[&str] = &[
     "log.flush.interval.messages",
     "log.flush.interval.ms",
     "log.flush.scheduler.interval.ms",
+    "log.flush.offset.checkpoint.interval.ms",
     "log.cleanup.policy",
     "log.cleaner.enable",
     "log.cleaner.backoff.ms",
@@ -429,6 +434,17 @@ impl BrokerConfig {
             }
             None => None,
         };
+        let key = "log.flush.offset.checkpoint.interval.ms";
+        let recovery_checkpoint = number_or(key, 60_000)?;
+        if !(0..=i64::from(i32::MAX)).contains(&recovery_checkpoint) {
+            return Err(invalid(
+                key,
+                &recovery_checkpoint.to_string(),
+                "must be between 0 and 2147483647",
+            ));
+        }
+        let log_flush_offset_checkpoint_interval =
+            (recovery_checkpoint > 0).then(|| Duration::from_millis(recovery_checkpoint as u64));
         let key = "log.retention.check.interval.ms";
         let retention_check = number_or(key, 300_000)?;
         if retention_check < 1 {
@@ -450,6 +466,7 @@ impl BrokerConfig {
             auto_create_topics_enable: parse_bool("auto.create.topics.enable", true)?,
             socket_request_max_bytes: socket_request_max_bytes as usize,
             log_flush_interval,
+            log_flush_offset_checkpoint_interval,
             delete_topic_enable: parse_bool("delete.topic.enable", true)?,
             log_retention_check_interval: Duration::from_millis(retention_check as u64),
             log_cleaner_enable: parse_bool("log.cleaner.enable", true)?,
@@ -506,6 +523,21 @@ mod tests {
         assert_eq!(config.socket_request_max_bytes, 104_857_600);
         assert_eq!(config.num_partitions, 1);
         assert!(config.auto_create_topics_enable);
+        assert_eq!(
+            config.log_flush_offset_checkpoint_interval,
+            Some(Duration::from_secs(60))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_zero_recovery_point_checkpoint_interval_checkpoints_at_shutdown_only(
+    ) -> Result<(), ConfigError> {
+        let config = BrokerConfig::from_properties(props(&[(
+            "log.flush.offset.checkpoint.interval.ms",
+            "0",
+        )]))?;
+        assert_eq!(config.log_flush_offset_checkpoint_interval, None);
         Ok(())
     }
 
@@ -532,6 +564,7 @@ mod tests {
             ("log.segment.bytes", "-5"),
             ("auto.create.topics.enable", "yes"),
             ("listeners", "nonsense"),
+            ("log.flush.offset.checkpoint.interval.ms", "-1"),
         ] {
             let err = BrokerConfig::from_properties(props(&[(key, value)]))
                 .map(|_| ())

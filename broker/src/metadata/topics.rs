@@ -414,35 +414,52 @@ impl TopicRegistry {
     }
 
     /// Writes Kafka's `log-start-offset-checkpoint` and `cleaner-offset-checkpoint` for every
-    /// partition (after DeleteRecords, retention and cleaning, and at shutdown).
+    /// partition (after DeleteRecords, retention and cleaning, and at shutdown). The offsets
+    /// are read under each file's lock: of two writers at once the later one's offsets win.
     ///
     /// Errors: `Io`.
     pub fn write_checkpoints(&self) -> Result<(), TopicError> {
-        let mut starts = Vec::new();
-        let mut dirty = Vec::new();
-        for topic in self.all() {
-            let compacted = topic.configs().log_config().cleanup_compact;
-            for partition in topic.partitions() {
-                starts.push((
-                    partition.log.topic_partition().clone(),
-                    partition.log.log_start_offset(),
-                ));
-                if compacted {
-                    dirty.push((
-                        partition.log.topic_partition().clone(),
-                        partition.log.first_dirty_offset(),
-                    ));
+        self.write_checkpoint(OffsetCheckpoint::LogStartOffset, |_, log| {
+            Some(log.log_start_offset())
+        })?;
+        self.write_checkpoint(OffsetCheckpoint::CleanerOffset, |topic, log| {
+            topic
+                .configs()
+                .log_config()
+                .cleanup_compact
+                .then(|| log.first_dirty_offset())
+        })
+    }
+
+    /// Writes Kafka's `recovery-point-offset-checkpoint`: each partition's recovery point
+    /// (every offset below it is fsynced), from which a restart after a crash re-reads the
+    /// log (`log.flush.offset.checkpoint.interval.ms`, and at shutdown).
+    ///
+    /// Errors: `Io`.
+    pub fn write_recovery_point_checkpoint(&self) -> Result<(), TopicError> {
+        self.write_checkpoint(OffsetCheckpoint::RecoveryPoint, |_, log| {
+            Some(log.recovery_point())
+        })
+    }
+
+    fn write_checkpoint(
+        &self,
+        file: OffsetCheckpoint,
+        offset: impl Fn(&Topic, &PartitionLog) -> Option<i64>,
+    ) -> Result<(), TopicError> {
+        self.log_dir
+            .update_checkpoint(file, || {
+                let mut entries = Vec::new();
+                for topic in self.all() {
+                    for partition in topic.partitions() {
+                        if let Some(offset) = offset(&topic, &partition.log) {
+                            entries.push((partition.log.topic_partition().clone(), offset));
+                        }
+                    }
                 }
-            }
-        }
-        for (file, entries) in [
-            (OffsetCheckpoint::LogStartOffset, starts),
-            (OffsetCheckpoint::CleanerOffset, dirty),
-        ] {
-            self.log_dir
-                .write_checkpoint(file, &entries)
-                .map_err(StorageError::from)?;
-        }
+                entries
+            })
+            .map_err(StorageError::from)?;
         Ok(())
     }
 
@@ -517,14 +534,11 @@ impl TopicRegistry {
         let topic_partition = TopicPartition::new(topic, index);
         self.move_aside_if_stray(&topic_partition, id)?;
         let log = PartitionLog::open(&self.log_dir, &topic_partition, configs.log_config(), clean)?;
-        let metadata = log.dir().join(PARTITION_METADATA_FILE);
-        if !metadata.exists() {
-            std::fs::write(
-                &metadata,
-                format!("version: 0\ntopic_id: {}\n", uuid_to_kafka_string(id)),
-            )
-            .map_err(io_err(&metadata))?;
-        }
+        // Written again when missing or different; its fsync comes with the log's next flush
+        // (Kafka's `PartitionMetadataFile` is flushed later too), so creating a topic's
+        // partitions costs no fsync.
+        let metadata = format!("version: 0\ntopic_id: {}\n", uuid_to_kafka_string(id));
+        log.replace_regenerated_file(PARTITION_METADATA_FILE, metadata.as_bytes())?;
         Ok(Arc::new(Partition { index, log }))
     }
 

@@ -64,9 +64,9 @@ impl PartitionLog {
     }
 
     /// [`PartitionLog::append`] when it is a copy into the mapping; `Ok(None)`, having written
-    /// nothing, when it would block on the disk: roll a segment (seal and fsync the old one,
-    /// create and preallocate the new one, write a producer state snapshot) or fsync for
-    /// `flush.messages`. The broker appends inline with this and moves the appends it refuses
+    /// nothing, when it would block on the disk: roll a segment (seal the old one, create and
+    /// preallocate the new one, write a producer state snapshot, then fsync everything below
+    /// the new one) or fsync for `flush.messages`. The broker appends inline with this and moves the appends it refuses
     /// to its blocking pool. The decision is taken under the append lock, so it is exact.
     ///
     /// Errors: those of [`PartitionLog::append`].
@@ -179,7 +179,10 @@ impl PartitionLog {
         for entry in touched {
             writer.producers.put(entry);
         }
+        let due = writer.roll_flush_due.take();
         self.publish(&mut writer, &config, next_offset, record_count)?;
+        drop(writer);
+        self.flush_rolled(due)?;
         Ok(Some(AppendInfo {
             base_offset,
             last_offset: next_offset - 1,
@@ -212,7 +215,7 @@ impl PartitionLog {
             .is_some_and(|n| writer.messages_since_flush >= n)
         {
             writer.messages_since_flush = 0;
-            self.flush_segment(&writer.active)
+            self.flush_up_to(next_offset)
         } else {
             Ok(())
         };
@@ -346,6 +349,14 @@ impl PartitionLog {
         if let Ok(mut segments) = self.segments.write() {
             segments.insert(base_offset, Arc::clone(&segment));
         }
+        // The new files' directory entries go to disk with the next flush, which the roll
+        // makes due: everything below the new segment (`flush_rolled`, after the append).
+        self.dir_unsynced.store(true, Ordering::Release);
+        writer.roll_flush_due = Some(
+            writer
+                .roll_flush_due
+                .map_or(base_offset, |d| d.max(base_offset)),
+        );
         tracing::debug!(dir = %self.dir.display(), base_offset, "rolled segment");
         writer.active = segment;
         writer.active_sealed = false;
@@ -424,6 +435,9 @@ fn would_block(writer: &Writer, config: &LogConfig, size: usize, records: u64, n
     let active = &writer.active;
     let young = now.saturating_sub(active.created_ms()) < duration_ms(config.segment_ms);
     writer.active_sealed
+        // A roll whose flush is still due (its append failed after rolling): the next append
+        // takes that flush over.
+        || writer.roll_flush_due.is_some()
         || active.size() + size > active.capacity()
         || active.index_full()
         || (!young && active.size() > 0)

@@ -4,7 +4,7 @@
 //! References: KIP-101, KIP-279 (OffsetForLeaderEpoch); Kafka's `LeaderEpochFileCache`.
 
 use super::PartitionLog;
-use crate::error::{Result, StorageError};
+use crate::error::Result;
 
 /// Kafka's leader epoch checkpoint in each partition directory.
 const LEADER_EPOCH_CHECKPOINT: &str = "leader-epoch-checkpoint";
@@ -13,14 +13,8 @@ impl PartitionLog {
     /// Writes Kafka's `leader-epoch-checkpoint` (version 0, then `epoch start_offset` lines).
     /// A single node has one leader epoch, 0, starting at the log start offset.
     pub(super) fn write_leader_epoch_checkpoint(&self) -> Result<()> {
-        let path = self.dir.join(LEADER_EPOCH_CHECKPOINT);
         let contents = format!("0\n1\n0 {}\n", self.log_start_offset());
-        if std::fs::read_to_string(&path).is_ok_and(|c| c == contents) {
-            return Ok(());
-        }
-        let tmp = self.dir.join(format!("{LEADER_EPOCH_CHECKPOINT}.tmp"));
-        std::fs::write(&tmp, contents).map_err(StorageError::io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(StorageError::io(&path))
+        self.replace_regenerated_file(LEADER_EPOCH_CHECKPOINT, contents.as_bytes())
     }
 
     /// The end offset of `leader_epoch` (OffsetForLeaderEpoch, KIP-101/KIP-279): this

@@ -27,7 +27,7 @@ mod retention;
 mod snapshots;
 mod transactions;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -54,6 +54,11 @@ pub(crate) struct Writer {
     bytes_since_index_entry: usize,
     messages_since_flush: u64,
     producers: ProducerState,
+    /// After a roll: the new active segment's base offset, below which everything is to be
+    /// flushed. The append that rolled takes it before it lets go of the append lock and
+    /// flushes afterwards on its own (blocking) thread ([`PartitionLog::flush_rolled`]), so an
+    /// inline append on a runtime worker never inherits the fsync.
+    roll_flush_due: Option<i64>,
 }
 
 /// A partition log in directory `<topic>-<partition>`.
@@ -74,6 +79,24 @@ pub struct PartitionLog {
     pub(crate) aborted: RwLock<Vec<AbortedTransaction>>,
     poisoned: AtomicBool,
     closed: AtomicBool,
+    /// Kafka's recovery point: every offset below it is on disk (fsynced, with the directory
+    /// entries of its files). Moved by [`PartitionLog::flush`], `flush.messages` and the flush
+    /// after a roll; written to `recovery-point-offset-checkpoint` by the broker.
+    recovery_point: AtomicI64,
+    /// Serialises flushes, so that the recovery point moves only after its fsyncs.
+    flush_lock: Mutex<()>,
+    /// Base offsets of segments whose `.txnindex` was appended to since its last fsync.
+    unsynced_txn_indexes: Mutex<BTreeSet<i64>>,
+    /// A file was created in the partition directory since its last fsync.
+    dir_unsynced: AtomicBool,
+    /// The partition directory was created and its log dir not fsynced since.
+    parent_unsynced: AtomicBool,
+    /// Small files replaced (temp file, rename) without an fsync, which the next flush
+    /// fsyncs: files that the log writes again at open when they are missing or differ
+    /// (`leader-epoch-checkpoint`, `partition.metadata`), so a crash before that flush loses
+    /// nothing. This keeps the creation of a topic's partitions free of fsyncs, as Kafka
+    /// flushes `partition.metadata` later too (KAFKA-12637).
+    unsynced_files: Mutex<Vec<PathBuf>>,
     /// Serialises the background work that removes or replaces segments: retention,
     /// DeleteRecords and the cleaner.
     pub(crate) maintenance: Mutex<()>,
@@ -106,12 +129,15 @@ impl PartitionLog {
     ///
     /// With `clean` (the log dir had Kafka's `.kafka_cleanshutdown` marker, see
     /// [`LogDir::had_clean_shutdown`], or the log is new) the files are trusted as written at
-    /// the last close. Otherwise the last segment is scanned: the first torn or invalid batch
-    /// and everything after it is cut off and its indexes rebuilt. Indexes of other segments
-    /// are rebuilt when missing or inconsistent.
+    /// the last close. Otherwise (Kafka's rule) every segment at or above the partition's
+    /// recovery point (from the log dir's `recovery-point-offset-checkpoint`, 0 without an
+    /// entry) is re-read: the log is truncated at the first batch whose length, CRC32C or
+    /// offsets do not check out, later segments are deleted and indexes rebuilt, with a
+    /// warning naming what was dropped. Segments below the recovery point are trusted; their
+    /// indexes are rebuilt when missing or inconsistent. Damage never stops the open.
     ///
     /// Errors: `LogDir` when the log dir is no longer locked, `Io` when a file cannot be
-    /// opened, `Damaged` for a bad file name or damage inside a closed segment.
+    /// opened, `Damaged` for a segment file name that is not a base offset.
     pub fn open(
         log_dir: &LogDir,
         topic_partition: &TopicPartition,
@@ -121,6 +147,7 @@ impl PartitionLog {
         log_dir.ensure_locked()?;
         let dir = log_dir.partition_dir(topic_partition);
         let dir = dir.as_path();
+        let created = !dir.is_dir();
         std::fs::create_dir_all(dir).map_err(StorageError::io(dir))?;
         crate::segment::swap::recover_swap(dir)?;
         let mut base_offsets = Vec::new();
@@ -137,16 +164,17 @@ impl PartitionLog {
             }
         }
         base_offsets.sort_unstable();
-        let mut segments = BTreeMap::new();
-        let last = base_offsets.last().copied();
-        for base in &base_offsets {
-            let is_last = Some(*base) == last;
-            let segment = Self::open_segment(dir, *base, &config, is_last, clean)?;
-            segments.insert(*base, Arc::new(segment));
-        }
+        let checkpointed = (!clean).then(|| log_dir.recovery_point(topic_partition).unwrap_or(0));
+        let segments = Self::open_segments(dir, &base_offsets, &config, checkpointed)?;
+        let mut segments: BTreeMap<i64, Arc<Segment>> = segments
+            .into_iter()
+            .map(|s| (s.base_offset(), Arc::new(s)))
+            .collect();
+        let mut dir_unsynced = false;
         let active = match segments.values().next_back() {
             Some(segment) => Arc::clone(segment),
             None => {
+                dir_unsynced = true;
                 let segment = Arc::new(Segment::create(
                     dir,
                     0,
@@ -160,6 +188,12 @@ impl PartitionLog {
         };
         let log_start_offset = segments.keys().next().copied().unwrap_or(0);
         let log_end_offset = active.next_offset();
+        // Kafka's `LogLoader`: a clean shutdown flushed everything; otherwise the recovery
+        // point stays where it was (within the log), and only a flush moves it.
+        let recovery_point = match checkpointed {
+            None => log_end_offset,
+            Some(checkpointed) => checkpointed.max(log_start_offset).min(log_end_offset),
+        };
         let log = Self {
             dir: dir.to_path_buf(),
             topic_partition: topic_partition.clone(),
@@ -171,6 +205,7 @@ impl PartitionLog {
                 bytes_since_index_entry: 0,
                 messages_since_flush: 0,
                 producers: ProducerState::default(),
+                roll_flush_due: None,
             }),
             log_start_offset: AtomicI64::new(log_start_offset),
             log_end_offset: AtomicI64::new(log_end_offset),
@@ -178,6 +213,12 @@ impl PartitionLog {
             aborted: RwLock::new(Vec::new()),
             poisoned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            recovery_point: AtomicI64::new(recovery_point),
+            flush_lock: Mutex::new(()),
+            unsynced_txn_indexes: Mutex::new(BTreeSet::new()),
+            dir_unsynced: AtomicBool::new(dir_unsynced),
+            parent_unsynced: AtomicBool::new(created),
+            unsynced_files: Mutex::new(Vec::new()),
             maintenance: Mutex::new(()),
             first_dirty_offset: AtomicI64::new(log_start_offset),
             tombstone_expiry: AtomicI64::new(i64::MAX),
@@ -326,28 +367,160 @@ impl PartitionLog {
         Ok(writer)
     }
 
-    pub(super) fn flush_segment(&self, segment: &Segment) -> Result<()> {
-        segment.flush().inspect_err(|err| {
+    /// Replaces the file `name` of the partition directory with `contents` unless it holds
+    /// them already: temp file, rename, and the fsyncs of the file and the directory left to
+    /// the next flush. For files the log (or the broker) writes again at open when they are
+    /// missing or differ.
+    ///
+    /// Errors: `Io`.
+    pub fn replace_regenerated_file(&self, name: &str, contents: &[u8]) -> Result<()> {
+        let path = self.dir.join(name);
+        if std::fs::read(&path).is_ok_and(|c| c == contents) {
+            return Ok(());
+        }
+        let tmp = self.dir.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, contents).map_err(StorageError::io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(StorageError::io(&path))?;
+        self.unsynced_files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(path);
+        self.dir_unsynced.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Marks the log poisoned after a failed fsync: it refuses appends until restart.
+    fn poison<T>(&self, result: Result<T>) -> Result<T> {
+        result.inspect_err(|err| {
             self.poisoned.store(true, Ordering::Release);
             tracing::error!(dir = %self.dir.display(), %err, "fsync failed; partition refuses appends until restart");
         })
     }
 
-    /// Writes every committed byte to disk (Kafka's `log.flush.interval.*` policy calls this).
-    pub fn flush(&self) -> Result<()> {
-        let writer = self.lock_writer();
-        self.flush_segment(&writer.active)
+    pub(super) fn flush_segment(&self, segment: &Segment) -> Result<()> {
+        self.poison(segment.flush())
     }
 
-    /// Flushes and trims the active segment, leaving the files as a clean shutdown expects.
-    /// Later appends fail with `Closed`; reads go on. Closing twice is harmless.
+    /// Kafka's recovery point: every offset below it was fsynced, so a restart after a crash
+    /// trusts the segments below it and re-reads the others. The broker writes it to
+    /// `recovery-point-offset-checkpoint`.
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point.load(Ordering::Acquire)
+    }
+
+    /// Writes every committed byte to disk and moves the recovery point to the log end offset
+    /// (Kafka's `log.flush.interval.*` policy calls this). Appends go on meanwhile.
+    ///
+    /// Errors: `Io` (the log is then poisoned).
+    pub fn flush(&self) -> Result<()> {
+        self.flush_up_to(self.log_end_offset())
+    }
+
+    /// Kafka's `UnifiedLog.flush(offset)`: fsyncs every segment holding offsets from the
+    /// recovery point up to `offset` (with their indexes and `.txnindex`), the files replaced
+    /// by [`PartitionLog::replace_regenerated_file`], then the log dir when the partition
+    /// directory is new and the partition directory when files were created in it, and moves
+    /// the recovery point to `offset`.
+    /// Never called under the append lock except for `flush.messages`, where the producer
+    /// waits for the fsync anyway.
+    pub(super) fn flush_up_to(&self, offset: i64) -> Result<()> {
+        let _flushing = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let from = self.recovery_point();
+        if offset > from {
+            for segment in self.segments_from(from) {
+                if segment.base_offset() >= offset {
+                    break;
+                }
+                self.flush_segment(&segment)?;
+            }
+        }
+        let txn_indexes: Vec<i64> = {
+            let mut unsynced = self
+                .unsynced_txn_indexes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let later = unsynced.split_off(&offset);
+            std::mem::replace(&mut *unsynced, later)
+                .into_iter()
+                .collect()
+        };
+        for base in txn_indexes {
+            let path = self.dir.join(crate::segment::file_name(
+                base,
+                crate::segment::files::TXN_INDEX_SUFFIX,
+            ));
+            match crate::durable::sync_path(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return self.poison(Err(StorageError::Io { path, source: e }));
+                }
+                _ => {}
+            }
+        }
+        let files = std::mem::take(
+            &mut *self
+                .unsynced_files
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        for path in files {
+            match crate::durable::sync_path(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return self.poison(Err(StorageError::Io { path, source: e }));
+                }
+                _ => {}
+            }
+        }
+        if self.parent_unsynced.swap(false, Ordering::AcqRel) {
+            let parent = self.dir.parent().unwrap_or(Path::new("."));
+            let synced = crate::durable::sync_dir(parent).map_err(StorageError::io(parent));
+            if synced.is_err() {
+                self.parent_unsynced.store(true, Ordering::Release);
+            }
+            self.poison(synced)?;
+        }
+        if self.dir_unsynced.swap(false, Ordering::AcqRel) {
+            let synced = crate::durable::sync_dir(&self.dir).map_err(StorageError::io(&self.dir));
+            if synced.is_err() {
+                self.dir_unsynced.store(true, Ordering::Release);
+            }
+            self.poison(synced)?;
+        }
+        self.recovery_point.fetch_max(offset, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// After an append that rolled, with the append lock released: flushes everything below
+    /// `due`, the new active segment's base offset taken from [`Writer`] (Kafka schedules the
+    /// same flush at each roll), so that only the active segment is re-read after a crash.
+    pub(super) fn flush_rolled(&self, due: Option<i64>) -> Result<()> {
+        let Some(due) = due else {
+            return Ok(());
+        };
+        // The sealed segment was trimmed after its data may have been flushed: fsync it again
+        // so that its new length is on disk too.
+        let sealed = self
+            .segments
+            .read()
+            .ok()
+            .and_then(|s| s.range(..due).next_back().map(|(_, s)| Arc::clone(s)));
+        if let Some(sealed) = sealed {
+            self.flush_segment(&sealed)?;
+        }
+        self.flush_up_to(due)
+    }
+
+    /// Trims and flushes the active segment and everything not yet flushed, leaving the files
+    /// as a clean shutdown expects; the recovery point reaches the log end offset. Later
+    /// appends fail with `Closed`; reads go on. Closing twice is harmless.
     pub fn close(&self) -> Result<()> {
         let writer = self.lock_writer();
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        self.flush_segment(&writer.active)?;
+        // Trim first: the fsync below then makes the new lengths durable too.
         writer.active.seal()?;
+        self.flush_segment(&writer.active)?;
+        self.flush_up_to(self.log_end_offset())?;
         self.write_snapshot(self.log_end_offset(), &writer.producers)
     }
 

@@ -138,7 +138,9 @@ impl PartitionLog {
         if let Ok(mut aborted) = self.aborted.write() {
             aborted.retain(|a| a.last_offset >= log_start_offset);
         }
+        let due = writer.roll_flush_due.take();
         drop(writer);
+        self.flush_rolled(due)?;
         let mut deleted_bytes = 0;
         for segment in &removed {
             deleted_bytes += segment.size() as u64;

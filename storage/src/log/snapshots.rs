@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use super::transactions::control_coordinator_epoch;
 use super::PartitionLog;
 use crate::batch::{self, Batch, Batches, ControlType};
+use crate::durable::write_atomically;
 use crate::error::{Result, StorageError};
 use crate::producer_state::{self, AbortedTransaction, ProducerState};
 use crate::segment::file_name;
@@ -63,9 +64,10 @@ impl PartitionLog {
                 .copied()
                 .collect();
             if kept.len() != entries.len() || bytes.len() % producer_state::TXN_INDEX_ENTRY != 0 {
-                // The replay below writes these entries again.
+                // The replay below writes these entries again. A new file renamed over the
+                // old one: a crash now leaves either, never a file cut short.
                 let bytes: Vec<u8> = kept.iter().flat_map(|e| e.encode()).collect();
-                std::fs::write(&path, bytes).map_err(StorageError::io(&path))?;
+                write_atomically(&path, &bytes).map_err(StorageError::io(&path))?;
             }
             aborted.extend(kept);
         }
@@ -151,15 +153,12 @@ impl PartitionLog {
         Ok(offsets)
     }
 
-    /// Writes a producer state snapshot for `offset` (temp file and rename: a crash leaves the
-    /// old set of snapshots) and keeps only the two newest.
+    /// Writes a producer state snapshot for `offset` atomically (temp file, fsync, rename,
+    /// fsync of the directory: a crash leaves the old set of snapshots) and keeps only the two
+    /// newest.
     pub(super) fn write_snapshot(&self, offset: i64, producers: &ProducerState) -> Result<()> {
         let path = self.dir.join(file_name(offset, SNAPSHOT_SUFFIX));
-        let tmp = self
-            .dir
-            .join(format!("{}.tmp", file_name(offset, SNAPSHOT_SUFFIX)));
-        std::fs::write(&tmp, producers.encode_snapshot()).map_err(StorageError::io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(StorageError::io(&path))?;
+        write_atomically(&path, &producers.encode_snapshot()).map_err(StorageError::io(&path))?;
         let offsets = self.snapshot_offsets()?;
         for old in offsets.iter().take(offsets.len().saturating_sub(2)) {
             let _ = std::fs::remove_file(self.dir.join(file_name(*old, SNAPSHOT_SUFFIX)));

@@ -45,16 +45,25 @@ impl PartitionLog {
             .collect()
     }
 
-    /// Appends an aborted transaction to the `.txnindex` of segment `base`.
+    /// Appends an aborted transaction to the `.txnindex` of segment `base`; the next flush
+    /// that covers the segment fsyncs it (and the directory, for a new file).
     pub(super) fn write_txn_index(&self, base: i64, entry: &AbortedTransaction) -> Result<()> {
         use std::io::Write;
         let path = self.dir.join(file_name(base, TXN_INDEX_SUFFIX));
+        if !path.exists() {
+            self.dir_unsynced.store(true, Ordering::Release);
+        }
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .and_then(|mut f| f.write_all(&entry.encode()))
-            .map_err(StorageError::io(&path))
+            .map_err(StorageError::io(&path))?;
+        self.unsynced_txn_indexes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(base);
+        Ok(())
     }
 
     /// A fault hook for tests: the next `count` transaction markers fail with an I/O error
@@ -136,7 +145,10 @@ impl PartitionLog {
             }
             self.write_txn_index(writer.active.base_offset(), &entry)?;
         }
+        let due = writer.roll_flush_due.take();
         self.publish(&mut writer, &config, next_offset, 1)?;
+        drop(writer);
+        self.flush_rolled(due)?;
         Ok(offset)
     }
 }

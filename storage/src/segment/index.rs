@@ -103,10 +103,14 @@ impl IndexFile {
             .map_err(StorageError::io(&self.path))
     }
 
+    /// Writes the entries to disk and waits (`msync`, which on Linux syncs the file's pages
+    /// like `fsync`).
     pub(crate) fn flush(&self) -> Result<()> {
         self.file
             .flush_range(0, self.len() * self.entry_size)
-            .map_err(StorageError::io(&self.path))
+            .map_err(StorageError::io(&self.path))?;
+        crate::durable::power_loss::file_synced(&self.path);
+        Ok(())
     }
 }
 

@@ -363,7 +363,9 @@ impl Segment {
             .map_err(StorageError::io(&self.log_path))?;
         self.offset_index.file.flush()?;
         self.time_index.file.flush()?;
-        self.log.sync().map_err(StorageError::io(&self.log_path))
+        self.log.sync().map_err(StorageError::io(&self.log_path))?;
+        crate::durable::power_loss::file_synced(&self.log_path);
+        Ok(())
     }
 
     pub(crate) fn path(&self) -> &Path {
