@@ -534,6 +534,11 @@ fn a_consumer_protocol_member_joins_consumes_and_commits() -> TestResult {
             .all(|e| e.offset() == Offset::Offset(25)),
         "{committed:?}"
     );
+    // Seen here: librdkafka's incremental unassign in a KIP-848 consumer's destructor never
+    // returned (also on a tree before issue 14), so both close on threads of their own.
+    let closing_b = close_in_background(b, "KIP-848 member b");
+    close_in_background(a, "KIP-848 member a").wait(PATIENCE);
+    closing_b.wait(PATIENCE);
     Ok(())
 }
 
