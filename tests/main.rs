@@ -15,6 +15,7 @@ mod bad_input;
 mod crash;
 mod groups;
 mod kcat;
+mod limits;
 mod log_management;
 mod python;
 mod roundtrip;

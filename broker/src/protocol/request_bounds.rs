@@ -11,9 +11,10 @@
 //! million ids, each a 32-byte string once decoded and a 216-byte entry in the response, tens
 //! of GB in all. So the walk also counts the elements that decode to a structure (array
 //! elements and strings of string arrays) and refuses a body holding more than
-//! `MAX_EXPANSION * body_len + EXPANSION_ALLOWANCE` bytes of them at `ELEMENT_COST` bytes each:
-//! what a request decodes and answers to stays within a fixed multiple of its own size, and
-//! elements average at least 8 bytes on the wire in any large request, as real ones do.
+//! `MAX_EXPANSION * body_len + EXPANSION_ALLOWANCE` bytes of them at `ELEMENT_COST` bytes each,
+//! or more than `MAX_ELEMENTS` in all: what a request decodes and answers to stays within a
+//! fixed multiple of its own size and a fixed total, and elements average at least 8 bytes on
+//! the wire in any large request, as real ones do.
 //!
 //! References: Kafka protocol guide, "Protocol Primitive Types"; KIP-482 (flexible versions
 //! and tagged fields); the request JSON schemas in Kafka's `clients/src/main/resources/common/message`.
@@ -559,6 +560,10 @@ pub(crate) const MAX_EXPANSION: usize = 32;
 /// requests (16384 elements) are never refused for their shape.
 pub(crate) const EXPANSION_ALLOWANCE: usize = 4 << 20;
 
+/// The most elements in any one request, whatever its size (256 MiB at [`ELEMENT_COST`]):
+/// more than a cluster has partitions, topics or groups to name.
+pub(crate) const MAX_ELEMENTS: usize = 1 << 20;
+
 /// Why a request body cannot be what its lengths and counts claim.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum BoundsError {
@@ -598,7 +603,7 @@ pub(crate) enum BoundsError {
     },
     /// The body holds more elements than its size allows: decoded and answered, they would
     /// take far more memory than the body.
-    #[error("{elements} elements in a {body} byte body exceed the {limit} allowed ({MAX_EXPANSION} x {ELEMENT_COST} byte elements per body byte)")]
+    #[error("{elements} elements in a {body} byte body exceed the {limit} allowed")]
     TooManyElements {
         /// Elements counted when the walk stopped.
         elements: usize,
@@ -627,9 +632,11 @@ struct Cursor<'a> {
 
 /// The most elements a body of `body` bytes may hold.
 fn max_elements(body: usize) -> usize {
-    body.saturating_mul(MAX_EXPANSION)
+    (body
+        .saturating_mul(MAX_EXPANSION)
         .saturating_add(EXPANSION_ALLOWANCE)
-        / ELEMENT_COST
+        / ELEMENT_COST)
+        .min(MAX_ELEMENTS)
 }
 
 impl<'a> Cursor<'a> {
@@ -1374,6 +1381,12 @@ mod tests {
         assert_eq!(check(DESCRIBE_GROUPS, 5, true, &body), Ok(()));
         let body = describe_groups(1_000_000, "consumer-group-1", 5);
         assert_eq!(check(DESCRIBE_GROUPS, 5, true, &body), Ok(()));
+        // But not without end.
+        let body = describe_groups(MAX_ELEMENTS + 1, "consumer-group-1", 5);
+        assert!(matches!(
+            check(DESCRIBE_GROUPS, 5, true, &body),
+            Err(BoundsError::TooManyElements { .. })
+        ));
         // Nested arrays count too: a Fetch of many tiny topics with many partitions each.
         let topics = vec![
             fetch_request::FetchTopic::default()
