@@ -187,7 +187,7 @@ fn max_connections_makes_the_next_connection_wait() -> TestResult {
 #[test]
 fn idle_and_slowloris_connections_are_closed() -> TestResult {
     let _watchdog = watchdog::guard();
-    let running = Running::start(&[("connections.max.idle.ms", "300")])?;
+    let running = Running::start(&[("connections.max.idle.ms", "1000")])?;
     let server = running.server()?;
     // A connection that sends nothing.
     let mut idle = running.connect_from([127, 0, 0, 1])?;
