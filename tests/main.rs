@@ -16,6 +16,7 @@ mod crash;
 mod groups;
 mod kcat;
 mod lifecycle;
+mod limits;
 mod log_management;
 mod python;
 mod roundtrip;

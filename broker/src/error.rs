@@ -19,6 +19,12 @@ pub enum ConnectionError {
         /// The limit.
         max: usize,
     },
+    /// No complete request frame arrived within `connections.max.idle.ms`.
+    #[error("no complete request within connections.max.idle.ms ({0:?})")]
+    Idle(std::time::Duration),
+    /// The client did not take a response within `connections.max.idle.ms`.
+    #[error("response not read by the client within connections.max.idle.ms ({0:?})")]
+    WriteStalled(std::time::Duration),
     /// The request header or body does not decode.
     #[error("malformed request (api key {api_key}, version {api_version}): {reason}")]
     Malformed {

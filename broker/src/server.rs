@@ -22,6 +22,7 @@ use crate::coordinator::group::GroupCoordinator;
 use crate::coordinator::producer_ids::ProducerIdAllocator;
 use crate::coordinator::txn::TransactionCoordinator;
 use crate::metadata::topics::{TopicError, TopicRegistry};
+use crate::net::limits::{ConnectionQuotas, MemoryBudget};
 use crate::security::Authorizer;
 use crate::state::{BoundListener, BrokerState};
 use josefine_storage::{LogDir, LogDirError};
@@ -66,6 +67,8 @@ pub struct Server {
     cancel: CancellationToken,
     tracker: TaskTracker,
     lock: Option<Arc<LogDir>>,
+    budget: Arc<MemoryBudget>,
+    quotas: Arc<ConnectionQuotas>,
 }
 
 /// Locks the log dir and reads or writes `meta.properties`; returns the locked dir, the
@@ -188,11 +191,17 @@ impl Server {
         }
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
+        let budget = MemoryBudget::new(state.config.socket_server.queued_max_request_bytes);
+        let quotas = ConnectionQuotas::new(&state.config.socket_server);
         for (index, socket) in sockets.into_iter().enumerate() {
             tracker.spawn(accept_loop(
                 Arc::clone(&state),
                 index,
                 socket,
+                Limits {
+                    budget: Arc::clone(&budget),
+                    quotas: Arc::clone(&quotas),
+                },
                 cancel.clone(),
                 tracker.clone(),
             ));
@@ -273,6 +282,8 @@ impl Server {
             cancel,
             tracker,
             lock: Some(lock),
+            budget,
+            quotas,
         })
     }
 
@@ -295,6 +306,22 @@ impl Server {
             .map(|l| format!("{}:{}", l.advertised_host, l.advertised_port))
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// Request bytes held now against `queued.max.request.bytes`: frames whose size was read
+    /// and whose response is not yet written.
+    pub fn queued_request_bytes(&self) -> usize {
+        self.budget.in_use()
+    }
+
+    /// Connections waiting for `queued.max.request.bytes` before reading a frame body.
+    pub fn requests_waiting_for_memory(&self) -> usize {
+        self.budget.waiting()
+    }
+
+    /// Client connections open now, over all listeners.
+    pub fn open_connections(&self) -> usize {
+        self.quotas.open()
     }
 
     /// Stops accepting, closes every connection, flushes and trims the logs and writes the
@@ -344,10 +371,19 @@ impl Drop for Server {
     }
 }
 
+/// What connections share: the request memory budget and the connection quotas.
+struct Limits {
+    budget: Arc<MemoryBudget>,
+    quotas: Arc<ConnectionQuotas>,
+}
+
+/// Accepts connections on one listener: waits for a `max.connections` slot before each
+/// accept, and closes a connection from an address past `max.connections.per.ip` at once.
 async fn accept_loop(
     state: Arc<BrokerState>,
     index: usize,
     socket: TcpListener,
+    limits: Limits,
     cancel: CancellationToken,
     tracker: TaskTracker,
 ) {
@@ -357,20 +393,37 @@ async fn accept_loop(
         .map(|l| l.name.clone())
         .unwrap_or_default();
     loop {
+        let slot = tokio::select! {
+            _ = cancel.cancelled() => break,
+            slot = limits.quotas.wait_for_slot() => slot,
+        };
         let accepted = tokio::select! {
             _ = cancel.cancelled() => break,
             accepted = socket.accept() => accepted,
         };
         match accepted {
             Ok((stream, peer)) => {
+                let slot = match limits.quotas.admit(peer.ip(), slot) {
+                    Ok(slot) => slot,
+                    Err(refused) => {
+                        // Kafka logs this at info and closes the socket.
+                        tracing::info!(listener = %name, %peer, reason = %refused, "rejected connection");
+                        continue;
+                    }
+                };
                 let _ = stream.set_nodelay(true);
-                tracker.spawn(crate::net::connection::serve(
+                let connection = crate::net::connection::serve(
                     Arc::clone(&state),
                     index,
                     stream,
                     peer,
+                    Arc::clone(&limits.budget),
                     cancel.clone(),
-                ));
+                );
+                tracker.spawn(async move {
+                    connection.await;
+                    drop(slot);
+                });
             }
             Err(err) => {
                 tracing::warn!(listener = %name, %err, "accept failed");

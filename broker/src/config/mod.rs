@@ -8,10 +8,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod group;
+mod net;
 pub mod topic;
 mod txn;
 
 pub use group::{assignor_short_name, GroupConfig, KNOWN_ASSIGNORS};
+pub use net::{SocketServerConfig, DEFAULT_QUEUED_MAX_REQUEST_BYTES};
 pub use txn::TransactionConfig;
 
 /// A configuration error: the key and why its value is refused.
@@ -171,6 +173,9 @@ pub struct BrokerConfig {
     pub groups: GroupConfig,
     /// The transaction coordinator's settings (`transaction.*`).
     pub transactions: TransactionConfig,
+    /// Connection limits, idle timeout and the request memory budget (`max.connections*`,
+    /// `connections.max.idle.ms`, `queued.max.request.bytes`).
+    pub socket_server: SocketServerConfig,
     /// Every property as given, for DescribeConfigs and topic config defaults.
     pub properties: BTreeMap<String, String>,
 }
@@ -272,6 +277,11 @@ const KNOWN_KEYS: &[&str] = &[
     "share.coordinator.state.topic.min.isr",
     "metadata.log.dir",
     "log.cleaner.threads",
+    "queued.max.request.bytes",
+    "max.connections",
+    "max.connections.per.ip",
+    "max.connections.per.ip.overrides",
+    "connections.max.idle.ms",
 ];
 
 impl BrokerConfig {
@@ -474,6 +484,10 @@ impl BrokerConfig {
             cluster_id: get("cluster.id").map(str::to_string),
             groups: GroupConfig::from_properties(&properties)?,
             transactions: TransactionConfig::from_properties(&properties)?,
+            socket_server: SocketServerConfig::from_properties(
+                &properties,
+                socket_request_max_bytes as usize,
+            )?,
             properties: properties.clone(),
         };
         // Topic defaults from broker keys must be valid too (log.segment.bytes, ...).

@@ -7,6 +7,15 @@
 //! above the bytes left is impossible: this walk rejects such a frame first. It follows the
 //! request schemas of the APIs in the API table (`protocol::apis::APIS`), field by field and version by version.
 //!
+//! A count that fits can still be a lot: a 100 MiB DescribeGroups of empty group ids is 50
+//! million ids, each a 32-byte string once decoded and a 216-byte entry in the response, tens
+//! of GB in all. So the walk also counts the elements that decode to a structure (array
+//! elements and strings of string arrays) and refuses a body holding more than
+//! `MAX_EXPANSION * body_len + EXPANSION_ALLOWANCE` bytes of them at `ELEMENT_COST` bytes each,
+//! or more than `MAX_ELEMENTS` in all: what a request decodes and answers to stays within a
+//! fixed multiple of its own size and a fixed total, and elements average at least 8 bytes on
+//! the wire in any large request, as real ones do.
+//!
 //! References: Kafka protocol guide, "Protocol Primitive Types"; KIP-482 (flexible versions
 //! and tagged fields); the request JSON schemas in Kafka's `clients/src/main/resources/common/message`.
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
@@ -539,6 +548,22 @@ pub(crate) const LIST_TRANSACTIONS: Schema = Schema(&[
     Field(I64, 1, ALL),
 ]);
 
+/// What an element of an array or string array is assumed to cost once decoded and answered,
+/// in bytes: a decoded request element is 32 (a string) to 112 bytes (`CreatableTopic`), a
+/// response entry up to 216 (`DescribedGroup`), measured with `size_of` on kafka-protocol 0.18.
+pub(crate) const ELEMENT_COST: usize = 256;
+
+/// The most bytes of elements (at [`ELEMENT_COST`]) per byte of body.
+pub(crate) const MAX_EXPANSION: usize = 32;
+
+/// Element bytes allowed to any body on top of [`MAX_EXPANSION`] times its size: small
+/// requests (16384 elements) are never refused for their shape.
+pub(crate) const EXPANSION_ALLOWANCE: usize = 4 << 20;
+
+/// The most elements in any one request, whatever its size (256 MiB at [`ELEMENT_COST`]):
+/// more than a cluster has partitions, topics or groups to name.
+pub(crate) const MAX_ELEMENTS: usize = 1 << 20;
+
 /// Why a request body cannot be what its lengths and counts claim.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum BoundsError {
@@ -576,6 +601,17 @@ pub(crate) enum BoundsError {
         /// Bytes left after it.
         left: usize,
     },
+    /// The body holds more elements than its size allows: decoded and answered, they would
+    /// take far more memory than the body.
+    #[error("{elements} elements in a {body} byte body exceed the {limit} allowed")]
+    TooManyElements {
+        /// Elements counted when the walk stopped.
+        elements: usize,
+        /// The body's size in bytes.
+        body: usize,
+        /// The most elements a body of this size may hold.
+        limit: usize,
+    },
     /// An unsigned varint longer than 5 bytes.
     #[error("varint longer than 5 bytes at position {position}")]
     Varint {
@@ -588,9 +624,45 @@ struct Cursor<'a> {
     bytes: &'a [u8],
     position: usize,
     flexible: bool,
+    /// Elements walked so far.
+    elements: usize,
+    /// The most elements the body may hold.
+    max_elements: usize,
 }
 
-impl Cursor<'_> {
+/// The most elements a body of `body` bytes may hold.
+fn max_elements(body: usize) -> usize {
+    (body
+        .saturating_mul(MAX_EXPANSION)
+        .saturating_add(EXPANSION_ALLOWANCE)
+        / ELEMENT_COST)
+        .min(MAX_ELEMENTS)
+}
+
+impl<'a> Cursor<'a> {
+    fn new(bytes: &'a [u8], flexible: bool) -> Self {
+        Cursor {
+            bytes,
+            position: 0,
+            flexible,
+            elements: 0,
+            max_elements: max_elements(bytes.len()),
+        }
+    }
+
+    /// Counts `count` more elements against the body's allowance.
+    fn elements(&mut self, count: usize) -> Result<(), BoundsError> {
+        self.elements = self.elements.saturating_add(count);
+        if self.elements > self.max_elements {
+            return Err(BoundsError::TooManyElements {
+                elements: self.elements,
+                body: self.bytes.len(),
+                limit: self.max_elements,
+            });
+        }
+        Ok(())
+    }
+
     fn left(&self) -> usize {
         self.bytes.len().saturating_sub(self.position)
     }
@@ -700,7 +772,9 @@ impl Cursor<'_> {
                     self.skip(n, "bytes")?;
                 }
                 Type::Array(element) => {
-                    for _ in 0..self.length(4, "array")? {
+                    let count = self.length(4, "array")?;
+                    self.elements(count)?;
+                    for _ in 0..count {
                         self.fields(element, version)?;
                     }
                 }
@@ -713,7 +787,9 @@ impl Cursor<'_> {
                     self.skip(n.saturating_mul(8), "int64 array")?;
                 }
                 Type::StringArray => {
-                    for _ in 0..self.length(4, "array")? {
+                    let count = self.length(4, "array")?;
+                    self.elements(count)?;
+                    for _ in 0..count {
                         let n = self.length(2, "string")?;
                         self.skip(n, "string")?;
                     }
@@ -728,23 +804,19 @@ impl Cursor<'_> {
 }
 
 /// Walks a request body of `schema` at `version` (the bytes after the request header) and
-/// checks each length and count against the bytes left. `flexible` is whether the version
+/// checks each length and count against the bytes left, and the number of elements against
+/// the body's size. `flexible` is whether the version
 /// uses compact types and tagged fields (request header v2).
 ///
-/// Errors: the first length or count that cannot fit, with its position.
+/// Errors: the first length or count that cannot fit, with its position; `TooManyElements`
+/// when the body holds more elements than its size allows.
 pub(crate) fn check(
     schema: Schema,
     version: i16,
     flexible: bool,
     body: &[u8],
 ) -> Result<(), BoundsError> {
-    let fields = schema.0;
-    let mut cursor = Cursor {
-        bytes: body,
-        position: 0,
-        flexible,
-    };
-    cursor.fields(fields, version)
+    Cursor::new(body, flexible).fields(schema.0, version)
 }
 
 #[cfg(test)]
@@ -774,11 +846,7 @@ mod tests {
                 .encode(&mut buf, version)
                 .unwrap_or_else(|e| panic!("encoding {key:?} v{version}: {e}"));
             let flexible = R::header_version(version) >= 2;
-            let mut cursor = Cursor {
-                bytes: &buf,
-                position: 0,
-                flexible,
-            };
+            let mut cursor = Cursor::new(&buf, flexible);
             cursor
                 .fields(crate::protocol::apis::row(key).unwrap().bounds.0, version)
                 .unwrap_or_else(|e| panic!("{key:?} v{version}: {e}"));
@@ -1279,5 +1347,59 @@ mod tests {
             check(PRODUCE, 7, false, &[0xff, 0xff, 0, 1, 0, 0]),
             Err(BoundsError::PastEnd { .. })
         ));
+    }
+
+    fn describe_groups(ids: usize, id: &str, version: i16) -> BytesMut {
+        let mut buf = BytesMut::new();
+        DescribeGroupsRequest::default()
+            .with_groups(vec![GroupId(s(id)); ids])
+            .encode(&mut buf, version)
+            .unwrap();
+        buf
+    }
+
+    #[test]
+    fn element_counts_are_bounded_by_the_body_size() {
+        // Five million empty group ids (5 MB, flexible) would decode to 160 MB of strings and
+        // a GB of response entries: refused at the array's count, before a single id is walked.
+        let body = describe_groups(5_000_000, "", 5);
+        assert!(matches!(
+            check(DESCRIBE_GROUPS, 5, true, &body),
+            Err(BoundsError::TooManyElements {
+                elements: 5_000_000,
+                ..
+            })
+        ));
+        // Two bytes an id (non-flexible) is still too small.
+        let body = describe_groups(1_000_000, "", 0);
+        assert!(matches!(
+            check(DESCRIBE_GROUPS, 0, false, &body),
+            Err(BoundsError::TooManyElements { .. })
+        ));
+        // Any shape passes in a small request, and realistic names pass in a large one.
+        let body = describe_groups(16_000, "", 5);
+        assert_eq!(check(DESCRIBE_GROUPS, 5, true, &body), Ok(()));
+        let body = describe_groups(1_000_000, "consumer-group-1", 5);
+        assert_eq!(check(DESCRIBE_GROUPS, 5, true, &body), Ok(()));
+        // But not without end.
+        let body = describe_groups(MAX_ELEMENTS + 1, "consumer-group-1", 5);
+        assert!(matches!(
+            check(DESCRIBE_GROUPS, 5, true, &body),
+            Err(BoundsError::TooManyElements { .. })
+        ));
+        // Nested arrays count too: a Fetch of many tiny topics with many partitions each.
+        let topics = vec![
+            fetch_request::FetchTopic::default()
+                .with_partitions(vec![fetch_request::FetchPartition::default(); 8]);
+            100_000
+        ];
+        let mut buf = BytesMut::new();
+        FetchRequest::default()
+            .with_topics(topics)
+            .encode(&mut buf, 12)
+            .unwrap();
+        assert_eq!(check(FETCH, 12, true, &buf), Ok(()));
+        assert!(max_elements(0) >= 16_000);
+        assert_eq!(max_elements(1 << 20), (32 * (1 << 20) + (4 << 20)) / 256);
     }
 }
