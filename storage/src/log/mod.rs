@@ -138,7 +138,10 @@ impl PartitionLog {
         let last = base_offsets.last().copied();
         for base in &base_offsets {
             let is_last = Some(*base) == last;
-            let segment = Self::open_segment(dir, *base, &config, is_last, clean)?;
+            let mut segment = Self::open_segment(dir, *base, &config, is_last, clean)?;
+            if is_last {
+                segment.set_rolling_base(now_ms());
+            }
             segments.insert(*base, Arc::new(segment));
         }
         let active = match segments.values().next_back() {

@@ -132,6 +132,17 @@ impl Segment {
     pub(crate) fn created_ms(&self) -> i64 {
         self.created_ms
     }
+    /// Sets the time `segment.ms` counts from for a segment opened from disk: its first
+    /// batch's max timestamp, or `now_ms` when it has none, as Kafka's
+    /// `LogSegment.rollingBasedTimestamp` (else `created`, the time the segment was loaded).
+    /// Without it a reopened active segment looked ancient and the first append after a
+    /// restart rolled a new segment in every partition.
+    pub(crate) fn set_rolling_base(&mut self, now_ms: i64) {
+        self.created_ms = self
+            .first_batch_max_timestamp()
+            .filter(|t| *t >= 0)
+            .unwrap_or(now_ms);
+    }
     pub(crate) fn capacity(&self) -> usize {
         self.log.capacity()
     }
