@@ -32,3 +32,47 @@ fn the_first_append_after_a_reopen_does_not_roll() -> Result<(), Box<dyn std::er
     }
     Ok(())
 }
+
+fn open_fds() -> std::io::Result<usize> {
+    Ok(std::fs::read_dir("/proc/self/fd")?.count())
+}
+
+#[test]
+fn many_segments_hold_no_file_descriptors() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let log_dir = LogDir::open(dir.path())?;
+    let config = LogConfig {
+        segment_bytes: 1024,
+        segment_index_bytes: 4096,
+        index_interval_bytes: 0,
+        ..LogConfig::default()
+    };
+    let before = open_fds()?;
+    let log = open(&log_dir, config, true)?;
+    let value = vec![7u8; 600];
+    // One batch of ~700 bytes per 1 KiB segment: every append rolls.
+    for i in 0..300 {
+        log.append(&build_batch(&[(now_ms(), None, Some(&value[..]))]), 0)?;
+        assert_eq!(log.log_end_offset(), i + 1);
+    }
+    assert!(log.segment_count() >= 300);
+    let held = open_fds()?.saturating_sub(before);
+    // The active segment's .log keeps one; other tests of this binary may hold a few.
+    assert!(
+        held < 16,
+        "{held} descriptors held for {} segments",
+        log.segment_count()
+    );
+    log.close()?;
+    drop(log);
+    // Reopened: old segments are still read, and still hold no descriptor.
+    let log = open(&log_dir, config, true)?;
+    let held = open_fds()?.saturating_sub(before);
+    assert!(held < 16, "{held} descriptors held after reopen");
+    for offset in [0, 1, 150, 299] {
+        let bytes = log.read(offset, 1 << 20, true)?;
+        let header = josefine_storage::batch::BatchHeader::parse(&bytes).ok_or("no batch")?;
+        assert_eq!(header.base_offset(), offset);
+    }
+    Ok(())
+}

@@ -15,17 +15,23 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use memmap2::MmapRaw;
 
 /// A file and its shared, writable mapping of `capacity` bytes.
+///
+/// The mapping does not need the file descriptor: only the rarer calls do (`pwrite`,
+/// `fallocate`, `fsync`, truncation). A file opened without `keep_fd` (index files, closed
+/// segments) opens its path again for each such call, so that a broker with ten thousand
+/// partitions holds one descriptor per partition (the active `.log`), not three per segment.
 #[derive(Debug)]
 pub(crate) struct MappedFile {
-    file: File,
+    path: PathBuf,
+    file: RwLock<Option<Arc<File>>>,
     /// `None` for an empty file: a mapping cannot have length zero.
     map: Option<MmapRaw>,
     capacity: usize,
@@ -51,7 +57,13 @@ impl MappedFile {
     /// Opens (creating if needed) `path` and maps it, first growing the file to `min_len` bytes
     /// if it is shorter. Never shrinks a file.
     /// `allocation_chunk` is how many bytes each [`MappedFile::ensure_allocated`] reserves.
-    pub(crate) fn open(path: &Path, min_len: usize, allocation_chunk: usize) -> io::Result<Self> {
+    /// With `keep_fd` the file descriptor stays open until [`MappedFile::release_fd`].
+    pub(crate) fn open(
+        path: &Path,
+        min_len: usize,
+        allocation_chunk: usize,
+        keep_fd: bool,
+    ) -> io::Result<Self> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -70,13 +82,31 @@ impl MappedFile {
             Some(memmap2::MmapOptions::new().len(capacity).map_raw(&file)?)
         };
         Ok(Self {
-            file,
+            path: path.to_path_buf(),
+            file: RwLock::new(keep_fd.then(|| Arc::new(file))),
             map,
             capacity,
             allocated: AtomicUsize::new(0),
             allocation_chunk: allocation_chunk.max(1),
             written_end: AtomicUsize::new(0),
         })
+    }
+
+    /// The open file: the one kept, or the path opened again.
+    fn file(&self) -> io::Result<Arc<File>> {
+        if let Some(file) = self.file.read().ok().and_then(|f| f.clone()) {
+            return Ok(file);
+        }
+        let file = OpenOptions::new().read(true).write(true).open(&self.path)?;
+        Ok(Arc::new(file))
+    }
+
+    /// Closes the kept file descriptor (a segment that stops taking appends); later calls that
+    /// need one open the path again.
+    pub(crate) fn release_fd(&self) {
+        if let Ok(mut file) = self.file.write() {
+            *file = None;
+        }
     }
 
     /// Makes sure the file has disk blocks for `[0, end)`, reserving them `allocation_chunk`
@@ -99,10 +129,11 @@ impl MappedFile {
         ) else {
             return Err(io::Error::other("allocation beyond off_t"));
         };
-        // SAFETY: plain system call on a file descriptor this struct owns; no memory is
-        // passed. Mode 0 only allocates blocks (zeros for holes) and never changes bytes that
-        // are already in the file.
-        let rc = unsafe { libc::fallocate(self.file.as_raw_fd(), 0, offset, len) };
+        let file = self.file()?;
+        // SAFETY: plain system call on a file descriptor that `file` keeps open for the
+        // call; no memory is passed. Mode 0 only allocates blocks (zeros for holes) and never
+        // changes bytes that are already in the file.
+        let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, offset, len) };
         if rc != 0 {
             let err = io::Error::last_os_error();
             if err.raw_os_error() != Some(libc::EOPNOTSUPP) {
@@ -200,7 +231,7 @@ impl MappedFile {
         // A write call on a full disk would fail cleanly, but the mapping must not later
         // find a hole.
         self.ensure_allocated(end)?;
-        self.file.write_all_at(data, position as u64)?;
+        self.file()?.write_all_at(data, position as u64)?;
         self.written_end.fetch_max(end, Ordering::AcqRel);
         Ok(())
     }
@@ -215,13 +246,13 @@ impl MappedFile {
 
     /// fsyncs the file itself (length changes included).
     pub(crate) fn sync(&self) -> io::Result<()> {
-        self.file.sync_all()
+        self.file()?.sync_all()
     }
 
     /// Sets the file's length. Callers never pass less than the committed length (rule 3);
     /// the mapping keeps its size, and nobody reads past the committed length.
     pub(crate) fn set_file_len(&self, len: usize) -> io::Result<()> {
-        self.file.set_len(len as u64)?;
+        self.file()?.set_len(len as u64)?;
         self.allocated.fetch_min(len, Ordering::AcqRel);
         // Truncation drops the pages past `len` from the cache.
         self.written_end.fetch_min(len, Ordering::AcqRel);
@@ -230,7 +261,7 @@ impl MappedFile {
 
     /// Sets the file's modification time (the cleaner keeps a cleaned segment's age).
     pub(crate) fn set_modified(&self, time: std::time::SystemTime) -> io::Result<()> {
-        self.file.set_modified(time)
+        self.file()?.set_modified(time)
     }
 }
 

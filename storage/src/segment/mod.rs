@@ -76,8 +76,14 @@ impl Segment {
         time_entries: usize,
     ) -> Result<Self> {
         let log_path = dir.join(file_name(base_offset, ".log"));
-        let log = MappedFile::open(&log_path, log_capacity, mmap::LOG_ALLOCATION_CHUNK)
-            .map_err(StorageError::io(&log_path))?;
+        // Only a segment that takes appends (opened with a capacity) keeps its descriptor.
+        let log = MappedFile::open(
+            &log_path,
+            log_capacity,
+            mmap::LOG_ALLOCATION_CHUNK,
+            log_capacity > 0,
+        )
+        .map_err(StorageError::io(&log_path))?;
         let offset_index = OffsetIndex::new(
             IndexFile::open(
                 &dir.join(file_name(base_offset, ".index")),
@@ -353,7 +359,10 @@ impl Segment {
         self.time_index.file.trim()?;
         self.log
             .set_file_len(self.size())
-            .map_err(StorageError::io(&self.log_path))
+            .map_err(StorageError::io(&self.log_path))?;
+        // A sealed segment takes no more appends: it needs no descriptor.
+        self.log.release_fd();
+        Ok(())
     }
 
     /// Writes the committed bytes and index entries to disk and waits for it.
