@@ -69,10 +69,29 @@ fn many_segments_hold_no_file_descriptors() -> Result<(), Box<dyn std::error::Er
     let log = open(&log_dir, config, true)?;
     let held = open_fds()?.saturating_sub(before);
     assert!(held < 16, "{held} descriptors held after reopen");
+    assert_eq!(
+        log.mapped_segment_count(),
+        1,
+        "only the active segment is mapped"
+    );
+    let mut views = Vec::new();
     for offset in [0, 1, 150, 299] {
         let bytes = log.read(offset, 1 << 20, true)?;
         let header = josefine_storage::batch::BatchHeader::parse(&bytes).ok_or("no batch")?;
         assert_eq!(header.base_offset(), offset);
+        views.push(bytes);
     }
+    assert_eq!(log.mapped_segment_count(), 4);
+    // Read since the last pass: kept; then unmapped by the next pass without a read.
+    assert_eq!(log.release_idle_segments(), 0);
+    assert_eq!(log.release_idle_segments(), 3);
+    assert_eq!(log.mapped_segment_count(), 1);
+    // Views taken before keep their mapping: the bytes are still there.
+    for (view, offset) in views.iter().zip([0, 1, 150, 299]) {
+        let header = josefine_storage::batch::BatchHeader::parse(view).ok_or("no batch")?;
+        assert_eq!(header.base_offset(), offset);
+    }
+    assert_eq!(log.read(150, 1 << 20, true)?, views[2]);
+    assert!(open_fds()?.saturating_sub(before) < 16);
     Ok(())
 }

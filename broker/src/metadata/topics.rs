@@ -426,8 +426,9 @@ impl TopicRegistry {
         Ok(())
     }
 
-    /// One retention pass over every partition (`log.retention.check.interval.ms`). Returns
-    /// whether any log start offset moved.
+    /// One retention pass over every partition (`log.retention.check.interval.ms`), which also
+    /// unmaps closed segments unread since the last pass. Returns whether any log start offset
+    /// moved.
     pub fn apply_retention_all(&self, now_ms: i64) -> bool {
         let mut moved = false;
         for topic in self.all() {
@@ -439,6 +440,8 @@ impl TopicRegistry {
                         tracing::error!(topic = %topic.name, partition = partition.index, %err, "retention failed");
                     }
                 }
+                // Closed segments unread since the last pass give their mappings back.
+                partition.log.release_idle_segments();
             }
         }
         moved

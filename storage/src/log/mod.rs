@@ -141,6 +141,9 @@ impl PartitionLog {
             let mut segment = Self::open_segment(dir, *base, &config, is_last, clean)?;
             if is_last {
                 segment.set_rolling_base(now_ms());
+            } else {
+                // Closed segments map their files when read (see `segment`).
+                segment.release();
             }
             segments.insert(*base, Arc::new(segment));
         }
@@ -275,6 +278,24 @@ impl PartitionLog {
         if let Ok(mut c) = self.config.write() {
             *c = config;
         }
+    }
+
+    /// Unmaps the files of closed segments that nobody read since the last call, and returns
+    /// how many segments it unmapped. The broker calls it on its retention timer, so a closed
+    /// segment stays mapped from its first read until a whole interval passes without one.
+    pub fn release_idle_segments(&self) -> usize {
+        self.all_segments()
+            .iter()
+            .filter(|segment| segment.release_if_idle())
+            .count()
+    }
+
+    /// Number of closed and active segments whose files are mapped now.
+    pub fn mapped_segment_count(&self) -> usize {
+        self.all_segments()
+            .iter()
+            .filter(|segment| segment.is_mapped())
+            .count()
     }
 
     /// Number of segments.
