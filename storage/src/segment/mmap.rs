@@ -79,7 +79,18 @@ impl MappedFile {
         let map = if capacity == 0 {
             None
         } else {
-            Some(memmap2::MmapOptions::new().len(capacity).map_raw(&file)?)
+            let map = memmap2::MmapOptions::new().len(capacity).map_raw(&file)?;
+            // Past the data lie holes (preallocated, or an active segment left untrimmed by a
+            // crash). A read fault there would read ahead, by the device's read-ahead (8 MiB
+            // measured), allocating and zeroing pages for nothing: recovery, which reads up
+            // to the first invalid batch, paid that per partition. No read-ahead past the
+            // data, then; below it, reads keep the kernel's read-ahead.
+            let data_end = first_hole(&file).unwrap_or(capacity) / PAGE * PAGE;
+            if data_end < capacity {
+                // Advice only: a kernel that refuses it reads ahead as before.
+                let _ = map.advise_range(memmap2::Advice::Random, data_end, capacity - data_end);
+            }
+            Some(map)
         };
         Ok(Self {
             path: path.to_path_buf(),
@@ -263,6 +274,17 @@ impl MappedFile {
     pub(crate) fn set_modified(&self, time: std::time::SystemTime) -> io::Result<()> {
         self.file()?.set_modified(time)
     }
+}
+
+/// Where the first hole of `file` starts (`SEEK_HOLE` from 0): the end of its data as the file
+/// system knows it. `None` when it cannot tell.
+fn first_hole(file: &File) -> Option<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain system call on a file descriptor `file` keeps open; no memory is passed.
+    // SEEK_HOLE only reports a position (the file offset it moves is not used for I/O here:
+    // every read and write of this module is positioned).
+    let end = unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_HOLE) };
+    usize::try_from(end).ok()
 }
 
 /// Owner of a `Bytes` view of a mapping: keeps the mapping alive, even after its segment is
