@@ -632,6 +632,20 @@ impl TopicRegistry {
             Err(err) => {
                 self.remove(&topic);
                 let _ = self.remove_topic_file(&topic);
+                // The directories this creation made go too: a retry (the coordinators retry
+                // their internal topics) must not open their preallocated files as if a
+                // clean shutdown had trimmed them. Reading an index's untrimmed tail on a full
+                // tmpfs raises SIGBUS.
+                for index in 0..partitions {
+                    let dir = self
+                        .log_dir
+                        .partition_dir(&TopicPartition::new(name, index));
+                    if dir.exists() {
+                        if let Err(err) = std::fs::remove_dir_all(&dir) {
+                            tracing::warn!(dir = %dir.display(), %err, "could not remove the directory of a failed creation");
+                        }
+                    }
+                }
                 Err(err)
             }
         }
