@@ -3,9 +3,10 @@
 //!
 //! Only the active segment keeps its files mapped for its whole life. A closed segment maps
 //! its files when first read and keeps them until a maintenance pass finds them unused since
-//! the previous pass ([`crate::PartitionLog::release_idle_segments`]), as Kafka opens indexes lazily
-//! (`LazyIndex`): a log of thousands of segments, or ten thousand partitions, holds mappings
-//! only for what is being read. `Bytes` views keep their mapping alive on their own.
+//! the previous pass ([`crate::PartitionLog::release_idle_segments`]), as Kafka opens
+//! indexes lazily (`LazyIndex`): a log of thousands of segments, or ten thousand partitions,
+//! holds mappings only for what is being read. `Bytes` views keep their mapping alive on
+//! their own.
 //!
 //! References: Kafka's `LogSegment`; Kafka documentation section 5.4 "Log".
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
