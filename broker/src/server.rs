@@ -108,7 +108,7 @@ impl Server {
             let log_dir = config.log_dir.clone();
             tokio::task::spawn_blocking(move || {
                 let (lock, cluster_id, clean) = prepare_log_dir(&config)?;
-                if !clean && config.log_dir.join("josefine-topics.json").exists() {
+                if !clean && (config.log_dir.join("josefine-topics").exists() || config.log_dir.join("josefine-topics.json").exists()) {
                     tracing::warn!(log_dir = %config.log_dir.display(), "no clean shutdown marker: recovering logs");
                 }
                 let topics = Arc::new(TopicRegistry::open(Arc::clone(&lock), config.properties.clone(), clean)?);

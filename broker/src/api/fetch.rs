@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 use super::str_bytes;
 use crate::api::ZeroCopy;
 use crate::context::RequestContext;
-use crate::coordinator::fetch_session::{FetchTarget, SentState};
+use crate::coordinator::fetch_session::{FetchTarget, PartitionKey, SentState};
 use crate::error::optional_code;
 use crate::error::storage_error_code;
 use crate::error::ConnectionError;
@@ -154,21 +154,22 @@ pub(crate) async fn handle(
     let version = ctx.api_version;
     let state = &ctx.state;
     let registry = &state.topics;
-    // From v13 topics travel by id, before by name: the session keys carry both.
-    let topic_key = |name: &str, id: uuid::Uuid| -> (String, uuid::Uuid) {
+    // From v13 topics travel by id, before by name: the session keys carry both. The name is
+    // shared by the topic's partitions, never copied per partition.
+    let topic_key = |name: &str, id: uuid::Uuid| -> (Arc<str>, uuid::Uuid) {
         if version >= 13 {
-            let name = registry.get_by_id(id).map(|t| t.name.clone());
-            (name.unwrap_or_default(), id)
+            let name = registry.get_by_id(id).map(|t| Arc::from(t.name.as_str()));
+            (name.unwrap_or_else(|| Arc::from("")), id)
         } else {
-            (name.to_string(), uuid::Uuid::nil())
+            (Arc::from(name), uuid::Uuid::nil())
         }
     };
-    let mut requested = Vec::new();
+    let mut requested = Vec::with_capacity(request.topics.iter().map(|t| t.partitions.len()).sum());
     for topic in &request.topics {
         let (name, topic_id) = topic_key(&topic.topic.0, topic.topic_id);
         for p in &topic.partitions {
             requested.push(FetchTarget {
-                topic: name.clone(),
+                topic: Arc::clone(&name),
                 topic_id,
                 partition: p.partition,
                 fetch_offset: p.fetch_offset,
@@ -177,12 +178,16 @@ pub(crate) async fn handle(
             });
         }
     }
-    let forgotten: Vec<(String, uuid::Uuid, i32)> = request
+    let forgotten: Vec<PartitionKey> = request
         .forgotten_topics_data
         .iter()
         .flat_map(|f| {
-            let (name, id) = topic_key(&f.topic.0, f.topic_id);
-            f.partitions.iter().map(move |p| (name.clone(), id, *p))
+            let (topic, topic_id) = topic_key(&f.topic.0, f.topic_id);
+            f.partitions.iter().map(move |p| PartitionKey {
+                topic_id,
+                topic: Arc::clone(&topic),
+                partition: *p,
+            })
         })
         .collect();
     let context = match state.fetch_sessions.begin(
@@ -190,6 +195,7 @@ pub(crate) async fn handle(
         request.session_epoch,
         requested,
         &forgotten,
+        std::time::Instant::now(),
     ) {
         Ok(context) => context,
         Err(error) => {
@@ -198,6 +204,8 @@ pub(crate) async fn handle(
             ))
         }
     };
+    // Consecutive targets of one topic look the topic up once.
+    let mut last_topic: Option<(&FetchTarget, Option<Arc<crate::metadata::topics::Topic>>)> = None;
     let partitions: Vec<(Option<Arc<Partition>>, ResponseError)> = context
         .targets
         .iter()
@@ -207,10 +215,19 @@ pub(crate) async fn handle(
             } else {
                 ResponseError::UnknownTopicOrPartition
             };
-            let topic = if version >= 13 {
-                registry.get_by_id(t.topic_id)
-            } else {
-                registry.get(&t.topic)
+            let topic = match &last_topic {
+                Some((last, topic)) if last.topic_id == t.topic_id && last.topic == t.topic => {
+                    topic.clone()
+                }
+                _ => {
+                    let topic = if version >= 13 {
+                        registry.get_by_id(t.topic_id)
+                    } else {
+                        registry.get(&t.topic)
+                    };
+                    last_topic = Some((t, topic.clone()));
+                    topic
+                }
             };
             match topic {
                 Some(topic) => (
@@ -259,31 +276,26 @@ pub(crate) async fn handle(
         // Woken: the partition that grew dropped its registration; park again after a read.
         registered = false;
     };
-    let include = if context.session_id != 0 {
-        let summary: Vec<_> = context
-            .targets
-            .iter()
-            .zip(&reads)
-            .map(|(t, r)| {
-                (
-                    t.clone(),
-                    SentState {
-                        high_watermark: r.high_watermark,
-                        last_stable_offset: r.last_stable_offset,
-                        log_start_offset: r.log_start_offset,
-                    },
-                    !r.records.is_empty() || r.error.is_some(),
-                )
-            })
-            .collect();
-        let include = state.fetch_sessions.complete(context.session_id, &summary);
-        if context.incremental {
-            include
-        } else {
-            vec![true; reads.len()]
+    let summary: Vec<_> = reads
+        .iter()
+        .map(|r| {
+            (
+                SentState {
+                    high_watermark: r.high_watermark,
+                    last_stable_offset: r.last_stable_offset,
+                    log_start_offset: r.log_start_offset,
+                },
+                !r.records.is_empty() || r.error.is_some(),
+            )
+        })
+        .collect();
+    let include = match state.fetch_sessions.complete(&context, &summary) {
+        Ok(include) => include,
+        Err(error) => {
+            return Ok(ZeroCopy(
+                FetchResponse::default().with_error_code(error.code()),
+            ))
         }
-    } else {
-        vec![true; reads.len()]
     };
     let mut responses: Vec<FetchableTopicResponse> = Vec::new();
     for ((target, read), include) in context.targets.iter().zip(reads).zip(include) {
@@ -316,7 +328,7 @@ pub(crate) async fn handle(
             if version >= 13 {
                 r.topic_id == target.topic_id
             } else {
-                r.topic.0.as_str() == target.topic
+                r.topic.0.as_str() == &*target.topic
             }
         });
         if same_topic {
@@ -329,7 +341,7 @@ pub(crate) async fn handle(
                     .with_topic(TopicName(str_bytes(if version >= 13 {
                         String::new()
                     } else {
-                        target.topic.clone()
+                        target.topic.to_string()
                     })))
                     .with_topic_id(target.topic_id)
                     .with_partitions(vec![data]),

@@ -1,10 +1,14 @@
 //! Topics and their partitions: creation, deletion, growth, persistence across restarts.
 //!
 //! On disk, beside Kafka's `<topic>-<partition>` directories (each with the Kafka
-//! `partition.metadata` file naming the topic id), `josefine-topics.json` in the log dir lists
-//! every topic with its id, partition count and config overrides. It is rewritten atomically
-//! (temp file, fsync, rename) before partition directories are created and after they are
-//! removed, so a crash leaves at worst an orphan directory, which start-up reports.
+//! `partition.metadata` file naming the topic id), `josefine-topics/<topic>.json` in the log
+//! dir holds one topic's id, partition count and config overrides. A topic's file is written
+//! atomically (temp file, fsync, rename, fsync of the directory) before its partition
+//! directories are created, and removed before they are, so a crash leaves at worst an orphan
+//! directory, which start-up reports. One file per topic keeps a creation, deletion or config
+//! change at one small write however many topics there are (the single
+//! `josefine-topics.json` of earlier versions was rewritten whole for each: O(n^2) bytes for n
+//! auto-created topics); that file is read once and split at start-up.
 //!
 //! References: Kafka documentation section 6.x "Topic-Level Configs"; KIP-516 (topic ids).
 
@@ -210,7 +214,6 @@ struct StoredTopics {
     topics: Vec<StoredTopic>,
 }
 
-const TOPICS_FILE: &str = "josefine-topics.json";
 /// Kafka's file naming a partition directory's topic id (KIP-516).
 const PARTITION_METADATA_FILE: &str = "partition.metadata";
 
@@ -222,6 +225,11 @@ fn read_partition_topic_id(dir: &Path) -> Option<String> {
         .find_map(|line| line.strip_prefix("topic_id:"))
         .map(|id| id.trim().to_string())
 }
+
+/// The single topics file of earlier versions, split into [`TOPICS_DIR`] at start-up.
+const LEGACY_TOPICS_FILE: &str = "josefine-topics.json";
+/// Directory of the log dir with one `<topic>.json` per topic.
+const TOPICS_DIR: &str = "josefine-topics";
 /// The dynamic broker configs (KIP-226): `{"default": {..}, "broker": {..}}`.
 const DYNAMIC_CONFIGS_FILE: &str = "josefine-dynamic-configs.json";
 
@@ -241,7 +249,10 @@ pub struct TopicRegistry {
     broker_configs: RwLock<BrokerConfigLayers>,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     by_id: RwLock<HashMap<Uuid, Arc<Topic>>>,
-    /// Serialises creations, deletions and the metadata file.
+    /// Names with `.` written as `_`: two topics may not share one (Kafka's collision rule).
+    /// Changed only under `changes`.
+    collision_names: Mutex<HashMap<String, String>>,
+    /// Serialises creations, deletions and the metadata files.
     changes: Mutex<()>,
     /// Directories of deleted partitions (`*-delete`) and when they may be removed, ms since
     /// the epoch ([`TopicRegistry::remove_deleted_logs`]).
@@ -285,6 +296,7 @@ impl TopicRegistry {
             }),
             topics: RwLock::new(HashMap::new()),
             by_id: RwLock::new(HashMap::new()),
+            collision_names: Mutex::new(HashMap::new()),
             changes: Mutex::new(()),
             // Deleted partitions a stop left behind go at the first removal pass.
             deleted_logs: Mutex::new(
@@ -295,16 +307,7 @@ impl TopicRegistry {
                     .collect(),
             ),
         };
-        let path = log_dir.path().join(TOPICS_FILE);
-        let stored: StoredTopics = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| TopicError::Io {
-                path: path.clone(),
-                source: std::io::Error::other(e),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => StoredTopics::default(),
-            Err(e) => return Err(TopicError::Io { path, source: e }),
-        };
-        for stored in stored.topics {
+        for stored in load_stored_topics(log_dir.path())? {
             let topic = registry.open_topic(
                 &stored.name,
                 stored.id,
@@ -402,7 +405,7 @@ impl TopicRegistry {
         if let Ok(mut o) = topic.overrides.write() {
             *o = overrides;
         }
-        if let Err(err) = self.persist() {
+        if let Err(err) = self.write_topic_file(topic, topic.partition_count()) {
             if let Ok(mut o) = topic.overrides.write() {
                 *o = previous;
             }
@@ -463,8 +466,9 @@ impl TopicRegistry {
         Ok(())
     }
 
-    /// One retention pass over every partition (`log.retention.check.interval.ms`). Returns
-    /// whether any log start offset moved.
+    /// One retention pass over every partition (`log.retention.check.interval.ms`), which also
+    /// unmaps closed segments unread since the last pass. Returns whether any log start offset
+    /// moved.
     pub fn apply_retention_all(&self, now_ms: i64) -> bool {
         let mut moved = false;
         for topic in self.all() {
@@ -476,6 +480,8 @@ impl TopicRegistry {
                         tracing::error!(topic = %topic.name, partition = partition.index, %err, "retention failed");
                     }
                 }
+                // Closed segments unread since the last pass give their mappings back.
+                partition.log.release_idle_segments();
             }
         }
         moved
@@ -515,6 +521,10 @@ impl TopicRegistry {
     }
 
     fn insert(&self, topic: Arc<Topic>) {
+        self.collision_names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(collision_name(&topic.name), topic.name.clone());
         if let Ok(mut by_id) = self.by_id.write() {
             by_id.insert(topic.id, Arc::clone(&topic));
         }
@@ -600,32 +610,29 @@ impl TopicRegistry {
         }))
     }
 
-    fn persist(&self) -> Result<(), TopicError> {
-        self.write_topics_file(None)
-    }
-
-    /// Rewrites `josefine-topics.json` atomically; `resized` stands for a topic about to get a
-    /// new partition count (written before its directories are created).
-    fn write_topics_file(&self, resized: Option<(&Arc<Topic>, i32)>) -> Result<(), TopicError> {
-        let mut stored = StoredTopics::default();
-        for topic in self.all() {
-            let partitions = match resized {
-                Some((t, count)) if Arc::ptr_eq(t, &topic) => count,
-                _ => topic.partition_count(),
-            };
-            stored.topics.push(StoredTopic {
+    /// Writes `topic`'s file atomically with `partitions` partitions (written before the
+    /// directories of new partitions are created).
+    fn write_topic_file(&self, topic: &Topic, partitions: i32) -> Result<(), TopicError> {
+        write_stored_topic(
+            self.log_dir.path(),
+            &StoredTopic {
                 name: topic.name.clone(),
                 id: topic.id,
                 partitions,
                 configs: topic.overrides(),
-            });
+            },
+        )
+    }
+
+    /// Removes `topic`'s file, durably.
+    fn remove_topic_file(&self, topic: &Topic) -> Result<(), TopicError> {
+        let dir = self.log_dir.path().join(TOPICS_DIR);
+        let path = dir.join(format!("{}.json", topic.name));
+        match std::fs::remove_file(&path) {
+            Ok(()) => josefine_storage::sync_dir(&dir).map_err(io_err(&dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(TopicError::Io { path, source: e }),
         }
-        let path = self.log_dir.path().join(TOPICS_FILE);
-        let bytes = serde_json::to_vec_pretty(&stored).map_err(|e| TopicError::Io {
-            path: path.clone(),
-            source: std::io::Error::other(e),
-        })?;
-        write_atomically(&path, &bytes).map_err(io_err(&path))
     }
 
     /// The topic named `name`.
@@ -679,9 +686,10 @@ impl TopicRegistry {
         let _guard = self.changes.lock().unwrap_or_else(|p| p.into_inner());
         self.validate_create(name, partitions, &overrides)?;
         let collides = self
-            .all()
-            .iter()
-            .any(|t| t.name.replace('.', "_") == name.replace('.', "_"));
+            .collision_names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&collision_name(name));
         if collides {
             return Err(TopicNameError::Collides(name.to_string()).into());
         }
@@ -694,7 +702,7 @@ impl TopicRegistry {
         });
         self.insert(Arc::clone(&topic));
         let opened = (|| {
-            self.write_topics_file(Some((&topic, partitions)))?;
+            self.write_topic_file(&topic, partitions)?;
             let configs = topic.configs();
             let mut opened = Vec::new();
             for index in 0..partitions {
@@ -712,13 +720,31 @@ impl TopicRegistry {
             }
             Err(err) => {
                 self.remove(&topic);
-                let _ = self.persist();
+                let _ = self.remove_topic_file(&topic);
+                // The directories this creation made go too: a retry (the coordinators retry
+                // their internal topics) must not open their preallocated files as if a
+                // clean shutdown had trimmed them. Reading an index's untrimmed tail on a full
+                // tmpfs raises SIGBUS.
+                for index in 0..partitions {
+                    let dir = self
+                        .log_dir
+                        .partition_dir(&TopicPartition::new(name, index));
+                    if dir.exists() {
+                        if let Err(err) = std::fs::remove_dir_all(&dir) {
+                            tracing::warn!(dir = %dir.display(), %err, "could not remove the directory of a failed creation");
+                        }
+                    }
+                }
                 Err(err)
             }
         }
     }
 
     fn remove(&self, topic: &Arc<Topic>) {
+        self.collision_names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&collision_name(&topic.name));
         if let Ok(mut topics) = self.topics.write() {
             topics.remove(&topic.name);
         }
@@ -740,7 +766,7 @@ impl TopicRegistry {
     pub fn delete(&self, topic: &Arc<Topic>, now_ms: i64) -> Result<(), TopicError> {
         let _guard = self.changes.lock().unwrap_or_else(|p| p.into_inner());
         self.remove(topic);
-        self.persist()?;
+        self.remove_topic_file(topic)?;
         let due = now_ms.saturating_add(self.file_delete_delay_ms());
         for partition in topic.partitions() {
             match partition.log.close_for_deletion() {
@@ -816,7 +842,7 @@ impl TopicRegistry {
         if validate_only {
             return Ok(());
         }
-        self.write_topics_file(Some((topic, count)))?;
+        self.write_topic_file(topic, count)?;
         let configs = topic.configs();
         let mut added = Vec::new();
         for index in current..count {
@@ -879,6 +905,77 @@ impl TopicRegistry {
     }
 }
 
+/// `name` with `.` written as `_`: equal for two names that Kafka says collide.
+fn collision_name(name: &str) -> String {
+    name.replace('.', "_")
+}
+
+fn json_err(path: &Path) -> impl FnOnce(serde_json::Error) -> TopicError + '_ {
+    move |e| TopicError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    }
+}
+
+/// Writes one topic's file, `<log dir>/josefine-topics/<name>.json`, atomically.
+fn write_stored_topic(log_dir: &Path, stored: &StoredTopic) -> Result<(), TopicError> {
+    let path = log_dir
+        .join(TOPICS_DIR)
+        .join(format!("{}.json", stored.name));
+    let bytes = serde_json::to_vec_pretty(stored).map_err(json_err(&path))?;
+    write_atomically(&path, &bytes).map_err(io_err(&path))
+}
+
+/// Every topic of the log dir at `log_dir`: the files of [`TOPICS_DIR`], after splitting the
+/// single file of earlier versions into it (then removing that file). Temp files a crash left
+/// are removed: the rename that would have published them never happened.
+///
+/// Errors: `Io` when a file cannot be read or does not parse.
+fn load_stored_topics(log_dir: &Path) -> Result<Vec<StoredTopic>, TopicError> {
+    let dir = log_dir.join(TOPICS_DIR);
+    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let legacy = log_dir.join(LEGACY_TOPICS_FILE);
+    match std::fs::read(&legacy) {
+        Ok(bytes) => {
+            let stored: StoredTopics = serde_json::from_slice(&bytes).map_err(json_err(&legacy))?;
+            for topic in &stored.topics {
+                write_stored_topic(log_dir, topic)?;
+            }
+            std::fs::remove_file(&legacy).map_err(io_err(&legacy))?;
+            josefine_storage::sync_dir(log_dir).map_err(io_err(log_dir))?;
+            tracing::info!(
+                topics = stored.topics.len(),
+                "split josefine-topics.json into one file per topic"
+            );
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(TopicError::Io {
+                path: legacy,
+                source: e,
+            })
+        }
+    }
+    let mut topics = Vec::new();
+    for entry in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
+        let path = entry.map_err(io_err(&dir))?.path();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => {
+                let bytes = std::fs::read(&path).map_err(io_err(&path))?;
+                topics
+                    .push(serde_json::from_slice::<StoredTopic>(&bytes).map_err(json_err(&path))?);
+            }
+            Some("tmp") => {
+                tracing::warn!(path = %path.display(), "removing an unfinished topic file");
+                std::fs::remove_file(&path).map_err(io_err(&path))?;
+            }
+            _ => {}
+        }
+    }
+    topics.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(topics)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -907,6 +1004,98 @@ mod tests {
             TopicNameError::IllegalCharacter("a b".into()).to_string(),
             "Topic name a b is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
         );
+    }
+
+    fn open_registry(path: &Path) -> TopicRegistry {
+        let log_dir = Arc::new(josefine_storage::LogDir::open(path).unwrap());
+        TopicRegistry::open(log_dir, BTreeMap::new(), true).unwrap()
+    }
+
+    fn close(topics: TopicRegistry) {
+        topics.close_all();
+        topics.log_dir.unlock();
+    }
+
+    fn summary(topics: &TopicRegistry) -> Vec<(String, Uuid, i32, BTreeMap<String, String>)> {
+        topics
+            .all()
+            .iter()
+            .map(|t| (t.name.clone(), t.id, t.partition_count(), t.overrides()))
+            .collect()
+    }
+
+    fn inode(path: &Path) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).unwrap().ino()
+    }
+
+    #[test]
+    fn topics_survive_a_restart_and_each_change_writes_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let topics = open_registry(dir.path());
+        topics.create("a", 2, BTreeMap::new()).unwrap();
+        let a_file = dir.path().join(TOPICS_DIR).join("a.json");
+        let a_inode = inode(&a_file);
+        let b = topics.create("b", 1, BTreeMap::new()).unwrap();
+        let c = topics.create("c", 1, BTreeMap::new()).unwrap();
+        topics.add_partitions(&b, 3, false).unwrap();
+        let overrides = BTreeMap::from([("retention.ms".to_string(), "1000".to_string())]);
+        topics.set_topic_overrides(&b, overrides, false).unwrap();
+        topics.delete(&c, 0).unwrap();
+        // Creating, growing, altering and deleting other topics left a's file alone.
+        assert_eq!(inode(&a_file), a_inode);
+        assert!(!dir.path().join(TOPICS_DIR).join("c.json").exists());
+        let before = summary(&topics);
+        close(topics);
+        let topics = open_registry(dir.path());
+        assert_eq!(summary(&topics), before);
+        assert_eq!(before.len(), 2);
+        assert_eq!(before[1].2, 3);
+        assert!(matches!(
+            topics.create("c", 1, BTreeMap::new()),
+            Ok(ref t) if t.partition_count() == 1
+        ));
+    }
+
+    #[test]
+    fn an_unfinished_write_leaves_the_last_complete_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let topics = open_registry(dir.path());
+        topics.create("a", 1, BTreeMap::new()).unwrap();
+        topics.create("b", 1, BTreeMap::new()).unwrap();
+        let before = summary(&topics);
+        close(topics);
+        // A crash before the rename: a torn temp file for a new topic and for a change of a.
+        let topics_dir = dir.path().join(TOPICS_DIR);
+        std::fs::write(topics_dir.join("c.json.tmp"), b"{\"name\": \"c\", \"id").unwrap();
+        std::fs::write(topics_dir.join("a.json.tmp"), b"").unwrap();
+        let topics = open_registry(dir.path());
+        assert_eq!(summary(&topics), before);
+        assert!(!topics_dir.join("c.json.tmp").exists());
+        assert!(!topics_dir.join("a.json.tmp").exists());
+    }
+
+    #[test]
+    fn the_single_file_of_earlier_versions_is_split() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = random_uuid();
+        let legacy = serde_json::json!({"topics": [
+            {"name": "old", "id": id, "partitions": 2, "configs": {"cleanup.policy": "compact"}},
+        ]});
+        std::fs::write(
+            dir.path().join(LEGACY_TOPICS_FILE),
+            serde_json::to_vec(&legacy).unwrap(),
+        )
+        .unwrap();
+        let topics = open_registry(dir.path());
+        let old = topics.get("old").unwrap();
+        assert_eq!((old.id, old.partition_count()), (id, 2));
+        assert_eq!(old.overrides()["cleanup.policy"], "compact");
+        assert!(!dir.path().join(LEGACY_TOPICS_FILE).exists());
+        assert!(dir.path().join(TOPICS_DIR).join("old.json").exists());
+        close(topics);
+        let topics = open_registry(dir.path());
+        assert_eq!(topics.get("old").map(|t| t.id), Some(id));
     }
 
     #[test]

@@ -165,10 +165,18 @@ impl PartitionLog {
         }
         base_offsets.sort_unstable();
         let checkpointed = (!clean).then(|| log_dir.recovery_point(topic_partition).unwrap_or(0));
-        let segments = Self::open_segments(dir, &base_offsets, &config, checkpointed)?;
+        let mut segments = Self::open_segments(dir, &base_offsets, &config, checkpointed)?;
+        if let Some(last) = segments.last_mut() {
+            last.set_rolling_base(now_ms());
+        }
         let mut segments: BTreeMap<i64, Arc<Segment>> = segments
             .into_iter()
-            .map(|s| (s.base_offset(), Arc::new(s)))
+            .map(|s| {
+                // Closed segments map their files when read (see `segment`); the active one
+                // refuses to be released.
+                s.release();
+                (s.base_offset(), Arc::new(s))
+            })
             .collect();
         let mut dir_unsynced = false;
         let active = match segments.values().next_back() {
@@ -329,6 +337,24 @@ impl PartitionLog {
         if let Ok(mut c) = self.config.write() {
             *c = config;
         }
+    }
+
+    /// Unmaps the files of closed segments that nobody read since the last call, and returns
+    /// how many segments it unmapped. The broker calls it on its retention timer, so a closed
+    /// segment stays mapped from its first read until a whole interval passes without one.
+    pub fn release_idle_segments(&self) -> usize {
+        self.all_segments()
+            .iter()
+            .filter(|segment| segment.release_if_idle())
+            .count()
+    }
+
+    /// Number of closed and active segments whose files are mapped now.
+    pub fn mapped_segment_count(&self) -> usize {
+        self.all_segments()
+            .iter()
+            .filter(|segment| segment.is_mapped())
+            .count()
     }
 
     /// Number of segments.

@@ -33,7 +33,7 @@ impl IndexFile {
         capacity: usize,
         entries: usize,
     ) -> Result<Self> {
-        let file = MappedFile::open(path, capacity, super::mmap::INDEX_ALLOCATION_CHUNK)
+        let file = MappedFile::open(path, capacity, super::mmap::INDEX_ALLOCATION_CHUNK, false)
             .map_err(StorageError::io(path))?;
         let entries = entries.min(file.capacity() / entry_size);
         Ok(Self {

@@ -1,6 +1,13 @@
 //! One segment of a partition log: `<base offset, 20 digits>.log` plus its `.index` and
 //! `.timeindex`, all memory-mapped.
 //!
+//! Only the active segment keeps its files mapped for its whole life. A closed segment maps
+//! its files when first read and keeps them until a maintenance pass finds them unused since
+//! the previous pass ([`crate::PartitionLog::release_idle_segments`]), as Kafka opens
+//! indexes lazily (`LazyIndex`): a log of thousands of segments, or ten thousand partitions,
+//! holds mappings only for what is being read. `Bytes` views keep their mapping alive on
+//! their own.
+//!
 //! References: Kafka's `LogSegment`; Kafka documentation section 5.4 "Log".
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
@@ -13,8 +20,8 @@ pub(crate) mod swap;
 pub use files::file_name;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
@@ -27,16 +34,43 @@ use mmap::MappedFile;
 /// through the file (see [`Segment::write_batch`]).
 const SMALL_BATCH: usize = 4096;
 
+/// The mapped files of a segment.
+#[derive(Debug)]
+struct SegmentFiles {
+    log: Arc<MappedFile>,
+    offset_index: OffsetIndex,
+    time_index: TimeIndex,
+}
+
+impl SegmentFiles {
+    /// The committed batches of a `.log` of `size` bytes, from byte `position` on.
+    fn batches_from(&self, size: usize, position: usize) -> Batches<'_> {
+        Batches::new(self.log.slice(0, size)).starting_at(position)
+    }
+
+    /// The first batch whose last offset is >= `offset`, scanning from the index entry at or
+    /// below it; the walk goes on from there.
+    fn find(&self, size: usize, offset: i64) -> Option<(Batch<'_>, Batches<'_>)> {
+        let mut batches = self.batches_from(size, self.offset_index.lookup(offset));
+        let first = batches.find(|b| b.header.last_offset() >= offset)?;
+        Some((first, batches))
+    }
+}
+
 /// A segment: the batches from `base_offset` on, up to the next segment's base offset.
 #[derive(Debug)]
 pub struct Segment {
     base_offset: i64,
+    dir: PathBuf,
     log_path: PathBuf,
-    log: Arc<MappedFile>,
+    /// The mapped files: always there while the segment takes appends, else mapped on use.
+    files: RwLock<Option<Arc<SegmentFiles>>>,
+    /// Whether the segment takes appends (its files stay mapped).
+    active: AtomicBool,
+    /// Whether the files were used since the last [`Segment::release_if_idle`].
+    used: AtomicBool,
     /// Committed bytes of the `.log`: readers never look past it.
     size: AtomicUsize,
-    offset_index: OffsetIndex,
-    time_index: TimeIndex,
     /// One past the last offset in the segment (`base_offset` when empty).
     next_offset: AtomicI64,
     /// Largest batch max timestamp so far, -1 when none.
@@ -76,8 +110,14 @@ impl Segment {
         time_entries: usize,
     ) -> Result<Self> {
         let log_path = dir.join(file_name(base_offset, ".log"));
-        let log = MappedFile::open(&log_path, log_capacity, mmap::LOG_ALLOCATION_CHUNK)
-            .map_err(StorageError::io(&log_path))?;
+        // Only a segment that takes appends (opened with a capacity) keeps its descriptor.
+        let log = MappedFile::open(
+            &log_path,
+            log_capacity,
+            mmap::LOG_ALLOCATION_CHUNK,
+            log_capacity > 0,
+        )
+        .map_err(StorageError::io(&log_path))?;
         let offset_index = OffsetIndex::new(
             IndexFile::open(
                 &dir.join(file_name(base_offset, ".index")),
@@ -101,11 +141,16 @@ impl Segment {
         let size = size.min(log.capacity());
         Ok(Self {
             base_offset,
+            dir: dir.to_path_buf(),
             log_path,
-            log: Arc::new(log),
+            files: RwLock::new(Some(Arc::new(SegmentFiles {
+                log: Arc::new(log),
+                offset_index,
+                time_index,
+            }))),
+            active: AtomicBool::new(log_capacity > 0),
+            used: AtomicBool::new(true),
             size: AtomicUsize::new(size),
-            offset_index,
-            time_index,
             next_offset: AtomicI64::new(base_offset),
             max_timestamp: AtomicI64::new(max_timestamp),
             offset_of_max_timestamp: AtomicI64::new(offset_of_max_timestamp),
@@ -132,11 +177,76 @@ impl Segment {
     pub(crate) fn created_ms(&self) -> i64 {
         self.created_ms
     }
+    /// Sets the time `segment.ms` counts from for a segment opened from disk: its first
+    /// batch's max timestamp, or `now_ms` when it has none, as Kafka's
+    /// `LogSegment.rollingBasedTimestamp` (else `created`, the time the segment was loaded).
+    /// Without it a reopened active segment looked ancient and the first append after a
+    /// restart rolled a new segment in every partition.
+    pub(crate) fn set_rolling_base(&mut self, now_ms: i64) {
+        self.created_ms = self
+            .first_batch_max_timestamp()
+            .filter(|t| *t >= 0)
+            .unwrap_or(now_ms);
+    }
     pub(crate) fn capacity(&self) -> usize {
-        self.log.capacity()
+        self.files().map_or(0, |f| f.log.capacity())
     }
     pub(crate) fn index_full(&self) -> bool {
-        self.offset_index.file.is_full() || self.time_index.file.is_full()
+        self.files().map_or(true, |f| {
+            f.offset_index.file.is_full() || f.time_index.file.is_full()
+        })
+    }
+
+    /// The mapped files, mapping them if they are not.
+    ///
+    /// Errors: `Io` when a file cannot be opened (a segment deleted meanwhile).
+    fn files(&self) -> Result<Arc<SegmentFiles>> {
+        self.used.store(true, Ordering::Relaxed);
+        if let Some(files) = self.files.read().ok().and_then(|f| f.clone()) {
+            return Ok(files);
+        }
+        let mut slot = self.files.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(files) = slot.as_ref() {
+            return Ok(Arc::clone(files));
+        }
+        // A closed segment's files are trimmed to their contents: map them as they are.
+        let log = MappedFile::open(&self.log_path, 0, mmap::LOG_ALLOCATION_CHUNK, false)
+            .map_err(StorageError::io(&self.log_path))?;
+        let index = |suffix: &str, entry| {
+            IndexFile::open(
+                &self.dir.join(file_name(self.base_offset, suffix)),
+                entry,
+                0,
+                usize::MAX,
+            )
+        };
+        let files = Arc::new(SegmentFiles {
+            log: Arc::new(log),
+            offset_index: OffsetIndex::new(index(".index", OFFSET_ENTRY)?, self.base_offset),
+            time_index: TimeIndex::new(index(".timeindex", TIME_ENTRY)?, self.base_offset),
+        });
+        *slot = Some(Arc::clone(&files));
+        Ok(files)
+    }
+
+    /// Unmaps a closed segment's files if nothing used them since the last call (a second
+    /// chance, as a clock cache); returns whether it did. The active segment keeps them.
+    pub(crate) fn release_if_idle(&self) -> bool {
+        !self.used.swap(false, Ordering::Relaxed) && self.release()
+    }
+
+    /// Unmaps a closed segment's files now; returns whether it did.
+    pub(crate) fn release(&self) -> bool {
+        if self.active.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut slot = self.files.write().unwrap_or_else(|p| p.into_inner());
+        slot.take().is_some()
+    }
+
+    /// Whether the files are mapped now.
+    pub(crate) fn is_mapped(&self) -> bool {
+        self.files.read().is_ok_and(|f| f.is_some())
     }
 
     /// Copies one validated batch in at the committed end, stamps it with its base offset and
@@ -172,14 +282,14 @@ impl Segment {
             log_append_time,
         );
         let records_position = position + RECORD_BATCH_OVERHEAD;
+        let files = self.files()?;
+        let log = &files.log;
         let written = if bytes.len() < SMALL_BATCH {
-            self.log
-                .write_at(position, &header)
-                .and_then(|()| self.log.write_at(records_position, records))
+            log.write_at(position, &header)
+                .and_then(|()| log.write_at(records_position, records))
         } else {
-            self.log
-                .write_through_file(position, &header)
-                .and_then(|()| self.log.write_through_file(records_position, records))
+            log.write_through_file(position, &header)
+                .and_then(|()| log.write_through_file(records_position, records))
         };
         written.map_err(StorageError::io(&self.log_path))?;
         let header = BatchHeader::parse(&header).ok_or(BatchError::ShortHeader {
@@ -204,8 +314,9 @@ impl Segment {
                 .store(last_offset, Ordering::Release);
         }
         if index_due {
-            self.offset_index.append(last_offset, position)?;
-            self.time_index.maybe_append(
+            let files = self.files()?;
+            files.offset_index.append(last_offset, position)?;
+            files.time_index.maybe_append(
                 self.max_timestamp(),
                 self.offset_of_max_timestamp.load(Ordering::Acquire),
             )?;
@@ -219,17 +330,11 @@ impl Segment {
         self.next_offset.store(next_offset, Ordering::Release);
     }
 
-    /// The committed batches, from byte `position` on.
-    fn batches_from(&self, position: usize) -> Batches<'_> {
-        Batches::new(self.log.slice(0, self.size())).starting_at(position)
-    }
-
-    /// The first batch whose last offset is >= `offset`, scanning from the index entry at or
-    /// below it; the walk goes on from there.
-    fn find(&self, offset: i64) -> Option<(Batch<'_>, Batches<'_>)> {
-        let mut batches = self.batches_from(self.offset_index.lookup(offset));
-        let first = batches.find(|b| b.header.last_offset() >= offset)?;
-        Some((first, batches))
+    /// The files for a read; `None` (logged) when they cannot be mapped.
+    fn files_for_read(&self) -> Option<Arc<SegmentFiles>> {
+        self.files()
+            .inspect_err(|err| tracing::warn!(%err, "cannot map a segment for a read"))
+            .ok()
     }
 
     /// Whole batches from the one holding `offset`, as a zero-copy view of the mapping: up to
@@ -244,7 +349,8 @@ impl Segment {
         min_one: bool,
         max_offset: i64,
     ) -> Option<Bytes> {
-        let (first, rest) = self.find(offset)?;
+        let files = self.files_for_read()?;
+        let (first, rest) = files.find(self.size(), offset)?;
         if first.header.base_offset() >= max_offset || (first.bytes.len() > max_bytes && !min_one) {
             return Some(Bytes::new());
         }
@@ -259,7 +365,7 @@ impl Segment {
             }
             end = batch_end;
         }
-        Some(mmap::bytes_of(&self.log, first.position, end))
+        Some(mmap::bytes_of(&files.log, first.position, end))
     }
 
     /// Visits each committed batch from the one holding `from_offset`, in order, until `f`
@@ -269,29 +375,31 @@ impl Segment {
         from_offset: i64,
         mut f: impl FnMut(Batch<'_>) -> Option<T>,
     ) -> Option<T> {
-        let (first, rest) = self.find(from_offset)?;
+        let files = self.files_for_read()?;
+        let (first, rest) = files.find(self.size(), from_offset)?;
         std::iter::once(first).chain(rest).find_map(&mut f)
     }
 
     /// The first offset at or after which a record's timestamp may be >= `timestamp`,
     /// according to the time index.
     pub(crate) fn time_lookup(&self, timestamp: i64) -> i64 {
-        self.time_index
-            .lookup(timestamp)
+        self.files_for_read()
+            .and_then(|f| f.time_index.lookup(timestamp))
             .unwrap_or(self.base_offset)
     }
 
     /// Scans the `.log` from the start, keeping each batch whose length and CRC check out and
     /// whose offsets rise, rebuilding both indexes. Returns the valid length in bytes.
     pub(crate) fn recover(&self, index_interval_bytes: usize, limit: usize) -> Result<usize> {
-        self.offset_index.file.clear();
-        self.time_index.file.clear();
+        let files = self.files()?;
+        files.offset_index.file.clear();
+        files.time_index.file.clear();
         self.max_timestamp.store(-1, Ordering::Release);
         let mut position = 0usize;
         let mut next_offset = self.base_offset;
         let mut since_index = 0usize;
-        let limit = limit.min(self.log.capacity());
-        for batch in Batches::checked(self.log.slice(0, limit), Check::Stored) {
+        let limit = limit.min(files.log.capacity());
+        for batch in Batches::checked(files.log.slice(0, limit), Check::Stored) {
             let header = batch.header;
             if header.base_offset() < next_offset
                 || header.last_offset() - self.base_offset > i64::from(i32::MAX)
@@ -316,14 +424,17 @@ impl Segment {
     /// After opening with trusted sizes: finds the next offset by scanning from the last
     /// offset index entry. Returns false if the tail does not parse.
     pub(crate) fn load_tail(&self) -> bool {
-        let (position, mut next_offset) = match self.offset_index.file.len().checked_sub(1) {
+        let Some(files) = self.files_for_read() else {
+            return false;
+        };
+        let (position, mut next_offset) = match files.offset_index.file.len().checked_sub(1) {
             Some(last) => {
-                let (_, position) = self.offset_index.get(last);
+                let (_, position) = files.offset_index.get(last);
                 (position, self.base_offset)
             }
             None => (0, self.base_offset),
         };
-        let mut batches = self.batches_from(position);
+        let mut batches = files.batches_from(self.size(), position);
         for Batch { header, .. } in batches.by_ref() {
             next_offset = header.last_offset() + 1;
             if header.max_timestamp() > self.max_timestamp() {
@@ -339,31 +450,41 @@ impl Segment {
 
     /// Whether both indexes are consistent with the log.
     pub(crate) fn indexes_sane(&self) -> bool {
-        self.offset_index.is_sane(self.size()) && self.time_index.is_sane()
+        self.files_for_read()
+            .is_some_and(|f| f.offset_index.is_sane(self.size()) && f.time_index.is_sane())
     }
 
     /// Closes the segment to appends: adds the final time index entry and trims the `.log`
     /// and indexes to their contents, as Kafka does when it rolls a segment.
     pub(crate) fn seal(&self) -> Result<()> {
-        let _ = self.time_index.maybe_append(
+        let files = self.files()?;
+        let _ = files.time_index.maybe_append(
             self.max_timestamp(),
             self.offset_of_max_timestamp.load(Ordering::Acquire),
         )?;
-        self.offset_index.file.trim()?;
-        self.time_index.file.trim()?;
-        self.log
+        files.offset_index.file.trim()?;
+        files.time_index.file.trim()?;
+        files
+            .log
             .set_file_len(self.size())
-            .map_err(StorageError::io(&self.log_path))
+            .map_err(StorageError::io(&self.log_path))?;
+        // A sealed segment takes no more appends: it needs no descriptor, and its mappings
+        // may go once unused.
+        files.log.release_fd();
+        self.active.store(false, Ordering::Release);
+        Ok(())
     }
 
     /// Writes the committed bytes and index entries to disk and waits for it.
     pub(crate) fn flush(&self) -> Result<()> {
-        self.log
+        let files = self.files()?;
+        files
+            .log
             .flush_range(0, self.size())
             .map_err(StorageError::io(&self.log_path))?;
-        self.offset_index.file.flush()?;
-        self.time_index.file.flush()?;
-        self.log.sync().map_err(StorageError::io(&self.log_path))?;
+        files.offset_index.file.flush()?;
+        files.time_index.file.flush()?;
+        files.log.sync().map_err(StorageError::io(&self.log_path))?;
         crate::durable::power_loss::file_synced(&self.log_path);
         Ok(())
     }
@@ -384,7 +505,8 @@ impl Segment {
     /// Sets the `.log` file's modification time (ms since the epoch).
     pub(crate) fn set_last_modified_ms(&self, ms: i64) -> Result<()> {
         let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
-        self.log
+        self.files()?
+            .log
             .set_modified(time)
             .map_err(StorageError::io(&self.log_path))
     }
@@ -400,14 +522,17 @@ impl Segment {
 
     /// The max timestamp of the first batch, if any.
     pub(crate) fn first_batch_max_timestamp(&self) -> Option<i64> {
-        self.batches_from(0)
+        self.files_for_read()?
+            .batches_from(self.size(), 0)
             .next()
             .map(|batch| batch.header.max_timestamp())
     }
 
     /// Calls `f` with each committed batch, in order.
     pub(crate) fn for_each_batch(&self, mut f: impl FnMut(Batch<'_>) -> Result<()>) -> Result<()> {
-        self.batches_from(0).try_for_each(&mut f)
+        self.files()?
+            .batches_from(self.size(), 0)
+            .try_for_each(&mut f)
     }
 
     /// Appends a batch that already carries its final offsets (the cleaner's output),
@@ -423,7 +548,8 @@ impl Segment {
             available: bytes.len(),
         })?;
         let position = self.size();
-        self.log
+        self.files()?
+            .log
             .write_through_file(position, bytes)
             .map_err(StorageError::io(&self.log_path))?;
         let due = *bytes_since_index > index_interval_bytes;

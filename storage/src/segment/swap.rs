@@ -37,7 +37,8 @@ pub(crate) fn finish_swap(dir: &Path, base: i64) -> Result<()> {
 
 /// The next offset after the whole batches of a `.log` file (mapped, headers read only).
 fn next_offset_of(path: &Path, base: i64) -> Result<i64> {
-    let file = MappedFile::open(path, 0, LOG_ALLOCATION_CHUNK).map_err(StorageError::io(path))?;
+    let file =
+        MappedFile::open(path, 0, LOG_ALLOCATION_CHUNK, false).map_err(StorageError::io(path))?;
     Ok(Batches::new(file.slice(0, file.capacity()))
         .last()
         .map_or(base, |batch| batch.header.last_offset() + 1))
