@@ -42,7 +42,7 @@ mod topic_partition;
 
 pub use cleaner::CleanerStats;
 pub use durable::{sync_dir, write_atomically};
-pub use error::{Result, StorageError};
+pub use error::{RejectedRecords, Result, StorageError};
 pub use ids::{random_uuid, uuid_to_kafka_string};
 pub use log::{
     AppendInfo, AppendWaiter, LogConfig, LogEvent, PartitionLog, RetentionOutcome, TimestampType,
