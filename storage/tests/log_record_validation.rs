@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use josefine_storage::batch::{
     build_batch, build_batch_as, rebuild_batch, BatchError, BatchHeader, BatchProducer,
-    RecordError, RecordIter, RECORD_BATCH_OVERHEAD,
+    RecordError, RecordIter, SimpleRecord, RECORD_BATCH_OVERHEAD,
 };
 use josefine_storage::{
     now_ms, LogConfig, LogDir, PartitionLog, RejectedRecords, StorageError, TopicPartition,
@@ -178,7 +178,7 @@ fn a_section_that_does_not_decompress_is_corrupt() -> TestResult {
 #[test]
 fn keyless_records_of_a_compacted_log_are_named_by_their_index() -> TestResult {
     let (_dir, _log_dir, log) = open(compacted())?;
-    let records: [(i64, Option<&[u8]>, Option<&[u8]>); 4] = [
+    let records: [SimpleRecord<'_>; 4] = [
         (1, Some(b"k"), Some(b"a")),
         (1, None, Some(b"b")),
         (1, Some(b"k"), Some(b"c")),
