@@ -16,6 +16,7 @@ mod crash;
 mod groups;
 mod kcat;
 mod log_management;
+mod produce_validation;
 mod python;
 mod roundtrip;
 mod transactions;
