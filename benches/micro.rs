@@ -15,7 +15,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use josefine_broker::protocol::apis::decode_request;
 use josefine_broker::protocol::fetch_response;
 use josefine_broker::protocol::frame::BodyBuilder;
-use josefine_storage::batch::{build_batch, validate_batch};
+use josefine_storage::batch::{build_batch, rebuild_batch, validate_batch, RECORD_BATCH_OVERHEAD};
 use josefine_storage::{LogConfig, LogDir, PartitionLog, TopicPartition};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
@@ -145,6 +145,66 @@ fn recover(c: &mut Criterion) {
                 let log_dir = LogDir::open(dir.path()).expect("lock log dir");
                 let log = PartitionLog::open(&log_dir, &partition, config, false).expect("open");
                 assert_eq!(log.log_end_offset(), log_end_offset);
+            })
+        });
+    }
+    group.finish();
+}
+
+/// A batch of 900 records of 1 KiB of pseudo-random letters (compressible about as the
+/// throughput harness's values), compressed with `codec` (3 lz4, 4 zstd); it stays below
+/// `max.message.bytes` even when the codec cannot shrink it.
+fn compressed_batch(codec: i16) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let letters: Vec<u8> = (0..900 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            b'a' + (state % 26) as u8
+        })
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let records: Vec<_> = letters
+        .chunks(1024)
+        .map(|value| (now, None, Some(value)))
+        .collect();
+    let plain = build_batch(&records);
+    let mut header = plain[..RECORD_BATCH_OVERHEAD].to_vec();
+    header[22] |= codec as u8;
+    rebuild_batch(
+        &header,
+        &plain[RECORD_BATCH_OVERHEAD..],
+        records.len() as i32,
+    )
+    .expect("compress")
+}
+
+/// Appends of compressed 900 KiB batches: every record is decompressed and checked on
+/// append. Throughput counts the uncompressed record bytes.
+fn append_compressed(c: &mut Criterion) {
+    let mut group = c.benchmark_group("segment_append_compressed");
+    for (name, codec) in [("lz4", 3), ("zstd", 4)] {
+        let batch = compressed_batch(codec);
+        group.throughput(Throughput::Bytes(900 * 1024));
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter_custom(|iterations| {
+                let per_log = ((256usize << 20) / batch.len()).max(1) as u64;
+                let mut total = Duration::ZERO;
+                let mut done = 0;
+                while done < iterations {
+                    let (_dir, _log_dir, log) = temp_log(LogConfig::default());
+                    let n = per_log.min(iterations - done);
+                    let started = Instant::now();
+                    for _ in 0..n {
+                        log.append(&batch, 0).expect("append");
+                    }
+                    total += started.elapsed();
+                    done += n;
+                }
+                total
             })
         });
     }
@@ -333,6 +393,6 @@ fn clean(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = append, append_rolling, read, validate, protocol, clean, recover
+    targets = append, append_rolling, append_compressed, read, validate, protocol, clean, recover
 }
 criterion_main!(benches);

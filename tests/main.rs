@@ -18,6 +18,7 @@ mod kcat;
 mod lifecycle;
 mod limits;
 mod log_management;
+mod produce_validation;
 mod python;
 mod roundtrip;
 mod transactions;

@@ -65,6 +65,10 @@ pub fn storage_error_code(err: &StorageError) -> ResponseError {
         StorageError::InvalidRecord { .. } => ResponseError::InvalidRecord,
         StorageError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
         StorageError::InvalidTimestamp { .. } => ResponseError::InvalidTimestamp,
+        StorageError::RecordsRejected(rejected) if rejected.invalid_timestamp => {
+            ResponseError::InvalidTimestamp
+        }
+        StorageError::RecordsRejected(_) => ResponseError::InvalidRecord,
         StorageError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         StorageError::Closed { .. } => ResponseError::NotLeaderOrFollower,
         StorageError::Producer(err) => match err {

@@ -1,8 +1,9 @@
 //! Record batches (magic 2) as they travel on the wire and lie on disk.
 //!
-//! The log never decompresses a batch on the append path: it checks the header and the CRC32C
-//! and rewrites the base offset and partition leader epoch in place. Only timestamp look-ups
-//! read individual records.
+//! On the append path the log checks the header, the CRC32C and every record (a compressed
+//! batch is decompressed for that, under [`MAX_DECOMPRESSED_BYTES`], as Kafka's
+//! `LogValidator` does), then rewrites the base offset and partition leader epoch in place:
+//! the bytes stored are the bytes the client sent.
 //!
 //! References: Kafka documentation, "Message Format" / "Record Batch" (section 5.3.1);
 //! KIP-98 (producer id, epoch, sequence fields).
@@ -163,8 +164,9 @@ impl<'a> BatchHeader<'a> {
 /// Checks the batch at the start of `bytes` and returns its total size in bytes.
 ///
 /// Checks the length fields against the bytes available, magic 2, the CRC32C, that the record
-/// count agrees with the last offset delta and, for uncompressed batches, that the records
-/// themselves parse with contiguous offset deltas. Compressed batches are not decompressed.
+/// count agrees with the last offset delta, and that the records themselves parse with
+/// contiguous offset deltas. Compressed batches are decompressed for it, under
+/// [`MAX_DECOMPRESSED_BYTES`].
 ///
 /// Errors: the first check that fails, with position 0 (see [`BatchError::is_corrupt`]).
 ///
@@ -248,13 +250,28 @@ fn check_crc(header: &BatchHeader<'_>, batch: &[u8], position: usize) -> Result<
     Ok(())
 }
 
-/// Record count, offset deltas and codec; for uncompressed batches, every record.
+/// Record count, offset deltas and codec; for uncompressed batches, and for compressed ones
+/// from a client (not `stored`), every record.
 fn check_contents(
     header: &BatchHeader<'_>,
     batch: &[u8],
     position: usize,
     stored: bool,
 ) -> Result<(), BatchError> {
+    check_counts(header, position, stored)?;
+    if header.compression() == 0 {
+        let body = batch.get(RECORD_BATCH_OVERHEAD..).unwrap_or_default();
+        check_records(header, body, position, stored, |_, _| {})?;
+    } else if !stored {
+        let section =
+            records_section(batch).map_err(|source| BatchError::Codec { position, source })?;
+        check_records(header, &section, position, stored, |_, _| {})?;
+    }
+    Ok(())
+}
+
+/// The header's record count and last offset delta agree, and the codec is known.
+fn check_counts(header: &BatchHeader<'_>, position: usize, stored: bool) -> Result<(), BatchError> {
     let count = header.records_count();
     if count < i32::from(!stored) || header.last_offset_delta() < 0 {
         return Err(BatchError::BadRecordCount { position, count });
@@ -277,37 +294,85 @@ fn check_contents(
             codec: header.compression(),
         });
     }
-    if header.compression() == 0 {
-        let body = batch.get(RECORD_BATCH_OVERHEAD..).unwrap_or_default();
-        let mut expected_delta = 0i64;
-        let mut seen = 0i64;
-        for record in RecordIter::new(body) {
-            let record = record.map_err(|source| BatchError::Record { position, source })?;
-            let in_order = if stored {
-                record.offset_delta >= expected_delta
-                    && record.offset_delta <= i64::from(header.last_offset_delta())
-            } else {
-                record.offset_delta == expected_delta
-            };
-            if !in_order {
-                return Err(BatchError::RecordOffsetDelta {
-                    position,
-                    found: record.offset_delta,
-                    expected: expected_delta,
-                });
-            }
-            expected_delta = record.offset_delta + 1;
-            seen += 1;
-        }
-        if seen != i64::from(count) {
-            return Err(BatchError::RecordCountMismatch {
+    Ok(())
+}
+
+/// Walks the (decompressed) records `section` of the batch `header` heads: every record
+/// parses and takes exactly its length, offset deltas run 0..count-1 (rise within the last
+/// offset delta when `stored`), and there are as many records as the header says. `visit`
+/// sees each record with its index in the batch (Kafka's `batch_index`).
+fn check_records<'a>(
+    header: &BatchHeader<'_>,
+    section: &'a [u8],
+    position: usize,
+    stored: bool,
+    mut visit: impl FnMut(i32, &RecordInfo<'a>),
+) -> Result<(), BatchError> {
+    let count = header.records_count();
+    let mut expected_delta = 0i64;
+    let mut seen = 0i64;
+    for record in RecordIter::new(section) {
+        let record = record.map_err(|source| BatchError::Record { position, source })?;
+        let in_order = if stored {
+            record.offset_delta >= expected_delta
+                && record.offset_delta <= i64::from(header.last_offset_delta())
+        } else {
+            record.offset_delta == expected_delta
+        };
+        if !in_order {
+            return Err(BatchError::RecordOffsetDelta {
                 position,
-                seen,
-                count,
+                found: record.offset_delta,
+                expected: expected_delta,
             });
         }
+        visit(i32::try_from(seen).unwrap_or(i32::MAX), &record);
+        expected_delta = record.offset_delta + 1;
+        seen += 1;
+    }
+    if seen != i64::from(count) {
+        return Err(BatchError::RecordCountMismatch {
+            position,
+            seen,
+            count,
+        });
     }
     Ok(())
+}
+
+/// Checks a batch from a client as [`validate_batch`] does, on a batch whose bounds and CRC
+/// [`Batches`] checked ([`Check::Crc`]), and shows each record with its index in the batch
+/// to `visit`, which applies the log's rules (keys of compacted topics, timestamps) in the
+/// same pass. A compressed batch is decompressed first, under [`MAX_DECOMPRESSED_BYTES`].
+///
+/// Errors: the first failed check, as [`validate_batch`]; `Codec` when the records do not
+/// decompress.
+///
+/// ```
+/// use josefine_storage::batch::{build_batch, check_client_records, Batches, Check};
+/// let batch = build_batch(&[(1, None, Some(b"a")), (2, Some(b"k"), Some(b"b"))]);
+/// let mut keyless = Vec::new();
+/// for batch in Batches::checked(&batch, Check::Crc) {
+///     check_client_records(&batch, |index, record| {
+///         if record.key.is_none() {
+///             keyless.push(index);
+///         }
+///     })
+///     .unwrap();
+/// }
+/// assert_eq!(keyless, vec![0]);
+/// ```
+pub fn check_client_records(
+    batch: &Batch<'_>,
+    mut visit: impl FnMut(i32, &RecordInfo<'_>),
+) -> Result<(), BatchError> {
+    let (header, position) = (&batch.header, batch.position);
+    check_counts(header, position, false)?;
+    let section =
+        records_section(batch.bytes).map_err(|source| BatchError::Codec { position, source })?;
+    check_records(header, &section, position, false, |index, record| {
+        visit(index, record);
+    })
 }
 
 /// Stamps the broker's fields into a batch that already passed [`validate_batch`]: the base

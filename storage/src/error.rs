@@ -34,6 +34,12 @@ pub enum StorageError {
         /// The offending timestamp in ms since the epoch.
         timestamp: i64,
     },
+    /// Records of a well-formed batch break the log's rules: no key for a compacted topic,
+    /// a CreateTime outside the allowed range, a producer-set LogAppendTime. The whole batch
+    /// is refused; the errors name each record by its index in the batch (KIP-467; Kafka:
+    /// INVALID_TIMESTAMP when any error is about a timestamp, else INVALID_RECORD).
+    #[error("{0}")]
+    RecordsRejected(RejectedRecords),
     /// A read asked for an offset outside `[log_start_offset, log_end_offset]`
     /// (Kafka: OFFSET_OUT_OF_RANGE).
     #[error("offset {offset} is out of range [{log_start_offset}, {log_end_offset}]")]
@@ -85,6 +91,41 @@ pub enum StorageError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+/// The records of one batch that break the log's rules, as Kafka's `LogValidator` reports
+/// them (KIP-467). Displays as Kafka's exception message, which the Produce response carries
+/// in `error_message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedRecords {
+    /// Whether any error is about a timestamp (the partition's error is INVALID_TIMESTAMP).
+    pub invalid_timestamp: bool,
+    /// `(batch_index, message)` per rejected record, in record order; never empty.
+    pub records: Vec<(i32, String)>,
+}
+
+impl std::fmt::Display for RejectedRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.invalid_timestamp {
+            return f.write_str("One or more records have been rejected due to invalid timestamp");
+        }
+        write!(
+            f,
+            "One or more records have been rejected due to {} record errors in total, and only \
+             showing the first three errors at most: [",
+            self.records.len()
+        )?;
+        for (i, (batch_index, message)) in self.records.iter().take(3).enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(
+                f,
+                "RecordError(batchIndex={batch_index}, message='{message}')"
+            )?;
+        }
+        f.write_str("]")
+    }
 }
 
 impl From<BatchError> for StorageError {

@@ -44,7 +44,7 @@ pub use cleaner::CleanerStats;
 #[cfg(feature = "power-loss")]
 pub use durable::power_loss;
 pub use durable::{sync_dir, write_atomically};
-pub use error::{Result, StorageError};
+pub use error::{RejectedRecords, Result, StorageError};
 pub use ids::{random_uuid, uuid_to_kafka_string};
 pub use log::{
     AppendInfo, AppendWaiter, LogConfig, LogEvent, PartitionLog, RetentionOutcome, TimestampType,

@@ -167,7 +167,7 @@ fn records_without_keys_are_refused_by_compacted_logs() -> TestResult {
     let keyless = build_batch(&[(NOW, None, Some(b"v"))]);
     assert!(matches!(
         log.append(&keyless, 0),
-        Err(StorageError::InvalidRecord { .. })
+        Err(StorageError::RecordsRejected(rejected)) if !rejected.invalid_timestamp
     ));
     assert_eq!(log.log_end_offset(), 0);
     Ok(())

@@ -8,7 +8,6 @@ use josefine_storage::TopicPartition;
 use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 
 use crate::context::RequestContext;
-use crate::coordinator::group::records::partition_for;
 use crate::coordinator::txn::{FencedSince, ProducerIdAndEpoch};
 use crate::error::optional_code;
 use crate::error::ConnectionError;
@@ -29,7 +28,7 @@ pub(crate) async fn handle(
     };
     let result = match state.groups.offsets_topic().await {
         Ok(topic) => {
-            let partition = partition_for(&request.group_id, topic.partition_count());
+            let partition = state.groups.partition_of(&request.group_id);
             state
                 .transactions
                 .add_partitions(

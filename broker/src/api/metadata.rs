@@ -16,6 +16,8 @@ use uuid::Uuid;
 
 use super::{str_bytes, CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, TOPIC_OPERATIONS};
 use crate::context::RequestContext;
+use crate::coordinator::group::OFFSETS_TOPIC;
+use crate::coordinator::txn::TRANSACTION_STATE_TOPIC;
 use crate::error::ConnectionError;
 use crate::metadata::topics::{validate_topic_name, Topic, TopicError};
 
@@ -95,13 +97,51 @@ pub(crate) async fn handle(
             return Ok(response);
         }
     };
+    if version < 12
+        && requested
+            .iter()
+            .any(|t| t.name.is_none() || !t.topic_id.is_nil())
+    {
+        // Kafka: "Topic IDs are not supported in requests for version N" (and null names),
+        // answered as every topic failing with INVALID_REQUEST.
+        response.brokers.clear();
+        response.topics = requested
+            .into_iter()
+            .map(|t| {
+                topic_error(
+                    Some(t.name.map(|n| n.0.to_string()).unwrap_or_default()),
+                    t.topic_id,
+                    ResponseError::InvalidRequest,
+                )
+            })
+            .collect();
+        return Ok(response);
+    }
+    if requested.iter().any(|t| !t.topic_id.is_nil()) {
+        // v12+ by topic id (KIP-516): as soon as one id is given, Kafka looks every topic up
+        // by id and ignores the names (which Java-derived clients send empty or null).
+        let mut ids: Vec<Uuid> = requested
+            .iter()
+            .map(|t| t.topic_id)
+            .filter(|id| !id.is_nil())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        response.topics = ids
+            .into_iter()
+            .map(|id| match state.topics.get_by_id(id) {
+                Some(topic) => describe_topic(&topic, node_id, operations, version),
+                None => topic_error(None, id, ResponseError::UnknownTopicId),
+            })
+            .collect();
+        return Ok(response);
+    }
     let auto_create = state.config.auto_create_topics_enable
         && (version < 4 || request.allow_auto_topic_creation);
     for wanted in requested {
         let name = wanted.name.map(|n| n.0.to_string());
         let topic = match &name {
             Some(name) => state.topics.get(name),
-            None if !wanted.topic_id.is_nil() => state.topics.get_by_id(wanted.topic_id),
             None => None,
         };
         let entry = match (topic, name) {
@@ -129,8 +169,26 @@ pub(crate) async fn handle(
                         ResponseError::UnknownTopicOrPartition,
                     )
                 } else {
-                    // Creating the partitions' files blocks: off the runtime.
-                    let created = {
+                    // Creating the partitions' files blocks: off the runtime. Internal
+                    // topics are created as their coordinators create them (Kafka's
+                    // `AutoTopicCreationManager`): `offsets.topic.num.partitions`,
+                    // compacted, and so on.
+                    let created = if name == OFFSETS_TOPIC || name == TRANSACTION_STATE_TOPIC {
+                        let internal = if name == OFFSETS_TOPIC {
+                            state.groups.offsets_topic().await
+                        } else {
+                            state.transactions.state_topic().await
+                        };
+                        match internal {
+                            Ok(topic) => Ok(topic),
+                            Err(error) => {
+                                response
+                                    .topics
+                                    .push(topic_error(Some(name), Uuid::nil(), error));
+                                continue;
+                            }
+                        }
+                    } else {
                         let (state, name) = (Arc::clone(state), name.clone());
                         super::blocking(move || {
                             state.topics.create(

@@ -9,6 +9,12 @@
 //! epoch with INVALID_PRODUCER_EPOCH. Transactional batches are first verified against the
 //! transaction coordinator.
 //!
+//! Records that break the topic's rules (a keyless record for a compacted topic, a timestamp
+//! out of range) fail the whole batch with INVALID_RECORD or INVALID_TIMESTAMP, and from v8 on
+//! with one `record_errors` entry per record (KIP-467), as Kafka's `LogValidator` answers.
+//! Internal topics (`__consumer_offsets`, `__transaction_state`) take no client's records:
+//! INVALID_TOPIC_EXCEPTION.
+//!
 //! References: Kafka protocol guide "Produce API"; KIP-467 (record errors, v8); KIP-74;
 //! KIP-98; KIP-890 part 1 (transaction verification).
 
@@ -43,6 +49,10 @@ enum PartitionError {
     /// UNKNOWN_TOPIC_OR_PARTITION.
     #[error("This server does not host this topic-partition.")]
     UnknownTopicOrPartition,
+    /// INVALID_TOPIC_EXCEPTION: only the broker writes its internal topics (Kafka's
+    /// `ReplicaManager.appendToLocalLog` allows them to the `__admin_client` client id only).
+    #[error("Cannot append to internal topic {0}")]
+    InternalTopic(String),
     /// INVALID_RECORD: Produce v3+ carries exactly one batch per partition.
     #[error("Produce requests must contain exactly one record batch per partition, found none")]
     NoBatch,
@@ -74,6 +84,7 @@ impl PartitionError {
             PartitionError::InvalidRequiredAcks(_) => ResponseError::InvalidRequiredAcks,
             PartitionError::UnknownTopicId => ResponseError::UnknownTopicId,
             PartitionError::UnknownTopicOrPartition => ResponseError::UnknownTopicOrPartition,
+            PartitionError::InternalTopic(_) => ResponseError::InvalidTopicException,
             PartitionError::NoBatch | PartitionError::SeveralBatches => {
                 ResponseError::InvalidRecord
             }
@@ -82,6 +93,10 @@ impl PartitionError {
         }
     }
 }
+
+/// The client id with which Kafka lets a produce request append to internal topics
+/// (`AdminUtils.ADMIN_CLIENT_ID`).
+const ADMIN_CLIENT_ID: &str = "__admin_client";
 
 /// The one record batch of `records`, as Kafka requires from Produce v3 on.
 fn single_batch(records: &[u8]) -> Result<BatchHeader<'_>, PartitionError> {
@@ -121,14 +136,22 @@ fn verify_transaction(
 }
 
 /// Appends `records` to `partition`'s log: inline when that is a copy into the mapping, on
-/// the blocking pool when it would roll a segment or fsync (DESIGN.md, "Concurrency").
+/// the blocking pool when it would roll a segment or fsync (DESIGN.md, "Concurrency"). A
+/// compressed batch goes to the blocking pool at once: the log decompresses it to check its
+/// records, which may take up to `MAX_DECOMPRESSED_BYTES` of output.
 ///
 /// Errors: `TaskFailed` when the append panicked on the blocking pool (a bug).
 async fn append(
     partition: &Arc<Partition>,
     records: Bytes,
+    compressed: bool,
 ) -> Result<Result<AppendInfo, StorageError>, ConnectionError> {
-    match partition.log.try_append_inline(&records, 0) {
+    let inline = if compressed {
+        Ok(None)
+    } else {
+        partition.log.try_append_inline(&records, 0)
+    };
+    match inline {
         Ok(Some(info)) => Ok(Ok(info)),
         Ok(None) => {
             let partition = Arc::clone(partition);
@@ -171,10 +194,19 @@ pub(crate) async fn handle(
                 _ if !matches!(acks, -1..=1) => Err(PartitionError::InvalidRequiredAcks(acks)),
                 None if version >= 13 && topic.is_none() => Err(PartitionError::UnknownTopicId),
                 None => Err(PartitionError::UnknownTopicOrPartition),
+                Some(_)
+                    if topic.as_ref().is_some_and(|t| t.is_internal())
+                        && ctx.client_id != ADMIN_CLIENT_ID =>
+                {
+                    Err(PartitionError::InternalTopic(
+                        topic.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
+                    ))
+                }
                 Some(partition) => match single_batch(&records).and_then(|header| {
                     verify_transaction(ctx, &topic_data.name.0, data.index, &header)
+                        .map(|()| header.compression() != 0)
                 }) {
-                    Ok(()) => append(&partition, records.clone())
+                    Ok(compressed) => append(&partition, records.clone(), compressed)
                         .await?
                         .map(|info| (partition, info))
                         .map_err(PartitionError::from),
@@ -203,10 +235,21 @@ pub(crate) async fn handle(
                     });
                     response.error_code = error.code();
                     if version >= 8 {
-                        if error == ResponseError::InvalidRecord {
-                            response.record_errors = vec![BatchIndexAndErrorMessage::default()
-                                .with_batch_index(0)
-                                .with_batch_index_error_message(Some(str_bytes(message.clone())))];
+                        if let PartitionError::Storage(StorageError::RecordsRejected(rejected)) =
+                            &err
+                        {
+                            // KIP-467: each refused record by its index in the batch.
+                            response.record_errors = rejected
+                                .records
+                                .iter()
+                                .map(|(batch_index, message)| {
+                                    BatchIndexAndErrorMessage::default()
+                                        .with_batch_index(*batch_index)
+                                        .with_batch_index_error_message(Some(str_bytes(
+                                            message.clone(),
+                                        )))
+                                })
+                                .collect();
                         }
                         response.error_message = Some(str_bytes(message));
                     }

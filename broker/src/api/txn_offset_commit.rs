@@ -14,7 +14,6 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
 use crate::context::RequestContext;
-use crate::coordinator::group::records::partition_for;
 use crate::coordinator::group::{CommitIdentity, OffsetToCommit};
 use crate::coordinator::txn::{FencedSince, ProducerIdAndEpoch};
 use crate::error::optional_code;
@@ -63,8 +62,8 @@ pub(crate) async fn handle(
         api_version: 9,
     };
     let fenced = FENCED.error(version);
-    let verified = state.groups.offsets_topic().await.and_then(|topic| {
-        let partition = partition_for(&request.group_id, topic.partition_count());
+    let verified = state.groups.offsets_topic().await.and_then(|_| {
+        let partition = state.groups.partition_of(&request.group_id);
         state
             .transactions
             .verify_offsets(&request.transactional_id, producer, partition, fenced)

@@ -177,17 +177,22 @@ impl InternalTopicWriter {
     }
 
     /// The partition that holds `key` (a group id or transactional id): Kafka's
-    /// `abs(key.hashCode) % partitions`, over the topic's partitions if it exists, else over
-    /// those it will be created with.
+    /// `abs(key.hashCode) % partitions` over [`InternalTopicWriter::partition_count`].
     pub(crate) fn partition_for(&self, key: &str) -> i32 {
         partition_for(key, self.partition_count())
     }
 
-    /// The topic's partitions if it exists, else those it will be created with.
+    /// The partitions keys are spread over: `offsets.topic.num.partitions`
+    /// (`transaction.state.log.num.partitions`), or the topic's partition count when it
+    /// exists with fewer. Partitions added later (CreatePartitions, which Kafka 3.7 allows on
+    /// internal topics) are never used, so a group or transactional id never moves to another
+    /// partition and its committed state is found again after a restart.
     pub(crate) fn partition_count(&self) -> i32 {
         self.topics
             .get(self.topic.name)
-            .map_or(self.topic.partitions, |t| t.partition_count())
+            .map_or(self.topic.partitions, |t| {
+                t.partition_count().min(self.topic.partitions)
+            })
     }
 
     /// The topic, created (compacted) on the blocking pool if it does not exist yet: the

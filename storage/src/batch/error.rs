@@ -125,11 +125,16 @@ pub enum BatchError {
         /// Byte position of the batch.
         position: usize,
     },
-    /// A record without a key for a compacted log (Kafka's `LogValidator` message).
-    #[error("batch at position {position}: Compacted topic cannot accept message without key")]
-    MissingKey {
+    /// A client's batch with a producer id but no base sequence (Kafka's `LogValidator`:
+    /// "Invalid sequence number").
+    #[error("batch at position {position}: invalid sequence number {base_sequence} in a record batch with producer id {producer_id}")]
+    InvalidSequence {
         /// Byte position of the batch.
         position: usize,
+        /// The batch's producer id.
+        producer_id: i64,
+        /// Its base sequence.
+        base_sequence: i32,
     },
     /// The records section of the batch cannot be decompressed.
     #[error("batch at position {position}: {source}")]
@@ -181,7 +186,7 @@ impl BatchError {
             | Self::Record { position, .. }
             | Self::ControlBatch { position }
             | Self::TransactionalWithoutProducerId { position }
-            | Self::MissingKey { position }
+            | Self::InvalidSequence { position, .. }
             | Self::Codec { position, .. } => *position,
         }
     }

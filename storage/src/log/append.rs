@@ -7,11 +7,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{AppendWaiter, LogConfig, PartitionLog, TimestampType, Writer};
-use crate::batch::{self, Batch, BatchError, Batches, Check, RecordIter};
-use crate::error::{Result, StorageError};
+use crate::batch::{self, Batch, BatchError, BatchHeader, Batches, Check, RecordInfo};
+use crate::error::{RejectedRecords, Result, StorageError};
 use crate::producer_state::{self, Admission, AppendOrigin, ProducerEntry, ProducerState};
 use crate::segment::Segment;
 use crate::time::{duration_ms, now_ms};
+use crate::topic_partition::TopicPartition;
 
 /// What one append wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,12 +31,15 @@ pub struct AppendInfo {
 }
 
 impl PartitionLog {
-    /// Validates every batch in `records` (see [`batch::validate_batch`]), then assigns them
+    /// Validates every batch in `records` (see [`batch::validate_batch`]; compressed batches
+    /// are decompressed for it) and every record against the topic's rules (keys for
+    /// compacted topics, CreateTime range), then assigns them
     /// consecutive offsets from the log end offset, stamps `leader_epoch`, copies them into the
     /// active segment once, updates the indexes and publishes the new log end offset. Nothing is
     /// written when any batch is invalid.
     ///
     /// Errors: `CorruptBatch` (CORRUPT_MESSAGE), `InvalidRecord` (INVALID_RECORD),
+    /// `RecordsRejected` (INVALID_RECORD or INVALID_TIMESTAMP with per-record errors, KIP-467),
     /// `MessageTooLarge` (MESSAGE_TOO_LARGE), `InvalidTimestamp`, `Poisoned` after an I/O
     /// failure, `Io`.
     pub fn append(&self, records: &[u8], leader_epoch: i32) -> Result<AppendInfo> {
@@ -93,21 +97,33 @@ impl PartitionLog {
         // Whether any batch has a producer id: only then is the producer state consulted.
         let mut idempotent = false;
         let mut record_count = 0u64;
-        let mut batches = Batches::checked(records, Check::Produce);
-        for Batch {
-            position,
-            header,
-            bytes,
-        } in batches.by_ref()
-        {
-            let size = bytes.len();
+        let rules = RecordRules::new(&config, now);
+        let mut batches = Batches::checked(records, Check::Crc);
+        for checked in batches.by_ref() {
+            let Batch {
+                position, header, ..
+            } = checked;
+            let size = checked.bytes.len();
             if size > config.max_message_bytes {
                 return Err(StorageError::MessageTooLarge {
                     size,
                     max: config.max_message_bytes,
                 });
             }
+            let mut rejected = Vec::new();
+            batch::check_client_records(&checked, |index, record| {
+                if let Some(message) = rules.check(&header, &self.topic_partition, record) {
+                    rejected.push((index, message));
+                }
+            })?;
+            if !rejected.is_empty() {
+                return Err(StorageError::RecordsRejected(RejectedRecords {
+                    invalid_timestamp: rejected.iter().any(|(_, m)| m.is_timestamp()),
+                    records: rejected.into_iter().map(|(i, m)| (i, m.text)).collect(),
+                }));
+            }
             if config.timestamp_type == TimestampType::CreateTime {
+                // The header's timestamps go into the time index as they are.
                 for timestamp in [header.base_timestamp(), header.max_timestamp()] {
                     if timestamp >= 0
                         && (now.saturating_sub(timestamp)
@@ -122,11 +138,19 @@ impl PartitionLog {
             if header.is_control() {
                 return Err(BatchError::ControlBatch { position }.into());
             }
-            if config.cleanup_compact {
-                check_keys(bytes, position)?;
-            }
             if header.is_transactional() && header.producer_id() < 0 {
                 return Err(BatchError::TransactionalWithoutProducerId { position }.into());
+            }
+            if origin == AppendOrigin::Client
+                && header.producer_id() >= 0
+                && header.base_sequence() < 0
+            {
+                return Err(BatchError::InvalidSequence {
+                    position,
+                    producer_id: header.producer_id(),
+                    base_sequence: header.base_sequence(),
+                }
+                .into());
             }
             record_count += header.records_count() as u64;
             batch_count += 1;
@@ -411,21 +435,91 @@ fn check_producers(
     Ok(Ok(touched))
 }
 
-/// A compacted log keeps records by key: one without a key is refused (INVALID_RECORD), as
-/// Kafka's `LogValidator` does for compacted topics.
-///
-/// Errors: `CorruptBatch` when the records do not decompress, `InvalidRecord` when one does
-/// not parse or has no key.
-fn check_keys(bytes: &[u8], position: usize) -> Result<(), BatchError> {
-    let section =
-        batch::records_section(bytes).map_err(|source| BatchError::Codec { position, source })?;
-    for record in RecordIter::new(&section) {
-        let record = record.map_err(|source| BatchError::Record { position, source })?;
-        if record.key.is_none() {
-            return Err(BatchError::MissingKey { position });
+/// The rules of Kafka's `LogValidator` that apply to single records of a client's batch: a
+/// compacted log keeps records by key, so one without a key is refused; a CreateTime must lie
+/// within `message.timestamp.before.max.ms` / `after.max.ms` of the broker's clock (KIP-937);
+/// a producer may not set LogAppendTime.
+struct RecordRules {
+    compacted: bool,
+    create_time: bool,
+    /// `[now - before.max, now + after.max]`, when either bound is not the default
+    /// `Long.MAX_VALUE` (with the defaults no timestamp can fall outside).
+    window: Option<(i64, i64)>,
+}
+
+/// Why one record is refused: Kafka's message, and whether it is about a timestamp.
+struct Rejection {
+    text: String,
+    timestamp: bool,
+}
+
+impl Rejection {
+    fn is_timestamp(&self) -> bool {
+        self.timestamp
+    }
+}
+
+impl RecordRules {
+    fn new(config: &LogConfig, now: i64) -> Self {
+        let create_time = config.timestamp_type == TimestampType::CreateTime;
+        let (before, after) = (
+            duration_ms(config.timestamp_before_max),
+            duration_ms(config.timestamp_after_max),
+        );
+        Self {
+            compacted: config.cleanup_compact,
+            create_time,
+            window: (create_time && (before != i64::MAX || after != i64::MAX))
+                .then(|| (now.saturating_sub(before), now.saturating_add(after))),
         }
     }
-    Ok(())
+
+    /// Kafka's message for `record` of the batch `header` heads when it breaks a rule.
+    fn check(
+        &self,
+        header: &BatchHeader<'_>,
+        topic_partition: &TopicPartition,
+        record: &RecordInfo<'_>,
+    ) -> Option<Rejection> {
+        if self.compacted && record.key.is_none() {
+            return Some(Rejection {
+                text: format!(
+                    "Compacted topic cannot accept message without key in topic partition {topic_partition}"
+                ),
+                timestamp: false,
+            });
+        }
+        let timestamp = header
+            .base_timestamp()
+            .saturating_add(record.timestamp_delta);
+        if self.create_time && timestamp != -1 {
+            let (earliest, latest) = self.window?;
+            if timestamp < earliest || timestamp > latest {
+                let offset = header.base_offset().saturating_add(record.offset_delta);
+                return Some(Rejection {
+                    text: format!(
+                        "Timestamp {timestamp} of message with offset {offset} is out of range. \
+                         The timestamp should be within [{earliest}, {latest}]"
+                    ),
+                    timestamp: true,
+                });
+            }
+        } else if header.is_log_append_time() {
+            let offset = header.base_offset().saturating_add(record.offset_delta);
+            let bytes = |field: Option<&[u8]>| field.map_or(0, <[u8]>::len);
+            return Some(Rejection {
+                text: format!(
+                    "Invalid timestamp type in message DefaultRecord(offset={offset}, \
+                     timestamp={timestamp}, key={} bytes, value={} bytes). Producer should not \
+                     set timestamp type to LogAppendTime.",
+                    bytes(record.key),
+                    bytes(record.value)
+                ),
+                timestamp: true,
+            });
+        }
+        None
+    }
 }
 
 /// Whether appending `size` bytes holding `records` records to the log whose append lock
