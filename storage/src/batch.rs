@@ -623,10 +623,10 @@ pub fn compress(codec: i16, section: &[u8]) -> Result<Vec<u8>, CodecError> {
                 message: e.to_string(),
             })
         }
-        4 => Ok(ruzstd::encoding::compress_to_vec(
-            section,
-            ruzstd::encoding::CompressionLevel::Fastest,
-        )),
+        4 => zstd::bulk::compress(section, 1).map_err(|e| CodecError::Failed {
+            codec: "zstd",
+            message: e.to_string(),
+        }),
         codec => Err(CodecError::UnknownCodec(codec)),
     }
 }
@@ -703,7 +703,7 @@ pub fn records_section(batch: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Codec
         3 => read_limited("lz4", lz4_flex::frame::FrameDecoder::new(body))?,
         4 => {
             let decoder =
-                ruzstd::decoding::StreamingDecoder::new(body).map_err(|e| CodecError::Failed {
+                zstd::stream::read::Decoder::with_buffer(body).map_err(|e| CodecError::Failed {
                     codec: "zstd",
                     message: e.to_string(),
                 })?;
