@@ -269,6 +269,13 @@ impl PartitionLog {
 
     /// Copies validated `records` into the active segment (rolling as needed) from the log
     /// end offset on; returns the next offset. Publishes nothing.
+    ///
+    /// A failure after some batches were written (a full disk at the second batch) must not
+    /// leave them behind the log end offset: the next append would write the same offsets
+    /// again after them, and a read by offset would find the stale batch first. Written into
+    /// the segment that was active, they are cut off again; after a roll they cannot be, and
+    /// the log is poisoned (appends refused until a restart recovers it), as Kafka takes a
+    /// log dir offline after an I/O error in an append.
     pub(super) fn write_batches(
         &self,
         writer: &mut Writer,
@@ -278,8 +285,43 @@ impl PartitionLog {
         log_append_time: Option<i64>,
         now: i64,
     ) -> Result<i64> {
+        let start_segment = Arc::clone(&writer.active);
+        let start_size = start_segment.size();
+        let start = start_segment.append_mark()?;
+        let start_bytes_since_index_entry = writer.bytes_since_index_entry;
+        let written =
+            self.write_batches_from(writer, config, records, leader_epoch, log_append_time, now);
+        if written.is_err() && start_segment.size() != start_size {
+            if Arc::ptr_eq(&start_segment, &writer.active) && !writer.active_sealed {
+                start_segment.rewind(&start)?;
+                writer.bytes_since_index_entry = start_bytes_since_index_entry;
+                tracing::warn!(dir = %self.dir.display(), "append failed part way; its written batches were cut off");
+            } else {
+                self.poisoned.store(true, Ordering::Release);
+                tracing::error!(dir = %self.dir.display(), "append failed part way across a roll; the log refuses appends until a restart recovers it");
+            }
+        }
+        written
+    }
+
+    fn write_batches_from(
+        &self,
+        writer: &mut Writer,
+        config: &LogConfig,
+        records: &[u8],
+        leader_epoch: i32,
+        log_append_time: Option<i64>,
+        now: i64,
+    ) -> Result<i64> {
         let mut next_offset = self.log_end_offset();
-        for Batch { header, bytes, .. } in Batches::new(records) {
+        for (_index, Batch { header, bytes, .. }) in Batches::new(records).enumerate() {
+            #[cfg(test)]
+            if tests::FAIL_AT_BATCH.with(std::cell::Cell::get) == Some(_index) {
+                return Err(StorageError::Io {
+                    path: self.dir.clone(),
+                    source: std::io::Error::other("injected write failure"),
+                });
+            }
             let size = bytes.len();
             let records_in_batch = i64::from(header.last_offset_delta()) + 1;
             self.maybe_roll(
@@ -538,4 +580,61 @@ fn would_block(writer: &Writer, config: &LogConfig, size: usize, records: u64, n
         || config
             .flush_messages
             .is_some_and(|n| writer.messages_since_flush + records >= n)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use std::cell::Cell;
+
+    use crate::batch::{build_batch, Batches};
+    use crate::{LogConfig, LogDir, PartitionLog, TopicPartition};
+
+    thread_local! {
+        /// The batch (by index within one append) whose write fails, on this thread.
+        pub(super) static FAIL_AT_BATCH: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+
+    fn two_batches(value_len: usize) -> Vec<u8> {
+        let value = vec![b'v'; value_len];
+        let mut records = build_batch(&[(1, None, Some(&value)), (2, None, Some(&value))]);
+        records.extend(build_batch(&[(3, None, Some(&value))]));
+        records
+    }
+
+    #[test]
+    fn an_append_failing_at_its_second_batch_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let log_dir = LogDir::open(dir.path()).unwrap();
+        let config = LogConfig {
+            index_interval_bytes: 1,
+            ..LogConfig::default()
+        };
+        let log = PartitionLog::open(&log_dir, &TopicPartition::new("t", 0), config, true).unwrap();
+        log.append(&two_batches(10), 0).unwrap();
+        FAIL_AT_BATCH.with(|f| f.set(Some(1)));
+        assert!(log.append(&two_batches(5000), 0).is_err());
+        FAIL_AT_BATCH.with(|f| f.set(None));
+        assert_eq!(log.log_end_offset(), 3);
+        // Different sizes: a stale batch or index entry would show at offset 3.
+        log.append(&two_batches(7), 0).unwrap();
+        assert_eq!(log.log_end_offset(), 6);
+        for offset in 0..6 {
+            let bytes = log.read(offset, 1 << 20, true).unwrap();
+            let first = Batches::new(&bytes).next().unwrap();
+            assert!(first.header.base_offset() <= offset, "offset {offset}");
+            assert!(first.header.last_offset() >= offset, "offset {offset}");
+            let expected_len = if offset < 3 { 10 } else { 7 };
+            assert!(
+                first.bytes.len() < 200
+                    && first
+                        .bytes
+                        .windows(expected_len)
+                        .any(|w| w.iter().all(|b| *b == b'v')),
+                "offset {offset} reads a batch of {} bytes",
+                first.bytes.len()
+            );
+        }
+    }
 }

@@ -76,6 +76,12 @@ impl IndexFile {
         Ok(true)
     }
 
+    /// Forgets the entries from the `len`th on (an append that failed part way, before the
+    /// log end offset reached them).
+    pub(crate) fn truncate_entries(&self, len: usize) {
+        self.entries.fetch_min(len, Ordering::AcqRel);
+    }
+
     /// Forgets all entries (recovery only, before readers exist).
     pub(crate) fn clear(&self) {
         self.entries.store(0, Ordering::Release);

@@ -81,6 +81,17 @@ pub struct Segment {
     created_ms: i64,
 }
 
+/// A segment's append position and index lengths before an append ([`Segment::append_mark`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AppendMark {
+    size: usize,
+    next_offset: i64,
+    max_timestamp: i64,
+    offset_of_max_timestamp: i64,
+    offset_entries: usize,
+    time_entries: usize,
+}
+
 impl Segment {
     /// Creates an empty segment with its `.log` preallocated to `log_capacity` bytes and its
     /// indexes to `index_capacity` bytes.
@@ -321,6 +332,36 @@ impl Segment {
                 self.offset_of_max_timestamp.load(Ordering::Acquire),
             )?;
         }
+        Ok(())
+    }
+
+    /// Where the next append starts: what [`Segment::rewind`] goes back to.
+    pub(crate) fn append_mark(&self) -> Result<AppendMark> {
+        let files = self.files()?;
+        Ok(AppendMark {
+            size: self.size(),
+            next_offset: self.next_offset(),
+            max_timestamp: self.max_timestamp(),
+            offset_of_max_timestamp: self.offset_of_max_timestamp.load(Ordering::Acquire),
+            offset_entries: files.offset_index.file.len(),
+            time_entries: files.time_index.file.len(),
+        })
+    }
+
+    /// Cuts off what was written since `mark` (bytes, offsets and index entries), before the
+    /// log end offset was published past it.
+    pub(crate) fn rewind(&self, mark: &AppendMark) -> Result<()> {
+        let files = self.files()?;
+        files
+            .offset_index
+            .file
+            .truncate_entries(mark.offset_entries);
+        files.time_index.file.truncate_entries(mark.time_entries);
+        self.max_timestamp
+            .store(mark.max_timestamp, Ordering::Release);
+        self.offset_of_max_timestamp
+            .store(mark.offset_of_max_timestamp, Ordering::Release);
+        self.commit(mark.size, mark.next_offset);
         Ok(())
     }
 
