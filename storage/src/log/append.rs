@@ -314,9 +314,9 @@ impl PartitionLog {
         now: i64,
     ) -> Result<i64> {
         let mut next_offset = self.log_end_offset();
-        for (_index, Batch { header, bytes, .. }) in Batches::new(records).enumerate() {
+        for Batch { header, bytes, .. } in Batches::new(records) {
             #[cfg(test)]
-            if tests::FAIL_AT_BATCH.with(std::cell::Cell::get) == Some(_index) {
+            if tests::batch_write_fails() {
                 return Err(StorageError::Io {
                     path: self.dir.clone(),
                     source: std::io::Error::other("injected write failure"),
@@ -592,8 +592,23 @@ mod tests {
     use crate::{LogConfig, LogDir, PartitionLog, TopicPartition};
 
     thread_local! {
-        /// The batch (by index within one append) whose write fails, on this thread.
-        pub(super) static FAIL_AT_BATCH: Cell<Option<usize>> = const { Cell::new(None) };
+        /// Batch writes on this thread before one fails; `None`: none fails.
+        static FAIL_AT_BATCH: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+
+    /// Whether the batch write about to happen fails (counting down [`FAIL_AT_BATCH`]).
+    pub(super) fn batch_write_fails() -> bool {
+        FAIL_AT_BATCH.with(|f| match f.get() {
+            Some(0) => {
+                f.set(None);
+                true
+            }
+            Some(n) => {
+                f.set(Some(n - 1));
+                false
+            }
+            None => false,
+        })
     }
 
     fn two_batches(value_len: usize) -> Vec<u8> {
@@ -615,7 +630,6 @@ mod tests {
         log.append(&two_batches(10), 0).unwrap();
         FAIL_AT_BATCH.with(|f| f.set(Some(1)));
         assert!(log.append(&two_batches(5000), 0).is_err());
-        FAIL_AT_BATCH.with(|f| f.set(None));
         assert_eq!(log.log_end_offset(), 3);
         // Different sizes: a stale batch or index entry would show at offset 3.
         log.append(&two_batches(7), 0).unwrap();
