@@ -427,3 +427,24 @@ pub fn close_in_background<T: Send + 'static>(client: T, what: &str) -> Closing 
         done,
     }
 }
+
+/// The peak resident memory of this process (`VmHWM`), in bytes.
+pub fn peak_rss() -> TestResult<u64> {
+    peak_rss_of("self")
+}
+
+/// The peak resident memory (`VmHWM`) of process `pid` (a number, or `self`), in bytes.
+pub fn peak_rss_of(pid: &str) -> TestResult<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .ok_or_else(|| anyhow::anyhow!("no VmHWM"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()?;
+    Ok(kib * 1024)
+}

@@ -74,8 +74,8 @@ fn a_deleted_topic_created_again_starts_empty_at_offset_zero() -> TestResult {
 
 #[test]
 fn an_abort_whose_marker_fails_completes_only_once_the_marker_is_written() -> TestResult {
-    use rdkafka::producer::{BaseRecord, Producer};
     let _watchdog = watchdog::guard();
+    use rdkafka::producer::{BaseRecord, Producer};
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -141,10 +141,10 @@ fn an_abort_whose_marker_fails_completes_only_once_the_marker_is_written() -> Te
 
 #[test]
 fn committed_offsets_expire_after_the_retention() -> TestResult {
+    let _watchdog = watchdog::guard();
     use rdkafka::consumer::CommitMode;
     use rdkafka::{Offset, TopicPartitionList};
     use std::sync::atomic::{AtomicI64, Ordering};
-    let _watchdog = watchdog::guard();
     // The broker's wall clock, which the test moves past the retention.
     let shift: &'static AtomicI64 = Box::leak(Box::new(AtomicI64::new(0)));
     let broker = josefine::Broker::builder()
@@ -205,9 +205,9 @@ fn eventually(what: &str, mut check: impl FnMut() -> bool) -> TestResult {
 
 #[test]
 fn idle_producer_ids_and_transactional_ids_expire() -> TestResult {
+    let _watchdog = watchdog::guard();
     use rdkafka::producer::{BaseRecord, Producer};
     use std::sync::atomic::{AtomicI64, Ordering};
-    let _watchdog = watchdog::guard();
     let shift: &'static AtomicI64 = Box::leak(Box::new(AtomicI64::new(0)));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

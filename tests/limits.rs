@@ -307,22 +307,6 @@ fn request_memory_budget_makes_large_requests_wait() -> TestResult {
     Ok(())
 }
 
-/// The peak resident memory of this process (`VmHWM`), in bytes.
-fn peak_rss() -> TestResult<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .ok_or_else(|| anyhow::anyhow!("no VmHWM"))?;
-    let kib: u64 = line
-        .trim_start_matches("VmHWM:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()?;
-    Ok(kib * 1024)
-}
-
 #[test]
 fn describe_groups_of_millions_of_empty_ids_is_refused_with_bounded_memory() -> TestResult {
     let _watchdog = watchdog::guard();

@@ -515,3 +515,74 @@ fn metadata_auto_creates_internal_topics_as_their_coordinators_do() -> TestResul
     }
     Ok(())
 }
+
+/// CORRUPT_MESSAGE: a batch whose records section does not decompress within the limit.
+const CORRUPT_MESSAGE: i16 = 2;
+
+/// The bytes of a batch of `count` records whose records section is `body`, already
+/// compressed with `codec`: the header of a plain one-record batch, the codec bits, the
+/// length, count and CRC32C fixed up around `body`.
+fn batch_around(codec: i16, body: &[u8], count: i32) -> Vec<u8> {
+    let overhead = josefine_storage::batch::RECORD_BATCH_OVERHEAD;
+    let plain = josefine_storage::batch::build_batch(&[(1_700_000_000_000, None, Some(b"x"))]);
+    let mut batch = plain[..overhead].to_vec();
+    batch[22] |= codec as u8;
+    batch.extend_from_slice(body);
+    let length = (batch.len() - 12) as i32;
+    batch[8..12].copy_from_slice(&length.to_be_bytes());
+    batch[57..61].copy_from_slice(&count.to_be_bytes());
+    let crc = crc32c::crc32c(&batch[21..]);
+    batch[17..21].copy_from_slice(&crc.to_be_bytes());
+    batch
+}
+
+#[test]
+fn decompression_bombs_are_refused_with_bounded_memory() -> TestResult {
+    let _watchdog = watchdog::guard();
+    // A broker process of its own, so that its memory is measured alone.
+    let broker = crate::broker_process::BrokerProcess::start()?;
+    let bootstrap = broker.bootstrap.clone();
+    let pid = broker.pid().to_string();
+    create_topic(&bootstrap, "bombs", 1, &[("max.message.bytes", "8388608")])?;
+    // Each bomb expands to 1 GiB (gzip and zstd: one compressed 16 MiB of zeros, repeated as
+    // concatenated members or frames, which their decoders read on), 128 MiB (lz4: one frame,
+    // as Kafka reads one) or 80 MiB (snappy in xerial's framing, whose blocks cannot be
+    // repeated cheaply) from a few MiB at most.
+    let zeros = vec![0u8; 16 << 20];
+    let mut bombs = Vec::new();
+    for codec in [1i16, 4] {
+        let member = josefine_storage::batch::compress(codec, &zeros)?;
+        bombs.push((codec, member.repeat(64)));
+    }
+    bombs.push((3, josefine_storage::batch::compress(3, &zeros.repeat(8))?));
+    let block = snap::raw::Encoder::new().compress_vec(&zeros)?;
+    let mut xerial = b"\x82SNAPPY\x00".to_vec();
+    xerial.extend_from_slice(&1i32.to_be_bytes());
+    xerial.extend_from_slice(&1i32.to_be_bytes());
+    for _ in 0..5 {
+        xerial.extend_from_slice(&(block.len() as i32).to_be_bytes());
+        xerial.extend_from_slice(&block);
+    }
+    bombs.push((2, xerial));
+    let before = peak_rss_of(&pid)?;
+    for (codec, body) in bombs {
+        assert!(body.len() < 8 << 20, "codec {codec}: {} bytes", body.len());
+        let answer = produce_raw(&bootstrap, "bombs", batch_around(codec, &body, 1))?;
+        assert_eq!(
+            answer.error_code, CORRUPT_MESSAGE,
+            "codec {codec}: {:?}",
+            answer.error_message
+        );
+    }
+    // Decompressing the gzip or zstd bomb whole would have taken 1 GiB; each stopped at the
+    // 64 MiB limit.
+    let grown = peak_rss_of(&pid)?.saturating_sub(before);
+    assert!(grown < 512 << 20, "peak memory grew by {grown} bytes");
+    // The broker goes on serving, and the topic takes and returns records.
+    let (producer, deliveries) = producer(&bootstrap, &[("compression.type", "zstd")])?;
+    let reports = produce_numbered(&producer, &deliveries, "bombs", 1, 50, 1_700_000_000_000)?;
+    assert!(matches!(reports.first(), Some(Ok((0, 0)))), "{reports:?}");
+    let read = read_to_end(&bootstrap, "bombs")?;
+    check_numbered(&read, 1, 50, 1_700_000_000_000, 0)?;
+    Ok(())
+}

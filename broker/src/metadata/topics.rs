@@ -1110,11 +1110,12 @@ mod tests {
         ));
     }
 
+    /// The partition directories of `dir` (the topic metadata directory left out).
     fn dir_names(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .filter_map(|e| e.ok())
-            .filter(|e| e.path().is_dir())
+            .filter(|e| e.path().is_dir() && e.file_name() != TOPICS_DIR)
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
