@@ -61,3 +61,38 @@ fn a_clean_segment_whose_offsets_run_backwards_is_recovered() -> TestResult {
     );
     Ok(())
 }
+
+/// A base offset near `i64::MAX` (outside the CRC, so the batch still checks out) made the
+/// last offset overflow while the tail was re-read after an unclean shutdown.
+#[test]
+fn a_base_offset_near_the_end_of_the_offset_range_is_cut_off() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let log_dir = LogDir::open(dir.path())?;
+    let log = PartitionLog::open(&log_dir, &TopicPartition::new("t", 0), config(), true)?;
+    let first = build_batch(&[(1_700_000_000_000, Some(b"a"), Some(b"1"))]);
+    log.append(&first, 0)?;
+    log.append(
+        &build_batch(&[
+            (1_700_000_000_001, Some(b"b"), Some(b"2")),
+            (1_700_000_000_002, Some(b"c"), Some(b"3")),
+        ]),
+        0,
+    )?;
+    log.close()?;
+    drop(log);
+    log_dir.unlock();
+    let segment = dir.path().join("t-0").join("00000000000000000000.log");
+    let mut bytes = std::fs::read(&segment)?;
+    let second = first.len();
+    bytes[second..second + 8].copy_from_slice(&i64::MAX.to_be_bytes());
+
+    for clean in [true, false] {
+        std::fs::write(&segment, &bytes)?;
+        let log_dir = LogDir::open(dir.path())?;
+        let log = PartitionLog::open(&log_dir, &TopicPartition::new("t", 0), config(), clean)?;
+        assert_eq!(log.log_end_offset(), 1, "clean: {clean}");
+        drop(log);
+        log_dir.unlock();
+    }
+    Ok(())
+}
