@@ -96,3 +96,44 @@ fn a_base_offset_near_the_end_of_the_offset_range_is_cut_off() -> TestResult {
     }
     Ok(())
 }
+
+/// A closed segment is trusted: a batch in it whose base offset (outside the CRC) runs back
+/// below the batch before it sent the producer state replay at start round in circles for
+/// ever (a `log_recovery` timeout). The replay now skips batches behind it.
+#[test]
+fn a_closed_segment_whose_offsets_run_backwards_does_not_hang_the_replay() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let batch = |i: u8| build_batch(&[(1_700_000_000_000, Some(&[i]), Some(&[i; 8]))]);
+    let size = batch(0).len();
+    let config = LogConfig {
+        segment_bytes: 3 * size,
+        ..config()
+    };
+    {
+        let log_dir = LogDir::open(dir.path())?;
+        let log = PartitionLog::open(&log_dir, &TopicPartition::new("t", 0), config, true)?;
+        for i in 0..4 {
+            log.append(&batch(i), 0)?;
+        }
+        assert_eq!(log.segment_count(), 2);
+        log.close()?;
+        drop(log);
+        log_dir.unlock();
+    }
+    let partition = dir.path().join("t-0");
+    for entry in std::fs::read_dir(&partition)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "snapshot") {
+            std::fs::remove_file(path)?;
+        }
+    }
+    let segment = partition.join("00000000000000000000.log");
+    let mut bytes = std::fs::read(&segment)?;
+    bytes[2 * size..2 * size + 8].copy_from_slice(&0i64.to_be_bytes());
+    std::fs::write(&segment, &bytes)?;
+
+    let log_dir = LogDir::open(dir.path())?;
+    let log = PartitionLog::open(&log_dir, &TopicPartition::new("t", 0), config, false)?;
+    assert_eq!(log.log_end_offset(), 4);
+    Ok(())
+}
