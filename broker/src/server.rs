@@ -292,6 +292,28 @@ impl Server {
         &self.state
     }
 
+    /// Serves one request frame (without its 4-byte size prefix) as a connection from
+    /// 127.0.0.1 on the first listener would, without a socket: decoding, request bounds,
+    /// authorization and the handler all run as for a client. For fuzz targets and benches.
+    ///
+    /// Returns the response frame, or `None` when no response is due (Produce with acks=0).
+    ///
+    /// Errors: what closes a connection (`protocol::apis::handle_frame`): a malformed frame,
+    /// an unsupported API or version, a response that cannot be encoded.
+    pub async fn handle_frame(
+        &self,
+        frame: bytes::Bytes,
+    ) -> Result<Option<crate::protocol::frame::ResponseFrame>, crate::error::ConnectionError> {
+        let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+        let connection = crate::context::ConnectionContext::new(
+            &self.state,
+            0,
+            peer,
+            crate::security::KafkaPrincipal::anonymous(),
+        );
+        crate::protocol::apis::handle_frame(&self.state, &connection, frame).await
+    }
+
     /// The addresses the listeners are bound to, in `listeners` order.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.state.listeners.iter().map(|l| l.local_addr).collect()

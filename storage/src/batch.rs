@@ -131,9 +131,11 @@ impl<'a> BatchHeader<'a> {
     pub fn last_offset_delta(&self) -> i32 {
         be_i32(self.bytes, LAST_OFFSET_DELTA_OFFSET)
     }
-    /// Offset of the last record.
+    /// Offset of the last record; saturates at `i64::MAX`, as the base offset (outside the
+    /// CRC) may hold anything.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset() + i64::from(self.last_offset_delta())
+        self.base_offset()
+            .saturating_add(i64::from(self.last_offset_delta()))
     }
     /// Timestamp of the first record, ms since the epoch.
     pub fn base_timestamp(&self) -> i64 {

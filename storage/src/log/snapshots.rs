@@ -78,9 +78,15 @@ impl PartitionLog {
             if chunk.is_empty() {
                 break;
             }
+            let before = offset;
             let mut batches = Batches::new(&chunk);
             for Batch { header, bytes, .. } in batches.by_ref() {
-                offset = header.last_offset() + 1;
+                // Closed segments are trusted, and base offsets lie outside the CRC: a batch
+                // going backwards would send the replay round in circles.
+                if header.last_offset() < offset {
+                    continue;
+                }
+                offset = header.last_offset().saturating_add(1);
                 replayed += 1;
                 if header.producer_id() < 0 {
                     continue;
@@ -117,7 +123,7 @@ impl PartitionLog {
                     producers.put(entry);
                 }
             }
-            if batches.position() == 0 {
+            if batches.position() == 0 || offset == before {
                 break;
             }
         }

@@ -477,12 +477,26 @@ impl Segment {
         };
         let mut batches = files.batches_from(self.size(), position);
         for Batch { header, .. } in batches.by_ref() {
-            next_offset = header.last_offset() + 1;
+            // Base offsets lie outside the CRC: offsets that run backwards or past what the
+            // index can hold mean the tail cannot be trusted, as `recover` would find.
+            let last_offset = header
+                .base_offset()
+                .checked_add(i64::from(header.last_offset_delta()));
+            let Some(last_offset) = last_offset.filter(|last| {
+                header.base_offset() >= next_offset
+                    && *last >= header.base_offset()
+                    && last
+                        .checked_sub(self.base_offset)
+                        .is_some_and(|relative| relative <= i64::from(i32::MAX))
+            }) else {
+                return false;
+            };
+            next_offset = last_offset + 1;
             if header.max_timestamp() > self.max_timestamp() {
                 self.max_timestamp
                     .store(header.max_timestamp(), Ordering::Release);
                 self.offset_of_max_timestamp
-                    .store(header.last_offset(), Ordering::Release);
+                    .store(last_offset, Ordering::Release);
             }
         }
         self.next_offset.store(next_offset, Ordering::Release);
