@@ -458,10 +458,26 @@ fn read_checkpoint_file(path: &Path) -> HashMap<TopicPartition, i64> {
 }
 
 fn read_properties(path: &Path) -> Option<BTreeMap<String, String>> {
-    let file = File::open(path).ok()?;
-    java_properties::read(io::BufReader::new(file))
+    let bytes = std::fs::read(path).ok()?;
+    parse_java_properties(&bytes)
         .ok()
         .map(|m| m.into_iter().collect())
+}
+
+/// Parses Java properties text (ISO-8859-1, as `java.util.Properties.load` reads
+/// `server.properties` and `meta.properties`) into key-value pairs.
+///
+/// Errors: the parser's message for malformed text. The `java-properties` crate (2.0) panics
+/// ("Must not use a decoder that has finished") on some damaged inputs, found by fuzzing
+/// `meta.properties`; that panic is caught here and returned as an error, so a damaged file
+/// is treated as unreadable instead of killing the broker.
+pub fn parse_java_properties(bytes: &[u8]) -> std::result::Result<HashMap<String, String>, String> {
+    let parsed = std::panic::catch_unwind(|| java_properties::read(bytes));
+    match parsed {
+        Ok(Ok(map)) => Ok(map),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(_) => Err("malformed properties text".to_string()),
+    }
 }
 
 /// Kafka's offset checkpoint text: `0`, the entry count, then `topic partition offset` lines.
@@ -501,6 +517,21 @@ fn decode_checkpoint(text: &str) -> Option<HashMap<TopicPartition, i64>> {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn damaged_properties_text_is_an_error_not_a_panic() {
+        // Found by the broker_start fuzz target: a damaged meta.properties on which the
+        // crate's decoder is used after it finished (a panic in debug builds).
+        let damaged = include_bytes!("../tests/fixtures/meta-properties-decoder-panic.bin");
+        assert!(parse_java_properties(damaged).is_err());
+        assert_eq!(
+            parse_java_properties(b"node.id=1\n# c\ncluster.id=x\n")
+                .unwrap()
+                .get("cluster.id")
+                .map(String::as_str),
+            Some("x")
+        );
+    }
 
     #[test]
     fn a_second_open_is_refused_until_the_lock_is_released() -> Result<(), LogDirError> {

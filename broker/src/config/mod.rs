@@ -294,16 +294,17 @@ impl BrokerConfig {
     ) -> Result<Self, ConfigError> {
         let mut properties = BTreeMap::new();
         if let Some(path) = path {
-            let file = std::fs::File::open(path).map_err(|e| ConfigError::File {
+            let bytes = std::fs::read(path).map_err(|e| ConfigError::File {
                 path: path.into(),
                 reason: e.to_string(),
             })?;
-            let map = java_properties::read(std::io::BufReader::new(file)).map_err(|e| {
-                ConfigError::File {
-                    path: path.into(),
-                    reason: e.to_string(),
-                }
-            })?;
+            let map =
+                josefine_storage::log_dir::parse_java_properties(&bytes).map_err(|reason| {
+                    ConfigError::File {
+                        path: path.into(),
+                        reason,
+                    }
+                })?;
             properties.extend(map);
         }
         properties.extend(overrides.iter().cloned());
