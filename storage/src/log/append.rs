@@ -289,8 +289,48 @@ impl PartitionLog {
         let start_size = start_segment.size();
         let start = start_segment.append_mark()?;
         let start_bytes_since_index_entry = writer.bytes_since_index_entry;
-        let written =
-            self.write_batches_from(writer, config, records, leader_epoch, log_append_time, now);
+        let mut write_all = || -> Result<i64> {
+            let mut next_offset = self.log_end_offset();
+            for Batch { header, bytes, .. } in Batches::new(records) {
+                #[cfg(test)]
+                if tests::batch_write_fails() {
+                    return Err(StorageError::Io {
+                        path: self.dir.clone(),
+                        source: std::io::Error::other("injected write failure"),
+                    });
+                }
+                let size = bytes.len();
+                let records_in_batch = i64::from(header.last_offset_delta()) + 1;
+                self.maybe_roll(
+                    writer,
+                    config,
+                    size,
+                    next_offset,
+                    next_offset + records_in_batch - 1,
+                    now,
+                )?;
+                let segment = Arc::clone(&writer.active);
+                let write_position = segment.size();
+                let (last_offset, max_timestamp) = segment.write_batch(
+                    write_position,
+                    bytes,
+                    next_offset,
+                    leader_epoch,
+                    log_append_time,
+                )?;
+                let due = writer.bytes_since_index_entry > config.index_interval_bytes;
+                segment.index_batch(write_position, last_offset, max_timestamp, due)?;
+                writer.bytes_since_index_entry = if due {
+                    0
+                } else {
+                    writer.bytes_since_index_entry
+                } + size;
+                next_offset = last_offset + 1;
+                segment.commit(write_position + size, next_offset);
+            }
+            Ok(next_offset)
+        };
+        let written = write_all();
         if written.is_err() && start_segment.size() != start_size {
             if Arc::ptr_eq(&start_segment, &writer.active) && !writer.active_sealed {
                 start_segment.rewind(&start)?;
@@ -302,56 +342,6 @@ impl PartitionLog {
             }
         }
         written
-    }
-
-    fn write_batches_from(
-        &self,
-        writer: &mut Writer,
-        config: &LogConfig,
-        records: &[u8],
-        leader_epoch: i32,
-        log_append_time: Option<i64>,
-        now: i64,
-    ) -> Result<i64> {
-        let mut next_offset = self.log_end_offset();
-        for Batch { header, bytes, .. } in Batches::new(records) {
-            #[cfg(test)]
-            if tests::batch_write_fails() {
-                return Err(StorageError::Io {
-                    path: self.dir.clone(),
-                    source: std::io::Error::other("injected write failure"),
-                });
-            }
-            let size = bytes.len();
-            let records_in_batch = i64::from(header.last_offset_delta()) + 1;
-            self.maybe_roll(
-                writer,
-                config,
-                size,
-                next_offset,
-                next_offset + records_in_batch - 1,
-                now,
-            )?;
-            let segment = Arc::clone(&writer.active);
-            let write_position = segment.size();
-            let (last_offset, max_timestamp) = segment.write_batch(
-                write_position,
-                bytes,
-                next_offset,
-                leader_epoch,
-                log_append_time,
-            )?;
-            let due = writer.bytes_since_index_entry > config.index_interval_bytes;
-            segment.index_batch(write_position, last_offset, max_timestamp, due)?;
-            writer.bytes_since_index_entry = if due {
-                0
-            } else {
-                writer.bytes_since_index_entry
-            } + size;
-            next_offset = last_offset + 1;
-            segment.commit(write_position + size, next_offset);
-        }
-        Ok(next_offset)
     }
 
     /// Rolls to a new segment when the batch would not fit, the relative offsets would
