@@ -520,7 +520,8 @@ impl BrokerConfig {
 mod tests {
     use super::*;
 
-    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    /// A property map from `(key, value)` pairs (shared by the config modules' tests).
+    pub(super) fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -134,13 +134,7 @@ fn resolve(host: &str) -> Option<Vec<IpAddr>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::tests::props;
 
     #[test]
     fn defaults_are_kafkas_but_the_budget() -> Result<(), ConfigError> {
