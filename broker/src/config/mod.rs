@@ -82,12 +82,19 @@ fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
-/// The security protocol of a listener (`listener.security.protocol.map`). Only PLAINTEXT is
-/// served so far.
+/// The security protocol of a listener (`listener.security.protocol.map`), Kafka's
+/// `SecurityProtocol`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecurityProtocol {
     /// Unauthenticated, unencrypted TCP.
     Plaintext,
+    /// TLS; the principal is the client certificate's (mapped) distinguished name, or
+    /// `User:ANONYMOUS` without one.
+    Ssl,
+    /// SASL authentication over TCP.
+    SaslPlaintext,
+    /// SASL authentication over TLS.
+    SaslSsl,
 }
 
 impl SecurityProtocol {
@@ -95,7 +102,35 @@ impl SecurityProtocol {
     pub fn name(self) -> &'static str {
         match self {
             SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
         }
+    }
+
+    /// The protocol named `name` (Kafka's spelling, any case), if there is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_uppercase().as_str() {
+            "PLAINTEXT" => Some(SecurityProtocol::Plaintext),
+            "SSL" => Some(SecurityProtocol::Ssl),
+            "SASL_PLAINTEXT" => Some(SecurityProtocol::SaslPlaintext),
+            "SASL_SSL" => Some(SecurityProtocol::SaslSsl),
+            _ => None,
+        }
+    }
+
+    /// Whether connections are encrypted with TLS (SSL and SASL_SSL).
+    pub fn uses_tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+
+    /// Whether connections authenticate with SASL before any other API (SASL_PLAINTEXT and
+    /// SASL_SSL).
+    pub fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
     }
 }
 
@@ -178,6 +213,19 @@ pub struct BrokerConfig {
     pub socket_server: SocketServerConfig,
     /// Every property as given, for DescribeConfigs and topic config defaults.
     pub properties: BTreeMap<String, String>,
+}
+
+impl BrokerConfig {
+    /// The value of `key` for listener `listener`: `listener.name.<listener>.<key>` (the
+    /// listener name in lower case, as Kafka spells the prefix) if set, else `key` itself.
+    /// Every `ssl.*` and `sasl.*` key can be given per listener this way (KIP-103).
+    pub fn listener_property(&self, listener: &str, key: &str) -> Option<&str> {
+        let prefixed = format!("listener.name.{}.{key}", listener.to_ascii_lowercase());
+        self.properties
+            .get(&prefixed)
+            .or_else(|| self.properties.get(key))
+            .map(String::as_str)
+    }
 }
 
 /// Keys that Kafka brokers know and Josefine accepts without a warning (some have no effect
@@ -371,18 +419,13 @@ impl BrokerConfig {
             let protocol = protocol_map
                 .get(&name)
                 .ok_or_else(|| invalid("listeners", listeners_value, format!("listener {name} has no security protocol in listener.security.protocol.map")))?;
-            let security_protocol = match protocol.as_str() {
-                "PLAINTEXT" => SecurityProtocol::Plaintext,
-                other => {
-                    return Err(invalid(
-                        "listeners",
-                        listeners_value,
-                        format!(
-                            "security protocol {other} of listener {name} is not supported yet"
-                        ),
-                    ))
-                }
-            };
+            let security_protocol = SecurityProtocol::from_name(protocol).ok_or_else(|| {
+                invalid(
+                    "listener.security.protocol.map",
+                    protocol,
+                    format!("unknown security protocol of listener {name}"),
+                )
+            })?;
             listeners.push(Listener {
                 name,
                 host,
