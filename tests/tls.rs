@@ -45,6 +45,7 @@ impl Pki {
 
         let client_key = KeyPair::generate()?;
         let mut client_params = CertificateParams::new(Vec::<String>::new())?;
+        client_params.distinguished_name = rcgen::DistinguishedName::new();
         client_params
             .distinguished_name
             .push(DnType::CountryName, "US");

@@ -172,6 +172,35 @@ mod tests {
     }
 
     #[test]
+    fn subject_is_formatted_as_java_x500_principal() -> Result<(), Box<dyn std::error::Error>> {
+        use rcgen::{CertificateParams, DnType, KeyPair};
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        for (ty, value) in [
+            (DnType::CountryName, "US"),
+            (DnType::OrganizationName, "Acme, Inc."),
+            (DnType::OrganizationalUnitName, "eng"),
+            (DnType::CommonName, "alice"),
+        ] {
+            params.distinguished_name.push(ty, value);
+        }
+        params.distinguished_name.push(
+            DnType::CustomDnType(vec![1, 2, 840, 113549, 1, 9, 1]),
+            rcgen::DnValue::Ia5String("a@b.c".try_into()?),
+        );
+        let cert = params.self_signed(&key)?;
+        assert_eq!(
+            subject_distinguished_name(cert.der())?,
+            "1.2.840.113549.1.9.1=#16056140622e63,CN=alice,OU=eng,O=Acme\\, Inc.,C=US"
+        );
+        let rules = PrincipalMappingRules::parse("RULE:^.*CN=([^,]*),.*$/$1/U")?;
+        let principal = ssl_principal(Some(std::slice::from_ref(cert.der())), &rules)?;
+        assert_eq!(principal.to_string(), "User:ALICE");
+        Ok(())
+    }
+
+    #[test]
     fn no_certificate_is_anonymous() -> Result<(), PrincipalError> {
         let principal = ssl_principal(None, &PrincipalMappingRules::default())?;
         assert_eq!(principal.to_string(), "User:ANONYMOUS");
