@@ -161,7 +161,11 @@ fn ssl_round_trip_with_a_pem_key_store_file() -> TestResult {
         ("ssl.keystore.type", "PEM".into()),
         ("ssl.keystore.location", pki.file("server-store.pem")),
     ])?;
-    round_trip(&broker.bootstrap_servers(), &pki.client(false), "tls-pem-file")
+    round_trip(
+        &broker.bootstrap_servers(),
+        &pki.client(false),
+        "tls-pem-file",
+    )
 }
 
 #[test]
@@ -172,17 +176,26 @@ fn client_auth_required_refuses_a_client_without_a_certificate() -> TestResult {
     let broker = start(&[
         ssl_listener(),
         ("listener.name.ssl.ssl.keystore.type", "PEM".into()),
-        ("listener.name.ssl.ssl.keystore.key", pki.server_key_pem.clone()),
+        (
+            "listener.name.ssl.ssl.keystore.key",
+            pki.server_key_pem.clone(),
+        ),
         (
             "listener.name.ssl.ssl.keystore.certificate.chain",
             pki.server_cert_pem.clone(),
         ),
         ("listener.name.ssl.ssl.truststore.type", "PEM".into()),
-        ("listener.name.ssl.ssl.truststore.certificates", pki.ca_pem.clone()),
+        (
+            "listener.name.ssl.ssl.truststore.certificates",
+            pki.ca_pem.clone(),
+        ),
         ("listener.name.ssl.ssl.client.auth", "required".into()),
     ])?;
     let bootstrap = broker.bootstrap_servers();
-    assert!(!can_connect(&bootstrap, &pki.client(false))?, "no certificate, no service");
+    assert!(
+        !can_connect(&bootstrap, &pki.client(false))?,
+        "no certificate, no service"
+    );
     round_trip(&bootstrap, &pki.client(true), "tls-required")?;
     Ok(())
 }
@@ -234,7 +247,10 @@ fn encrypted_pkcs8_keys_pbes2_and_legacy_3des() -> TestResult {
         return Ok(());
     }
     let pki = Pki::new()?;
-    for (name, scheme) in [("pbes2", &["-v2", "aes-256-cbc"][..]), ("3des", &["-v1", "PBE-SHA1-3DES"][..])] {
+    for (name, scheme) in [
+        ("pbes2", &["-v2", "aes-256-cbc"][..]),
+        ("3des", &["-v1", "PBE-SHA1-3DES"][..]),
+    ] {
         let out = pki.file(&format!("server-{name}.key"));
         let mut args = vec!["pkcs8", "-topk8", "-in"];
         let input = pki.file("server.key");
@@ -248,21 +264,33 @@ fn encrypted_pkcs8_keys_pbes2_and_legacy_3des() -> TestResult {
             ssl_listener(),
             ("ssl.keystore.type", "PEM".into()),
             ("ssl.keystore.key", encrypted.clone()),
-            ("ssl.keystore.certificate.chain", pki.server_cert_pem.clone()),
+            (
+                "ssl.keystore.certificate.chain",
+                pki.server_cert_pem.clone(),
+            ),
             ("ssl.key.password", "key-secret".into()),
         ])?;
-        assert!(can_connect(&broker.bootstrap_servers(), &pki.client(false))?, "{name}");
+        assert!(
+            can_connect(&broker.bootstrap_servers(), &pki.client(false))?,
+            "{name}"
+        );
         drop(broker);
         let wrong = josefine::Broker::builder()
             .property("listeners", "SSL://127.0.0.1:0")
             .property("ssl.keystore.type", "PEM")
             .property("ssl.keystore.key", encrypted)
-            .property("ssl.keystore.certificate.chain", pki.server_cert_pem.clone())
+            .property(
+                "ssl.keystore.certificate.chain",
+                pki.server_cert_pem.clone(),
+            )
             .property("ssl.key.password", "not-the-password")
             .start_blocking()
             .map(|_| ())
             .unwrap_err();
-        assert!(wrong.to_string().contains("ssl.keystore.key"), "{name}: {wrong}");
+        assert!(
+            wrong.to_string().contains("ssl.keystore.key"),
+            "{name}: {wrong}"
+        );
     }
     Ok(())
 }
@@ -280,8 +308,17 @@ fn keytool_stores(
     run(
         "openssl",
         &[
-            "pkcs12", "-export", "-in", &pki.file("server.pem"), "-inkey",
-            &pki.file("server.key"), "-name", "server", "-out", &p12, "-passout",
+            "pkcs12",
+            "-export",
+            "-in",
+            &pki.file("server.pem"),
+            "-inkey",
+            &pki.file("server.key"),
+            "-name",
+            "server",
+            "-out",
+            &p12,
+            "-passout",
             "pass:transfer",
         ],
     )?;
@@ -290,9 +327,23 @@ fn keytool_stores(
     let keystore_name = keystore.display().to_string();
     let truststore_name = truststore.display().to_string();
     let mut import = vec![
-        "-importkeystore", "-noprompt", "-srckeystore", &p12, "-srcstoretype", "PKCS12",
-        "-srcstorepass", "transfer", "-srcalias", "server", "-destalias", "server",
-        "-destkeystore", &keystore_name, "-deststoretype", store_type, "-deststorepass",
+        "-importkeystore",
+        "-noprompt",
+        "-srckeystore",
+        &p12,
+        "-srcstoretype",
+        "PKCS12",
+        "-srcstorepass",
+        "transfer",
+        "-srcalias",
+        "server",
+        "-destalias",
+        "server",
+        "-destkeystore",
+        &keystore_name,
+        "-deststoretype",
+        store_type,
+        "-deststorepass",
         store_password,
     ];
     if store_type == "JKS" {
@@ -302,8 +353,17 @@ fn keytool_stores(
     run(
         "keytool",
         &[
-            "-importcert", "-noprompt", "-alias", "CARoot", "-file", &pki.file("ca.pem"),
-            "-keystore", &truststore_name, "-storetype", store_type, "-storepass",
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            "CARoot",
+            "-file",
+            &pki.file("ca.pem"),
+            "-keystore",
+            &truststore_name,
+            "-storetype",
+            store_type,
+            "-storepass",
             store_password,
         ],
     )?;
@@ -352,7 +412,10 @@ fn keytool_jks_stores_with_rudderstack_broker_lines() -> TestResult {
     let mut wrong = properties.to_vec();
     wrong[3].1 = "not-the-key-password".into();
     let err = start(&wrong).map(|_| ()).unwrap_err();
-    assert!(err.to_string().contains(&keystore.display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&keystore.display().to_string()),
+        "{err}"
+    );
     let mut wrong = properties.to_vec();
     wrong[2].1 = "not-the-store-password".into();
     let err = start(&wrong).map(|_| ()).unwrap_err();
@@ -405,7 +468,11 @@ fn plaintext_client_on_the_ssl_port_is_closed_and_others_are_served() -> TestRes
     let _ = socket.read_to_end(&mut answer);
     // At most a TLS alert record (content type 21), never a Kafka response.
     assert!(answer.is_empty() || answer[0] == 21, "{answer:?}");
-    round_trip(&broker.bootstrap_servers(), &pki.client(false), "tls-after-garbage")
+    round_trip(
+        &broker.bootstrap_servers(),
+        &pki.client(false),
+        "tls-after-garbage",
+    )
 }
 
 /// PLAINTEXT and SSL listeners in one broker: Metadata advertises the listener the client
@@ -425,9 +492,7 @@ fn metadata_advertises_the_listener_connected_to() -> TestResult {
     let addrs = broker.local_addrs();
     for (address, client) in [(addrs[0], Vec::new()), (addrs[1], pki.client(false))] {
         let (producer, _) = producer(&address.to_string(), &refs(&client))?;
-        let metadata = producer
-            .client()
-            .fetch_metadata(None, PATIENCE)?;
+        let metadata = producer.client().fetch_metadata(None, PATIENCE)?;
         let ports: Vec<i32> = metadata.brokers().iter().map(|b| b.port()).collect();
         assert_eq!(ports, vec![i32::from(address.port())]);
     }
@@ -459,5 +524,44 @@ fn bad_tls_settings_fail_the_start() -> TestResult {
     .map(|_| ())
     .unwrap_err();
     assert!(err.to_string().contains("missing.jks"), "{err}");
+    Ok(())
+}
+
+/// Python's confluent-kafka (its own librdkafka and OpenSSL) over SSL with a client
+/// certificate the broker requires.
+#[test]
+fn confluent_kafka_python_over_ssl_with_a_client_certificate() -> TestResult {
+    let _watchdog = watchdog::guard();
+    let found = Command::new("python3")
+        .args(["-c", "import confluent_kafka"])
+        .status();
+    anyhow::ensure!(
+        found.is_ok_and(|s| s.success()),
+        "python3 with confluent-kafka is needed: pip install confluent-kafka (bash .ci/run does)"
+    );
+    let pki = Pki::new()?;
+    let broker = start(&[
+        ssl_listener(),
+        ("ssl.keystore.type", "PEM".into()),
+        ("ssl.keystore.location", pki.file("server-store.pem")),
+        ("ssl.truststore.type", "PEM".into()),
+        ("ssl.truststore.location", pki.file("ca.pem")),
+        ("ssl.client.auth", "required".into()),
+    ])?;
+    let script = format!("{}/tests/python/tls.py", env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new("python3")
+        .arg(script)
+        .arg(broker.bootstrap_servers())
+        .arg(pki.file("ca.pem"))
+        .arg(pki.file("client.pem"))
+        .arg(pki.file("client.key"))
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "tls.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("python tls ok: 500 records"), "{stdout}");
     Ok(())
 }

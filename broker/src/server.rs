@@ -135,11 +135,12 @@ impl Server {
         for listener in &config.listeners {
             let acceptor = match config.ssl_config(&listener.name) {
                 Some(ssl) if listener.security_protocol.uses_tls() => Some(Arc::new(
-                    crate::net::tls::TlsListener::build(ssl, listener.security_protocol)
-                        .map_err(|reason| StartError::Tls {
+                    crate::net::tls::TlsListener::build(ssl, listener.security_protocol).map_err(
+                        |reason| StartError::Tls {
                             listener: listener.name.clone(),
                             reason,
-                        })?,
+                        },
+                    )?,
                 )),
                 _ => None,
             };

@@ -547,7 +547,11 @@ impl BrokerConfig {
         let mut config = config;
         for listener in &config.listeners {
             if listener.security_protocol.uses_tls() {
-                let ssl = ssl::SslConfig::from_properties(&properties, &listener.name)?;
+                let ssl = ssl::SslConfig::from_properties(
+                    &properties,
+                    &listener.name,
+                    listener.security_protocol.uses_sasl(),
+                )?;
                 config.listener_ssl.push(ssl);
             }
         }

@@ -90,7 +90,11 @@ impl StoreType {
             "JKS" => Ok(StoreType::Jks),
             "PKCS12" => Ok(StoreType::Pkcs12),
             "PEM" => Ok(StoreType::Pem),
-            _ => Err(invalid(key, value, "supported store types are JKS, PKCS12 and PEM")),
+            _ => Err(invalid(
+                key,
+                value,
+                "supported store types are JKS, PKCS12 and PEM",
+            )),
         }
     }
 }
@@ -152,7 +156,8 @@ pub struct SslConfig {
 }
 
 impl SslConfig {
-    /// The TLS settings of `listener` from `properties` (the whole property map).
+    /// The TLS settings of `listener` from `properties` (the whole property map); `sasl` for a
+    /// SASL_SSL listener, where only a listener-prefixed `ssl.client.auth` applies (KIP-684).
     ///
     /// Errors: `Invalid` naming the key: an unknown store type or `ssl.client.auth` value, a
     /// listener without a key store, a store with a location and no password (JKS, PKCS12),
@@ -160,6 +165,7 @@ impl SslConfig {
     pub fn from_properties(
         properties: &BTreeMap<String, String>,
         listener: &str,
+        sasl: bool,
     ) -> Result<Self, ConfigError> {
         let prefixed = |key: &str| format!("listener.name.{}.{key}", listener.to_ascii_lowercase());
         // (effective key, value): the listener's own value first.
@@ -193,7 +199,14 @@ impl SslConfig {
         };
         let keystore = store("keystore")?;
         let truststore = store("truststore")?;
-        let client_auth = match get("ssl.client.auth") {
+        // KIP-684: on SASL_SSL listeners only the listener's own ssl.client.auth applies.
+        let client_auth_setting = if sasl {
+            let key = prefixed("ssl.client.auth");
+            properties.get(&key).map(|v| (key, v.clone()))
+        } else {
+            get("ssl.client.auth")
+        };
+        let client_auth = match client_auth_setting {
             None => ClientAuth::None,
             Some((key, value)) => match value.trim().to_ascii_lowercase().as_str() {
                 "none" | "" => ClientAuth::None,
@@ -273,7 +286,10 @@ impl SslConfig {
                 format!("listener {listener} uses TLS and has no key store (set ssl.keystore.location, or ssl.keystore.key and ssl.keystore.certificate.chain)"),
             );
         }
-        for (prefix, store) in [("keystore", &self.keystore), ("truststore", &self.truststore)] {
+        for (prefix, store) in [
+            ("keystore", &self.keystore),
+            ("truststore", &self.truststore),
+        ] {
             let password_key = format!("ssl.{prefix}.password");
             match store.store_type {
                 StoreType::Pem if store.password.is_some() => {
@@ -286,13 +302,17 @@ impl SslConfig {
                 _ if store.location.is_some() && store.password.is_none() => {
                     return refuse(
                         &password_key,
-                        format!("SSL {prefix} is specified, but {prefix} password is not specified"),
+                        format!(
+                            "SSL {prefix} is specified, but {prefix} password is not specified"
+                        ),
                     );
                 }
                 _ if store.location.is_none() && store.password.is_some() => {
                     return refuse(
                         &password_key,
-                        format!("SSL {prefix} is not specified, but {prefix} password is specified"),
+                        format!(
+                            "SSL {prefix} is not specified, but {prefix} password is specified"
+                        ),
                     );
                 }
                 _ => {}
@@ -318,7 +338,10 @@ impl SslConfig {
                 return Err(invalid(
                     &key_of("ssl.enabled.protocols"),
                     protocol,
-                    format!("unknown protocol; known ones are {}", KNOWN_PROTOCOLS.join(", ")),
+                    format!(
+                        "unknown protocol; known ones are {}",
+                        KNOWN_PROTOCOLS.join(", ")
+                    ),
                 ));
             }
         }
@@ -326,7 +349,10 @@ impl SslConfig {
             return Err(invalid(
                 &key_of("ssl.protocol"),
                 &self.protocol,
-                format!("unknown protocol; known ones are TLS, {}", KNOWN_PROTOCOLS.join(", ")),
+                format!(
+                    "unknown protocol; known ones are TLS, {}",
+                    KNOWN_PROTOCOLS.join(", ")
+                ),
             ));
         }
         Ok(())
@@ -339,7 +365,14 @@ impl SslConfig {
 }
 
 /// Protocol names Java knows for `ssl.enabled.protocols`; rustls serves TLSv1.2 and TLSv1.3.
-const KNOWN_PROTOCOLS: &[&str] = &["TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1", "SSLv3", "SSLv2Hello"];
+const KNOWN_PROTOCOLS: &[&str] = &[
+    "TLSv1.3",
+    "TLSv1.2",
+    "TLSv1.1",
+    "TLSv1",
+    "SSLv3",
+    "SSLv2Hello",
+];
 
 /// `ssl.principal.mapping.rules`: how a certificate's distinguished name becomes a principal
 /// name. Kafka's grammar: rules separated by commas (and white space), each `DEFAULT` (the
@@ -393,8 +426,8 @@ impl PrincipalMappingRules {
     /// Errors: the reason, for a rule that does not parse or a pattern that is not a regular
     /// expression.
     pub fn parse(value: &str) -> Result<Self, String> {
-        let splitter = Regex::new(&format!(r"\s*({RULE_PATTERN})\s*(,\s*|$)"))
-            .map_err(|e| e.to_string())?;
+        let splitter =
+            Regex::new(&format!(r"\s*({RULE_PATTERN})\s*(,\s*|$)")).map_err(|e| e.to_string())?;
         let parser = Regex::new(&format!("^(?:{RULE_PATTERN})")).map_err(|e| e.to_string())?;
         let mut rules = Vec::new();
         let trimmed = value.trim();
@@ -407,7 +440,11 @@ impl PrincipalMappingRules {
             let Some(whole) = found.get(0) else { break };
             let rule = found.get(1).map_or("", |m| m.as_str());
             at = if whole.end() == whole.start() {
-                whole.end() + trimmed[whole.end()..].chars().next().map_or(1, char::len_utf8)
+                whole.end()
+                    + trimmed[whole.end()..]
+                        .chars()
+                        .next()
+                        .map_or(1, char::len_utf8)
             } else {
                 whole.end()
             };
@@ -538,7 +575,10 @@ mod tests {
             Some("OU=JavaSoft,O=Sun Microsystems,C=US".into())
         );
         let upper = PrincipalMappingRules::parse("RULE:^CN=(.*?),OU=(.*?),O=(.*?)$/$1@$2/U")?;
-        assert_eq!(upper.apply("CN=duke,OU=JavaSoft,O=Sun"), Some("DUKE@JAVASOFT".into()));
+        assert_eq!(
+            upper.apply("CN=duke,OU=JavaSoft,O=Sun"),
+            Some("DUKE@JAVASOFT".into())
+        );
         assert_eq!(upper.apply("O=Sun"), None, "no rule applies");
         let multi_line = PrincipalMappingRules::parse(
             "RULE:^CN=(.*?),OU=ServiceUsers.*$/$1/,\n  RULE:^CN=(.*?),OU=(.*?),O=(.*?)$/$1@$2/L,\n DEFAULT",
@@ -565,7 +605,10 @@ mod tests {
             "RULE:^CN=(.*?),OU=ServiceUsers.*$/U",
             "RULE:^CN=(.*?),OU=ServiceUsers.*$/LU",
         ] {
-            assert!(PrincipalMappingRules::parse(bad).is_err(), "{bad} is refused");
+            assert!(
+                PrincipalMappingRules::parse(bad).is_err(),
+                "{bad} is refused"
+            );
         }
     }
 
@@ -584,36 +627,62 @@ mod tests {
             ("ssl.key.password", "key-secret"),
             ("listener.name.internal.ssl.client.auth", "required"),
         ];
-        let config = SslConfig::from_properties(&props(&base), "INTERNAL")?;
+        let config = SslConfig::from_properties(&props(&base), "INTERNAL", false)?;
         assert_eq!(config.client_auth, ClientAuth::Required);
         assert_eq!(config.keystore.store_type, StoreType::Jks);
         assert_eq!(config.enabled_protocols, ["TLSv1.2", "TLSv1.3"]);
         let debug = format!("{config:?}");
         assert!(!debug.contains("secret"), "passwords are redacted: {debug}");
-        let other = SslConfig::from_properties(&props(&base), "EXTERNAL")?;
+        let other = SslConfig::from_properties(&props(&base), "EXTERNAL", false)?;
         assert_eq!(other.client_auth, ClientAuth::None);
+        let mut sasl = props(&base);
+        sasl.insert("ssl.client.auth".into(), "required".into());
+        let sasl_ssl = SslConfig::from_properties(&sasl, "EXTERNAL", true)?;
+        assert_eq!(sasl_ssl.client_auth, ClientAuth::None, "KIP-684");
+        let sasl_ssl = SslConfig::from_properties(&sasl, "INTERNAL", true)?;
+        assert_eq!(sasl_ssl.client_auth, ClientAuth::Required);
 
         let bad = SslConfig::from_properties(
-            &props(&[("listener.name.ssl.ssl.client.auth", "sometimes"), base[0], base[1]]),
+            &props(&[
+                ("listener.name.ssl.ssl.client.auth", "sometimes"),
+                base[0],
+                base[1],
+            ]),
             "SSL",
+            false,
         )
         .map(|_| ())
         .unwrap_err();
-        assert!(bad.to_string().contains("listener.name.ssl.ssl.client.auth"), "{bad}");
-        let missing = SslConfig::from_properties(&props(&[]), "SSL")
+        assert!(
+            bad.to_string()
+                .contains("listener.name.ssl.ssl.client.auth"),
+            "{bad}"
+        );
+        let missing = SslConfig::from_properties(&props(&[]), "SSL", false)
             .map(|_| ())
             .unwrap_err();
-        assert!(missing.to_string().contains("ssl.keystore.location"), "{missing}");
-        let no_password =
-            SslConfig::from_properties(&props(&[base[0]]), "SSL").map(|_| ()).unwrap_err();
-        assert!(no_password.to_string().contains("ssl.keystore.password"), "{no_password}");
+        assert!(
+            missing.to_string().contains("ssl.keystore.location"),
+            "{missing}"
+        );
+        let no_password = SslConfig::from_properties(&props(&[base[0]]), "SSL", false)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            no_password.to_string().contains("ssl.keystore.password"),
+            "{no_password}"
+        );
         let pem_password = SslConfig::from_properties(
             &props(&[("ssl.keystore.type", "PEM"), base[0], base[1]]),
             "SSL",
+            false,
         )
         .map(|_| ())
         .unwrap_err();
-        assert!(pem_password.to_string().contains("ssl.keystore.password"), "{pem_password}");
+        assert!(
+            pem_password.to_string().contains("ssl.keystore.password"),
+            "{pem_password}"
+        );
         Ok(())
     }
 }

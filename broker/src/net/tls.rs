@@ -70,7 +70,9 @@ impl TlsListener {
                     .find(|s| s.suite().as_str() == Some(wanted.as_str()))
                 {
                     Some(suite) => chosen.push(*suite),
-                    None => tracing::warn!(%listener, suite = %name, "ssl.cipher.suites: suite not available, ignored"),
+                    None => {
+                        tracing::warn!(%listener, suite = %name, "ssl.cipher.suites: suite not available, ignored")
+                    }
                 }
             }
             if chosen.is_empty() {
@@ -103,12 +105,7 @@ impl TlsListener {
                 "ssl.enabled.protocols lists protocols older than TLSv1.2: only TLS 1.2 and 1.3 are served"
             );
         }
-        versions.retain(|v| {
-            provider
-                .cipher_suites
-                .iter()
-                .any(|s| s.version() == *v)
-        });
+        versions.retain(|v| provider.cipher_suites.iter().any(|s| s.version() == *v));
         if versions.is_empty() {
             return Err(format!(
                 "ssl.enabled.protocols of listener {listener}: no protocol of {} can be served with the chosen cipher suites (TLSv1.2 and TLSv1.3 are)",
@@ -193,7 +190,10 @@ mod tests {
 
     #[test]
     fn java_suite_names_map_to_rustls_names() {
-        assert_eq!(rustls_suite_name("TLS_AES_128_GCM_SHA256"), "TLS13_AES_128_GCM_SHA256");
+        assert_eq!(
+            rustls_suite_name("TLS_AES_128_GCM_SHA256"),
+            "TLS13_AES_128_GCM_SHA256"
+        );
         assert_eq!(
             rustls_suite_name("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
             "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"

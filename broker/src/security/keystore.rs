@@ -62,10 +62,8 @@ pub(crate) fn load_key_material(config: &SslConfig) -> Result<KeyMaterial, Keyst
             key.expose().as_bytes(),
             config.key_password.as_ref(),
         )?;
-        let certificate_chain = pem_certificates(
-            "ssl.keystore.certificate.chain",
-            chain.expose().as_bytes(),
-        )?;
+        let certificate_chain =
+            pem_certificates("ssl.keystore.certificate.chain", chain.expose().as_bytes())?;
         return Ok(KeyMaterial {
             certificate_chain,
             private_key,
@@ -116,14 +114,16 @@ pub(crate) fn load_trusted_certificates(
         StoreType::Jks => {
             let mut keystore = jks::KeyStore::new();
             keystore
-                .load(bytes.as_slice(), password(store, &name)?.expose().as_bytes())
+                .load(
+                    bytes.as_slice(),
+                    password(store, &name)?.expose().as_bytes(),
+                )
                 .map_err(|e| jks_error(&name, e))?;
             let mut certificates = Vec::new();
             for alias in keystore.aliases() {
                 if let Ok(entry) = keystore.get_trusted_certificate_entry(&alias) {
                     certificates.push(CertificateDer::from(entry.certificate.content));
-                } else if let Ok(chain) = keystore.get_private_key_entry_certificate_chain(&alias)
-                {
+                } else if let Ok(chain) = keystore.get_private_key_entry_certificate_chain(&alias) {
                     // Java's TrustManagerFactory trusts the certificates of key entries too.
                     if let Some(first) = chain.into_iter().next() {
                         certificates.push(CertificateDer::from(first.content));
@@ -227,7 +227,10 @@ fn jks_key(
         .map(|c| CertificateDer::from(c.content))
         .collect();
     if certificate_chain.is_empty() {
-        return Err(fail(name, format!("the key entry {alias:?} has no certificate")));
+        return Err(fail(
+            name,
+            format!("the key entry {alias:?} has no certificate"),
+        ));
     }
     Ok(KeyMaterial {
         certificate_chain,
@@ -338,7 +341,10 @@ fn pem_private_key(
             }
             "ENCRYPTED PRIVATE KEY" => {
                 let password = key_password.ok_or_else(|| {
-                    fail(name, "the private key is encrypted and ssl.key.password is not set")
+                    fail(
+                        name,
+                        "the private key is encrypted and ssl.key.password is not set",
+                    )
                 })?;
                 let plain = decrypt_pkcs8(&der, password.expose()).map_err(|r| fail(name, r))?;
                 return Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(plain)));
@@ -346,7 +352,9 @@ fn pem_private_key(
             "RSA PRIVATE KEY" | "EC PRIVATE KEY" => {
                 return Err(fail(
                     name,
-                    format!("{label} is not PKCS#8; Kafka reads PKCS#8 keys (openssl pkcs8 -topk8)"),
+                    format!(
+                        "{label} is not PKCS#8; Kafka reads PKCS#8 keys (openssl pkcs8 -topk8)"
+                    ),
                 ));
             }
             _ => {}
@@ -398,8 +406,9 @@ fn legacy_3des_decrypt(
 ) -> Result<Vec<u8>, String> {
     use cbc::cipher::{block_padding::Pkcs7, BlockModeDecrypt, KeyIvInit};
     use pkcs12::kdf::{derive_key_utf8, Pkcs12KeyType};
-    let key = derive_key_utf8::<sha1::Sha1>(password, salt, Pkcs12KeyType::EncryptionKey, iterations, 24)
-        .map_err(|e| format!("key derivation: {e}"))?;
+    let key =
+        derive_key_utf8::<sha1::Sha1>(password, salt, Pkcs12KeyType::EncryptionKey, iterations, 24)
+            .map_err(|e| format!("key derivation: {e}"))?;
     let iv = derive_key_utf8::<sha1::Sha1>(password, salt, Pkcs12KeyType::Iv, iterations, 8)
         .map_err(|e| format!("key derivation: {e}"))?;
     let cipher = cbc::Decryptor::<des::TdesEde3>::new_from_slices(&key, &iv)
@@ -435,10 +444,18 @@ mod tests {
 
     #[test]
     fn missing_and_non_pkcs8_keys_are_named() {
-        let err = pem_private_key("k.pem", b"-----BEGIN RSA PRIVATE KEY-----\nAAEC\n-----END RSA PRIVATE KEY-----\n", None)
-            .map(|_| ())
-            .unwrap_err();
-        assert!(err.to_string().starts_with("k.pem: RSA PRIVATE KEY is not PKCS#8"), "{err}");
+        let err = pem_private_key(
+            "k.pem",
+            b"-----BEGIN RSA PRIVATE KEY-----\nAAEC\n-----END RSA PRIVATE KEY-----\n",
+            None,
+        )
+        .map(|_| ())
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("k.pem: RSA PRIVATE KEY is not PKCS#8"),
+            "{err}"
+        );
         let err = pem_private_key("k.pem", b"", None).map(|_| ()).unwrap_err();
         assert_eq!(err.to_string(), "k.pem: no private key found in PEM");
     }

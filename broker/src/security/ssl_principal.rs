@@ -33,9 +33,7 @@ pub(crate) fn ssl_principal(
         return Ok(KafkaPrincipal::anonymous());
     };
     let dn = subject_distinguished_name(leaf.as_ref())?;
-    let name = rules
-        .apply(&dn)
-        .ok_or(PrincipalError::NoMatchingRule(dn))?;
+    let name = rules.apply(&dn).ok_or(PrincipalError::NoMatchingRule(dn))?;
     Ok(KafkaPrincipal {
         principal_type: "User".into(),
         name,
