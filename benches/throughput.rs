@@ -49,8 +49,9 @@ use metadata::{answer_metadata, metadata_request};
 #[derive(Parser, Debug)]
 #[command(about = "Kafka produce/consume throughput and latency, driven by librdkafka")]
 struct Args {
-    /// Broker to measure: `josefine` (embedded), `process` (the josefine binary), `mock`
-    /// (librdkafka's MockCluster) or a bootstrap address `host:port`. Repeat to compare.
+    /// Broker to measure: `josefine` (embedded), `josefine-ssl` (embedded, SSL listener),
+    /// `process` (the josefine binary), `mock` (librdkafka's MockCluster) or a bootstrap
+    /// address `host:port`. Repeat to compare.
     #[arg(long = "broker", default_values_t = ["josefine".to_string(), "mock".to_string()])]
     brokers: Vec<String>,
     /// Records per run of 1,024-byte records.
@@ -104,9 +105,72 @@ impl Args {
     }
 }
 
+/// Client settings per bootstrap address: TLS for `josefine-ssl` brokers, nothing otherwise.
+static CLIENT_SETTINGS: std::sync::Mutex<Vec<(String, Vec<(String, String)>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// A librdkafka configuration for `bootstrap`, with its TLS settings if it is an SSL listener.
+fn client_config(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap);
+    let settings = CLIENT_SETTINGS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, extra)) = settings.iter().find(|(b, _)| b == bootstrap) {
+        for (key, value) in extra {
+            config.set(key, value);
+        }
+    }
+    config
+}
+
+/// An embedded broker with one SSL listener: an rcgen CA and server certificate (ECDSA P-256,
+/// TLS 1.3 by default), inline PEM stores; clients trust the CA.
+fn start_ssl_broker() -> Result<(josefine::BlockingBroker, tempfile::TempDir)> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let dir = tempfile::tempdir()?;
+    let ca_key = KeyPair::generate()?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // The CA's subject must differ from the server's (rcgen's default), or OpenSSL takes
+    // the server certificate for a self-signed one.
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "josefine bench CA");
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate()?;
+    let server_cert =
+        CertificateParams::new(vec!["127.0.0.1".to_string()])?.signed_by(&server_key, &issuer)?;
+    let ca_path = dir.path().join("ca.pem");
+    std::fs::write(&ca_path, ca_cert.pem())?;
+    let broker = josefine::Broker::builder()
+        .property("auto.create.topics.enable", "false")
+        .property("listeners", "SSL://127.0.0.1:0")
+        .property("ssl.keystore.type", "PEM")
+        .property("ssl.keystore.key", server_key.serialize_pem())
+        .property("ssl.keystore.certificate.chain", server_cert.pem())
+        .start_blocking()?;
+    CLIENT_SETTINGS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((
+            broker.bootstrap_servers(),
+            vec![
+                ("security.protocol".into(), "ssl".into()),
+                ("ssl.ca.location".into(), ca_path.display().to_string()),
+            ],
+        ));
+    Ok((broker, dir))
+}
+
 /// Where the records go.
 enum Target {
     Embedded(josefine::BlockingBroker),
+    /// `josefine-ssl`: embedded, with an SSL listener (the TLS cost against `josefine`).
+    EmbeddedSsl {
+        broker: josefine::BlockingBroker,
+        /// Holds the CA file the clients read.
+        _certificates: tempfile::TempDir,
+    },
     Process(BrokerProcess),
     Mock(MockCluster<'static, rdkafka::producer::DefaultProducerContext>),
     External(String),
@@ -120,6 +184,13 @@ impl Target {
                     .property("auto.create.topics.enable", "false")
                     .start_blocking()?,
             ),
+            "josefine-ssl" => {
+                let (broker, certificates) = start_ssl_broker()?;
+                Target::EmbeddedSsl {
+                    broker,
+                    _certificates: certificates,
+                }
+            }
             "process" => Target::Process(BrokerProcess::start_with(&[
                 "auto.create.topics.enable=false",
             ])?),
@@ -130,7 +201,9 @@ impl Target {
 
     fn bootstrap(&self) -> String {
         match self {
-            Target::Embedded(broker) => broker.bootstrap_servers(),
+            Target::Embedded(broker) | Target::EmbeddedSsl { broker, .. } => {
+                broker.bootstrap_servers()
+            }
             Target::Process(process) => process.bootstrap.clone(),
             Target::Mock(cluster) => cluster.bootstrap_servers(),
             Target::External(address) => address.clone(),
@@ -142,9 +215,7 @@ impl Target {
             cluster.create_topic(topic, partitions, 1)?;
             return Ok(());
         }
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", self.bootstrap())
-            .create()?;
+        let admin: AdminClient<DefaultClientContext> = client_config(&self.bootstrap()).create()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -340,9 +411,8 @@ fn producer(
     case: &ProduceCase,
     deliveries: &Deliveries,
 ) -> Result<ThreadedProducer<Deliveries>> {
-    let mut config = ClientConfig::new();
+    let mut config = client_config(bootstrap);
     config
-        .set("bootstrap.servers", bootstrap)
         .set("acks", &case.acks)
         .set("linger.ms", args.linger_ms.to_string())
         .set("batch.size", args.batch_bytes.to_string())
@@ -435,9 +505,8 @@ fn produce(bootstrap: &str, args: &Args, topic: &str, case: &ProduceCase) -> Res
 /// for `fetch.queue.backoff.ms` (1 s) whenever its local queue holds `queued.min.messages`
 /// (100,000), which a fast reader drains in a fraction of that second.
 fn consumer(bootstrap: &str, throughput: bool) -> Result<BaseConsumer> {
-    let mut config = ClientConfig::new();
+    let mut config = client_config(bootstrap);
     config
-        .set("bootstrap.servers", bootstrap)
         .set("group.id", "josefine-bench")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false");
@@ -544,8 +613,7 @@ fn latency(bootstrap: &str, topic: &str, rate: u64, seconds: u64) -> Result<Vec<
     // Let the consumer connect and park its first fetch before the clock starts.
     std::thread::sleep(Duration::from_secs(1));
     let deliveries = Deliveries::default();
-    let producer: ThreadedProducer<Deliveries> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let producer: ThreadedProducer<Deliveries> = client_config(bootstrap)
         .set("acks", "1")
         .set("linger.ms", "0")
         .create_with_context(deliveries.clone())?;
@@ -759,7 +827,7 @@ fn produce_cases(args: &Args) -> Vec<(ProduceCase, bool)> {
 
 fn run_broker(kind: &str, args: &Args, report: &mut Report) -> Result<()> {
     let mut shared: Option<Target> = None;
-    let fresh = matches!(kind, "josefine" | "mock");
+    let fresh = matches!(kind, "josefine" | "josefine-ssl" | "mock");
     let target_for = |shared: &mut Option<Target>| -> Result<Target> {
         if fresh {
             return Target::start(kind);

@@ -58,6 +58,15 @@ pub enum StartError {
         /// Cause.
         source: std::io::Error,
     },
+    /// The TLS side of an SSL or SASL_SSL listener cannot be set up: a key store or trust
+    /// store that cannot be read, no usable protocol or cipher suite.
+    #[error("listener {listener}: {reason}")]
+    Tls {
+        /// Listener name.
+        listener: String,
+        /// Why, naming the file or key.
+        reason: String,
+    },
 }
 
 /// A running broker. Dropping it stops it (see [`Server::shutdown`] for a graceful stop).
@@ -121,6 +130,22 @@ impl Server {
             .await
             .map_err(|e| StartError::LogDir { path: log_dir, reason: e.to_string() })??
         };
+        // Stores are read before any socket opens: a bad store fails the start.
+        let mut tls = Vec::new();
+        for listener in &config.listeners {
+            let acceptor = match config.ssl_config(&listener.name) {
+                Some(ssl) if listener.security_protocol.uses_tls() => Some(Arc::new(
+                    crate::net::tls::TlsListener::build(ssl, listener.security_protocol).map_err(
+                        |reason| StartError::Tls {
+                            listener: listener.name.clone(),
+                            reason,
+                        },
+                    )?,
+                )),
+                _ => None,
+            };
+            tls.push(acceptor);
+        }
         let mut bound = Vec::new();
         let mut sockets = Vec::new();
         for listener in &config.listeners {
@@ -193,7 +218,7 @@ impl Server {
         let tracker = TaskTracker::new();
         let budget = MemoryBudget::new(state.config.socket_server.queued_max_request_bytes);
         let quotas = ConnectionQuotas::new(&state.config.socket_server);
-        for (index, socket) in sockets.into_iter().enumerate() {
+        for ((index, socket), tls) in sockets.into_iter().enumerate().zip(tls) {
             tracker.spawn(accept_loop(
                 Arc::clone(&state),
                 index,
@@ -201,6 +226,7 @@ impl Server {
                 Limits {
                     budget: Arc::clone(&budget),
                     quotas: Arc::clone(&quotas),
+                    tls,
                 },
                 cancel.clone(),
                 tracker.clone(),
@@ -393,10 +419,16 @@ impl Drop for Server {
     }
 }
 
+/// The time limit of a TLS handshake when `connections.max.idle.ms` sets none (Kafka's
+/// idle expiry bounds handshaking connections as well as idle ones).
+const TLS_HANDSHAKE_LIMIT: Duration = Duration::from_secs(60);
+
 /// What connections share: the request memory budget and the connection quotas.
 struct Limits {
     budget: Arc<MemoryBudget>,
     quotas: Arc<ConnectionQuotas>,
+    /// The listener's TLS, on SSL and SASL_SSL listeners.
+    tls: Option<Arc<crate::net::tls::TlsListener>>,
 }
 
 /// Accepts connections on one listener: waits for a `max.connections` slot before each
@@ -434,16 +466,50 @@ async fn accept_loop(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let connection = crate::net::connection::serve(
-                    Arc::clone(&state),
-                    index,
-                    stream,
-                    peer,
-                    Arc::clone(&limits.budget),
-                    cancel.clone(),
-                );
+                let state = Arc::clone(&state);
+                let budget = Arc::clone(&limits.budget);
+                let cancel = cancel.clone();
+                let tls = limits.tls.clone();
                 tracker.spawn(async move {
-                    connection.await;
+                    // The handshake runs here, never in the accept loop.
+                    match tls {
+                        None => {
+                            crate::net::connection::serve(
+                                state,
+                                index,
+                                stream,
+                                peer,
+                                budget,
+                                cancel,
+                                crate::security::KafkaPrincipal::anonymous(),
+                            )
+                            .await
+                        }
+                        Some(tls) => {
+                            let limit = state
+                                .config
+                                .socket_server
+                                .connections_max_idle
+                                .unwrap_or(TLS_HANDSHAKE_LIMIT);
+                            let handshake = tokio::select! {
+                                _ = cancel.cancelled() => None,
+                                done = tls.handshake(stream, limit) => Some(done),
+                            };
+                            match handshake {
+                                None => {}
+                                Some(Err(reason)) => {
+                                    tracing::info!(%peer, %reason, "closing connection: TLS")
+                                }
+                                Some(Ok((stream, principal))) => {
+                                    tracing::debug!(%peer, %principal, "TLS handshake done");
+                                    crate::net::connection::serve(
+                                        state, index, stream, peer, budget, cancel, principal,
+                                    )
+                                    .await
+                                }
+                            }
+                        }
+                    }
                     drop(slot);
                 });
             }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 mod group;
 mod net;
+pub mod ssl;
 pub mod topic;
 mod txn;
 
@@ -213,9 +214,16 @@ pub struct BrokerConfig {
     pub socket_server: SocketServerConfig,
     /// Every property as given, for DescribeConfigs and topic config defaults.
     pub properties: BTreeMap<String, String>,
+    /// The TLS settings of every SSL and SASL_SSL listener, in `listeners` order.
+    pub listener_ssl: Vec<ssl::SslConfig>,
 }
 
 impl BrokerConfig {
+    /// The TLS settings of listener `listener` (checked at start), if it uses TLS.
+    pub fn ssl_config(&self, listener: &str) -> Option<&ssl::SslConfig> {
+        self.listener_ssl.iter().find(|s| s.listener == listener)
+    }
+
     /// The value of `key` for listener `listener`: `listener.name.<listener>.<key>` (the
     /// listener name in lower case, as Kafka spells the prefix) if set, else `key` itself.
     /// Every `ssl.*` and `sasl.*` key can be given per listener this way (KIP-103).
@@ -365,6 +373,7 @@ impl BrokerConfig {
             if !KNOWN_KEYS.contains(&key.as_str())
                 && !crate::config::topic::is_broker_synonym(key)
                 && !key.starts_with("listener.name.")
+                && !ssl::is_ssl_key(key)
             {
                 tracing::warn!(%key, "unknown configuration key ignored");
             }
@@ -532,8 +541,20 @@ impl BrokerConfig {
                 &properties,
                 socket_request_max_bytes as usize,
             )?,
+            listener_ssl: Vec::new(),
             properties: properties.clone(),
         };
+        let mut config = config;
+        for listener in &config.listeners {
+            if listener.security_protocol.uses_tls() {
+                let ssl = ssl::SslConfig::from_properties(
+                    &properties,
+                    &listener.name,
+                    listener.security_protocol.uses_sasl(),
+                )?;
+                config.listener_ssl.push(ssl);
+            }
+        }
         // Topic defaults from broker keys must be valid too (log.segment.bytes, ...).
         crate::config::topic::TopicConfigs::resolve(
             &crate::config::topic::BrokerConfigLayers::from_static(config.properties.clone()),

@@ -39,8 +39,8 @@ use crate::state::BrokerState;
 /// `connections.max.idle.ms`, or the broker stops.
 ///
 /// `stream` is any byte stream: a TCP socket today, a TLS stream over one when listeners
-/// encrypt. Requests run as the listener's principal (`User:ANONYMOUS` on PLAINTEXT). Request
-/// bodies are read within `budget`.
+/// encrypt. Requests run as `principal`: `User:ANONYMOUS` on PLAINTEXT, the client
+/// certificate's (mapped) name on SSL (see `net::tls`). Request bodies are read within `budget`.
 pub(crate) async fn serve<S>(
     state: Arc<BrokerState>,
     listener: usize,
@@ -48,13 +48,13 @@ pub(crate) async fn serve<S>(
     peer: SocketAddr,
     budget: Arc<MemoryBudget>,
     cancel: CancellationToken,
+    principal: KafkaPrincipal,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin,
 {
     let span = tracing::info_span!("connection", %peer);
     async move {
-        let connection =
-            ConnectionContext::new(&state, listener, peer, KafkaPrincipal::anonymous());
+        let connection = ConnectionContext::new(&state, listener, peer, principal);
         match run(&state, &connection, stream, &budget, cancel).await {
             Ok(()) => tracing::debug!("connection closed"),
             Err(ConnectionError::Io(err)) if is_disconnect(&err) => {
