@@ -8,12 +8,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod group;
+pub mod jaas;
 mod net;
+pub mod sasl;
 pub mod topic;
 mod txn;
 
 pub use group::{assignor_short_name, GroupConfig, KNOWN_ASSIGNORS};
 pub use net::{SocketServerConfig, DEFAULT_QUEUED_MAX_REQUEST_BYTES};
+pub use sasl::{SaslConfig, SaslMechanism};
 pub use txn::TransactionConfig;
 
 /// A configuration error: the key and why its value is refused.
@@ -213,6 +216,8 @@ pub struct BrokerConfig {
     pub socket_server: SocketServerConfig,
     /// Every property as given, for DescribeConfigs and topic config defaults.
     pub properties: BTreeMap<String, String>,
+    /// SASL mechanisms, JAAS users and re-authentication of the SASL listeners (`sasl.*`).
+    pub sasl: SaslConfig,
 }
 
 impl BrokerConfig {
@@ -330,6 +335,11 @@ const KNOWN_KEYS: &[&str] = &[
     "max.connections.per.ip",
     "max.connections.per.ip.overrides",
     "connections.max.idle.ms",
+    "sasl.enabled.mechanisms",
+    "sasl.jaas.config",
+    "connections.max.reauth.ms",
+    "sasl.server.max.receive.size",
+    "sasl.mechanism.inter.broker.protocol",
 ];
 
 impl BrokerConfig {
@@ -511,6 +521,7 @@ impl BrokerConfig {
         let key = "max.incremental.fetch.session.cache.slots";
         let slots = usize::try_from(number_or(key, 1000)?)
             .map_err(|_| invalid(key, get(key).unwrap_or(""), "must not be negative"))?;
+        let sasl = SaslConfig::from_properties(&properties, &listeners)?;
         let config = Self {
             node_id,
             listeners,
@@ -533,6 +544,7 @@ impl BrokerConfig {
                 socket_request_max_bytes as usize,
             )?,
             properties: properties.clone(),
+            sasl,
         };
         // Topic defaults from broker keys must be valid too (log.segment.bytes, ...).
         crate::config::topic::TopicConfigs::resolve(
