@@ -92,3 +92,6 @@ impl Authorizer {
         true
     }
 }
+
+pub(crate) mod sasl;
+pub(crate) mod scram;
