@@ -6,3 +6,4 @@ pub mod apis;
 pub mod fetch_response;
 pub mod frame;
 pub(crate) mod request_bounds;
+mod scram_errors;
