@@ -3,3 +3,4 @@
 
 pub(crate) mod connection;
 pub(crate) mod limits;
+pub(crate) mod sasl;
