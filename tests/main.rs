@@ -21,4 +21,5 @@ mod log_management;
 mod produce_validation;
 mod python;
 mod roundtrip;
+mod sasl;
 mod transactions;
