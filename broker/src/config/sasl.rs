@@ -103,7 +103,7 @@ impl fmt::Debug for Password {
 }
 
 /// The SASL settings of one listener.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ListenerSaslConfig {
     /// The enabled mechanisms, in configured order (what SaslHandshake lists).
     pub enabled_mechanisms: Vec<SaslMechanism>,

@@ -99,10 +99,18 @@ impl Authenticator {
         if !bound.security_protocol.uses_sasl() {
             return None;
         }
-        let config = state.config.sasl.listeners.get(&bound.name)?;
+        // Every SASL listener has settings once the config is checked; without them no
+        // mechanism is enabled, so nothing authenticates (never an open door).
+        let config = state
+            .config
+            .sasl
+            .listeners
+            .get(&bound.name)
+            .cloned()
+            .unwrap_or_default();
         Some(Self {
             state: Arc::clone(state),
-            config: Arc::new(config.clone()),
+            config: Arc::new(config),
             scram: Arc::clone(&state.scram_credentials),
             phase: Phase::Handshake,
             session: None,

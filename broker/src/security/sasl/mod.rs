@@ -4,7 +4,7 @@
 //! A failure is one of Kafka's two kinds: [`SaslError::Authentication`] (Kafka's
 //! `SaslAuthenticationException`) whose message goes to the client as it is, and
 //! [`SaslError::Invalid`] (a `SaslException`) that the client sees as "Authentication failed
-//! during authentication due to invalid credentials with SASL mechanism <M>", its reason
+//! during authentication due to invalid credentials with SASL mechanism `<M>`", its reason
 //! only logged.
 //!
 //! References: RFC 4422 (SASL); Kafka's `SaslServerAuthenticator`.
