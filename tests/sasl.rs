@@ -308,6 +308,14 @@ fn authenticate(
     stream: &mut std::net::TcpStream,
     password: &str,
 ) -> TestResult<SaslAuthenticateResponse> {
+    authenticate_as(stream, "alice", password)
+}
+
+fn authenticate_as(
+    stream: &mut std::net::TcpStream,
+    user: &str,
+    password: &str,
+) -> TestResult<SaslAuthenticateResponse> {
     let handshake: SaslHandshakeResponse = round_trip(
         stream,
         ApiKey::SaslHandshake,
@@ -320,7 +328,7 @@ fn authenticate(
         ApiKey::SaslAuthenticate,
         2,
         &SaslAuthenticateRequest::default()
-            .with_auth_bytes(format!("\0alice\0{password}").into_bytes().into()),
+            .with_auth_bytes(format!("\0{user}\0{password}").into_bytes().into()),
     )
 }
 
@@ -373,6 +381,17 @@ fn sessions_expire_without_re_authentication() -> TestResult {
         &MetadataRequest::default(),
     )?)?;
     assert!(closed(&mut stream), "an expired session was served");
+
+    // Re-authentication may not change the principal.
+    let mut stream = connect(&broker.bootstrap_servers())?;
+    authenticate(&mut stream, "alice-secret")?;
+    let changed = authenticate_as(&mut stream, "admin", "admin-secret")?;
+    assert_eq!(changed.error_code, 58, "SASL_AUTHENTICATION_FAILED");
+    assert_eq!(
+        changed.error_message.as_deref(),
+        Some("Cannot change principals during re-authentication from User.alice: User.admin")
+    );
+    assert!(closed(&mut stream));
     Ok(())
 }
 

@@ -67,6 +67,9 @@ enum Phase {
     },
     /// Authenticated: requests go to the table.
     Authenticated,
+    /// Re-authentication asked for another mechanism: the next frame closes the connection
+    /// with this message (Kafka's `REAUTH_BAD_MECHANISM`).
+    BadMechanism(String),
 }
 
 #[derive(Debug)]
@@ -173,6 +176,7 @@ impl Authenticator {
                     )))
                 }
             }
+            Phase::BadMechanism(message) => Outcome::Close(authentication_error(message.clone())),
             Phase::Authenticate { framed: false, .. } => self.raw_token(frame, connection),
             Phase::Authenticate { framed: true, .. } => {
                 if api_key != ApiKey::SaslAuthenticate as i16 {
@@ -203,17 +207,9 @@ impl Authenticator {
         let mut response = SaslHandshakeResponse::default().with_mechanisms(enabled);
         let requested = SaslMechanism::from_name(&body.mechanism)
             .filter(|m| self.config.enabled_mechanisms.contains(m));
-        let previous = self.session.as_ref().map(|s| s.mechanism);
-        let Some(mechanism) = requested.filter(|m| previous.is_none_or(|p| p == *m)) else {
+        let Some(mechanism) = requested else {
             response.error_code = ResponseError::UnsupportedSaslMechanism.code();
-            let reason = match (requested, previous) {
-                (Some(m), Some(p)) => format!(
-                    "SaslHandshake request start mechanism {} differs from the original {} during re-authentication",
-                    m.name(),
-                    p.name()
-                ),
-                _ => format!("Unsupported SASL mechanism {}", body.mechanism.as_str()),
-            };
+            let reason = format!("Unsupported SASL mechanism {}", body.mechanism.as_str());
             return respond(
                 &response,
                 ApiKey::SaslHandshake,
@@ -222,6 +218,23 @@ impl Authenticator {
                 Some(authentication_error(reason)),
             );
         };
+        if let Some(previous) = self.session.as_ref().map(|s| s.mechanism) {
+            if previous != mechanism {
+                // Kafka answers the handshake and fails the exchange's first token.
+                self.phase = Phase::BadMechanism(format!(
+                    "SASL mechanism '{}' requested by client is not supported for re-authentication of mechanism '{}'",
+                    mechanism.name(),
+                    previous.name()
+                ));
+                return respond(
+                    &response,
+                    ApiKey::SaslHandshake,
+                    request.api_version,
+                    request.correlation_id,
+                    None,
+                );
+            }
+        }
         let server = SaslServer::new(
             mechanism,
             &self.config,
@@ -275,8 +288,11 @@ impl Authenticator {
                 if let Some(session) = &self.session {
                     if session.principal != principal {
                         return Err(format!(
-                            "Cannot change principals during re-authentication from {}: {}",
-                            session.principal, principal
+                            "Cannot change principals during re-authentication from {}.{}: {}.{}",
+                            session.principal.principal_type,
+                            session.principal.name,
+                            principal.principal_type,
+                            principal.name
                         ));
                     }
                 }
