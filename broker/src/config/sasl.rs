@@ -111,6 +111,10 @@ pub struct ListenerSaslConfig {
     pub plain_users: BTreeMap<String, Password>,
     /// The OAUTHBEARER unsecured validator's options.
     pub oauthbearer: UnsecuredValidatorOptions,
+    /// Session lifetime per mechanism (KIP-368):
+    /// `listener.name.<l>.<mechanism>.connections.max.reauth.ms`, else
+    /// `connections.max.reauth.ms`; mechanisms without a limit are absent.
+    pub connections_max_reauth: BTreeMap<SaslMechanism, Duration>,
 }
 
 /// The SASL settings of the broker.
@@ -198,10 +202,20 @@ impl SaslConfig {
             }
             let mut config = ListenerSaslConfig {
                 enabled_mechanisms: enabled_mechanisms.clone(),
-                plain_users: BTreeMap::new(),
-                oauthbearer: UnsecuredValidatorOptions::default(),
+                ..ListenerSaslConfig::default()
             };
             for mechanism in enabled_mechanisms {
+                let reauth_key = format!(
+                    "listener.name.{}.{}.connections.max.reauth.ms",
+                    listener.name.to_ascii_lowercase(),
+                    mechanism.name().to_ascii_lowercase()
+                );
+                let ms = super::number_or(properties, &reauth_key, reauth, 0)?;
+                if ms > 0 {
+                    config
+                        .connections_max_reauth
+                        .insert(mechanism, Duration::from_millis(ms as u64));
+                }
                 let jaas_key =
                     format!("{}.sasl.jaas.config", mechanism.name().to_ascii_lowercase());
                 let prefixed = format!(
@@ -308,6 +322,10 @@ mod tests {
                  username=\"admin\" password=\"admin-secret\" user_admin=\"admin-secret\";",
             ),
             ("connections.max.reauth.ms", "60000"),
+            (
+                "listener.name.sasl_plaintext.scram-sha-512.connections.max.reauth.ms",
+                "0",
+            ),
         ])?;
         let sasl = &config.sasl.listeners["SASL_PLAINTEXT"];
         assert_eq!(
@@ -321,6 +339,14 @@ mod tests {
             Some(Duration::from_secs(60))
         );
         assert_eq!(config.sasl.server_max_receive_size, 524_288);
+        assert_eq!(
+            sasl.connections_max_reauth.get(&SaslMechanism::Plain),
+            Some(&Duration::from_secs(60))
+        );
+        assert_eq!(
+            sasl.connections_max_reauth.get(&SaslMechanism::ScramSha512),
+            None
+        );
         Ok(())
     }
 

@@ -297,7 +297,7 @@ impl Authenticator {
                     }
                 }
                 let now_ms = self.state.clock.now_ms();
-                let max = self.state.config.sasl.connections_max_reauth;
+                let max = self.config.connections_max_reauth.get(&mechanism).copied();
                 let lifetime_ms = match (credential_expiry_ms, max) {
                     (None, None) => None,
                     (None, Some(max)) => Some(max.as_millis() as i64),

@@ -76,15 +76,14 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::sasl::{Password, UnsecuredValidatorOptions};
+    use crate::config::sasl::Password;
 
     fn server() -> PlainServer {
         let mut users = std::collections::BTreeMap::new();
         users.insert("alice".to_string(), Password::new("alice-secret"));
         PlainServer::new(Arc::new(ListenerSaslConfig {
-            enabled_mechanisms: vec![],
             plain_users: users,
-            oauthbearer: UnsecuredValidatorOptions::default(),
+            ..ListenerSaslConfig::default()
         }))
     }
 
