@@ -49,11 +49,16 @@ fn invalid(reason: impl Into<String>) -> SaslError {
     SaslError::Invalid(reason.into())
 }
 
-/// A fresh server nonce: 24 random bytes, base64 (never a `,`).
+/// A fresh server nonce: 32 random letters and digits, as Kafka's are alphanumeric (older
+/// librdkafka releases mishandle a nonce with `+`, `/` or `=` in it).
 fn random_nonce() -> Result<String, SaslError> {
-    let mut bytes = [0u8; 24];
+    const ALPHABET: &[u8; 62] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes).map_err(|e| invalid(format!("no random nonce: {e}")))?;
-    Ok(BASE64.encode(bytes))
+    Ok(bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(b % 62)]))
+        .collect())
 }
 
 /// Kafka's `ScramFormatter.username`: `=2C` is `,` and `=3D` is `=` in a SASL name.
@@ -107,7 +112,9 @@ impl ScramServer {
                         "Invalid channel binding in the final client message.",
                     ));
                 }
-                if final_nonce != nonce {
+                // Kafka's check (3.8+; 3.7 has none): librdkafka before 2.2 sends its own
+                // nonce again in front of the combined one.
+                if !final_nonce.ends_with(&nonce) {
                     return Err(invalid("Invalid client nonce in the final client message."));
                 }
                 let proof = BASE64.decode(proof).map_err(|_| format())?;
@@ -261,6 +268,8 @@ mod tests {
         for (final_message, error) in [
             ("c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", "Invalid client credentials"),
             ("c=biws,r=rOprNGfwEbeRWgbNEkqO,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", "Invalid client nonce in the final client message."),
+            // librdkafka < 2.2 repeats its nonce in front: past the nonce check, as in Kafka.
+            ("c=biws,r=rOprNGfwEbeRWgbNEkqOrOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", "Invalid client credentials"),
             ("c=eSws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", "Invalid channel binding in the final client message."),
         ] {
             let mut server = ScramServer::new(ScramMechanism::Sha256, Arc::clone(&store));
