@@ -21,5 +21,6 @@ mod log_management;
 mod produce_validation;
 mod python;
 mod roundtrip;
+mod sasl;
 mod tls;
 mod transactions;

@@ -1,8 +1,9 @@
 //! What a handler knows of the request it serves: who sent it, on which listener, from where,
 //! with which client, at which API version, and the broker's state.
 //!
-//! A [`ConnectionContext`] is made once per connection (the principal is fixed by the
-//! listener's authentication); a [`RequestContext`] once per request, borrowing it.
+//! A [`ConnectionContext`] is made once per connection and owned by its loop, which sets the
+//! principal when SASL authentication succeeds (`net::sasl`), between requests; a
+//! [`RequestContext`] is made once per request, borrowing it.
 //!
 //! References: Kafka's `RequestContext`; KIP-511 (client software name and version).
 

@@ -56,6 +56,10 @@ pub enum ConnectionError {
     /// A response could not be encoded (a bug: logged and the connection closed).
     #[error("cannot encode response: {0}")]
     Encode(String),
+    /// SASL authentication failed or was not followed (Kafka's `SaslServerAuthenticator`
+    /// closes the connection).
+    #[error("SASL: {0}")]
+    Authentication(String),
 }
 
 /// The Kafka error code for a storage error.

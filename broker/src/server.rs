@@ -112,7 +112,7 @@ impl Server {
 
     async fn start_with_clock(config: BrokerConfig, clock: Clock) -> Result<Self, StartError> {
         let started = std::time::Instant::now();
-        let (lock, cluster_id, topics, groups, producer_ids) = {
+        let (lock, cluster_id, topics, groups, producer_ids, scram_credentials) = {
             let config = config.clone();
             let log_dir = config.log_dir.clone();
             tokio::task::spawn_blocking(move || {
@@ -125,7 +125,9 @@ impl Server {
                 groups.load();
                 let producer_ids = Arc::new(ProducerIdAllocator::open(&config.log_dir, &topics));
                 let _ = lock.remove_clean_shutdown_marker();
-                Ok::<_, StartError>((lock, cluster_id, topics, groups, producer_ids))
+                let scram_credentials = crate::security::scram::ScramCredentialStore::open(&config.log_dir)
+                    .map_err(|e| StartError::LogDir { path: config.log_dir.clone(), reason: e.to_string() })?;
+                Ok::<_, StartError>((lock, cluster_id, topics, groups, producer_ids, Arc::new(scram_credentials)))
             })
             .await
             .map_err(|e| StartError::LogDir { path: log_dir, reason: e.to_string() })??
@@ -207,6 +209,7 @@ impl Server {
             groups,
             authorizer: Authorizer::default(),
             api_versions: crate::protocol::apis::api_versions(),
+            scram_credentials,
         });
         {
             // The replay raises the producer id allocator above every id in

@@ -13,6 +13,7 @@ use crate::coordinator::group::GroupCoordinator;
 use crate::coordinator::producer_ids::ProducerIdAllocator;
 use crate::coordinator::txn::TransactionCoordinator;
 use crate::metadata::topics::TopicRegistry;
+use crate::security::scram::ScramCredentialStore;
 use crate::security::Authorizer;
 
 /// A bound listener and what Metadata advertises for it.
@@ -57,4 +58,7 @@ pub struct BrokerState {
     /// The APIs served and their version ranges, as ApiVersions advertises them: the rows of
     /// the API table (`protocol::apis::APIS`).
     pub api_versions: Vec<ApiVersion>,
+    /// SCRAM credentials (`josefine-scram-credentials.json`), for SCRAM authentication and
+    /// the credential APIs.
+    pub(crate) scram_credentials: Arc<ScramCredentialStore>,
 }

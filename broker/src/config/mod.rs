@@ -8,13 +8,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod group;
+pub mod jaas;
 mod net;
+pub mod sasl;
 pub mod ssl;
 pub mod topic;
 mod txn;
 
 pub use group::{assignor_short_name, GroupConfig, KNOWN_ASSIGNORS};
 pub use net::{SocketServerConfig, DEFAULT_QUEUED_MAX_REQUEST_BYTES};
+pub use sasl::{SaslConfig, SaslMechanism};
 pub use txn::TransactionConfig;
 
 /// A configuration error: the key and why its value is refused.
@@ -216,6 +219,8 @@ pub struct BrokerConfig {
     pub properties: BTreeMap<String, String>,
     /// The TLS settings of every SSL and SASL_SSL listener, in `listeners` order.
     pub listener_ssl: Vec<ssl::SslConfig>,
+    /// SASL mechanisms, JAAS users and re-authentication of the SASL listeners (`sasl.*`).
+    pub sasl: SaslConfig,
 }
 
 impl BrokerConfig {
@@ -338,6 +343,11 @@ const KNOWN_KEYS: &[&str] = &[
     "max.connections.per.ip",
     "max.connections.per.ip.overrides",
     "connections.max.idle.ms",
+    "sasl.enabled.mechanisms",
+    "sasl.jaas.config",
+    "connections.max.reauth.ms",
+    "sasl.server.max.receive.size",
+    "sasl.mechanism.inter.broker.protocol",
 ];
 
 impl BrokerConfig {
@@ -520,6 +530,7 @@ impl BrokerConfig {
         let key = "max.incremental.fetch.session.cache.slots";
         let slots = usize::try_from(number_or(key, 1000)?)
             .map_err(|_| invalid(key, get(key).unwrap_or(""), "must not be negative"))?;
+        let sasl = SaslConfig::from_properties(&properties, &listeners)?;
         let config = Self {
             node_id,
             listeners,
@@ -543,6 +554,7 @@ impl BrokerConfig {
             )?,
             listener_ssl: Vec::new(),
             properties: properties.clone(),
+            sasl,
         };
         let mut config = config;
         for listener in &config.listeners {

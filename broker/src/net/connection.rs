@@ -54,8 +54,8 @@ pub(crate) async fn serve<S>(
 {
     let span = tracing::info_span!("connection", %peer);
     async move {
-        let connection = ConnectionContext::new(&state, listener, peer, principal);
-        match run(&state, &connection, stream, &budget, cancel).await {
+        let mut connection = ConnectionContext::new(&state, listener, peer, principal);
+        match run(&state, &mut connection, stream, &budget, cancel).await {
             Ok(()) => tracing::debug!("connection closed"),
             Err(ConnectionError::Io(err)) if is_disconnect(&err) => {
                 tracing::debug!(%err, "client disconnected")
@@ -86,7 +86,7 @@ async fn within<F: Future>(limit: Option<Duration>, work: F) -> Option<F::Output
 
 async fn run<S>(
     state: &Arc<BrokerState>,
-    connection: &ConnectionContext,
+    connection: &mut ConnectionContext,
     stream: S,
     budget: &Arc<MemoryBudget>,
     cancel: CancellationToken,
@@ -98,7 +98,12 @@ where
     let idle_error = || ConnectionError::Idle(idle.unwrap_or_default());
     // One task reads a request, answers it, then reads the next: the stream needs no split.
     let mut frames = FrameReader::new(stream, state.config.socket_request_max_bytes);
+    // SASL listeners: authentication first, with its own frame limit (see `super::sasl`).
+    let mut sasl = crate::net::sasl::Authenticator::for_listener(state, connection.listener);
     loop {
+        if let Some(sasl) = &sasl {
+            frames.max = sasl.frame_limit();
+        }
         // The size prefix, then budget for the body (not counted as idle), then the body.
         let size = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
@@ -113,6 +118,28 @@ where
             _ = cancel.cancelled() => return Ok(()),
             frame = within(idle, frames.body(size)) => frame.ok_or_else(idle_error)??,
         };
+        if let Some(sasl) = sasl.as_mut() {
+            match sasl.on_frame(&frame, connection) {
+                crate::net::sasl::Outcome::Serve => {}
+                crate::net::sasl::Outcome::Close(err) => return Err(err),
+                crate::net::sasl::Outcome::Respond { bytes, close } => {
+                    use tokio::io::AsyncWriteExt;
+                    let stream = frames.stream_mut();
+                    let write = async {
+                        stream.write_all(&bytes).await?;
+                        stream.flush().await
+                    };
+                    within(idle, write)
+                        .await
+                        .ok_or(ConnectionError::WriteStalled(idle.unwrap_or_default()))??;
+                    drop(permit);
+                    match close {
+                        Some(err) => return Err(err),
+                        None => continue,
+                    }
+                }
+            }
+        }
         // A parked fetch must not hold up shutdown until its max wait ends.
         let response = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),

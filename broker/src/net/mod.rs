@@ -3,4 +3,5 @@
 
 pub(crate) mod connection;
 pub(crate) mod limits;
+pub(crate) mod sasl;
 pub(crate) mod tls;

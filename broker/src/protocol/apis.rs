@@ -130,7 +130,7 @@ macro_rules! authorize_cluster {
             crate::security::ResourceType::Cluster,
             CLUSTER_NAME,
         ) {
-            let refused = <<$request as Request>::Response as ErrorResponse>::error_response(
+            let refused = <<$request as kafka_protocol::protocol::Request>::Response as ErrorResponse>::error_response(
                 ResponseError::ClusterAuthorizationFailed,
             );
             return refused.encode_body($ctx.api_version, $out);
@@ -276,6 +276,15 @@ apis! {
         bounds: CONSUMER_GROUP_HEARTBEAT, api::consumer_group_heartbeat::handle;
     ConsumerGroupDescribe(ConsumerGroupDescribeRequest), 0..=1, per_resource,
         bounds: CONSUMER_GROUP_DESCRIBE, api::consumer_group_describe::handle;
+    // Before authentication `net::sasl` serves these two; the handlers answer afterwards.
+    SaslHandshake(SaslHandshakeRequest), 0..=1, unauthenticated, bounds: SASL_HANDSHAKE,
+        api::sasl_handshake::handle;
+    SaslAuthenticate(SaslAuthenticateRequest), 0..=2, unauthenticated, bounds: SASL_AUTHENTICATE,
+        api::sasl_authenticate::handle;
+    DescribeUserScramCredentials(DescribeUserScramCredentialsRequest), 0..=0, cluster(Describe),
+        bounds: DESCRIBE_USER_SCRAM_CREDENTIALS, api::describe_user_scram_credentials::handle;
+    AlterUserScramCredentials(AlterUserScramCredentialsRequest), 0..=0, cluster(Alter),
+        bounds: ALTER_USER_SCRAM_CREDENTIALS, api::alter_user_scram_credentials::handle;
 }
 
 /// The row of `key`, if served.

@@ -6,3 +6,6 @@ pub mod apis;
 pub mod fetch_response;
 pub mod frame;
 pub(crate) mod request_bounds;
+#[doc(hidden)]
+pub mod sasl_fuzz;
+mod scram_errors;

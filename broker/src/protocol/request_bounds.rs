@@ -548,6 +548,36 @@ pub(crate) const LIST_TRANSACTIONS: Schema = Schema(&[
     Field(I64, 1, ALL),
 ]);
 
+/// The SaslHandshake request schema.
+pub(crate) const SASL_HANDSHAKE: Schema = Schema(&[Field(Type::Str, 0, ALL)]);
+
+/// The SaslAuthenticate request schema.
+pub(crate) const SASL_AUTHENTICATE: Schema = Schema(&[Field(Type::Bytes, 0, ALL)]);
+
+/// The DescribeUserScramCredentials request schema.
+pub(crate) const DESCRIBE_USER_SCRAM_CREDENTIALS: Schema =
+    Schema(&[Field(Type::Array(&[Field(Type::Str, 0, ALL)]), 0, ALL)]);
+
+/// The AlterUserScramCredentials request schema.
+pub(crate) const ALTER_USER_SCRAM_CREDENTIALS: Schema = Schema(&[
+    Field(
+        Type::Array(&[Field(Type::Str, 0, ALL), Field(I8, 0, ALL)]),
+        0,
+        ALL,
+    ),
+    Field(
+        Type::Array(&[
+            Field(Type::Str, 0, ALL),
+            Field(I8, 0, ALL),
+            Field(I32, 0, ALL),
+            Field(Type::Bytes, 0, ALL),
+            Field(Type::Bytes, 0, ALL),
+        ]),
+        0,
+        ALL,
+    ),
+]);
+
 /// What an element of an array or string array is assumed to cost once decoded and answered,
 /// in bytes: a decoded request element is 32 (a string) to 112 bytes (`CreatableTopic`), a
 /// response entry up to 216 (`DescribedGroup`), measured with `size_of` on kafka-protocol 0.18.

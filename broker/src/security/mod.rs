@@ -95,3 +95,6 @@ impl Authorizer {
         true
     }
 }
+
+pub(crate) mod sasl;
+pub(crate) mod scram;
