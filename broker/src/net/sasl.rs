@@ -382,10 +382,19 @@ impl Authenticator {
     }
 }
 
+/// Kafka's name of an API in its messages: `METADATA`, `SASL_HANDSHAKE`.
 fn api_name(api_key: i16) -> String {
-    ApiKey::try_from(api_key)
-        .map(|k| format!("{k:?}"))
-        .unwrap_or_else(|_| format!("api key {api_key}"))
+    let Ok(key) = ApiKey::try_from(api_key) else {
+        return format!("api key {api_key}");
+    };
+    let mut name = String::new();
+    for (i, c) in format!("{key:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    name
 }
 
 fn respond(
@@ -405,5 +414,15 @@ fn respond(
             close,
         },
         Err(err) => Outcome::Close(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn api_names_are_kafkas() {
+        assert_eq!(super::api_name(3), "METADATA");
+        assert_eq!(super::api_name(17), "SASL_HANDSHAKE");
+        assert_eq!(super::api_name(-5), "api key -5");
     }
 }
