@@ -103,7 +103,7 @@ impl Server {
 
     async fn start_with_clock(config: BrokerConfig, clock: Clock) -> Result<Self, StartError> {
         let started = std::time::Instant::now();
-        let (lock, cluster_id, topics, groups, producer_ids) = {
+        let (lock, cluster_id, topics, groups, producer_ids, client_quotas) = {
             let config = config.clone();
             let log_dir = config.log_dir.clone();
             tokio::task::spawn_blocking(move || {
@@ -116,7 +116,9 @@ impl Server {
                 groups.load();
                 let producer_ids = Arc::new(ProducerIdAllocator::open(&config.log_dir, &topics));
                 let _ = lock.remove_clean_shutdown_marker();
-                Ok::<_, StartError>((lock, cluster_id, topics, groups, producer_ids))
+                let client_quotas = crate::security::quota::ClientQuotas::open(&config.log_dir, config.quotas)
+                    .map_err(|e| StartError::LogDir { path: e.path, reason: e.reason })?;
+                Ok::<_, StartError>((lock, cluster_id, topics, groups, producer_ids, client_quotas))
             })
             .await
             .map_err(|e| StartError::LogDir { path: log_dir, reason: e.to_string() })??
@@ -182,6 +184,7 @@ impl Server {
             groups,
             authorizer: Authorizer::default(),
             api_versions: crate::protocol::apis::api_versions(),
+            client_quotas,
         });
         {
             // The replay raises the producer id allocator above every id in

@@ -14,6 +14,7 @@ use crate::coordinator::producer_ids::ProducerIdAllocator;
 use crate::coordinator::txn::TransactionCoordinator;
 use crate::metadata::topics::TopicRegistry;
 use crate::security::Authorizer;
+use crate::security::quota::ClientQuotas;
 
 /// A bound listener and what Metadata advertises for it.
 #[derive(Debug, Clone)]
@@ -57,4 +58,6 @@ pub struct BrokerState {
     /// The APIs served and their version ranges, as ApiVersions advertises them: the rows of
     /// the API table (`protocol::apis::APIS`).
     pub api_versions: Vec<ApiVersion>,
+    /// Client quotas (AlterClientQuotas) and the rates that throttle clients past them.
+    pub client_quotas: ClientQuotas,
 }

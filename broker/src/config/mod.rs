@@ -11,10 +11,12 @@ mod group;
 mod net;
 pub mod topic;
 mod txn;
+mod quota;
 
 pub use group::{assignor_short_name, GroupConfig, KNOWN_ASSIGNORS};
 pub use net::{SocketServerConfig, DEFAULT_QUEUED_MAX_REQUEST_BYTES};
 pub use txn::TransactionConfig;
+pub use quota::QuotaConfig;
 
 /// A configuration error: the key and why its value is refused.
 #[derive(Debug, thiserror::Error)]
@@ -211,6 +213,8 @@ pub struct BrokerConfig {
     /// Connection limits, idle timeout and the request memory budget (`max.connections*`,
     /// `connections.max.idle.ms`, `queued.max.request.bytes`).
     pub socket_server: SocketServerConfig,
+    /// How client quota rates are sampled (`quota.window.num`, `quota.window.size.seconds`).
+    pub quotas: QuotaConfig,
     /// Every property as given, for DescribeConfigs and topic config defaults.
     pub properties: BTreeMap<String, String>,
 }
@@ -330,6 +334,8 @@ const KNOWN_KEYS: &[&str] = &[
     "max.connections.per.ip",
     "max.connections.per.ip.overrides",
     "connections.max.idle.ms",
+    "quota.window.num",
+    "quota.window.size.seconds",
 ];
 
 impl BrokerConfig {
@@ -532,6 +538,7 @@ impl BrokerConfig {
                 &properties,
                 socket_request_max_bytes as usize,
             )?,
+            quotas: QuotaConfig::from_properties(&properties)?,
             properties: properties.clone(),
         };
         // Topic defaults from broker keys must be valid too (log.segment.bytes, ...).

@@ -26,7 +26,7 @@ use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use tracing::Instrument;
 
 use crate::api::{self, MaybeResponse};
@@ -276,6 +276,10 @@ apis! {
         bounds: CONSUMER_GROUP_HEARTBEAT, api::consumer_group_heartbeat::handle;
     ConsumerGroupDescribe(ConsumerGroupDescribeRequest), 0..=1, per_resource,
         bounds: CONSUMER_GROUP_DESCRIBE, api::consumer_group_describe::handle;
+    DescribeClientQuotas(DescribeClientQuotasRequest), 0..=1, cluster(DescribeConfigs),
+        bounds: DESCRIBE_CLIENT_QUOTAS, api::describe_client_quotas::handle;
+    AlterClientQuotas(AlterClientQuotasRequest), 0..=1, cluster(AlterConfigs),
+        bounds: ALTER_CLIENT_QUOTAS, api::alter_client_quotas::handle;
 }
 
 /// The row of `key`, if served.

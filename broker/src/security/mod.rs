@@ -10,6 +10,9 @@
 
 use std::fmt;
 
+pub(crate) mod quota;
+pub(crate) mod throttle;
+
 /// A principal as Kafka names it: a type and a name, shown `User:alice`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KafkaPrincipal {
