@@ -13,8 +13,8 @@ use crate::coordinator::group::GroupCoordinator;
 use crate::coordinator::producer_ids::ProducerIdAllocator;
 use crate::coordinator::txn::TransactionCoordinator;
 use crate::metadata::topics::TopicRegistry;
-use crate::security::Authorizer;
 use crate::security::quota::ClientQuotas;
+use crate::security::Authorizer;
 
 /// A bound listener and what Metadata advertises for it.
 #[derive(Debug, Clone)]

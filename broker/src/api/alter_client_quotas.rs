@@ -2,14 +2,12 @@
 //!
 //! References: KIP-546; Kafka 3.7's `ClientQuotaControlManager.alterClientQuotas`.
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_client_quotas_response::{EntityData, EntryData};
 use kafka_protocol::messages::{AlterClientQuotasRequest, AlterClientQuotasResponse};
 
 use super::str_bytes;
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
-use crate::protocol::apis::ErrorResponse;
 use crate::security::quota::{Alteration, ClientQuotaEntity};
 
 /// Applies the alterations (nothing with `validate_only`): one entry per distinct entity,
@@ -26,7 +24,12 @@ pub(crate) async fn handle(
             entity: entry
                 .entity
                 .into_iter()
-                .map(|e| (e.entity_type.to_string(), e.entity_name.map(|n| n.to_string())))
+                .map(|e| {
+                    (
+                        e.entity_type.to_string(),
+                        e.entity_name.map(|n| n.to_string()),
+                    )
+                })
                 .collect::<ClientQuotaEntity>(),
             ops: entry
                 .ops
@@ -63,14 +66,4 @@ pub(crate) async fn handle(
             })
             .collect(),
     ))
-}
-
-impl ErrorResponse for AlterClientQuotasResponse {
-    /// Kafka answers each entry of the request with the error; the request is not at hand
-    /// here, so the refusal has no entries and the client sees its entities fail as a whole.
-    fn error_response(error: ResponseError) -> Self {
-        AlterClientQuotasResponse::default().with_entries(vec![EntryData::default()
-            .with_error_code(error.code())
-            .with_error_message(Some(str_bytes(error.to_string())))])
-    }
 }

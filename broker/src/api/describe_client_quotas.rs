@@ -2,14 +2,12 @@
 //!
 //! References: KIP-546; Kafka 3.7's `ClientQuotasImage.describe`.
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_client_quotas_response::{EntityData, EntryData, ValueData};
 use kafka_protocol::messages::{DescribeClientQuotasRequest, DescribeClientQuotasResponse};
 
 use super::str_bytes;
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
-use crate::protocol::apis::ErrorResponse;
 use crate::security::quota::Component;
 
 /// Lists the matching entities; a bad filter is answered with its error code and Kafka's
@@ -27,7 +25,11 @@ pub(crate) async fn handle(
             name: c._match.as_ref().map(|m| m.to_string()),
         })
         .collect();
-    match ctx.state.client_quotas.describe(&components, request.strict) {
+    match ctx
+        .state
+        .client_quotas
+        .describe(&components, request.strict)
+    {
         Ok(entries) => Ok(DescribeClientQuotasResponse::default().with_entries(Some(
             entries
                 .into_iter()
@@ -59,13 +61,5 @@ pub(crate) async fn handle(
         Err(error) => Ok(DescribeClientQuotasResponse::default()
             .with_error_code(error.code.code())
             .with_error_message(Some(str_bytes(error.message)))),
-    }
-}
-
-impl ErrorResponse for DescribeClientQuotasResponse {
-    fn error_response(error: ResponseError) -> Self {
-        DescribeClientQuotasResponse::default()
-            .with_error_code(error.code())
-            .with_error_message(Some(str_bytes(error.to_string())))
     }
 }

@@ -289,6 +289,15 @@ pub(crate) async fn handle(
             )
         })
         .collect();
+    if let Some(throttle) = super::fetch_quota::throttle(ctx, &reads, |r| r.records.len()) {
+        // Kafka 3.7 answers a fetch past the consumer byte rate with no partitions; the
+        // session does not learn of records it never sent.
+        return Ok(ZeroCopy(
+            FetchResponse::default()
+                .with_throttle_time_ms(throttle)
+                .with_session_id(context.session_id),
+        ));
+    }
     let include = match state.fetch_sessions.complete(&context, &summary) {
         Ok(include) => include,
         Err(error) => {

@@ -21,6 +21,7 @@ pub(crate) mod describe_producers;
 pub(crate) mod describe_transactions;
 pub(crate) mod end_txn;
 pub(crate) mod fetch;
+pub(crate) mod fetch_quota;
 pub(crate) mod find_coordinator;
 pub(crate) mod heartbeat;
 pub(crate) mod incremental_alter_configs;

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 mod group;
 mod net;
+mod quota;
 pub mod topic;
 mod txn;
-mod quota;
 
 pub use group::{assignor_short_name, GroupConfig, KNOWN_ASSIGNORS};
 pub use net::{SocketServerConfig, DEFAULT_QUEUED_MAX_REQUEST_BYTES};
-pub use txn::TransactionConfig;
 pub use quota::QuotaConfig;
+pub use txn::TransactionConfig;
 
 /// A configuration error: the key and why its value is refused.
 #[derive(Debug, thiserror::Error)]

@@ -5,4 +5,6 @@
 pub mod apis;
 pub mod fetch_response;
 pub mod frame;
+pub(crate) mod quota_responses;
 pub(crate) mod request_bounds;
+pub(crate) mod throttle;

@@ -1363,7 +1363,7 @@ mod tests {
                 .with_components(vec![
                     describe_client_quotas_request::ComponentData::default()
                         .with_entity_type(s("user"))
-                        .with__match(Some(s("alice"))),
+                        .with_match(Some(s("alice"))),
                     describe_client_quotas_request::ComponentData::default()
                         .with_entity_type(s("client-id"))
                         .with_match_type(2),

@@ -378,7 +378,13 @@ impl ClientQuotas {
     /// Records `value` (bytes, or percent-seconds of a thread for requests) for the request of
     /// `user` with `client_id` and returns how long the client is throttled: zero within its
     /// quota or with no quota (Kafka's `maybeRecordAndGetThrottleTimeMs`).
-    pub fn record(&self, quota_type: QuotaType, user: &str, client_id: &str, value: f64) -> Duration {
+    pub fn record(
+        &self,
+        quota_type: QuotaType,
+        user: &str,
+        client_id: &str,
+        value: f64,
+    ) -> Duration {
         let manager = self.manager(quota_type);
         if !manager.enabled() {
             return Duration::ZERO;
@@ -470,11 +476,9 @@ impl ClientQuotas {
                 (1, None) => {
                     exact.insert(entity_type, None);
                 }
-                (2, Some(_)) => {
-                    return Err(invalid_request(
-                        "Request specified MATCH_TYPE_SPECIFIED, but also specified a match string.",
-                    ))
-                }
+                (2, Some(_)) => return Err(invalid_request(
+                    "Request specified MATCH_TYPE_SPECIFIED, but also specified a match string.",
+                )),
                 (2, None) => specified.push(entity_type),
                 (other, _) => return Err(invalid_request(format!("Unknown match type {other}"))),
             }
@@ -491,9 +495,9 @@ impl ClientQuotas {
             .iter()
             .filter(|(entity, _)| {
                 (!strict || entity.len() == exact.len() + specified.len())
-                    && exact.iter().all(|(t, name)| {
-                        entity.get(*t).is_some_and(|n| n.as_deref() == *name)
-                    })
+                    && exact
+                        .iter()
+                        .all(|(t, name)| entity.get(*t).is_some_and(|n| n.as_deref() == *name))
                     && specified.iter().all(|t| entity.contains_key(*t))
             })
             .map(|(entity, quotas)| (entity.clone(), quotas.clone()))
@@ -612,7 +616,9 @@ fn alter_entity(
             )));
         }
         if name.as_deref() == Some("") {
-            return Err(invalid_request(format!("Empty {entity_type} not supported")));
+            return Err(invalid_request(format!(
+                "Empty {entity_type} not supported"
+            )));
         }
     }
     let keys: &[(&str, KeyType)] = if let Some(ip) = entity.get(IP) {
@@ -666,7 +672,9 @@ fn validate_value(key: &str, key_type: KeyType, value: f64) -> Result<(), QuotaE
     // NaN compares false everywhere: Kafka's `value <= 0.0` lets it through, and so would we
     // into the rates; refuse it with the same message.
     if value.is_nan() || value <= 0.0 {
-        return Err(invalid_request(format!("Quota {key} must be greater than 0")));
+        return Err(invalid_request(format!(
+            "Quota {key} must be greater than 0"
+        )));
     }
     let (max, article, name) = match key_type {
         KeyType::Double => return Ok(()),
@@ -679,7 +687,9 @@ fn validate_value(key: &str, key_type: KeyType, value: f64) -> Result<(), QuotaE
         )));
     }
     if (value % 1.0).abs() > 1e-6 {
-        return Err(invalid_request(format!("{key} cannot be a fractional value.")));
+        return Err(invalid_request(format!(
+            "{key} cannot be a fractional value."
+        )));
     }
     Ok(())
 }
@@ -717,10 +727,15 @@ mod tests {
             (entity(&[(USER, None), (CLIENT_ID, Some("app"))]), 4.0),
             (entity(&[(USER, Some("alice"))]), 3.0),
             (entity(&[(USER, Some("alice")), (CLIENT_ID, None)]), 2.0),
-            (entity(&[(USER, Some("alice")), (CLIENT_ID, Some("app"))]), 1.0),
+            (
+                entity(&[(USER, Some("alice")), (CLIENT_ID, Some("app"))]),
+                1.0,
+            ),
         ];
         for (e, value) in levels {
-            let results = quotas.alter(vec![set(e, PRODUCER_BYTE_RATE, value)], false).await;
+            let results = quotas
+                .alter(vec![set(e, PRODUCER_BYTE_RATE, value)], false)
+                .await;
             assert!(results.iter().all(|(_, r)| r.is_ok()), "{results:?}");
             assert_eq!(q("alice", "app"), Some(value));
         }
@@ -736,12 +751,25 @@ mod tests {
     async fn a_user_quota_is_shared_by_its_client_ids() {
         let quotas = ClientQuotas::in_memory(QuotaConfig::default());
         quotas
-            .alter(vec![set(entity(&[(USER, Some("alice"))]), PRODUCER_BYTE_RATE, 1000.0)], false)
+            .alter(
+                vec![set(
+                    entity(&[(USER, Some("alice"))]),
+                    PRODUCER_BYTE_RATE,
+                    1000.0,
+                )],
+                false,
+            )
             .await;
         // 10 s minimum window: 10000 bytes is exactly the quota, one more byte is over it.
-        assert_eq!(quotas.record(QuotaType::Produce, "alice", "a", 10_000.0), Duration::ZERO);
+        assert_eq!(
+            quotas.record(QuotaType::Produce, "alice", "a", 10_000.0),
+            Duration::ZERO
+        );
         assert!(quotas.record(QuotaType::Produce, "alice", "b", 1000.0) > Duration::ZERO);
-        assert_eq!(quotas.record(QuotaType::Produce, "bob", "a", 1e9), Duration::ZERO);
+        assert_eq!(
+            quotas.record(QuotaType::Produce, "bob", "a", 1e9),
+            Duration::ZERO
+        );
     }
 
     #[tokio::test]
@@ -778,9 +806,14 @@ mod tests {
         let results = quotas.alter(vec![duplicate], false).await;
         assert_eq!(
             results.first().map(|(_, r)| r.clone()),
-            Some(Err(invalid_request("Ignoring duplicate entity ClientQuotaEntity(entries={user=u})")))
+            Some(Err(invalid_request(
+                "Ignoring duplicate entity ClientQuotaEntity(entries={user=u})"
+            )))
         );
-        assert!(quotas.describe(&[], false).map(|e| e.is_empty()).unwrap_or(false));
+        assert!(quotas
+            .describe(&[], false)
+            .map(|e| e.is_empty())
+            .unwrap_or(false));
     }
 
     #[tokio::test]
@@ -791,7 +824,11 @@ mod tests {
                 vec![
                     set(entity(&[(USER, Some("alice"))]), CONSUMER_BYTE_RATE, 1.0),
                     set(entity(&[(USER, None)]), CONSUMER_BYTE_RATE, 2.0),
-                    set(entity(&[(USER, Some("alice")), (CLIENT_ID, Some("c"))]), REQUEST_PERCENTAGE, 50.5),
+                    set(
+                        entity(&[(USER, Some("alice")), (CLIENT_ID, Some("c"))]),
+                        REQUEST_PERCENTAGE,
+                        50.5,
+                    ),
                     set(entity(&[(CLIENT_ID, None)]), PRODUCER_BYTE_RATE, 3.0),
                 ],
                 false,
@@ -803,8 +840,14 @@ mod tests {
             name: n.map(str::to_string),
         };
         assert_eq!(quotas.describe(&[], false)?.len(), 4);
-        assert_eq!(quotas.describe(&[c(USER, 0, Some("alice"))], false)?.len(), 2);
-        assert_eq!(quotas.describe(&[c(USER, 0, Some("alice"))], true)?.len(), 1);
+        assert_eq!(
+            quotas.describe(&[c(USER, 0, Some("alice"))], false)?.len(),
+            2
+        );
+        assert_eq!(
+            quotas.describe(&[c(USER, 0, Some("alice"))], true)?.len(),
+            1
+        );
         assert_eq!(quotas.describe(&[c(USER, 1, None)], false)?.len(), 1);
         assert_eq!(quotas.describe(&[c(USER, 2, None)], false)?.len(), 3);
         assert_eq!(quotas.describe(&[c(CLIENT_ID, 2, None)], true)?.len(), 1);
@@ -827,7 +870,10 @@ mod tests {
         );
         // validate_only changes nothing; a removal of the last key drops the entity.
         quotas
-            .alter(vec![set(entity(&[(USER, Some("x"))]), PRODUCER_BYTE_RATE, 9.0)], true)
+            .alter(
+                vec![set(entity(&[(USER, Some("x"))]), PRODUCER_BYTE_RATE, 9.0)],
+                true,
+            )
             .await;
         assert_eq!(quotas.describe(&[], false)?.len(), 4);
         let remove = Alteration {
@@ -845,7 +891,14 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let quotas = ClientQuotas::open(dir.path(), QuotaConfig::default())?;
         let results = quotas
-            .alter(vec![set(entity(&[(USER, None), (CLIENT_ID, Some("c"))]), PRODUCER_BYTE_RATE, 5.0)], false)
+            .alter(
+                vec![set(
+                    entity(&[(USER, None), (CLIENT_ID, Some("c"))]),
+                    PRODUCER_BYTE_RATE,
+                    5.0,
+                )],
+                false,
+            )
             .await;
         assert!(results.iter().all(|(_, r)| r.is_ok()));
         drop(quotas);

@@ -180,7 +180,13 @@ impl QuotaManager {
 
     /// Records `value` for the sensor of `tags` at `now_ms` and checks it against `quota`
     /// (`recordAndGetThrottleTimeMs`); returns the throttle time, zero within the quota.
-    pub(crate) fn record(&self, tags: (&str, &str), quota: f64, value: f64, now_ms: u64) -> Duration {
+    pub(crate) fn record(
+        &self,
+        tags: (&str, &str),
+        quota: f64,
+        value: f64,
+        now_ms: u64,
+    ) -> Duration {
         let mut sensors = self.lock();
         if now_ms.saturating_sub(sensors.last_sweep_ms) >= EXPIRY_SWEEP_MS {
             sensors.last_sweep_ms = now_ms;
@@ -270,17 +276,11 @@ mod tests {
     fn recording_past_the_quota_throttles_and_request_quotas_are_bounded() {
         let manager = QuotaManager::new(config(), None);
         // 1000 bytes/s quota; 20000 bytes at once over a 10 s window is 2000 bytes/s.
-        assert_eq!(
-            manager.record(("", "c"), 1000.0, 5000.0, 0),
-            Duration::ZERO
-        );
+        assert_eq!(manager.record(("", "c"), 1000.0, 5000.0, 0), Duration::ZERO);
         let throttle = manager.record(("", "c"), 1000.0, 15_000.0, 0);
         assert_eq!(throttle, Duration::from_millis(10_000));
         // Another client id has its own sensor.
-        assert_eq!(
-            manager.record(("", "d"), 1000.0, 5000.0, 0),
-            Duration::ZERO
-        );
+        assert_eq!(manager.record(("", "d"), 1000.0, 5000.0, 0), Duration::ZERO);
         let bounded = QuotaManager::new(config(), Some(Duration::from_secs(1)));
         assert_eq!(
             bounded.record(("u", ""), 1.0, 1000.0, 0),
