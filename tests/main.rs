@@ -20,5 +20,6 @@ mod limits;
 mod log_management;
 mod produce_validation;
 mod python;
+mod quotas;
 mod roundtrip;
 mod transactions;

@@ -28,3 +28,17 @@ pub(crate) fn throttle<R>(
     ctx.connection.throttle(throttle);
     Some(i32::try_from(throttle.as_millis()).unwrap_or(i32::MAX))
 }
+
+/// `max_bytes` capped to what the client may fetch in one quota window without being
+/// throttled (Kafka's `getMaxValueInQuotaWindow`): a larger response would be throttled for
+/// certain, every time, and the consumer would never progress.
+pub(crate) fn max_bytes(ctx: &RequestContext<'_>, max_bytes: usize) -> usize {
+    let quotas = &ctx.state.client_quotas;
+    if !quotas.enabled(QuotaType::Fetch) {
+        return max_bytes;
+    }
+    match quotas.max_value_in_quota_window(QuotaType::Fetch, &ctx.principal().name, ctx.client_id) {
+        Some(window_bytes) => max_bytes.min(window_bytes as usize),
+        None => max_bytes,
+    }
+}

@@ -291,6 +291,7 @@ pub enum QuotaType {
 /// The client quotas of the broker and their sensors.
 #[derive(Debug)]
 pub struct ClientQuotas {
+    config: QuotaConfig,
     path: Option<PathBuf>,
     snapshot: RwLock<Arc<Snapshot>>,
     /// Serializes alterations: each reads, writes the file, then publishes.
@@ -309,6 +310,7 @@ impl ClientQuotas {
 
     fn with_entities(path: Option<PathBuf>, config: QuotaConfig, entities: Entities) -> Self {
         let quotas = Self {
+            config,
             path,
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
             writer: tokio::sync::Mutex::new(()),
@@ -428,6 +430,23 @@ impl ClientQuotas {
             QuotaType::Request => &snapshot.request,
         };
         index.limit(index.metric_tags(user, client_id))
+    }
+
+    /// The most a client may record in the quota window without being throttled when
+    /// nothing was recorded before: its quota times `quota.window.num - 1` windows (Kafka's
+    /// `getMaxValueInQuotaWindow`); `None` without a quota.
+    pub fn max_value_in_quota_window(
+        &self,
+        quota_type: QuotaType,
+        user: &str,
+        client_id: &str,
+    ) -> Option<f64> {
+        let window = &self.config;
+        self.quota(quota_type, user, client_id).map(|quota| {
+            quota
+                * f64::from(window.window_num.saturating_sub(1))
+                * window.window_size.as_secs_f64()
+        })
     }
 
     /// The entities matching the DescribeClientQuotas filter `components` (all of them when
