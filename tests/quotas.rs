@@ -82,8 +82,11 @@ fn component(entity_type: &str, match_type: i8, name: Option<&str>) -> Component
         .with_match(name.map(s))
 }
 
+/// One described entity: its `type=name` pairs and its quotas.
+type Described = (Vec<String>, Vec<(String, f64)>);
+
 /// Entities of a describe response as `type=name` lists with their values.
-fn entries(response: &DescribeClientQuotasResponse) -> Vec<(Vec<String>, Vec<(String, f64)>)> {
+fn entries(response: &DescribeClientQuotasResponse) -> Vec<Described> {
     response
         .entries
         .iter()

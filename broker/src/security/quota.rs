@@ -232,8 +232,11 @@ impl KeyIndex {
     }
 }
 
+/// One entity's quotas: key to value.
+pub(crate) type Quotas = BTreeMap<String, f64>;
+
 /// Every entity's quotas, as stored.
-type Entities = BTreeMap<ClientQuotaEntity, BTreeMap<String, f64>>;
+type Entities = BTreeMap<ClientQuotaEntity, Quotas>;
 
 /// The quotas and their lookup indexes: replaced as a whole by each alteration.
 #[derive(Debug, Default)]
@@ -459,7 +462,7 @@ impl ClientQuotas {
         &self,
         components: &[Component],
         strict: bool,
-    ) -> Result<Vec<(ClientQuotaEntity, BTreeMap<String, f64>)>, QuotaError> {
+    ) -> Result<Vec<(ClientQuotaEntity, Quotas)>, QuotaError> {
         let mut exact: BTreeMap<&str, Option<&str>> = BTreeMap::new();
         let mut specified: Vec<&str> = Vec::new();
         for component in components {
