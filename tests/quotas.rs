@@ -11,7 +11,7 @@ use kafka_protocol::messages::alter_client_quotas_request::{EntityData, EntryDat
 use kafka_protocol::messages::describe_client_quotas_request::ComponentData;
 use kafka_protocol::messages::{
     AlterClientQuotasRequest, AlterClientQuotasResponse, ApiKey, DescribeClientQuotasRequest,
-    DescribeClientQuotasResponse,
+    DescribeClientQuotasResponse, MetadataRequest, MetadataResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use rdkafka::config::ClientConfig;
@@ -428,13 +428,12 @@ fn consumer_byte_rate_throttles_a_consumer() -> TestResult {
 
 #[test]
 fn request_percentage_throttles_every_api_within_one_window() -> TestResult {
-    use kafka_protocol::messages::{MetadataRequest, MetadataResponse};
     let _watchdog = watchdog::guard();
     let broker = quota_broker()?;
     let bootstrap = broker.bootstrap_servers();
-    // The raw test connection's client id is "raw": a thousandth of a percent of a thread is
-    // used up by any request.
-    set_client_quota(&bootstrap, "raw", "request_percentage", 0.001)?;
+    // The raw test connection's client id is "raw": every request is past a billionth of a
+    // percent of a thread.
+    set_client_quota(&bootstrap, "raw", "request_percentage", 1e-9)?;
     let mut stream = connect(&bootstrap)?;
     let metadata: MetadataResponse = round_trip(
         &mut stream,
@@ -443,11 +442,7 @@ fn request_percentage_throttles_every_api_within_one_window() -> TestResult {
         &MetadataRequest::default().with_topics(Some(vec![])),
     )?;
     // Kafka bounds a request quota throttle by one window (1 s here).
-    assert!(
-        (1..=1000).contains(&metadata.throttle_time_ms),
-        "{}",
-        metadata.throttle_time_ms
-    );
+    assert_eq!(metadata.throttle_time_ms, 1000);
     // The quota APIs are throttled like any other.
     let described: DescribeClientQuotasResponse = round_trip(
         &mut stream,
@@ -455,6 +450,6 @@ fn request_percentage_throttles_every_api_within_one_window() -> TestResult {
         1,
         &DescribeClientQuotasRequest::default(),
     )?;
-    assert!(described.throttle_time_ms > 0);
+    assert_eq!(described.throttle_time_ms, 1000);
     Ok(())
 }
