@@ -20,6 +20,7 @@ mod limits;
 mod log_management;
 mod produce_validation;
 mod python;
+mod quotas;
 mod roundtrip;
 mod sasl;
 mod tls;

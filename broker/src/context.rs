@@ -8,7 +8,9 @@
 //! References: Kafka's `RequestContext`; KIP-511 (client software name and version).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use kafka_protocol::messages::ApiKey;
 
@@ -39,6 +41,8 @@ pub struct ConnectionContext {
     /// The client's address.
     pub peer: SocketAddr,
     client_software: Mutex<Option<ClientSoftware>>,
+    /// How long the connection stays muted after its current response, in ms (quotas).
+    throttle_ms: AtomicU64,
 }
 
 impl ConnectionContext {
@@ -57,6 +61,7 @@ impl ConnectionContext {
             security_protocol: bound.map_or(SecurityProtocol::Plaintext, |l| l.security_protocol),
             peer,
             client_software: Mutex::new(None),
+            throttle_ms: AtomicU64::new(0),
         }
     }
 
@@ -66,6 +71,19 @@ impl ConnectionContext {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Mutes the connection for `throttle` once the current response is written: no further
+    /// request is read until it passes (Kafka's channel throttling, KIP-219). Several calls
+    /// for one request keep the longest.
+    pub fn throttle(&self, throttle: Duration) {
+        let ms = u64::try_from(throttle.as_millis()).unwrap_or(u64::MAX);
+        self.throttle_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// The mute set by [`ConnectionContext::throttle`] for the response just written, reset.
+    pub fn take_throttle(&self) -> Duration {
+        Duration::from_millis(self.throttle_ms.swap(0, Ordering::Relaxed))
     }
 
     /// Records the client software of an ApiVersions v3+ request.

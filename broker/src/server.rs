@@ -112,7 +112,7 @@ impl Server {
 
     async fn start_with_clock(config: BrokerConfig, clock: Clock) -> Result<Self, StartError> {
         let started = std::time::Instant::now();
-        let (lock, cluster_id, topics, groups, producer_ids, scram_credentials) = {
+        let (lock, cluster_id, topics, groups, producer_ids, scram_credentials, client_quotas) = {
             let config = config.clone();
             let log_dir = config.log_dir.clone();
             tokio::task::spawn_blocking(move || {
@@ -127,7 +127,9 @@ impl Server {
                 let _ = lock.remove_clean_shutdown_marker();
                 let scram_credentials = crate::security::scram::ScramCredentialStore::open(&config.log_dir)
                     .map_err(|e| StartError::LogDir { path: config.log_dir.clone(), reason: e.to_string() })?;
-                Ok::<_, StartError>((lock, cluster_id, topics, groups, producer_ids, Arc::new(scram_credentials)))
+                let client_quotas = crate::security::quota::ClientQuotas::open(&config.log_dir, config.quotas)
+                    .map_err(|e| StartError::LogDir { path: e.path, reason: e.reason })?;
+                Ok::<_, StartError>((lock, cluster_id, topics, groups, producer_ids, Arc::new(scram_credentials), client_quotas))
             })
             .await
             .map_err(|e| StartError::LogDir { path: log_dir, reason: e.to_string() })??
@@ -210,6 +212,7 @@ impl Server {
             authorizer: Authorizer::default(),
             api_versions: crate::protocol::apis::api_versions(),
             scram_credentials,
+            client_quotas,
         });
         {
             // The replay raises the producer id allocator above every id in

@@ -13,6 +13,7 @@ use crate::coordinator::group::GroupCoordinator;
 use crate::coordinator::producer_ids::ProducerIdAllocator;
 use crate::coordinator::txn::TransactionCoordinator;
 use crate::metadata::topics::TopicRegistry;
+use crate::security::quota::ClientQuotas;
 use crate::security::scram::ScramCredentialStore;
 use crate::security::Authorizer;
 
@@ -61,4 +62,6 @@ pub struct BrokerState {
     /// SCRAM credentials (`josefine-scram-credentials.json`), for SCRAM authentication and
     /// the credential APIs.
     pub(crate) scram_credentials: Arc<ScramCredentialStore>,
+    /// Client quotas (AlterClientQuotas) and the rates that throttle clients past them.
+    pub client_quotas: ClientQuotas,
 }

@@ -238,9 +238,12 @@ pub(crate) async fn handle(
             }
         })
         .collect();
-    let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
+    let max_bytes =
+        super::fetch_quota::max_bytes(ctx, usize::try_from(request.max_bytes).unwrap_or(0));
     let read_committed = request.isolation_level == READ_COMMITTED;
-    let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
+    let min_bytes = usize::try_from(request.min_bytes)
+        .unwrap_or(0)
+        .min(max_bytes);
     let deadline = tokio::time::Instant::now()
         + Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
     let waiter = Arc::new(FetchWaiter::default());
@@ -289,6 +292,15 @@ pub(crate) async fn handle(
             )
         })
         .collect();
+    if let Some(throttle) = super::fetch_quota::throttle(ctx, &reads, |r| r.records.len()) {
+        // Kafka 3.7 answers a fetch past the consumer byte rate with no partitions; the
+        // session does not learn of records it never sent.
+        return Ok(ZeroCopy(
+            FetchResponse::default()
+                .with_throttle_time_ms(throttle)
+                .with_session_id(context.session_id),
+        ));
+    }
     let include = match state.fetch_sessions.complete(&context, &summary) {
         Ok(include) => include,
         Err(error) => {

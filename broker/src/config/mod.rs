@@ -10,6 +10,7 @@ use std::time::Duration;
 mod group;
 pub mod jaas;
 mod net;
+mod quota;
 pub mod sasl;
 pub mod ssl;
 pub mod topic;
@@ -17,6 +18,7 @@ mod txn;
 
 pub use group::{assignor_short_name, GroupConfig, KNOWN_ASSIGNORS};
 pub use net::{SocketServerConfig, DEFAULT_QUEUED_MAX_REQUEST_BYTES};
+pub use quota::QuotaConfig;
 pub use sasl::{SaslConfig, SaslMechanism};
 pub use txn::TransactionConfig;
 
@@ -215,6 +217,8 @@ pub struct BrokerConfig {
     /// Connection limits, idle timeout and the request memory budget (`max.connections*`,
     /// `connections.max.idle.ms`, `queued.max.request.bytes`).
     pub socket_server: SocketServerConfig,
+    /// How client quota rates are sampled (`quota.window.num`, `quota.window.size.seconds`).
+    pub quotas: QuotaConfig,
     /// Every property as given, for DescribeConfigs and topic config defaults.
     pub properties: BTreeMap<String, String>,
     /// The TLS settings of every SSL and SASL_SSL listener, in `listeners` order.
@@ -348,6 +352,8 @@ const KNOWN_KEYS: &[&str] = &[
     "connections.max.reauth.ms",
     "sasl.server.max.receive.size",
     "sasl.mechanism.inter.broker.protocol",
+    "quota.window.num",
+    "quota.window.size.seconds",
 ];
 
 impl BrokerConfig {
@@ -553,6 +559,7 @@ impl BrokerConfig {
                 socket_request_max_bytes as usize,
             )?,
             listener_ssl: Vec::new(),
+            quotas: QuotaConfig::from_properties(&properties)?,
             properties: properties.clone(),
             sasl,
         };

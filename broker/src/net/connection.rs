@@ -155,6 +155,14 @@ where
             }
         }
         drop(permit);
+        // A client past its quota is not read from until its throttle time passes.
+        let throttle = connection.take_throttle();
+        if !throttle.is_zero() {
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(throttle) => {}
+            }
+        }
     }
 }
 

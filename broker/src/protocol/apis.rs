@@ -195,11 +195,18 @@ macro_rules! apis {
             ctx: &RequestContext<'_>,
             body: RequestBody,
             out: &mut BodyBuilder,
+            request_size: usize,
         ) -> Result<bool, ConnectionError> {
             match body {
                 $(RequestBody::$key(request) => {
                     authorize_cluster!(ctx, out, $request, $auth $(($op))?);
-                    $handler(ctx, request).await?.encode_body(ctx.api_version, out)
+                    let (response, thread_time) =
+                        crate::protocol::throttle::timed(ctx, $handler(ctx, request)).await;
+                    let mut response = response?;
+                    crate::protocol::throttle::after_handler(
+                        ctx, &mut response, request_size, thread_time,
+                    );
+                    response.encode_body(ctx.api_version, out)
                 })*
             }
         }
@@ -285,6 +292,10 @@ apis! {
         bounds: DESCRIBE_USER_SCRAM_CREDENTIALS, api::describe_user_scram_credentials::handle;
     AlterUserScramCredentials(AlterUserScramCredentialsRequest), 0..=0, cluster(Alter),
         bounds: ALTER_USER_SCRAM_CREDENTIALS, api::alter_user_scram_credentials::handle;
+    DescribeClientQuotas(DescribeClientQuotasRequest), 0..=1, cluster(DescribeConfigs),
+        bounds: DESCRIBE_CLIENT_QUOTAS, api::describe_client_quotas::handle;
+    AlterClientQuotas(AlterClientQuotasRequest), 0..=1, cluster(AlterConfigs),
+        bounds: ALTER_CLIENT_QUOTAS, api::alter_client_quotas::handle;
 }
 
 /// The row of `key`, if served.
@@ -403,6 +414,7 @@ pub async fn handle_frame(
     connection: &ConnectionContext,
     frame: Bytes,
 ) -> Result<Option<ResponseFrame>, ConnectionError> {
+    let request_size = frame.len();
     let request = decode_request(frame)?;
     let client_id = request.client_id.as_deref().unwrap_or("");
     let span = tracing::debug_span!(
@@ -420,12 +432,15 @@ pub async fn handle_frame(
         correlation_id: request.correlation_id,
         client_id,
     };
-    respond(&ctx, request.body).instrument(span).await
+    respond(&ctx, request.body, request_size)
+        .instrument(span)
+        .await
 }
 
 async fn respond(
     ctx: &RequestContext<'_>,
     body: Option<RequestBody>,
+    request_size: usize,
 ) -> Result<Option<ResponseFrame>, ConnectionError> {
     tracing::debug!(principal = %ctx.principal(), "request");
     let mut out = BodyBuilder::new();
@@ -435,7 +450,7 @@ async fn respond(
         api::api_versions::unsupported_version(min, max).encode_body(0, &mut out)?;
         return out.finish(ctx.correlation_id, 0).map(Some);
     };
-    if !call(ctx, body, &mut out).await? {
+    if !call(ctx, body, &mut out, request_size).await? {
         return Ok(None);
     }
     let header_version = ctx.api_key.response_header_version(ctx.api_version);

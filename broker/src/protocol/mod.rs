@@ -5,7 +5,9 @@
 pub mod apis;
 pub mod fetch_response;
 pub mod frame;
+pub(crate) mod quota_responses;
 pub(crate) mod request_bounds;
 #[doc(hidden)]
 pub mod sasl_fuzz;
 mod scram_errors;
+pub(crate) mod throttle;

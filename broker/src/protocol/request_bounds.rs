@@ -298,6 +298,45 @@ pub(crate) const INCREMENTAL_ALTER_CONFIGS: Schema = Schema(&[
     Field(BOOL, 0, ALL),
 ]);
 
+/// The DescribeClientQuotas request schema.
+pub(crate) const DESCRIBE_CLIENT_QUOTAS: Schema = Schema(&[
+    Field(
+        Type::Array(&[
+            Field(Type::Str, 0, ALL),
+            Field(I8, 0, ALL),
+            Field(Type::Str, 0, ALL),
+        ]),
+        0,
+        ALL,
+    ),
+    Field(BOOL, 0, ALL),
+]);
+
+/// The AlterClientQuotas request schema.
+pub(crate) const ALTER_CLIENT_QUOTAS: Schema = Schema(&[
+    Field(
+        Type::Array(&[
+            Field(
+                Type::Array(&[Field(Type::Str, 0, ALL), Field(Type::Str, 0, ALL)]),
+                0,
+                ALL,
+            ),
+            Field(
+                Type::Array(&[
+                    Field(Type::Str, 0, ALL),
+                    Field(Type::Fixed(8), 0, ALL),
+                    Field(BOOL, 0, ALL),
+                ]),
+                0,
+                ALL,
+            ),
+        ]),
+        0,
+        ALL,
+    ),
+    Field(BOOL, 0, ALL),
+]);
+
 /// The DescribeCluster request schema.
 pub(crate) const DESCRIBE_CLUSTER: Schema =
     Schema(&[Field(BOOL, 0, ALL), Field(I8, 1, ALL), Field(BOOL, 2, ALL)]);
@@ -1346,6 +1385,39 @@ mod tests {
         walks_exactly(
             ApiKey::ConsumerGroupDescribe,
             &ConsumerGroupDescribeRequest::default().with_group_ids(vec![g()]),
+            0..=1,
+        );
+        walks_exactly(
+            ApiKey::DescribeClientQuotas,
+            &DescribeClientQuotasRequest::default()
+                .with_components(vec![
+                    describe_client_quotas_request::ComponentData::default()
+                        .with_entity_type(s("user"))
+                        .with_match(Some(s("alice"))),
+                    describe_client_quotas_request::ComponentData::default()
+                        .with_entity_type(s("client-id"))
+                        .with_match_type(2),
+                ])
+                .with_strict(true),
+            0..=1,
+        );
+        walks_exactly(
+            ApiKey::AlterClientQuotas,
+            &AlterClientQuotasRequest::default()
+                .with_entries(vec![alter_client_quotas_request::EntryData::default()
+                    .with_entity(vec![
+                        alter_client_quotas_request::EntityData::default()
+                            .with_entity_type(s("user"))
+                            .with_entity_name(None),
+                        alter_client_quotas_request::EntityData::default()
+                            .with_entity_type(s("client-id"))
+                            .with_entity_name(Some(s("c"))),
+                    ])
+                    .with_ops(vec![alter_client_quotas_request::OpData::default()
+                        .with_key(s("producer_byte_rate"))
+                        .with_value(1024.0)
+                        .with_remove(false)])])
+                .with_validate_only(true),
             0..=1,
         );
     }

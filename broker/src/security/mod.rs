@@ -11,7 +11,9 @@
 use std::fmt;
 
 pub(crate) mod keystore;
+pub(crate) mod quota;
 pub(crate) mod ssl_principal;
+pub(crate) mod throttle;
 
 /// A principal as Kafka names it: a type and a name, shown `User:alice`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
