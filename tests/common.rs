@@ -448,3 +448,34 @@ pub fn peak_rss_of(pid: &str) -> TestResult<u64> {
         .parse()?;
     Ok(kib * 1024)
 }
+
+/// Runs `tests/python/<script>` with `args` and checks that it succeeded and printed `expect`;
+/// fails with a hint when python3 lacks `module` (from PyPI package `package`).
+pub fn run_python(
+    module: &str,
+    package: &str,
+    script: &str,
+    args: &[&str],
+    expect: &str,
+) -> TestResult {
+    let found = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .status();
+    anyhow::ensure!(
+        found.is_ok_and(|s| s.success()),
+        "python3 with {package} is needed: pip install {package} (bash .ci/run does)"
+    );
+    let path = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let output = std::process::Command::new("python3")
+        .arg(path)
+        .args(args)
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains(expect), "{script}: {stdout}");
+    Ok(())
+}

@@ -23,5 +23,6 @@ mod python;
 mod quotas;
 mod roundtrip;
 mod sasl;
-mod tls;
+mod security;
+pub(crate) mod tls;
 mod transactions;

@@ -16,7 +16,7 @@ use crate::watchdog;
 
 /// A CA, a server certificate for 127.0.0.1 and localhost, and a client certificate, as PEM
 /// files in a temporary directory.
-struct Pki {
+pub(crate) struct Pki {
     dir: tempfile::TempDir,
     ca_pem: String,
     server_cert_pem: String,
@@ -24,7 +24,7 @@ struct Pki {
 }
 
 impl Pki {
-    fn new() -> TestResult<Self> {
+    pub(crate) fn new() -> TestResult<Self> {
         let dir = tempfile::tempdir()?;
         let ca_key = KeyPair::generate()?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
@@ -78,17 +78,17 @@ impl Pki {
         Ok(pki)
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn file(&self, name: &str) -> String {
+    pub(crate) fn file(&self, name: &str) -> String {
         self.path(name).display().to_string()
     }
 
     /// librdkafka settings of a TLS client trusting the CA; with the client certificate when
     /// `with_certificate`.
-    fn client(&self, with_certificate: bool) -> Vec<(&'static str, String)> {
+    pub(crate) fn client(&self, with_certificate: bool) -> Vec<(&'static str, String)> {
         let mut out = vec![
             ("security.protocol", "ssl".to_string()),
             ("ssl.ca.location", self.file("ca.pem")),
