@@ -105,8 +105,11 @@ impl Args {
     }
 }
 
+/// librdkafka settings as (key, value) pairs.
+type Settings = Vec<(String, String)>;
+
 /// Client settings per bootstrap address: TLS for `josefine-ssl` brokers, nothing otherwise.
-static CLIENT_SETTINGS: std::sync::Mutex<Vec<(String, Vec<(String, String)>)>> =
+static CLIENT_SETTINGS: std::sync::Mutex<Vec<(String, Settings)>> =
     std::sync::Mutex::new(Vec::new());
 
 /// A librdkafka configuration for `bootstrap`, with its TLS settings if it is an SSL listener.

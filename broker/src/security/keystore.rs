@@ -442,6 +442,124 @@ mod tests {
         Ok(())
     }
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    /// A self-signed certificate and its PKCS#8 key, DER.
+    fn certified_key() -> Result<(Vec<u8>, Vec<u8>), rcgen::Error> {
+        let key = rcgen::KeyPair::generate()?;
+        let cert =
+            rcgen::CertificateParams::new(vec!["localhost".to_string()])?.self_signed(&key)?;
+        Ok((cert.der().to_vec(), key.serialize_der()))
+    }
+
+    fn ssl_config(pairs: &[(&str, String)]) -> Result<SslConfig, crate::config::ConfigError> {
+        let properties = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        SslConfig::from_properties(&properties, "SSL", false)
+    }
+
+    #[test]
+    fn pkcs12_key_store_and_its_wrong_password() -> TestResult {
+        let (cert, key) = certified_key()?;
+        let mut store = p12_keystore::KeyStore::new();
+        store.add_entry(
+            "server",
+            p12_keystore::KeyStoreEntry::PrivateKeyChain(p12_keystore::PrivateKeyChain::new(
+                vec![1u8],
+                p12_keystore::PrivateKey::from_der(&key)?,
+                [p12_keystore::Certificate::from_der(&cert)?],
+            )),
+        );
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("server.p12");
+        std::fs::write(&path, store.writer("store-secret").write()?)?;
+        let location = path.display().to_string();
+        let config = |password: &str| {
+            ssl_config(&[
+                ("ssl.keystore.type", "PKCS12".into()),
+                ("ssl.keystore.location", location.clone()),
+                ("ssl.keystore.password", password.into()),
+            ])
+        };
+        let material = load_key_material(&config("store-secret")?)?;
+        assert_eq!(material.certificate_chain[0].as_ref(), &cert[..]);
+        assert_eq!(material.private_key.secret_der(), &key[..]);
+        let err = load_key_material(&config("wrong")?)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(err.to_string().starts_with(&location), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn jks_key_store_with_its_own_key_password() -> TestResult {
+        let (cert, key) = certified_key()?;
+        let mut store = jks::KeyStore::new();
+        store.set_private_key_entry(
+            "server",
+            jks::PrivateKeyEntry {
+                creation_time: std::time::SystemTime::now(),
+                private_key: key.clone(),
+                certificate_chain: vec![jks::Certificate {
+                    cert_type: "X509".into(),
+                    content: cert.clone(),
+                }],
+            },
+            b"key-secret",
+        )?;
+        let mut bytes = Vec::new();
+        store.store(&mut bytes, b"store-secret")?;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("server.jks");
+        std::fs::write(&path, bytes)?;
+        let config = |key_password: &str| {
+            ssl_config(&[
+                ("ssl.keystore.location", path.display().to_string()),
+                ("ssl.keystore.password", "store-secret".into()),
+                ("ssl.key.password", key_password.into()),
+            ])
+        };
+        let material = load_key_material(&config("key-secret")?)?;
+        assert_eq!(material.private_key.secret_der(), &key[..]);
+        let err = load_key_material(&config("store-secret")?)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(err.to_string().contains("wrong ssl.key.password"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn legacy_pbe_sha1_3des_key_decrypts() -> TestResult {
+        use cbc::cipher::{block_padding::Pkcs7, BlockModeEncrypt, KeyIvInit};
+        use der::Encode;
+        use pkcs12::kdf::{derive_key_utf8, Pkcs12KeyType};
+        let (_, key) = certified_key()?;
+        let salt = [7u8; 8];
+        let derive = |kind, size| derive_key_utf8::<sha1::Sha1>("secret", &salt, kind, 2048, size);
+        let cipher = cbc::Encryptor::<des::TdesEde3>::new_from_slices(
+            &derive(Pkcs12KeyType::EncryptionKey, 24)?,
+            &derive(Pkcs12KeyType::Iv, 8)?,
+        )?;
+        let info = pkcs12::pbe_params::EncryptedPrivateKeyInfo {
+            encryption_algorithm: spki::AlgorithmIdentifierOwned {
+                oid: PBE_SHA1_3DES,
+                parameters: Some(der::Any::encode_from(
+                    &pkcs12::pbe_params::Pkcs12PbeParams {
+                        salt: der::asn1::OctetString::new(salt.to_vec())?,
+                        iterations: 2048,
+                    },
+                )?),
+            },
+            encrypted_data: der::asn1::OctetString::new(cipher.encrypt_padded_vec::<Pkcs7>(&key))?,
+        }
+        .to_der()?;
+        assert_eq!(decrypt_pkcs8(&info, "secret")?, key);
+        assert!(decrypt_pkcs8(&info, "not-it").is_err());
+        Ok(())
+    }
+
     #[test]
     fn missing_and_non_pkcs8_keys_are_named() {
         let err = pem_private_key(
