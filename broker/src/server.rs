@@ -103,7 +103,7 @@ impl Server {
 
     async fn start_with_clock(config: BrokerConfig, clock: Clock) -> Result<Self, StartError> {
         let started = std::time::Instant::now();
-        let (lock, cluster_id, topics, groups, producer_ids) = {
+        let (lock, cluster_id, topics, groups, producer_ids, authorizer) = {
             let config = config.clone();
             let log_dir = config.log_dir.clone();
             tokio::task::spawn_blocking(move || {
@@ -115,8 +115,11 @@ impl Server {
                 let groups = Arc::new(GroupCoordinator::new(config.groups.clone(), Arc::clone(&topics), clock));
                 groups.load();
                 let producer_ids = Arc::new(ProducerIdAllocator::open(&config.log_dir, &topics));
+                let authorizer = Authorizer::open(&config.authorizer, &config.log_dir).map_err(
+                    |crate::security::acl::AclStoreError::File { path, reason }| StartError::LogDir { path, reason },
+                )?;
                 let _ = lock.remove_clean_shutdown_marker();
-                Ok::<_, StartError>((lock, cluster_id, topics, groups, producer_ids))
+                Ok::<_, StartError>((lock, cluster_id, topics, groups, producer_ids, authorizer))
             })
             .await
             .map_err(|e| StartError::LogDir { path: log_dir, reason: e.to_string() })??
@@ -180,7 +183,7 @@ impl Server {
             topics,
             listeners: bound,
             groups,
-            authorizer: Authorizer::default(),
+            authorizer,
             api_versions: crate::protocol::apis::api_versions(),
         });
         {

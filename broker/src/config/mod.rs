@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod authorizer;
 mod group;
 mod net;
 pub mod topic;
 mod txn;
 
+pub use authorizer::AuthorizerConfig;
 pub use group::{assignor_short_name, GroupConfig, KNOWN_ASSIGNORS};
 pub use net::{SocketServerConfig, DEFAULT_QUEUED_MAX_REQUEST_BYTES};
 pub use txn::TransactionConfig;
@@ -211,6 +213,9 @@ pub struct BrokerConfig {
     /// Connection limits, idle timeout and the request memory budget (`max.connections*`,
     /// `connections.max.idle.ms`, `queued.max.request.bytes`).
     pub socket_server: SocketServerConfig,
+    /// The authorizer (`authorizer.class.name`, `super.users`,
+    /// `allow.everyone.if.no.acl.found`).
+    pub authorizer: AuthorizerConfig,
     /// Every property as given, for DescribeConfigs and topic config defaults.
     pub properties: BTreeMap<String, String>,
 }
@@ -330,6 +335,9 @@ const KNOWN_KEYS: &[&str] = &[
     "max.connections.per.ip",
     "max.connections.per.ip.overrides",
     "connections.max.idle.ms",
+    "authorizer.class.name",
+    "super.users",
+    "allow.everyone.if.no.acl.found",
 ];
 
 impl BrokerConfig {
@@ -532,6 +540,7 @@ impl BrokerConfig {
                 &properties,
                 socket_request_max_bytes as usize,
             )?,
+            authorizer: AuthorizerConfig::from_properties(&properties)?,
             properties: properties.clone(),
         };
         // Topic defaults from broker keys must be valid too (log.segment.bytes, ...).
