@@ -134,6 +134,17 @@ impl RequestContext<'_> {
         )
     }
 
+    /// Whether the request's principal may perform `operation` on some resource of
+    /// `resource_type` (Kafka's `Authorizer.authorizeByResourceType`).
+    pub(crate) fn authorize_any(&self, operation: Operation, resource_type: ResourceType) -> bool {
+        self.state.authorizer.authorize_by_resource_type(
+            self.principal(),
+            self.connection.peer.ip(),
+            operation,
+            resource_type,
+        )
+    }
+
     /// KIP-430's bit set of the operations the request's principal may perform on the
     /// resource (Kafka's `AuthHelper.authorizedOperations`).
     pub(crate) fn authorized_operations(&self, resource_type: ResourceType, name: &str) -> i32 {

@@ -20,8 +20,8 @@ use crate::config::topic::{definition, is_broker_synonym};
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
 use crate::metadata::topics::{Topic, TopicError};
-use crate::state::BrokerState;
 use crate::security::Operation;
+use crate::state::BrokerState;
 
 /// Broker keys that can be altered at run time besides the topic config defaults.
 const DYNAMIC_BROKER_KEYS: &[&str] = &[
@@ -299,7 +299,12 @@ pub(crate) async fn handle(
         .resources
         .iter()
         .map(|r| {
-            config_refusal(ctx, Operation::AlterConfigs, r.resource_type, &r.resource_name)
+            config_refusal(
+                ctx,
+                Operation::AlterConfigs,
+                r.resource_type,
+                &r.resource_name,
+            )
         })
         .collect();
     let state = Arc::clone(ctx.state);

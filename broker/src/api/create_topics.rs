@@ -231,12 +231,10 @@ pub(crate) async fn handle(
                     ok.topic_id = id;
                 }
                 if version >= 5 {
-                    if ctx.authorize(Operation::DescribeConfigs, ResourceType::Topic, &topic.name)
-                    {
+                    if ctx.authorize(Operation::DescribeConfigs, ResourceType::Topic, &topic.name) {
                         ok.configs = Some(describe_configs(&configs));
                     } else {
-                        ok.topic_config_error_code =
-                            ResponseError::TopicAuthorizationFailed.code();
+                        ok.topic_config_error_code = ResponseError::TopicAuthorizationFailed.code();
                     }
                 }
                 results.push(ok);

@@ -14,8 +14,8 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use crate::context::RequestContext;
 use crate::error::storage_error_code;
 use crate::error::ConnectionError;
-use crate::state::BrokerState;
 use crate::security::{Operation, ResourceType};
+use crate::state::BrokerState;
 
 /// The offset that stands for the high watermark.
 const HIGH_WATERMARK: i64 = -1;

@@ -48,7 +48,9 @@ pub(crate) async fn handle(
         // `handleDeleteTopicsRequest`); an unknown id is unknown first.
         let refused = match (&name, &topic) {
             (Some(name), _) => !ctx.authorize(Operation::Delete, ResourceType::Topic, name),
-            (None, Some(topic)) => !ctx.authorize(Operation::Delete, ResourceType::Topic, &topic.name),
+            (None, Some(topic)) => {
+                !ctx.authorize(Operation::Delete, ResourceType::Topic, &topic.name)
+            }
             (None, None) => false,
         };
         let error = match topic {

@@ -226,9 +226,12 @@ pub(crate) async fn handle(
                 .with_error_code(error.code())
                 .with_error_message(Some(str_bytes(message)))
         };
-        if let Some(error) =
-            config_refusal(ctx, Operation::DescribeConfigs, resource.resource_type, &name)
-        {
+        if let Some(error) = config_refusal(
+            ctx,
+            Operation::DescribeConfigs,
+            resource.resource_type,
+            &name,
+        ) {
             let message = match error {
                 ResponseError::TopicAuthorizationFailed => "Topic authorization failed.",
                 _ => "Cluster authorization failed.",

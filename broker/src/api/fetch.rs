@@ -213,7 +213,11 @@ pub(crate) async fn handle(
         request.replica_id.0 >= 0
     };
     let follower_authorized = !from_follower
-        || ctx.authorize(Operation::ClusterAction, ResourceType::Cluster, CLUSTER_NAME);
+        || ctx.authorize(
+            Operation::ClusterAction,
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+        );
     // Consecutive targets of one topic look the topic up (and authorize it) once.
     let mut last_topic: Option<(
         &FetchTarget,

@@ -10,16 +10,16 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
 
-use super::describe_configs::config_refusal;
 use super::alter_configs::{AlterError, Target};
+use super::describe_configs::config_refusal;
 use super::str_bytes;
 use crate::config::topic::{definition, ConfigType, TOPIC_CONFIGS};
 use std::sync::Arc;
 
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
-use crate::state::BrokerState;
 use crate::security::Operation;
+use crate::state::BrokerState;
 
 /// Operation codes (KIP-339).
 const SET: i8 = 0;
@@ -128,7 +128,14 @@ pub(crate) async fn handle(
     let refused: Vec<Option<ResponseError>> = request
         .resources
         .iter()
-        .map(|r| config_refusal(ctx, Operation::AlterConfigs, r.resource_type, &r.resource_name))
+        .map(|r| {
+            config_refusal(
+                ctx,
+                Operation::AlterConfigs,
+                r.resource_type,
+                &r.resource_name,
+            )
+        })
         .collect();
     let state = Arc::clone(ctx.state);
     let responses = super::blocking(move || {

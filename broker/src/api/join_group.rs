@@ -25,10 +25,8 @@ pub(crate) async fn handle(
 ) -> Result<JoinGroupResponse, ConnectionError> {
     let version = ctx.api_version;
     if !ctx.authorize(Operation::Read, ResourceType::Group, &request.group_id) {
-        let refused = JoinResult::error(
-            ResponseError::GroupAuthorizationFailed,
-            &request.member_id,
-        );
+        let refused =
+            JoinResult::error(ResponseError::GroupAuthorizationFailed, &request.member_id);
         return Ok(response(refused, version));
     }
     let client_id = ctx.client_id;

@@ -173,9 +173,7 @@ pub(crate) async fn handle(
             None => None,
         };
         let entry = match (topic, name) {
-            (Some(topic), _) => {
-                describe_topic(&topic, node_id, operations(&topic.name), version)
-            }
+            (Some(topic), _) => describe_topic(&topic, node_id, operations(&topic.name), version),
             (None, None) => topic_error(
                 None,
                 if version >= 10 {

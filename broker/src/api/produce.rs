@@ -204,9 +204,10 @@ pub(crate) async fn handle(
     // (Kafka's `handleProduceRequest`).
     let transactional_id_refused = ctx.state.authorizer.is_enabled()
         && has_transactional_records(&request)
-        && !request.transactional_id.as_ref().is_some_and(|id| {
-            ctx.authorize(Operation::Write, ResourceType::TransactionalId, id)
-        });
+        && !request
+            .transactional_id
+            .as_ref()
+            .is_some_and(|id| ctx.authorize(Operation::Write, ResourceType::TransactionalId, id));
     for topic_data in request.topic_data {
         let authorized = !transactional_id_refused
             && ctx.authorize(Operation::Write, ResourceType::Topic, &topic_data.name.0);

@@ -616,11 +616,7 @@ impl Authorizer {
         let Some(config) = &self.config else {
             return true;
         };
-        if self
-            .super_users
-            .iter()
-            .any(|(t, n)| *t == principal.principal_type && *n == principal.name)
-        {
+        if self.is_super_user(principal) {
             return true;
         }
         let index = self.index.read().unwrap_or_else(|p| p.into_inner());
@@ -628,6 +624,48 @@ impl Authorizer {
             Some(permission) => permission == Permission::Allow,
             None => config.allow_everyone_if_no_acl_found,
         }
+    }
+
+    /// Whether `principal` may perform `operation` on some resource of `resource_type`
+    /// (`Authorizer.authorizeByResourceType`, KIP-679): a super user may; otherwise some
+    /// ALLOW binding for the principal (or `User:*`), host and operation must name a pattern
+    /// that no DENY covers, or no ACL of the type exists and `allow.everyone.if.no.acl.found`.
+    pub fn authorize_by_resource_type(
+        &self,
+        principal: &KafkaPrincipal,
+        host: IpAddr,
+        operation: Operation,
+        resource_type: ResourceType,
+    ) -> bool {
+        let Some(config) = &self.config else {
+            return true;
+        };
+        if self.is_super_user(principal) {
+            return true;
+        }
+        let candidates: Vec<String> = {
+            let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+            let of_type = index
+                .bindings
+                .iter()
+                .filter(|acl| acl.resource_type == resource_type);
+            if config.allow_everyone_if_no_acl_found && of_type.clone().next().is_none() {
+                return true;
+            }
+            of_type
+                .filter(|acl| acl.permission == Permission::Allow)
+                .map(|acl| acl.resource_name.clone())
+                .collect()
+        };
+        candidates
+            .iter()
+            .any(|name| self.authorize(principal, host, operation, resource_type, name))
+    }
+
+    fn is_super_user(&self, principal: &KafkaPrincipal) -> bool {
+        self.super_users
+            .iter()
+            .any(|(t, n)| *t == principal.principal_type && *n == principal.name)
     }
 
     /// The operations `principal` may perform on the resource, as KIP-430's bit set (bit
