@@ -87,7 +87,7 @@ pub(crate) async fn handle(
         results
             .into_iter()
             .map(|result| match result {
-                Ok(()) => AclCreationResult::default(),
+                Ok(()) => AclCreationResult::default().with_error_message(None),
                 Err(invalid) => AclCreationResult::default()
                     .with_error_code(ResponseError::InvalidRequest.code())
                     .with_error_message(Some(str_bytes(invalid.0))),

@@ -87,21 +87,23 @@ pub(crate) async fn handle(
         results
             .into_iter()
             .map(|result| match result {
-                Ok(deleted) => DeleteAclsFilterResult::default().with_matching_acls(
-                    deleted
-                        .into_iter()
-                        .map(|acl| {
-                            DeleteAclsMatchingAcl::default()
-                                .with_resource_type(acl.resource_type as i8)
-                                .with_resource_name(str_bytes(acl.resource_name))
-                                .with_pattern_type(acl.pattern_type as i8)
-                                .with_principal(str_bytes(acl.principal))
-                                .with_host(str_bytes(acl.host))
-                                .with_operation(acl.operation as i8)
-                                .with_permission_type(acl.permission as i8)
-                        })
-                        .collect(),
-                ),
+                Ok(deleted) => DeleteAclsFilterResult::default()
+                    .with_error_message(None)
+                    .with_matching_acls(
+                        deleted
+                            .into_iter()
+                            .map(|acl| {
+                                DeleteAclsMatchingAcl::default()
+                                    .with_resource_type(acl.resource_type as i8)
+                                    .with_resource_name(str_bytes(acl.resource_name))
+                                    .with_pattern_type(acl.pattern_type as i8)
+                                    .with_principal(str_bytes(acl.principal))
+                                    .with_host(str_bytes(acl.host))
+                                    .with_operation(acl.operation as i8)
+                                    .with_permission_type(acl.permission as i8)
+                            })
+                            .collect(),
+                    ),
                 Err(invalid) => DeleteAclsFilterResult::default()
                     .with_error_code(ResponseError::InvalidRequest.code())
                     .with_error_message(Some(str_bytes(invalid.0))),

@@ -15,7 +15,9 @@ use crate::security::acl::{AclBinding, AclBindingFilter};
 
 impl ErrorResponse for DescribeAclsResponse {
     fn error_response(error: ResponseError) -> Self {
-        DescribeAclsResponse::default().with_error_code(error.code())
+        DescribeAclsResponse::default()
+            .with_error_code(error.code())
+            .with_error_message(None)
     }
 }
 
@@ -45,7 +47,9 @@ pub(crate) async fn handle(
             .with_error_code(ResponseError::InvalidRequest.code())
             .with_error_message(Some(str_bytes(invalid.0))));
     }
-    Ok(DescribeAclsResponse::default().with_resources(group_by_resource(authorizer.acls(&filter))))
+    Ok(DescribeAclsResponse::default()
+        .with_error_message(None)
+        .with_resources(group_by_resource(authorizer.acls(&filter))))
 }
 
 /// Kafka's `DescribeAclsResponse.aclsResources`: one entry per resource pattern.
