@@ -93,6 +93,11 @@ struct Args {
     /// Append the JSON lines to this file too.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// A broker property `KEY=VALUE` for `josefine` and `process` brokers, repeatable: e.g.
+    /// `--property authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer`
+    /// to measure the cost of authorization.
+    #[arg(long = "property")]
+    properties: Vec<String>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -113,16 +118,24 @@ enum Target {
 }
 
 impl Target {
-    fn start(kind: &str) -> Result<Target> {
+    fn start(kind: &str, properties: &[String]) -> Result<Target> {
         Ok(match kind {
-            "josefine" => Target::Embedded(
-                josefine::Broker::builder()
-                    .property("auto.create.topics.enable", "false")
-                    .start_blocking()?,
-            ),
-            "process" => Target::Process(BrokerProcess::start_with(&[
-                "auto.create.topics.enable=false",
-            ])?),
+            "josefine" => {
+                let mut builder =
+                    josefine::Broker::builder().property("auto.create.topics.enable", "false");
+                for property in properties {
+                    let (key, value) = property
+                        .split_once('=')
+                        .ok_or_else(|| anyhow::anyhow!("--property {property}: not KEY=VALUE"))?;
+                    builder = builder.property(key, value);
+                }
+                Target::Embedded(builder.start_blocking()?)
+            }
+            "process" => {
+                let mut overrides = vec!["auto.create.topics.enable=false"];
+                overrides.extend(properties.iter().map(String::as_str));
+                Target::Process(BrokerProcess::start_with(&overrides)?)
+            }
             "mock" => Target::Mock(MockCluster::new(1)?),
             address => Target::External(address.to_string()),
         })
@@ -762,11 +775,11 @@ fn run_broker(kind: &str, args: &Args, report: &mut Report) -> Result<()> {
     let fresh = matches!(kind, "josefine" | "mock");
     let target_for = |shared: &mut Option<Target>| -> Result<Target> {
         if fresh {
-            return Target::start(kind);
+            return Target::start(kind, &args.properties);
         }
         match shared.take() {
             Some(target) => Ok(target),
-            None => Target::start(kind),
+            None => Target::start(kind, &args.properties),
         }
     };
     for (index, (case, then_consume)) in produce_cases(args).into_iter().enumerate() {
@@ -908,7 +921,7 @@ fn keep_freed_memory() {
 
 /// Produces to a throwaway mock cluster so the client's heap is warm before the first run.
 fn warm_up(args: &Args) -> Result<()> {
-    let target = Target::start("mock")?;
+    let target = Target::start("mock", &[])?;
     target.create_topic("warm-up", 1)?;
     let case = ProduceCase::plain(1024, args.records.min(1_000_000));
     produce(&target.bootstrap(), args, "warm-up", &case)?;
