@@ -10,10 +10,14 @@ use kafka_protocol::messages::{CreateAclsRequest, CreateAclsResponse};
 use super::str_bytes;
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
-use crate::protocol::apis::ErrorResponse;
 use crate::security::acl::AclBinding;
 
-fn failed(count: usize, error: ResponseError, message: Option<String>) -> CreateAclsResponse {
+/// The response failing each of `count` elements with `error` (and `message`).
+pub(crate) fn failed(
+    count: usize,
+    error: ResponseError,
+    message: Option<String>,
+) -> CreateAclsResponse {
     CreateAclsResponse::default().with_results(
         (0..count)
             .map(|_| {
@@ -23,19 +27,6 @@ fn failed(count: usize, error: ResponseError, message: Option<String>) -> Create
             })
             .collect(),
     )
-}
-
-impl ErrorResponse for CreateAclsResponse {
-    fn error_response(error: ResponseError) -> Self {
-        failed(0, error, None)
-    }
-
-    fn error_response_to(request: &dyn std::any::Any, error: ResponseError) -> Self {
-        let count = request
-            .downcast_ref::<CreateAclsRequest>()
-            .map_or(0, |r| r.creations.len());
-        failed(count, error, None)
-    }
 }
 
 /// Creates each binding: INVALID_REQUEST with Kafka's message for a bad one,

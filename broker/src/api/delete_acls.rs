@@ -12,10 +12,14 @@ use kafka_protocol::messages::{DeleteAclsRequest, DeleteAclsResponse};
 use super::str_bytes;
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
-use crate::protocol::apis::ErrorResponse;
 use crate::security::acl::AclBindingFilter;
 
-fn failed(count: usize, error: ResponseError, message: Option<String>) -> DeleteAclsResponse {
+/// The response failing each of `count` elements with `error` (and `message`).
+pub(crate) fn failed(
+    count: usize,
+    error: ResponseError,
+    message: Option<String>,
+) -> DeleteAclsResponse {
     DeleteAclsResponse::default().with_filter_results(
         (0..count)
             .map(|_| {
@@ -25,19 +29,6 @@ fn failed(count: usize, error: ResponseError, message: Option<String>) -> Delete
             })
             .collect(),
     )
-}
-
-impl ErrorResponse for DeleteAclsResponse {
-    fn error_response(error: ResponseError) -> Self {
-        failed(0, error, None)
-    }
-
-    fn error_response_to(request: &dyn std::any::Any, error: ResponseError) -> Self {
-        let count = request
-            .downcast_ref::<DeleteAclsRequest>()
-            .map_or(0, |r| r.filters.len());
-        failed(count, error, None)
-    }
 }
 
 /// Deletes the ACLs of each filter and answers them per filter; INVALID_REQUEST for a filter

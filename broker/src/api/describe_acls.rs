@@ -10,16 +10,7 @@ use kafka_protocol::messages::{DescribeAclsRequest, DescribeAclsResponse};
 use super::str_bytes;
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
-use crate::protocol::apis::ErrorResponse;
 use crate::security::acl::{AclBinding, AclBindingFilter};
-
-impl ErrorResponse for DescribeAclsResponse {
-    fn error_response(error: ResponseError) -> Self {
-        DescribeAclsResponse::default()
-            .with_error_code(error.code())
-            .with_error_message(None)
-    }
-}
 
 /// Answers the ACLs matching the request's filter; SECURITY_DISABLED without an authorizer,
 /// INVALID_REQUEST for a filter with UNKNOWN elements.
