@@ -94,6 +94,11 @@ struct Args {
     /// Append the JSON lines to this file too.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// A broker property `KEY=VALUE` for `josefine` and `process` brokers, repeatable: e.g.
+    /// `--property authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer`
+    /// to measure the cost of authorization.
+    #[arg(long = "property")]
+    properties: Vec<String>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -127,7 +132,23 @@ fn client_config(bootstrap: &str) -> ClientConfig {
 
 /// An embedded broker with one SSL listener: an rcgen CA and server certificate (ECDSA P-256,
 /// TLS 1.3 by default), inline PEM stores; clients trust the CA.
-fn start_ssl_broker() -> Result<(josefine::BlockingBroker, tempfile::TempDir)> {
+/// `builder` with every `--property KEY=VALUE`.
+fn with_properties(
+    mut builder: josefine::BrokerBuilder,
+    properties: &[String],
+) -> Result<josefine::BrokerBuilder> {
+    for property in properties {
+        let (key, value) = property
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--property {property}: not KEY=VALUE"))?;
+        builder = builder.property(key, value);
+    }
+    Ok(builder)
+}
+
+fn start_ssl_broker(
+    properties: &[String],
+) -> Result<(josefine::BlockingBroker, tempfile::TempDir)> {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     let dir = tempfile::tempdir()?;
     let ca_key = KeyPair::generate()?;
@@ -145,7 +166,7 @@ fn start_ssl_broker() -> Result<(josefine::BlockingBroker, tempfile::TempDir)> {
         CertificateParams::new(vec!["127.0.0.1".to_string()])?.signed_by(&server_key, &issuer)?;
     let ca_path = dir.path().join("ca.pem");
     std::fs::write(&ca_path, ca_cert.pem())?;
-    let broker = josefine::Broker::builder()
+    let broker = with_properties(josefine::Broker::builder(), properties)?
         .property("auto.create.topics.enable", "false")
         .property("listeners", "SSL://127.0.0.1:0")
         .property("ssl.keystore.type", "PEM")
@@ -180,23 +201,27 @@ enum Target {
 }
 
 impl Target {
-    fn start(kind: &str) -> Result<Target> {
+    fn start(kind: &str, properties: &[String]) -> Result<Target> {
         Ok(match kind {
             "josefine" => Target::Embedded(
-                josefine::Broker::builder()
-                    .property("auto.create.topics.enable", "false")
-                    .start_blocking()?,
+                with_properties(
+                    josefine::Broker::builder().property("auto.create.topics.enable", "false"),
+                    properties,
+                )?
+                .start_blocking()?,
             ),
             "josefine-ssl" => {
-                let (broker, certificates) = start_ssl_broker()?;
+                let (broker, certificates) = start_ssl_broker(properties)?;
                 Target::EmbeddedSsl {
                     broker,
                     _certificates: certificates,
                 }
             }
-            "process" => Target::Process(BrokerProcess::start_with(&[
-                "auto.create.topics.enable=false",
-            ])?),
+            "process" => {
+                let mut overrides = vec!["auto.create.topics.enable=false"];
+                overrides.extend(properties.iter().map(String::as_str));
+                Target::Process(BrokerProcess::start_with(&overrides)?)
+            }
             "mock" => Target::Mock(MockCluster::new(1)?),
             address => Target::External(address.to_string()),
         })
@@ -833,11 +858,11 @@ fn run_broker(kind: &str, args: &Args, report: &mut Report) -> Result<()> {
     let fresh = matches!(kind, "josefine" | "josefine-ssl" | "mock");
     let target_for = |shared: &mut Option<Target>| -> Result<Target> {
         if fresh {
-            return Target::start(kind);
+            return Target::start(kind, &args.properties);
         }
         match shared.take() {
             Some(target) => Ok(target),
-            None => Target::start(kind),
+            None => Target::start(kind, &args.properties),
         }
     };
     for (index, (case, then_consume)) in produce_cases(args).into_iter().enumerate() {
@@ -979,7 +1004,7 @@ fn keep_freed_memory() {
 
 /// Produces to a throwaway mock cluster so the client's heap is warm before the first run.
 fn warm_up(args: &Args) -> Result<()> {
-    let target = Target::start("mock")?;
+    let target = Target::start("mock", &[])?;
     target.create_topic("warm-up", 1)?;
     let case = ProduceCase::plain(1024, args.records.min(1_000_000));
     produce(&target.bootstrap(), args, "warm-up", &case)?;

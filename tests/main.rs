@@ -10,6 +10,7 @@ mod common;
 #[path = "support/watchdog.rs"]
 mod watchdog;
 
+mod acls;
 mod admin;
 mod bad_input;
 mod crash;

@@ -134,20 +134,44 @@ impl RequestContext<'_> {
         format!("/{}", self.peer().ip())
     }
 
-    /// Whether the request's principal may perform `operation` on the resource
-    /// `(resource_type, name)` (Kafka's `AuthHelper.authorize`). Handlers ask per resource and
-    /// answer a refusal with the resource's `*_AUTHORIZATION_FAILED` code.
-    // Called by the API table for cluster-level rows and by handlers per resource; no API
-    // served today refuses anyone (no authorizer configured), so nothing calls it yet.
-    #[allow(dead_code)]
+    /// Whether the request's principal, connecting from the peer's address, may perform
+    /// `operation` on the resource `(resource_type, name)` (Kafka's `AuthHelper.authorize`).
+    /// Handlers ask per resource and answer a refusal with the resource's
+    /// `*_AUTHORIZATION_FAILED` code.
     pub(crate) fn authorize(
         &self,
         operation: Operation,
         resource_type: ResourceType,
         name: &str,
     ) -> bool {
-        self.state
-            .authorizer
-            .authorize(self.principal(), operation, resource_type, name)
+        self.state.authorizer.authorize(
+            self.principal(),
+            self.connection.peer.ip(),
+            operation,
+            resource_type,
+            name,
+        )
+    }
+
+    /// Whether the request's principal may perform `operation` on some resource of
+    /// `resource_type` (Kafka's `Authorizer.authorizeByResourceType`).
+    pub(crate) fn authorize_any(&self, operation: Operation, resource_type: ResourceType) -> bool {
+        self.state.authorizer.authorize_by_resource_type(
+            self.principal(),
+            self.connection.peer.ip(),
+            operation,
+            resource_type,
+        )
+    }
+
+    /// KIP-430's bit set of the operations the request's principal may perform on the
+    /// resource (Kafka's `AuthHelper.authorizedOperations`).
+    pub(crate) fn authorized_operations(&self, resource_type: ResourceType, name: &str) -> i32 {
+        self.state.authorizer.authorized_operations(
+            self.principal(),
+            self.connection.peer.ip(),
+            resource_type,
+            name,
+        )
     }
 }

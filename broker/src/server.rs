@@ -112,7 +112,16 @@ impl Server {
 
     async fn start_with_clock(config: BrokerConfig, clock: Clock) -> Result<Self, StartError> {
         let started = std::time::Instant::now();
-        let (lock, cluster_id, topics, groups, producer_ids, scram_credentials, client_quotas) = {
+        let (
+            lock,
+            cluster_id,
+            topics,
+            groups,
+            producer_ids,
+            authorizer,
+            scram_credentials,
+            client_quotas,
+        ) = {
             let config = config.clone();
             let log_dir = config.log_dir.clone();
             tokio::task::spawn_blocking(move || {
@@ -124,12 +133,15 @@ impl Server {
                 let groups = Arc::new(GroupCoordinator::new(config.groups.clone(), Arc::clone(&topics), clock));
                 groups.load();
                 let producer_ids = Arc::new(ProducerIdAllocator::open(&config.log_dir, &topics));
+                let authorizer = Authorizer::open(&config.authorizer, &config.log_dir).map_err(
+                    |crate::security::acl::AclStoreError::File { path, reason }| StartError::LogDir { path, reason },
+                )?;
                 let _ = lock.remove_clean_shutdown_marker();
                 let scram_credentials = crate::security::scram::ScramCredentialStore::open(&config.log_dir)
                     .map_err(|e| StartError::LogDir { path: config.log_dir.clone(), reason: e.to_string() })?;
                 let client_quotas = crate::security::quota::ClientQuotas::open(&config.log_dir, config.quotas)
                     .map_err(|e| StartError::LogDir { path: e.path, reason: e.reason })?;
-                Ok::<_, StartError>((lock, cluster_id, topics, groups, producer_ids, Arc::new(scram_credentials), client_quotas))
+                Ok::<_, StartError>((lock, cluster_id, topics, groups, producer_ids, authorizer, Arc::new(scram_credentials), client_quotas))
             })
             .await
             .map_err(|e| StartError::LogDir { path: log_dir, reason: e.to_string() })??
@@ -209,7 +221,7 @@ impl Server {
             topics,
             listeners: bound,
             groups,
-            authorizer: Authorizer::default(),
+            authorizer,
             api_versions: crate::protocol::apis::api_versions(),
             scram_credentials,
             client_quotas,

@@ -5,12 +5,14 @@
 //! References: Kafka protocol guide; KIP-98; KIP-588 (PRODUCER_FENCED, v2).
 
 use josefine_storage::TopicPartition;
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 
 use crate::context::RequestContext;
 use crate::coordinator::txn::{FencedSince, ProducerIdAndEpoch};
 use crate::error::optional_code;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 
 /// PRODUCER_FENCED from version 2 (KIP-588).
 const FENCED: FencedSince = FencedSince(2);
@@ -26,6 +28,19 @@ pub(crate) async fn handle(
         producer_id: request.producer_id.0,
         producer_epoch: request.producer_epoch,
     };
+    // WRITE on the transactional id, READ on the group (Kafka's `handleAddOffsetsToTxnRequest`).
+    if !ctx.authorize(
+        Operation::Write,
+        ResourceType::TransactionalId,
+        &request.transactional_id,
+    ) {
+        return Ok(AddOffsetsToTxnResponse::default()
+            .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code()));
+    }
+    if !ctx.authorize(Operation::Read, ResourceType::Group, &request.group_id) {
+        return Ok(AddOffsetsToTxnResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code()));
+    }
     let result = match state.groups.offsets_topic().await {
         Ok(topic) => {
             let partition = state.groups.partition_of(&request.group_id);

@@ -19,6 +19,7 @@ use crate::context::RequestContext;
 use crate::coordinator::txn::{FencedSince, ProducerIdAndEpoch};
 use crate::error::optional_code;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType, CLUSTER_NAME};
 
 /// PRODUCER_FENCED from version 2 (KIP-588).
 const FENCED: FencedSince = FencedSince(2);
@@ -41,32 +42,44 @@ async fn add(
                 .map(|p| TopicPartition::new(t.name.to_string(), *p))
         })
         .collect();
-    let unknown: Vec<bool> = partitions
+    // Clients (versions 0-3) need WRITE on the transactional id and on each topic; internal
+    // topics are never theirs to add (Kafka's `handleAddPartitionsToTxnRequest`).
+    let from_client = version < 4;
+    let id_refused = from_client
+        && !ctx.authorize(
+            Operation::Write,
+            ResourceType::TransactionalId,
+            transactional_id,
+        );
+    let failed: Vec<Option<ResponseError>> = partitions
         .iter()
         .map(
             |TopicPartition {
                  topic,
                  partition: p,
              }| {
-                state
-                    .topics
-                    .get(topic)
-                    .and_then(|t| t.partition(*p))
-                    .is_none()
+                let known = state.topics.get(topic);
+                if id_refused {
+                    Some(ResponseError::TransactionalIdAuthorizationFailed)
+                } else if from_client
+                    && (known.as_ref().is_some_and(|t| t.is_internal())
+                        || !ctx.authorize(Operation::Write, ResourceType::Topic, topic))
+                    && ctx.state.authorizer.is_enabled()
+                {
+                    Some(ResponseError::TopicAuthorizationFailed)
+                } else if known.and_then(|t| t.partition(*p)).is_none() {
+                    Some(ResponseError::UnknownTopicOrPartition)
+                } else {
+                    None
+                }
             },
         )
         .collect();
     let fenced = FENCED.error(version);
-    let errors: Vec<Option<ResponseError>> = if unknown.iter().any(|u| *u) {
-        unknown
+    let errors: Vec<Option<ResponseError>> = if failed.iter().any(Option::is_some) {
+        failed
             .iter()
-            .map(|u| {
-                Some(if *u {
-                    ResponseError::UnknownTopicOrPartition
-                } else {
-                    ResponseError::OperationNotAttempted
-                })
-            })
+            .map(|f| Some(f.unwrap_or(ResponseError::OperationNotAttempted)))
             .collect()
     } else if verify_only {
         state
@@ -124,6 +137,15 @@ pub(crate) async fn handle(
         return Ok(
             AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results)
         );
+    }
+    // Version 4+ comes from brokers: CLUSTER_ACTION.
+    if !ctx.authorize(
+        Operation::ClusterAction,
+        ResourceType::Cluster,
+        CLUSTER_NAME,
+    ) {
+        return Ok(AddPartitionsToTxnResponse::default()
+            .with_error_code(ResponseError::ClusterAuthorizationFailed.code()));
     }
     let mut results = Vec::with_capacity(request.transactions.len());
     for t in &request.transactions {

@@ -14,12 +14,13 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 
-use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
+use super::describe_configs::{config_refusal, RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::str_bytes;
 use crate::config::topic::{definition, is_broker_synonym};
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
 use crate::metadata::topics::{Topic, TopicError};
+use crate::security::Operation;
 use crate::state::BrokerState;
 
 /// Broker keys that can be altered at run time besides the topic config defaults.
@@ -49,6 +50,10 @@ pub(crate) enum AlterError {
     /// A resource type other than topic and broker: INVALID_REQUEST.
     #[error("Unsupported resource type {0}")]
     UnsupportedResourceType(i8),
+    /// No ALTER_CONFIGS on the topic or cluster: TOPIC_ or CLUSTER_AUTHORIZATION_FAILED,
+    /// without a message as in Kafka.
+    #[error("")]
+    Unauthorized(ResponseError),
     /// A resource given twice in one request: INVALID_REQUEST.
     #[error("Duplicate resource {0} in the request")]
     DuplicateResource(String),
@@ -95,6 +100,7 @@ impl AlterError {
     pub(crate) fn code(&self) -> ResponseError {
         match self {
             AlterError::UnknownTopic(_) => ResponseError::UnknownTopicOrPartition,
+            AlterError::Unauthorized(error) => *error,
             AlterError::OtherBroker { .. }
             | AlterError::UnsupportedResourceType(_)
             | AlterError::DuplicateResource(_)
@@ -236,6 +242,7 @@ fn outcome(
         .with_resource_name(resource_name.clone());
     match result {
         Ok(()) => response,
+        Err(AlterError::Unauthorized(error)) => response.with_error_code(error.code()),
         Err(err) => response
             .with_error_code(err.code().code())
             .with_error_message(Some(str_bytes(err.to_string()))),
@@ -246,6 +253,7 @@ fn outcome(
 fn alter_all(
     state: &BrokerState,
     request: &AlterConfigsRequest,
+    refused: &[Option<ResponseError>],
 ) -> Vec<AlterConfigsResourceResponse> {
     // A resource is its type and name: topic "0" and broker "0" are different ones.
     let keys: Vec<String> = request
@@ -255,9 +263,11 @@ fn alter_all(
         .collect();
     let duplicates = super::duplicate_names(keys.iter().map(String::as_str));
     let mut responses = Vec::with_capacity(request.resources.len());
-    for (resource, key) in request.resources.iter().zip(&keys) {
+    for ((resource, key), refused) in request.resources.iter().zip(&keys).zip(refused) {
         let name = resource.resource_name.as_str();
-        let result = if duplicates.contains(key) {
+        let result = if let Some(error) = refused {
+            Err(AlterError::Unauthorized(*error))
+        } else if duplicates.contains(key) {
             Err(AlterError::DuplicateResource(name.to_string()))
         } else {
             Target::find(state, resource.resource_type, name).and_then(|target| {
@@ -285,8 +295,20 @@ pub(crate) async fn handle(
     request: AlterConfigsRequest,
 ) -> Result<AlterConfigsResponse, ConnectionError> {
     // Persisting configs fsyncs: the whole request runs on the blocking pool.
+    let refused: Vec<Option<ResponseError>> = request
+        .resources
+        .iter()
+        .map(|r| {
+            config_refusal(
+                ctx,
+                Operation::AlterConfigs,
+                r.resource_type,
+                &r.resource_name,
+            )
+        })
+        .collect();
     let state = Arc::clone(ctx.state);
-    let responses = super::blocking(move || alter_all(&state, &request)).await?;
+    let responses = super::blocking(move || alter_all(&state, &request, &refused)).await?;
     Ok(AlterConfigsResponse::default().with_responses(responses))
 }
 

@@ -3,6 +3,7 @@
 //!
 //! References: KIP-848; KIP-1099 (member type, v1).
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::consumer_group_describe_response::{
     Assignment, DescribedGroup, Member, TopicPartitions,
 };
@@ -10,9 +11,10 @@ use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, TopicName,
 };
 
-use super::{str_bytes, GROUP_OPERATIONS, OPERATIONS_NOT_REQUESTED};
+use super::{str_bytes, OPERATIONS_NOT_REQUESTED};
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 
 /// KIP-1099's member type of a consumer-protocol member.
 const CONSUMER_MEMBER_TYPE: i8 = 1;
@@ -37,21 +39,39 @@ pub(crate) async fn handle(
     request: ConsumerGroupDescribeRequest,
 ) -> Result<ConsumerGroupDescribeResponse, ConnectionError> {
     let version = ctx.api_version;
-    let ids: Vec<String> = request.group_ids.iter().map(|g| g.to_string()).collect();
+    // DESCRIBE on each group (Kafka's `handleConsumerGroupDescribe`).
+    let authorized: Vec<bool> = request
+        .group_ids
+        .iter()
+        .map(|g| ctx.authorize(Operation::Describe, ResourceType::Group, g))
+        .collect();
+    let ids: Vec<String> = request
+        .group_ids
+        .iter()
+        .zip(&authorized)
+        .filter(|(_, a)| **a)
+        .map(|(g, _)| g.to_string())
+        .collect();
     let state = &ctx.state;
-    let described = state.groups.consumer_group_describe(&ids);
+    let mut described = state.groups.consumer_group_describe(&ids).into_iter();
     let groups = request
         .group_ids
         .into_iter()
-        .zip(described)
-        .map(|(id, d)| {
+        .zip(authorized)
+        .map(|(id, authorized)| {
+            let operations = if request.include_authorized_operations {
+                ctx.authorized_operations(ResourceType::Group, &id)
+            } else {
+                OPERATIONS_NOT_REQUESTED
+            };
             let group = DescribedGroup::default()
                 .with_group_id(id)
-                .with_authorized_operations(if request.include_authorized_operations {
-                    GROUP_OPERATIONS
-                } else {
-                    OPERATIONS_NOT_REQUESTED
-                });
+                .with_authorized_operations(operations);
+            let Some(d) = authorized.then(|| described.next()).flatten() else {
+                return group
+                    .with_error_code(ResponseError::GroupAuthorizationFailed.code())
+                    .with_authorized_operations(OPERATIONS_NOT_REQUESTED);
+            };
             match d {
                 Err(err) => group
                     .with_error_code(err.code().code())

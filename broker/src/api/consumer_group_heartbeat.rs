@@ -5,6 +5,7 @@
 //!
 //! References: KIP-848, KIP-1082.
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::consumer_group_heartbeat_response::{Assignment, TopicPartitions};
 use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
 
@@ -13,6 +14,7 @@ use crate::context::RequestContext;
 use crate::coordinator::group::HeartbeatRequest;
 use crate::error::optional_code;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 
 /// Joins, leaves or advances the member; answers its epoch and, when due, its assignment.
 pub(crate) async fn handle(
@@ -20,6 +22,11 @@ pub(crate) async fn handle(
     request: ConsumerGroupHeartbeatRequest,
 ) -> Result<ConsumerGroupHeartbeatResponse, ConnectionError> {
     let version = ctx.api_version;
+    // READ on the group (Kafka 3.7's `handleConsumerGroupHeartbeat`).
+    if !ctx.authorize(Operation::Read, ResourceType::Group, &request.group_id) {
+        return Ok(ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code()));
+    }
     let client_id = ctx.client_id;
     let heartbeat = HeartbeatRequest {
         group_id: request.group_id.to_string(),

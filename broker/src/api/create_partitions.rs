@@ -12,6 +12,7 @@ use super::create_topics::topic_error_code;
 use super::str_bytes;
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 
 /// Grows each topic to its requested count (or checks it, with `validate_only`).
 pub(crate) async fn handle(
@@ -35,6 +36,14 @@ pub(crate) async fn handle(
             results.push(fail(
                 ResponseError::InvalidRequest,
                 format!("Duplicate topic in request: {name}"),
+            ));
+            continue;
+        }
+        // ALTER on the topic (Kafka's `createPartitions`).
+        if !ctx.authorize(Operation::Alter, ResourceType::Topic, &name) {
+            results.push(fail(
+                ResponseError::TopicAuthorizationFailed,
+                "Topic authorization failed.".into(),
             ));
             continue;
         }

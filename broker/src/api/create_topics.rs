@@ -19,6 +19,7 @@ use crate::config::topic::{definition, TopicConfigs};
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
 use crate::metadata::topics::TopicError;
+use crate::security::{Operation, ResourceType, CLUSTER_NAME};
 
 /// The Kafka error code and message for a failed topic operation.
 pub(crate) fn topic_error_code(err: &TopicError) -> ResponseError {
@@ -179,6 +180,9 @@ pub(crate) async fn handle(
     let registry = &ctx.state.topics;
     let duplicates = super::duplicate_names(request.topics.iter().map(|t| t.name.0.as_str()));
     let mut results = Vec::with_capacity(request.topics.len());
+    // CREATE on the cluster, else on each topic; the configs of the answer need
+    // DESCRIBE_CONFIGS on the topic (Kafka's `ControllerApis.createTopics`).
+    let may_create_all = ctx.authorize(Operation::Create, ResourceType::Cluster, CLUSTER_NAME);
     for topic in &request.topics {
         let name = topic.name.0.to_string();
         let result = CreatableTopicResult::default()
@@ -187,6 +191,14 @@ pub(crate) async fn handle(
             .with_replication_factor(-1);
         if duplicates.contains(&name) {
             results.push(failure(result, ResponseError::InvalidRequest, format!("Create topics request from client contains multiple entries for the following topics: {name}")));
+            continue;
+        }
+        if !may_create_all && !ctx.authorize(Operation::Create, ResourceType::Topic, &name) {
+            results.push(failure(
+                result,
+                ResponseError::TopicAuthorizationFailed,
+                "Authorization failed.".into(),
+            ));
             continue;
         }
         let (partitions, overrides) = match check(ctx, topic) {
@@ -219,7 +231,11 @@ pub(crate) async fn handle(
                     ok.topic_id = id;
                 }
                 if version >= 5 {
-                    ok.configs = Some(describe_configs(&configs));
+                    if ctx.authorize(Operation::DescribeConfigs, ResourceType::Topic, &topic.name) {
+                        ok.configs = Some(describe_configs(&configs));
+                    } else {
+                        ok.topic_config_error_code = ResponseError::TopicAuthorizationFailed.code();
+                    }
                 }
                 results.push(ok);
             }

@@ -14,6 +14,7 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use crate::context::RequestContext;
 use crate::error::storage_error_code;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 use crate::state::BrokerState;
 
 /// The offset that stands for the high watermark.
@@ -21,11 +22,15 @@ const HIGH_WATERMARK: i64 = -1;
 
 /// Deletes the records of every partition of `request` (blocking: unlinks segments, fsyncs
 /// the checkpoint).
-fn delete_all(state: &BrokerState, request: DeleteRecordsRequest) -> Vec<DeleteRecordsTopicResult> {
+fn delete_all(
+    state: &BrokerState,
+    request: DeleteRecordsRequest,
+    refused: &[bool],
+) -> Vec<DeleteRecordsTopicResult> {
     let registry = &state.topics;
     let mut topics = Vec::with_capacity(request.topics.len());
     let mut moved = false;
-    for wanted in request.topics {
+    for (wanted, refused) in request.topics.into_iter().zip(refused) {
         let topic = registry.get(&wanted.name.0);
         let deletable = topic
             .as_ref()
@@ -35,6 +40,11 @@ fn delete_all(state: &BrokerState, request: DeleteRecordsRequest) -> Vec<DeleteR
             let response = DeleteRecordsPartitionResult::default()
                 .with_partition_index(p.partition_index)
                 .with_low_watermark(-1);
+            if *refused {
+                partitions
+                    .push(response.with_error_code(ResponseError::TopicAuthorizationFailed.code()));
+                continue;
+            }
             let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition_index))
             else {
                 partitions
@@ -82,7 +92,13 @@ pub(crate) async fn handle(
     request: DeleteRecordsRequest,
 ) -> Result<DeleteRecordsResponse, ConnectionError> {
     // Deleting segments and writing the checkpoint block on the disk: off the runtime.
+    // DELETE on each topic, before its existence (Kafka's `handleDeleteRecordsRequest`).
+    let refused: Vec<bool> = request
+        .topics
+        .iter()
+        .map(|t| !ctx.authorize(Operation::Delete, ResourceType::Topic, &t.name))
+        .collect();
     let state = Arc::clone(ctx.state);
-    let topics = super::blocking(move || delete_all(&state, request)).await?;
+    let topics = super::blocking(move || delete_all(&state, request, &refused)).await?;
     Ok(DeleteRecordsResponse::default().with_topics(topics))
 }

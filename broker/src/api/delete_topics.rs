@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::str_bytes;
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 
 /// Deletes each named topic; UNKNOWN_TOPIC_OR_PARTITION / UNKNOWN_TOPIC_ID for missing ones,
 /// TOPIC_DELETION_DISABLED when `delete.topic.enable=false`.
@@ -43,7 +44,20 @@ pub(crate) async fn handle(
         let mut result = DeletableTopicResult::default()
             .with_name(name.clone().map(|n| TopicName(str_bytes(n))))
             .with_topic_id(id);
+        // DELETE on the topic, checked before its existence when it is named (Kafka's
+        // `handleDeleteTopicsRequest`); an unknown id is unknown first.
+        let refused = match (&name, &topic) {
+            (Some(name), _) => !ctx.authorize(Operation::Delete, ResourceType::Topic, name),
+            (None, Some(topic)) => {
+                !ctx.authorize(Operation::Delete, ResourceType::Topic, &topic.name)
+            }
+            (None, None) => false,
+        };
         let error = match topic {
+            _ if refused => Some((
+                ResponseError::TopicAuthorizationFailed,
+                "Topic authorization failed.".to_string(),
+            )),
             None if name.is_none() => Some((
                 ResponseError::UnknownTopicId,
                 "This server does not host this topic ID.".to_string(),

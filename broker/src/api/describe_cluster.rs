@@ -6,9 +6,10 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 
-use super::{str_bytes, CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED};
+use super::{str_bytes, OPERATIONS_NOT_REQUESTED};
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
+use crate::security::{ResourceType, CLUSTER_NAME};
 
 /// Answers with this broker; a request for controller endpoints (v1, type 2) gets
 /// MISMATCHED_ENDPOINT_TYPE as from any Kafka broker.
@@ -27,7 +28,7 @@ pub(crate) async fn handle(
             1
         })
         .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
-            CLUSTER_OPERATIONS
+            ctx.authorized_operations(ResourceType::Cluster, CLUSTER_NAME)
         } else {
             OPERATIONS_NOT_REQUESTED
         });

@@ -14,6 +14,7 @@ use crate::config::topic::{
 };
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType, CLUSTER_NAME};
 
 /// Resource type of a topic.
 pub(crate) const RESOURCE_TOPIC: i8 = 2;
@@ -185,6 +186,26 @@ fn broker_configs(
     out
 }
 
+/// The refusal of `operation` (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a config resource: on
+/// the topic for a topic, on the cluster for a broker or broker logger (8), as Kafka's
+/// `KafkaApis` checks config APIs.
+pub(crate) fn config_refusal(
+    ctx: &RequestContext<'_>,
+    operation: Operation,
+    resource_type: i8,
+    name: &str,
+) -> Option<ResponseError> {
+    match resource_type {
+        RESOURCE_TOPIC if !ctx.authorize(operation, ResourceType::Topic, name) => {
+            Some(ResponseError::TopicAuthorizationFailed)
+        }
+        RESOURCE_BROKER | 8 if !ctx.authorize(operation, ResourceType::Cluster, CLUSTER_NAME) => {
+            Some(ResponseError::ClusterAuthorizationFailed)
+        }
+        _ => None,
+    }
+}
+
 /// Describes each resource; unknown topics get UNKNOWN_TOPIC_OR_PARTITION, another broker's
 /// id INVALID_REQUEST, other resource types INVALID_REQUEST.
 pub(crate) async fn handle(
@@ -205,6 +226,19 @@ pub(crate) async fn handle(
                 .with_error_code(error.code())
                 .with_error_message(Some(str_bytes(message)))
         };
+        if let Some(error) = config_refusal(
+            ctx,
+            Operation::DescribeConfigs,
+            resource.resource_type,
+            &name,
+        ) {
+            let message = match error {
+                ResponseError::TopicAuthorizationFailed => "Topic authorization failed.",
+                _ => "Cluster authorization failed.",
+            };
+            results.push(fail(error, message.into()));
+            continue;
+        }
         let described = match resource.resource_type {
             RESOURCE_TOPIC => match state.topics.get(&name) {
                 Some(topic) => result.clone().with_configs(topic_configs(

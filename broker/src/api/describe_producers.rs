@@ -13,6 +13,7 @@ use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersRespon
 use super::str_bytes;
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 
 /// Describes the producers of every partition asked for.
 pub(crate) async fn handle(
@@ -24,12 +25,19 @@ pub(crate) async fn handle(
         .topics
         .into_iter()
         .map(|t| {
+            // READ on the topic (Kafka's `handleDescribeProducersRequest`).
+            let authorized = ctx.authorize(Operation::Read, ResourceType::Topic, &t.name);
             let topic = registry.get(&t.name);
             let partitions = t
                 .partition_indexes
                 .iter()
                 .map(|index| {
                     let response = PartitionResponse::default().with_partition_index(*index);
+                    if !authorized {
+                        return response
+                            .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                            .with_error_message(Some(str_bytes("Topic authorization failed.")));
+                    }
                     let Some(partition) = topic.as_ref().and_then(|t| t.partition(*index)) else {
                         return response
                             .with_error_code(ResponseError::UnknownTopicOrPartition.code())

@@ -15,6 +15,7 @@ use kafka_protocol::messages::{
 use super::str_bytes;
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 
 /// Describes each transactional id asked for.
 pub(crate) async fn handle(
@@ -32,7 +33,18 @@ pub(crate) async fn handle(
         .into_iter()
         .zip(described)
         .map(|(id, txn)| {
+            // DESCRIBE on the transactional id; its partitions of topics the principal may
+            // not DESCRIBE are left out (Kafka's `handleDescribeTransactionsRequest`).
+            let authorized = ctx.authorize(Operation::Describe, ResourceType::TransactionalId, &id);
             let response = TransactionState::default().with_transactional_id(id);
+            if !authorized {
+                return response
+                    .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code())
+                    .with_transaction_state(str_bytes(""))
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1)
+                    .with_transaction_start_time_ms(-1);
+            }
             let Some(txn) = txn else {
                 return response
                     .with_error_code(ResponseError::TransactionalIdNotFound.code())
@@ -43,6 +55,9 @@ pub(crate) async fn handle(
             };
             let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
             for TopicPartition { topic, partition } in &txn.partitions {
+                if !ctx.authorize(Operation::Describe, ResourceType::Topic, topic) {
+                    continue;
+                }
                 by_topic.entry(topic.clone()).or_default().push(*partition);
             }
             let topics = by_topic

@@ -30,6 +30,7 @@ use crate::error::optional_code;
 use crate::error::storage_error_code;
 use crate::error::ConnectionError;
 use crate::metadata::topics::Partition;
+use crate::security::{Operation, ResourceType, CLUSTER_NAME};
 
 /// Isolation level read_committed (KIP-98).
 const READ_COMMITTED: i8 = 1;
@@ -204,8 +205,25 @@ pub(crate) async fn handle(
             ))
         }
     };
-    // Consecutive targets of one topic look the topic up once.
-    let mut last_topic: Option<(&FetchTarget, Option<Arc<crate::metadata::topics::Topic>>)> = None;
+    // A follower's fetch needs CLUSTER_ACTION; a consumer's READ on each topic (Kafka's
+    // `handleFetchRequest`): refused partitions answer TOPIC_AUTHORIZATION_FAILED.
+    let from_follower = if version >= 15 {
+        request.replica_state.replica_id.0 >= 0
+    } else {
+        request.replica_id.0 >= 0
+    };
+    let follower_authorized = !from_follower
+        || ctx.authorize(
+            Operation::ClusterAction,
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+        );
+    // Consecutive targets of one topic look the topic up (and authorize it) once.
+    let mut last_topic: Option<(
+        &FetchTarget,
+        Option<Arc<crate::metadata::topics::Topic>>,
+        bool,
+    )> = None;
     let partitions: Vec<(Option<Arc<Partition>>, ResponseError)> = context
         .targets
         .iter()
@@ -215,9 +233,11 @@ pub(crate) async fn handle(
             } else {
                 ResponseError::UnknownTopicOrPartition
             };
-            let topic = match &last_topic {
-                Some((last, topic)) if last.topic_id == t.topic_id && last.topic == t.topic => {
-                    topic.clone()
+            let (topic, authorized) = match &last_topic {
+                Some((last, topic, authorized))
+                    if last.topic_id == t.topic_id && last.topic == t.topic =>
+                {
+                    (topic.clone(), *authorized)
                 }
                 _ => {
                     let topic = if version >= 13 {
@@ -225,11 +245,17 @@ pub(crate) async fn handle(
                     } else {
                         registry.get(&t.topic)
                     };
-                    last_topic = Some((t, topic.clone()));
-                    topic
+                    let authorized = follower_authorized
+                        && ctx.authorize(Operation::Read, ResourceType::Topic, &t.topic);
+                    last_topic = Some((t, topic.clone(), authorized));
+                    (topic, authorized)
                 }
             };
             match topic {
+                // An unknown topic id is unknown before it is unauthorized: it has no name.
+                _ if !authorized && (version < 13 || topic.is_some()) => {
+                    (None, ResponseError::TopicAuthorizationFailed)
+                }
                 Some(topic) => (
                     topic.partition(t.partition),
                     ResponseError::UnknownTopicOrPartition,

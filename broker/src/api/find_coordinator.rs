@@ -14,6 +14,7 @@ use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinator
 use super::str_bytes;
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 
 const GROUP: i8 = 0;
 const TRANSACTION: i8 = 1;
@@ -45,9 +46,24 @@ pub(crate) async fn handle(
             .map_err(|e| (e, "The coordinator is not available.")),
         _ => Err((ResponseError::InvalidRequest, "Unsupported key type.")),
     };
+    // DESCRIBE on each group or transactional id (Kafka's `handleFindCoordinatorRequest`).
+    let refusal = |key: &str| match request.key_type {
+        GROUP if !ctx.authorize(Operation::Describe, ResourceType::Group, key) => Some((
+            ResponseError::GroupAuthorizationFailed,
+            "Group authorization failed.",
+        )),
+        TRANSACTION if !ctx.authorize(Operation::Describe, ResourceType::TransactionalId, key) => {
+            Some((
+                ResponseError::TransactionalIdAuthorizationFailed,
+                "Transactional Id authorization failed.",
+            ))
+        }
+        _ => None,
+    };
     let answer = |key: String| {
+        let refused = refusal(&key);
         let mut c = Coordinator::default().with_key(str_bytes(key));
-        match looked_up {
+        match refused.map_or(looked_up, Err) {
             Ok(()) => {
                 c = c
                     .with_node_id(BrokerId(state.config.node_id))

@@ -6,16 +6,19 @@
 
 use std::collections::HashSet;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
 
 use super::alter_configs::{AlterError, Target};
+use super::describe_configs::config_refusal;
 use super::str_bytes;
 use crate::config::topic::{definition, ConfigType, TOPIC_CONFIGS};
 use std::sync::Arc;
 
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
+use crate::security::Operation;
 use crate::state::BrokerState;
 
 /// Operation codes (KIP-339).
@@ -121,15 +124,32 @@ pub(crate) async fn handle(
     request: IncrementalAlterConfigsRequest,
 ) -> Result<IncrementalAlterConfigsResponse, ConnectionError> {
     // Persisting configs fsyncs: the whole request runs on the blocking pool.
+    // ALTER_CONFIGS on each topic, or on the cluster for brokers.
+    let refused: Vec<Option<ResponseError>> = request
+        .resources
+        .iter()
+        .map(|r| {
+            config_refusal(
+                ctx,
+                Operation::AlterConfigs,
+                r.resource_type,
+                &r.resource_name,
+            )
+        })
+        .collect();
     let state = Arc::clone(ctx.state);
     let responses = super::blocking(move || {
         request
             .resources
             .iter()
-            .map(|resource| {
+            .zip(refused)
+            .map(|(resource, refused)| {
                 let response = AlterConfigsResourceResponse::default()
                     .with_resource_type(resource.resource_type)
                     .with_resource_name(resource.resource_name.clone());
+                if let Some(error) = refused {
+                    return response.with_error_code(error.code());
+                }
                 match apply(&state, resource, request.validate_only) {
                     Ok(()) => response,
                     Err(err) => response

@@ -14,6 +14,7 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 use crate::context::RequestContext;
 use crate::coordinator::txn::{FencedSince, ProducerIdAndEpoch};
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType, CLUSTER_NAME};
 
 /// PRODUCER_FENCED from version 4 (KIP-588), INVALID_PRODUCER_EPOCH before.
 const FENCED: FencedSince = FencedSince(4);
@@ -32,6 +33,25 @@ pub(crate) async fn handle(
             producer_id: request.producer_id.0,
             producer_epoch: request.producer_epoch,
         });
+    // WRITE on the transactional id; an idempotent producer needs IDEMPOTENT_WRITE on the
+    // cluster or WRITE on some topic (KIP-679; Kafka's `handleInitProducerIdRequest`).
+    let refusal = match &request.transactional_id {
+        Some(id) if !ctx.authorize(Operation::Write, ResourceType::TransactionalId, id) => {
+            Some(ResponseError::TransactionalIdAuthorizationFailed)
+        }
+        None if !ctx.authorize(
+            Operation::IdempotentWrite,
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+        ) && !ctx.authorize_any(Operation::Write, ResourceType::Topic) =>
+        {
+            Some(ResponseError::ClusterAuthorizationFailed)
+        }
+        _ => None,
+    };
+    if let Some(error) = refusal {
+        return Ok(response.with_error_code(error.code()));
+    }
     if let Some(transactional_id) = &request.transactional_id {
         let state = &ctx.state;
         return Ok(

@@ -15,6 +15,7 @@ use crate::context::RequestContext;
 use crate::coordinator::group::{JoinRequest, JoinResult, Reply};
 use crate::error::optional_code;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 
 /// Joins `request.group_id`; answers when the join phase completes (or at once on error, for
 /// a MEMBER_ID_REQUIRED first join, or when no rebalance is needed).
@@ -23,6 +24,11 @@ pub(crate) async fn handle(
     request: JoinGroupRequest,
 ) -> Result<JoinGroupResponse, ConnectionError> {
     let version = ctx.api_version;
+    if !ctx.authorize(Operation::Read, ResourceType::Group, &request.group_id) {
+        let refused =
+            JoinResult::error(ResponseError::GroupAuthorizationFailed, &request.member_id);
+        return Ok(response(refused, version));
+    }
     let client_id = ctx.client_id;
     let session_timeout = Duration::from_millis(request.session_timeout_ms.max(0) as u64);
     let rebalance_timeout = if version >= 1 && request.rebalance_timeout_ms >= 0 {

@@ -5,6 +5,7 @@
 //!
 //! References: Kafka protocol guide; KIP-345.
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 
@@ -12,6 +13,7 @@ use super::str_bytes;
 use crate::context::RequestContext;
 use crate::error::optional_code;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 
 /// Removes each member; per-member errors from version 3, the single member's error as the
 /// top-level error before.
@@ -20,6 +22,10 @@ pub(crate) async fn handle(
     request: LeaveGroupRequest,
 ) -> Result<LeaveGroupResponse, ConnectionError> {
     let version = ctx.api_version;
+    if !ctx.authorize(Operation::Read, ResourceType::Group, &request.group_id) {
+        return Ok(LeaveGroupResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code()));
+    }
     let members: Vec<(String, Option<String>)> = if version >= 3 {
         request
             .members

@@ -9,6 +9,7 @@ use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
 use super::str_bytes;
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType, CLUSTER_NAME};
 
 /// The groups matching the request's filters.
 pub(crate) async fn handle(
@@ -22,11 +23,17 @@ pub(crate) async fn handle(
         .map(|s| s.to_string())
         .collect();
     let types: Vec<String> = request.types_filter.iter().map(|s| s.to_string()).collect();
+    // DESCRIBE on the cluster lists every group, else those the principal may DESCRIBE
+    // (Kafka's `handleListGroupsRequest`).
+    let every_group = ctx.authorize(Operation::Describe, ResourceType::Cluster, CLUSTER_NAME);
     let groups = ctx
         .state
         .groups
         .list_groups(&states, &types)
         .into_iter()
+        .filter(|g| {
+            every_group || ctx.authorize(Operation::Describe, ResourceType::Group, &g.group_id)
+        })
         .map(|g| {
             let mut listed = ListedGroup::default()
                 .with_group_id(GroupId(str_bytes(g.group_id)))

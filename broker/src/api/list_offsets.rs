@@ -12,6 +12,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 
 /// Timestamp sentinel: the log end offset (or last stable offset under read_committed).
 pub(crate) const LATEST_TIMESTAMP: i64 = -1;
@@ -34,6 +35,8 @@ pub(crate) async fn handle(
     let registry = &ctx.state.topics;
     let mut topics = Vec::with_capacity(request.topics.len());
     for wanted in request.topics {
+        // DESCRIBE on the topic, checked before its existence (Kafka's `handleListOffsetRequest`).
+        let authorized = ctx.authorize(Operation::Describe, ResourceType::Topic, &wanted.name.0);
         let topic = registry.get(&wanted.name.0);
         let mut partitions = Vec::with_capacity(wanted.partitions.len());
         for p in wanted.partitions {
@@ -42,6 +45,11 @@ pub(crate) async fn handle(
                 .with_timestamp(-1)
                 .with_offset(-1)
                 .with_leader_epoch(-1);
+            if !authorized {
+                partitions
+                    .push(response.with_error_code(ResponseError::TopicAuthorizationFailed.code()));
+                continue;
+            }
             let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition_index))
             else {
                 partitions

@@ -13,6 +13,7 @@ use super::str_bytes;
 use crate::context::RequestContext;
 use crate::coordinator::txn::TransactionState;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 
 /// Lists the transactional ids that pass every filter.
 pub(crate) async fn handle(
@@ -43,6 +44,15 @@ pub(crate) async fn handle(
         .transactions
         .list(&states, &producer_ids, duration)
         .into_iter()
+        // Only the transactional ids the principal may DESCRIBE (Kafka's
+        // `handleListTransactionsRequest`).
+        .filter(|t| {
+            ctx.authorize(
+                Operation::Describe,
+                ResourceType::TransactionalId,
+                &t.transactional_id,
+            )
+        })
         .map(|t| {
             Listed::default()
                 .with_transactional_id(TransactionalId(str_bytes(t.transactional_id)))

@@ -14,12 +14,13 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use uuid::Uuid;
 
-use super::{str_bytes, CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, TOPIC_OPERATIONS};
+use super::{str_bytes, OPERATIONS_NOT_REQUESTED};
 use crate::context::RequestContext;
 use crate::coordinator::group::OFFSETS_TOPIC;
 use crate::coordinator::txn::TRANSACTION_STATE_TOPIC;
 use crate::error::ConnectionError;
 use crate::metadata::topics::{validate_topic_name, Topic, TopicError};
+use crate::security::{Operation, ResourceType, CLUSTER_NAME};
 
 fn describe_topic(
     topic: &Topic,
@@ -64,16 +65,21 @@ pub(crate) async fn handle(
     let version = ctx.api_version;
     let state = &ctx.state;
     let node_id = state.config.node_id;
-    let operations = if request.include_topic_authorized_operations {
-        TOPIC_OPERATIONS
-    } else {
-        OPERATIONS_NOT_REQUESTED
+    // KIP-430: the principal's operations on each topic described, when asked.
+    let include_operations = request.include_topic_authorized_operations;
+    let operations = |name: &str| {
+        if include_operations {
+            ctx.authorized_operations(ResourceType::Topic, name)
+        } else {
+            OPERATIONS_NOT_REQUESTED
+        }
     };
+    let may_describe = |name: &str| ctx.authorize(Operation::Describe, ResourceType::Topic, name);
     let mut response = MetadataResponse::default()
         .with_cluster_id((version >= 2).then(|| str_bytes(state.cluster_id.clone())))
         .with_controller_id(BrokerId(if version >= 1 { node_id } else { -1 }))
         .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
-            CLUSTER_OPERATIONS
+            ctx.authorized_operations(ResourceType::Cluster, CLUSTER_NAME)
         } else {
             OPERATIONS_NOT_REQUESTED
         });
@@ -92,7 +98,9 @@ pub(crate) async fn handle(
                 .topics
                 .all()
                 .iter()
-                .map(|t| describe_topic(t, node_id, operations, version))
+                // Every topic means every topic the principal may describe.
+                .filter(|t| may_describe(&t.name))
+                .map(|t| describe_topic(t, node_id, operations(&t.name), version))
                 .collect();
             return Ok(response);
         }
@@ -130,7 +138,11 @@ pub(crate) async fn handle(
         response.topics = ids
             .into_iter()
             .map(|id| match state.topics.get_by_id(id) {
-                Some(topic) => describe_topic(&topic, node_id, operations, version),
+                // Topic ids are not secret: Kafka answers TOPIC_AUTHORIZATION_FAILED.
+                Some(topic) if !may_describe(&topic.name) => {
+                    topic_error(None, id, ResponseError::TopicAuthorizationFailed)
+                }
+                Some(topic) => describe_topic(&topic, node_id, operations(&topic.name), version),
                 None => topic_error(None, id, ResponseError::UnknownTopicId),
             })
             .collect();
@@ -138,14 +150,30 @@ pub(crate) async fn handle(
     }
     let auto_create = state.config.auto_create_topics_enable
         && (version < 4 || request.allow_auto_topic_creation);
+    // Kafka lists topics refused CREATE, then topics refused DESCRIBE, after the others;
+    // a refused topic is not looked up, so its existence is not disclosed.
+    let mut refused_create = Vec::new();
+    let mut refused_describe = Vec::new();
+    let may_create = |name: &str| {
+        ctx.authorize(Operation::Create, ResourceType::Cluster, CLUSTER_NAME)
+            || ctx.authorize(Operation::Create, ResourceType::Topic, name)
+    };
     for wanted in requested {
         let name = wanted.name.map(|n| n.0.to_string());
+        if let Some(name) = name.as_ref().filter(|name| !may_describe(name)) {
+            refused_describe.push(topic_error(
+                Some(name.clone()),
+                Uuid::nil(),
+                ResponseError::TopicAuthorizationFailed,
+            ));
+            continue;
+        }
         let topic = match &name {
             Some(name) => state.topics.get(name),
             None => None,
         };
         let entry = match (topic, name) {
-            (Some(topic), _) => describe_topic(&topic, node_id, operations, version),
+            (Some(topic), _) => describe_topic(&topic, node_id, operations(&topic.name), version),
             (None, None) => topic_error(
                 None,
                 if version >= 10 {
@@ -168,6 +196,13 @@ pub(crate) async fn handle(
                         Uuid::nil(),
                         ResponseError::UnknownTopicOrPartition,
                     )
+                } else if !may_create(&name) {
+                    refused_create.push(topic_error(
+                        Some(name),
+                        Uuid::nil(),
+                        ResponseError::TopicAuthorizationFailed,
+                    ));
+                    continue;
                 } else {
                     // Creating the partitions' files blocks: off the runtime. Internal
                     // topics are created as their coordinators create them (Kafka's
@@ -200,10 +235,14 @@ pub(crate) async fn handle(
                         .await?
                     };
                     match created {
-                        Ok(topic) => describe_topic(&topic, node_id, operations, version),
+                        Ok(topic) => {
+                            describe_topic(&topic, node_id, operations(&topic.name), version)
+                        }
                         // Another connection created it meanwhile.
                         Err(TopicError::AlreadyExists(_)) => match state.topics.get(&name) {
-                            Some(topic) => describe_topic(&topic, node_id, operations, version),
+                            Some(topic) => {
+                                describe_topic(&topic, node_id, operations(&topic.name), version)
+                            }
                             None => topic_error(
                                 Some(name),
                                 Uuid::nil(),
@@ -225,5 +264,7 @@ pub(crate) async fn handle(
         };
         response.topics.push(entry);
     }
+    response.topics.extend(refused_create);
+    response.topics.extend(refused_describe);
     Ok(response)
 }

@@ -7,6 +7,7 @@
 //!
 //! References: Kafka protocol guide; KIP-320 (leader epoch, v6), KIP-345 (v7), KIP-848 (v9).
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
@@ -16,6 +17,7 @@ use crate::context::RequestContext;
 use crate::coordinator::group::{CommitIdentity, OffsetToCommit};
 use crate::error::optional_code;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 
 /// Commits every offset of the request; one error code per partition.
 pub(crate) async fn handle(
@@ -29,10 +31,20 @@ pub(crate) async fn handle(
         generation_id_or_member_epoch: request.generation_id_or_member_epoch,
         api_version: version,
     };
+    // READ on the group, then READ on each topic (Kafka's `handleOffsetCommitRequest`);
+    // refused topics are answered without being committed.
+    let group_authorized = ctx.authorize(Operation::Read, ResourceType::Group, &request.group_id);
+    let topic_authorized: Vec<bool> = request
+        .topics
+        .iter()
+        .map(|t| group_authorized && ctx.authorize(Operation::Read, ResourceType::Topic, &t.name))
+        .collect();
     let offsets: Vec<OffsetToCommit> = request
         .topics
         .iter()
-        .flat_map(|t| {
+        .zip(&topic_authorized)
+        .filter(|(_, authorized)| **authorized)
+        .flat_map(|(t, _)| {
             t.partitions.iter().map(|p| OffsetToCommit {
                 topic: t.name.to_string(),
                 partition: p.partition_index,
@@ -47,22 +59,34 @@ pub(crate) async fn handle(
         })
         .collect();
     let state = &ctx.state;
-    let mut errors = state
-        .groups
-        .commit_offsets(&request.group_id, &identity, &offsets)
-        .await
-        .into_iter();
+    let mut errors = if offsets.is_empty() && !group_authorized {
+        Vec::new().into_iter()
+    } else {
+        state
+            .groups
+            .commit_offsets(&request.group_id, &identity, &offsets)
+            .await
+            .into_iter()
+    };
     let topics = request
         .topics
         .into_iter()
-        .map(|t| {
+        .zip(topic_authorized)
+        .map(|(t, authorized)| {
             let partitions = t
                 .partitions
                 .iter()
                 .map(|p| {
+                    let error = if !group_authorized {
+                        Some(ResponseError::GroupAuthorizationFailed)
+                    } else if !authorized {
+                        Some(ResponseError::TopicAuthorizationFailed)
+                    } else {
+                        errors.next().flatten()
+                    };
                     OffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition_index)
-                        .with_error_code(optional_code(errors.next().flatten()))
+                        .with_error_code(optional_code(error))
                 })
                 .collect();
             OffsetCommitResponseTopic::default()

@@ -20,6 +20,7 @@ use super::str_bytes;
 use crate::context::RequestContext;
 use crate::coordinator::group::{FetchedOffsets, OffsetFetchTopics};
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 
 type Fetched = Result<FetchedOffsets, ResponseError>;
 
@@ -30,12 +31,32 @@ fn fetch(
     wanted: OffsetFetchTopics,
     require_stable: bool,
 ) -> Fetched {
+    // DESCRIBE on the group, then on each topic (Kafka's `handleOffsetFetchRequest`): a
+    // refused topic named in the request answers TOPIC_AUTHORIZATION_FAILED, one found by
+    // "every topic" is left out.
+    if !ctx.authorize(Operation::Describe, ResourceType::Group, group_id) {
+        return Err(ResponseError::GroupAuthorizationFailed);
+    }
     if group_id.is_empty() {
         return Err(ResponseError::InvalidGroupId);
     }
-    ctx.state
+    let every_topic = wanted.is_none();
+    let mut fetched = ctx
+        .state
         .groups
-        .fetch_offsets(group_id, member, wanted, require_stable)
+        .fetch_offsets(group_id, member, wanted, require_stable)?;
+    if ctx.state.authorizer.is_enabled() {
+        fetched.retain_mut(|(topic, partitions)| {
+            if ctx.authorize(Operation::Describe, ResourceType::Topic, topic) {
+                return true;
+            }
+            for (_, offset) in partitions.iter_mut() {
+                *offset = Err(ResponseError::TopicAuthorizationFailed);
+            }
+            !every_topic
+        });
+    }
+    Ok(fetched)
 }
 
 /// The response topics, built with `topic` and `partition` (the v1-7 and v8+ responses have

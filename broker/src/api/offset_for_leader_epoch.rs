@@ -15,6 +15,7 @@ use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpoch
 
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType, CLUSTER_NAME};
 
 /// The leader epoch of every partition on this node.
 const LEADER_EPOCH: i32 = 0;
@@ -27,10 +28,20 @@ pub(crate) async fn handle(
     request: OffsetForLeaderEpochRequest,
 ) -> Result<OffsetForLeaderEpochResponse, ConnectionError> {
     let registry = &ctx.state.topics;
+    // A follower needs CLUSTER_ACTION, a consumer DESCRIBE on each topic (Kafka's
+    // `handleOffsetForLeaderEpochRequest`).
+    let follower_refused = request.replica_id.0 >= 0
+        && !ctx.authorize(
+            Operation::ClusterAction,
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+        );
     let topics = request
         .topics
         .into_iter()
         .map(|wanted| {
+            let authorized = !follower_refused
+                && ctx.authorize(Operation::Describe, ResourceType::Topic, &wanted.topic.0);
             let topic = registry.get(&wanted.topic.0);
             let partitions = wanted
                 .partitions
@@ -40,6 +51,10 @@ pub(crate) async fn handle(
                         .with_partition(p.partition)
                         .with_leader_epoch(-1)
                         .with_end_offset(-1);
+                    if !authorized {
+                        return response
+                            .with_error_code(ResponseError::TopicAuthorizationFailed.code());
+                    }
                     let Some(partition) = topic.as_ref().and_then(|t| t.partition(p.partition))
                     else {
                         return response

@@ -35,6 +35,7 @@ use crate::context::RequestContext;
 use crate::coordinator::txn::ProducerIdAndEpoch;
 use crate::error::{storage_error_code, ConnectionError};
 use crate::metadata::topics::Partition;
+use crate::security::{Operation, ResourceType};
 
 /// Why one partition's batch was not appended. [`PartitionError::code`] gives the Kafka error
 /// code; the message goes into the response from v8 on.
@@ -43,6 +44,13 @@ enum PartitionError {
     /// INVALID_REQUIRED_ACKS.
     #[error("acks {0} is not -1, 0 or 1")]
     InvalidRequiredAcks(i16),
+    /// TOPIC_AUTHORIZATION_FAILED: no WRITE on the topic.
+    #[error("Not authorized to access topics: [{0}]")]
+    TopicAuthorizationFailed(String),
+    /// TRANSACTIONAL_ID_AUTHORIZATION_FAILED: transactional records without WRITE on the
+    /// transactional id.
+    #[error("Transactional Id authorization failed.")]
+    TransactionalIdAuthorizationFailed,
     /// UNKNOWN_TOPIC_ID (v13+, addressed by topic id).
     #[error("This server does not host this topic ID.")]
     UnknownTopicId,
@@ -82,6 +90,10 @@ impl PartitionError {
     fn code(&self) -> ResponseError {
         match self {
             PartitionError::InvalidRequiredAcks(_) => ResponseError::InvalidRequiredAcks,
+            PartitionError::TopicAuthorizationFailed(_) => ResponseError::TopicAuthorizationFailed,
+            PartitionError::TransactionalIdAuthorizationFailed => {
+                ResponseError::TransactionalIdAuthorizationFailed
+            }
             PartitionError::UnknownTopicId => ResponseError::UnknownTopicId,
             PartitionError::UnknownTopicOrPartition => ResponseError::UnknownTopicOrPartition,
             PartitionError::InternalTopic(_) => ResponseError::InvalidTopicException,
@@ -161,6 +173,19 @@ async fn append(
     }
 }
 
+/// Whether any partition carries a transactional batch (Kafka's
+/// `ProduceRequest.hasTransactionalRecords`).
+fn has_transactional_records(request: &ProduceRequest) -> bool {
+    request.topic_data.iter().any(|topic| {
+        topic.partition_data.iter().any(|data| {
+            data.records
+                .as_deref()
+                .and_then(BatchHeader::parse)
+                .is_some_and(|header| header.is_transactional())
+        })
+    })
+}
+
 /// Appends every partition's batch; `MaybeResponse::Silent` for acks=0, which gets no
 /// response.
 ///
@@ -175,7 +200,17 @@ pub(crate) async fn handle(
     let acks = request.acks;
     let mut first_error: Option<String> = None;
     let mut responses = Vec::with_capacity(request.topic_data.len());
+    // Transactional records need WRITE on the transactional id, or the whole request fails
+    // (Kafka's `handleProduceRequest`).
+    let transactional_id_refused = ctx.state.authorizer.is_enabled()
+        && has_transactional_records(&request)
+        && !request
+            .transactional_id
+            .as_ref()
+            .is_some_and(|id| ctx.authorize(Operation::Write, ResourceType::TransactionalId, id));
     for topic_data in request.topic_data {
+        let authorized = !transactional_id_refused
+            && ctx.authorize(Operation::Write, ResourceType::Topic, &topic_data.name.0);
         let topic = if version >= 13 {
             registry.get_by_id(topic_data.topic_id)
         } else {
@@ -192,6 +227,12 @@ pub(crate) async fn handle(
             let records = data.records.unwrap_or_default();
             let outcome = match partition {
                 _ if !matches!(acks, -1..=1) => Err(PartitionError::InvalidRequiredAcks(acks)),
+                _ if transactional_id_refused => {
+                    Err(PartitionError::TransactionalIdAuthorizationFailed)
+                }
+                _ if !authorized => Err(PartitionError::TopicAuthorizationFailed(
+                    topic_data.name.0.to_string(),
+                )),
                 None if version >= 13 && topic.is_none() => Err(PartitionError::UnknownTopicId),
                 None => Err(PartitionError::UnknownTopicOrPartition),
                 Some(_)

@@ -11,6 +11,7 @@ use crate::context::RequestContext;
 use crate::coordinator::group::{Reply, SyncRequest, SyncResult};
 use crate::error::optional_code;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 
 /// Syncs `request.group_id`; followers wait for the leader's assignment.
 pub(crate) async fn handle(
@@ -31,9 +32,11 @@ pub(crate) async fn handle(
             .collect(),
     };
     let state = &ctx.state;
-    let result = match state.groups.sync_group(&request.group_id, sync) {
-        Reply::Now(result) => result,
-        Reply::Later(rx) => rx
+    let authorized = ctx.authorize(Operation::Read, ResourceType::Group, &request.group_id);
+    let result = match authorized.then(|| state.groups.sync_group(&request.group_id, sync)) {
+        None => SyncResult::error(ResponseError::GroupAuthorizationFailed),
+        Some(Reply::Now(result)) => result,
+        Some(Reply::Later(rx)) => rx
             .await
             .unwrap_or_else(|_| SyncResult::error(ResponseError::CoordinatorNotAvailable)),
     };

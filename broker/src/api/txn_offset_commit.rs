@@ -18,6 +18,7 @@ use crate::coordinator::group::{CommitIdentity, OffsetToCommit};
 use crate::coordinator::txn::{FencedSince, ProducerIdAndEpoch};
 use crate::error::optional_code;
 use crate::error::ConnectionError;
+use crate::security::{Operation, ResourceType};
 
 /// PRODUCER_FENCED from version 3 (KIP-588).
 const FENCED: FencedSince = FencedSince(3);
@@ -33,10 +34,33 @@ pub(crate) async fn handle(
         producer_id: request.producer_id.0,
         producer_epoch: request.producer_epoch,
     };
+    // WRITE on the transactional id, READ on the group, then READ on each topic (Kafka's
+    // `handleTxnOffsetCommitRequest`).
+    let request_refused = if !ctx.authorize(
+        Operation::Write,
+        ResourceType::TransactionalId,
+        &request.transactional_id,
+    ) {
+        Some(ResponseError::TransactionalIdAuthorizationFailed)
+    } else if !ctx.authorize(Operation::Read, ResourceType::Group, &request.group_id) {
+        Some(ResponseError::GroupAuthorizationFailed)
+    } else {
+        None
+    };
+    let topic_authorized: Vec<bool> = request
+        .topics
+        .iter()
+        .map(|t| {
+            request_refused.is_none()
+                && ctx.authorize(Operation::Read, ResourceType::Topic, &t.name)
+        })
+        .collect();
     let offsets: Vec<OffsetToCommit> = request
         .topics
         .iter()
-        .flat_map(|t| {
+        .zip(&topic_authorized)
+        .filter(|(_, authorized)| **authorized)
+        .flat_map(|(t, _)| {
             t.partitions.iter().map(|p| OffsetToCommit {
                 topic: t.name.to_string(),
                 partition: p.partition_index,
@@ -62,13 +86,19 @@ pub(crate) async fn handle(
         api_version: 9,
     };
     let fenced = FENCED.error(version);
-    let verified = state.groups.offsets_topic().await.and_then(|_| {
+    let verified = if request_refused.is_some() {
+        Ok(())
+    } else {
+        state.groups.offsets_topic().await.map(|_| ())
+    }
+    .and_then(|()| {
         let partition = state.groups.partition_of(&request.group_id);
         state
             .transactions
             .verify_offsets(&request.transactional_id, producer, partition, fenced)
     });
     let errors: Vec<Option<ResponseError>> = match verified {
+        _ if request_refused.is_some() => Vec::new(),
         Err(error) => vec![Some(error); offsets.len()],
         Ok(()) => state
             .groups
@@ -95,14 +125,20 @@ pub(crate) async fn handle(
     let topics = request
         .topics
         .into_iter()
-        .map(|t| {
+        .zip(topic_authorized)
+        .map(|(t, authorized)| {
             let partitions = t
                 .partitions
                 .iter()
                 .map(|p| {
+                    let error = match request_refused {
+                        Some(error) => Some(error),
+                        None if !authorized => Some(ResponseError::TopicAuthorizationFailed),
+                        None => errors.next().flatten(),
+                    };
                     TxnOffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition_index)
-                        .with_error_code(optional_code(errors.next().flatten()))
+                        .with_error_code(optional_code(error))
                 })
                 .collect();
             TxnOffsetCommitResponseTopic::default()

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod authorizer;
 mod group;
 pub mod jaas;
 mod net;
@@ -16,6 +17,7 @@ pub mod ssl;
 pub mod topic;
 mod txn;
 
+pub use authorizer::AuthorizerConfig;
 pub use group::{assignor_short_name, GroupConfig, KNOWN_ASSIGNORS};
 pub use net::{SocketServerConfig, DEFAULT_QUEUED_MAX_REQUEST_BYTES};
 pub use quota::QuotaConfig;
@@ -219,6 +221,9 @@ pub struct BrokerConfig {
     pub socket_server: SocketServerConfig,
     /// How client quota rates are sampled (`quota.window.num`, `quota.window.size.seconds`).
     pub quotas: QuotaConfig,
+    /// The authorizer (`authorizer.class.name`, `super.users`,
+    /// `allow.everyone.if.no.acl.found`).
+    pub authorizer: AuthorizerConfig,
     /// Every property as given, for DescribeConfigs and topic config defaults.
     pub properties: BTreeMap<String, String>,
     /// The TLS settings of every SSL and SASL_SSL listener, in `listeners` order.
@@ -354,6 +359,9 @@ const KNOWN_KEYS: &[&str] = &[
     "sasl.mechanism.inter.broker.protocol",
     "quota.window.num",
     "quota.window.size.seconds",
+    "authorizer.class.name",
+    "super.users",
+    "allow.everyone.if.no.acl.found",
 ];
 
 impl BrokerConfig {
@@ -560,6 +568,7 @@ impl BrokerConfig {
             )?,
             listener_ssl: Vec::new(),
             quotas: QuotaConfig::from_properties(&properties)?,
+            authorizer: AuthorizerConfig::from_properties(&properties)?,
             properties: properties.clone(),
             sasl,
         };

@@ -105,6 +105,13 @@ impl<T: ResponseBody> ResponseBody for MaybeResponse<T> {
 pub trait ErrorResponse: Sized {
     /// The response refusing the whole request with `error`.
     fn error_response(error: ResponseError) -> Self;
+
+    /// The response refusing `request` with `error`, for responses that answer each element
+    /// of the request (CreateAcls, DeleteAcls); [`ErrorResponse::error_response`] by default.
+    fn error_response_to(request: &dyn std::any::Any, error: ResponseError) -> Self {
+        let _ = request;
+        Self::error_response(error)
+    }
 }
 
 macro_rules! authorization {
@@ -124,19 +131,20 @@ macro_rules! authorization {
 
 /// Answers a request whose row is cluster-level when the principal lacks the operation.
 macro_rules! authorize_cluster {
-    ($ctx:ident, $out:ident, $request:ty, cluster($op:ident)) => {
+    ($ctx:ident, $out:ident, $body:ident: $request:ty, cluster($op:ident)) => {
         if !$ctx.authorize(
             Operation::$op,
             crate::security::ResourceType::Cluster,
             CLUSTER_NAME,
         ) {
-            let refused = <<$request as kafka_protocol::protocol::Request>::Response as ErrorResponse>::error_response(
+            let refused = <<$request as kafka_protocol::protocol::Request>::Response as ErrorResponse>::error_response_to(
+                &$body,
                 ResponseError::ClusterAuthorizationFailed,
             );
             return refused.encode_body($ctx.api_version, $out);
         }
     };
-    ($ctx:ident, $out:ident, $request:ty, $other:ident) => {};
+    ($ctx:ident, $out:ident, $body:ident: $request:ty, $other:ident) => {};
 }
 
 macro_rules! apis {
@@ -199,7 +207,7 @@ macro_rules! apis {
         ) -> Result<bool, ConnectionError> {
             match body {
                 $(RequestBody::$key(request) => {
-                    authorize_cluster!(ctx, out, $request, $auth $(($op))?);
+                    authorize_cluster!(ctx, out, request: $request, $auth $(($op))?);
                     let (response, thread_time) =
                         crate::protocol::throttle::timed(ctx, $handler(ctx, request)).await;
                     let mut response = response?;
@@ -258,6 +266,12 @@ apis! {
     EndTxn(EndTxnRequest), 0..=3, per_resource, bounds: END_TXN, api::end_txn::handle;
     TxnOffsetCommit(TxnOffsetCommitRequest), 0..=3, per_resource, bounds: TXN_OFFSET_COMMIT,
         api::txn_offset_commit::handle;
+    DescribeAcls(DescribeAclsRequest), 0..=3, cluster(Describe), bounds: DESCRIBE_ACLS,
+        api::describe_acls::handle;
+    CreateAcls(CreateAclsRequest), 0..=3, cluster(Alter), bounds: CREATE_ACLS,
+        api::create_acls::handle;
+    DeleteAcls(DeleteAclsRequest), 0..=3, cluster(Alter), bounds: DELETE_ACLS,
+        api::delete_acls::handle;
     DescribeConfigs(DescribeConfigsRequest), 0..=4, per_resource, bounds: DESCRIBE_CONFIGS,
         api::describe_configs::handle;
     AlterConfigs(AlterConfigsRequest), 0..=2, per_resource, bounds: ALTER_CONFIGS,
@@ -558,10 +572,10 @@ mod tests {
             decode_request(Bytes::from_static(&[0, 0, 0])),
             Err(ConnectionError::Malformed { .. })
         ));
-        // CreateAcls (30) is not served.
+        // DescribeLogDirs (35) is not served.
         assert!(matches!(
-            decode_request(Bytes::from_static(&[0, 30, 0, 0, 0, 0, 0, 1, 0, 0])),
-            Err(ConnectionError::UnsupportedApi(30))
+            decode_request(Bytes::from_static(&[0, 35, 0, 0, 0, 0, 0, 1, 0, 0])),
+            Err(ConnectionError::UnsupportedApi(35))
         ));
         // Produce v11 is above the range.
         assert!(matches!(

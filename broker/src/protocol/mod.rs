@@ -2,6 +2,7 @@
 //! request, the request bounds (`request_bounds`), and the zero-copy Fetch response encoder
 //! ([`fetch_response`]).
 
+mod acl_errors;
 pub mod apis;
 pub mod fetch_response;
 pub mod frame;

@@ -616,6 +616,37 @@ pub(crate) const ALTER_USER_SCRAM_CREDENTIALS: Schema = Schema(&[
         ALL,
     ),
 ]);
+/// The DescribeAcls request schema.
+pub(crate) const DESCRIBE_ACLS: Schema = Schema(ACL_FILTER);
+
+/// The fields of an ACL filter (DescribeAcls, and each filter of DeleteAcls).
+const ACL_FILTER: &[Field] = &[
+    Field(I8, 0, ALL),
+    Field(Type::Str, 0, ALL),
+    Field(I8, 1, ALL),
+    Field(Type::Str, 0, ALL),
+    Field(Type::Str, 0, ALL),
+    Field(I8, 0, ALL),
+    Field(I8, 0, ALL),
+];
+
+/// The CreateAcls request schema.
+pub(crate) const CREATE_ACLS: Schema = Schema(&[Field(
+    Type::Array(&[
+        Field(I8, 0, ALL),
+        Field(Type::Str, 0, ALL),
+        Field(I8, 1, ALL),
+        Field(Type::Str, 0, ALL),
+        Field(Type::Str, 0, ALL),
+        Field(I8, 0, ALL),
+        Field(I8, 0, ALL),
+    ]),
+    0,
+    ALL,
+)]);
+
+/// The DeleteAcls request schema.
+pub(crate) const DELETE_ACLS: Schema = Schema(&[Field(Type::Array(ACL_FILTER), 0, ALL)]);
 
 /// What an element of an array or string array is assumed to cost once decoded and answered,
 /// in bytes: a decoded request element is 32 (a string) to 112 bytes (`CreatableTopic`), a
