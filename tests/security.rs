@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
 use crate::common::*;
@@ -145,6 +146,127 @@ fn sasl_ssl_with_scram_sha_512_for_librdkafka_and_python() -> TestResult {
     assert!(
         refusal.contains("invalid credentials with SASL mechanism SCRAM-SHA-512"),
         "{refusal}"
+    );
+    Ok(())
+}
+
+const STANDARD_AUTHORIZER: &str = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
+
+/// Gives `principal` WRITE, READ and DESCRIBE on `topic` through the PLAINTEXT listener
+/// `admin` (whose `User:ANONYMOUS` is a super user), and creates `topic` and `forbidden`.
+fn grant(admin: &str, principal: &str, topic: &str) -> TestResult {
+    run_python(
+        "confluent_kafka",
+        "confluent-kafka",
+        "principal_acls.py",
+        &[admin, principal, topic],
+        &format!("acls for {principal} created"),
+    )
+}
+
+/// Produces one record to `topic` with `settings`: its delivery report.
+fn produce_one(
+    bootstrap: &str,
+    settings: &[(&'static str, String)],
+    topic: &str,
+) -> TestResult<Delivery> {
+    let mut client = refs(settings);
+    client.push(("message.timeout.ms", "10000"));
+    let (producer, deliveries) = producer(bootstrap, &client)?;
+    enqueue(
+        &producer,
+        BaseRecord::to(topic).key("k").payload(b"v".as_slice()),
+    )?;
+    let mut reports = flush(&producer, &deliveries)?;
+    anyhow::ensure!(reports.len() == 1, "{reports:?}");
+    Ok(reports.remove(0))
+}
+
+fn refused(delivery: &Delivery) -> bool {
+    matches!(
+        delivery,
+        Err(KafkaError::MessageProduction(
+            RDKafkaErrorCode::TopicAuthorizationFailed
+        ))
+    )
+}
+
+#[test]
+fn a_client_certificate_mapped_by_the_rules_is_the_principal_acls_check() -> TestResult {
+    let _watchdog = watchdog::guard();
+    let pki = Pki::new()?;
+    let broker = josefine::Broker::builder()
+        .property("listeners", "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0")
+        .property("authorizer.class.name", STANDARD_AUTHORIZER)
+        .property("super.users", "User:ANONYMOUS")
+        .property("listener.name.ssl.ssl.keystore.type", "PEM")
+        .property(
+            "listener.name.ssl.ssl.keystore.location",
+            pki.file("server-store.pem"),
+        )
+        .property("listener.name.ssl.ssl.truststore.type", "PEM")
+        .property(
+            "listener.name.ssl.ssl.truststore.location",
+            pki.file("ca.pem"),
+        )
+        .property("listener.name.ssl.ssl.client.auth", "required")
+        // The certificate's subject is `CN=alice,OU=eng,O=Acme,C=US`: the rule keeps the CN.
+        .property(
+            "ssl.principal.mapping.rules",
+            "RULE:^CN=([^,]*),OU=eng,.*$/$1/L,DEFAULT",
+        )
+        .start_blocking()?;
+    let addresses = broker.local_addrs();
+    let (plaintext, ssl) = (addresses[0].to_string(), addresses[1].to_string());
+    grant(&plaintext, "User:alice", "alice-topic")?;
+    let alice = pki.client(true);
+    let allowed = produce_one(&ssl, &alice, "alice-topic")?;
+    assert!(allowed.is_ok(), "{allowed:?}");
+    let denied = produce_one(&ssl, &alice, "forbidden")?;
+    assert!(refused(&denied), "{denied:?}");
+    Ok(())
+}
+
+#[test]
+fn a_sasl_login_is_the_principal_acls_check() -> TestResult {
+    let _watchdog = watchdog::guard();
+    let broker = josefine::Broker::builder()
+        .property(
+            "listeners",
+            "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
+        )
+        .property("authorizer.class.name", STANDARD_AUTHORIZER)
+        .property("super.users", "User:ANONYMOUS")
+        .property("sasl.enabled.mechanisms", "PLAIN")
+        .property(
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config",
+            "org.apache.kafka.common.security.plain.PlainLoginModule required \
+             user_alice=\"alice-secret\" user_bob=\"bob-secret\";",
+        )
+        .start_blocking()?;
+    let addresses = broker.local_addrs();
+    let (plaintext, sasl) = (addresses[0].to_string(), addresses[1].to_string());
+    grant(&plaintext, "User:alice", "alice-only")?;
+    let login = |user: &str, password: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("security.protocol", "SASL_PLAINTEXT".into()),
+            ("sasl.mechanism", "PLAIN".into()),
+            ("sasl.username", user.into()),
+            ("sasl.password", password.into()),
+        ]
+    };
+    let alice = produce_one(&sasl, &login("alice", "alice-secret"), "alice-only")?;
+    assert!(alice.is_ok(), "{alice:?}");
+    let bob = produce_one(&sasl, &login("bob", "bob-secret"), "alice-only")?;
+    assert!(refused(&bob), "{bob:?}");
+    // alice's records are read back by alice, over her own login.
+    let mut client = login("alice", "alice-secret");
+    client.push(("group.id", "alice-group".into()));
+    let consumer = consumer(&sasl, &refs(&client))?;
+    assign_from_beginning(&consumer, "alice-only", 1)?;
+    assert_eq!(
+        consume(&consumer, 1)?[0].payload.as_deref(),
+        Some(&b"v"[..])
     );
     Ok(())
 }
