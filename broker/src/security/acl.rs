@@ -899,6 +899,47 @@ mod tests {
     }
 
     #[test]
+    fn by_resource_type_needs_an_allow_that_no_deny_covers() {
+        use Operation::*;
+        let authorizer = Authorizer::in_memory(
+            &enabled(false),
+            vec![
+                acl(
+                    ResourceType::Topic,
+                    "out-",
+                    PatternType::Prefixed,
+                    "User:a",
+                    Write,
+                    Permission::Allow,
+                ),
+                acl(
+                    ResourceType::Topic,
+                    "out-",
+                    PatternType::Prefixed,
+                    "User:b",
+                    Write,
+                    Permission::Allow,
+                ),
+                acl(
+                    ResourceType::Topic,
+                    "out",
+                    PatternType::Prefixed,
+                    "User:b",
+                    Write,
+                    Permission::Deny,
+                ),
+            ],
+        );
+        let any = |who: &str| {
+            authorizer.authorize_by_resource_type(&user(who), LOCAL, Write, ResourceType::Topic)
+        };
+        assert!(any("a"));
+        assert!(!any("b"));
+        assert!(!any("c"));
+        assert!(any("admin"));
+    }
+
+    #[test]
     fn hosts_match_exactly_or_by_wildcard() {
         let mut binding = acl(
             ResourceType::Topic,
