@@ -22,6 +22,7 @@ mod log_management;
 mod produce_validation;
 mod python;
 mod quotas;
+mod readme;
 mod roundtrip;
 mod sasl;
 mod security;

@@ -177,8 +177,9 @@ fn parse_listeners(key: &str, value: &str) -> Result<Vec<(String, String, u16)>,
     Ok(out)
 }
 
-/// The checked broker configuration. Field names follow Kafka's keys.
-#[derive(Debug, Clone)]
+/// The checked broker configuration. Field names follow Kafka's keys. Its `Debug` output
+/// shows the values of sensitive keys ([`is_sensitive`]) as `<redacted>`.
+#[derive(Clone)]
 pub struct BrokerConfig {
     /// `node.id` (or `broker.id`). Default 0.
     pub node_id: i32,
@@ -230,6 +231,90 @@ pub struct BrokerConfig {
     pub listener_ssl: Vec<ssl::SslConfig>,
     /// SASL mechanisms, JAAS users and re-authentication of the SASL listeners (`sasl.*`).
     pub sasl: SaslConfig,
+}
+
+/// Whether the value of `key` is a secret that is never printed: Kafka's PASSWORD-type keys
+/// (`*.password`, `ssl.keystore.key`) and JAAS lines, which carry passwords.
+pub fn is_sensitive(key: &str) -> bool {
+    key.ends_with("password") || key.ends_with("ssl.keystore.key") || key.ends_with("jaas.config")
+}
+
+/// `properties` for `Debug`, with sensitive values redacted.
+struct RedactedProperties<'a>(&'a BTreeMap<String, String>);
+
+impl std::fmt::Debug for RedactedProperties<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(key, value)| {
+                let shown = if is_sensitive(key) {
+                    "<redacted>"
+                } else {
+                    value.as_str()
+                };
+                (key, shown)
+            }))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for BrokerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured, so that a new field cannot be left out unnoticed.
+        let BrokerConfig {
+            node_id,
+            listeners,
+            advertised_listeners,
+            log_dir,
+            num_partitions,
+            auto_create_topics_enable,
+            socket_request_max_bytes,
+            log_flush_interval,
+            log_flush_offset_checkpoint_interval,
+            delete_topic_enable,
+            log_retention_check_interval,
+            log_cleaner_enable,
+            max_incremental_fetch_session_cache_slots,
+            cluster_id,
+            groups,
+            transactions,
+            socket_server,
+            quotas,
+            authorizer,
+            properties,
+            listener_ssl,
+            sasl,
+        } = self;
+        f.debug_struct("BrokerConfig")
+            .field("node_id", node_id)
+            .field("listeners", listeners)
+            .field("advertised_listeners", advertised_listeners)
+            .field("log_dir", log_dir)
+            .field("num_partitions", num_partitions)
+            .field("auto_create_topics_enable", auto_create_topics_enable)
+            .field("socket_request_max_bytes", socket_request_max_bytes)
+            .field("log_flush_interval", log_flush_interval)
+            .field(
+                "log_flush_offset_checkpoint_interval",
+                log_flush_offset_checkpoint_interval,
+            )
+            .field("delete_topic_enable", delete_topic_enable)
+            .field("log_retention_check_interval", log_retention_check_interval)
+            .field("log_cleaner_enable", log_cleaner_enable)
+            .field(
+                "max_incremental_fetch_session_cache_slots",
+                max_incremental_fetch_session_cache_slots,
+            )
+            .field("cluster_id", cluster_id)
+            .field("groups", groups)
+            .field("transactions", transactions)
+            .field("socket_server", socket_server)
+            .field("quotas", quotas)
+            .field("authorizer", authorizer)
+            .field("properties", &RedactedProperties(properties))
+            .field("listener_ssl", listener_ssl)
+            .field("sasl", sasl)
+            .finish()
+    }
 }
 
 impl BrokerConfig {
@@ -618,6 +703,30 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn debug_output_redacts_passwords_and_jaas_lines() -> Result<(), ConfigError> {
+        let config = BrokerConfig::from_properties(props(&[
+            ("listeners", "SASL_PLAINTEXT://127.0.0.1:0"),
+            ("sasl.enabled.mechanisms", "PLAIN"),
+            (
+                "sasl.jaas.config",
+                "org.apache.kafka.common.security.plain.PlainLoginModule required \
+                 user_alice=\"alice-secret\";",
+            ),
+            ("ssl.truststore.password", "trust-secret"),
+        ]))?;
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("alice-secret") && !shown.contains("trust-secret"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("<redacted>") && shown.contains("SASL_PLAINTEXT"),
+            "{shown}"
+        );
+        Ok(())
     }
 
     #[test]

@@ -99,20 +99,7 @@ impl<T: ResponseBody> ResponseBody for MaybeResponse<T> {
     }
 }
 
-/// The response of an API whose cluster-level authorization failed: every error code of the
-/// response set to `error` (Kafka's `AbstractRequest.getErrorResponse`). APIs with an
-/// [`Authorization::Cluster`] row implement it for their response.
-pub trait ErrorResponse: Sized {
-    /// The response refusing the whole request with `error`.
-    fn error_response(error: ResponseError) -> Self;
-
-    /// The response refusing `request` with `error`, for responses that answer each element
-    /// of the request (CreateAcls, DeleteAcls); [`ErrorResponse::error_response`] by default.
-    fn error_response_to(request: &dyn std::any::Any, error: ResponseError) -> Self {
-        let _ = request;
-        Self::error_response(error)
-    }
-}
+pub use crate::protocol::refusals::ErrorResponse;
 
 macro_rules! authorization {
     (unauthenticated) => {
@@ -137,7 +124,7 @@ macro_rules! authorize_cluster {
             crate::security::ResourceType::Cluster,
             CLUSTER_NAME,
         ) {
-            let refused = <<$request as kafka_protocol::protocol::Request>::Response as ErrorResponse>::error_response_to(
+            let refused = <$request as ErrorResponse>::error_response(
                 &$body,
                 ResponseError::ClusterAuthorizationFailed,
             );

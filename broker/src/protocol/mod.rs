@@ -2,13 +2,11 @@
 //! request, the request bounds (`request_bounds`), and the zero-copy Fetch response encoder
 //! ([`fetch_response`]).
 
-mod acl_errors;
 pub mod apis;
 pub mod fetch_response;
 pub mod frame;
-pub(crate) mod quota_responses;
+pub(crate) mod refusals;
 pub(crate) mod request_bounds;
 #[doc(hidden)]
 pub mod sasl_fuzz;
-mod scram_errors;
 pub(crate) mod throttle;
