@@ -2,7 +2,6 @@
 //! client creates, describes and deletes ACLs; librdkafka producers and consumers are refused
 //! with TOPIC_ and GROUP_AUTHORIZATION_FAILED. On PLAINTEXT the principal is `User:ANONYMOUS`.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::create_acls_request::AclCreation;
@@ -11,7 +10,6 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::BaseRecord;
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::common::*;
@@ -28,38 +26,14 @@ const SECURITY_DISABLED: i16 = 54;
 /// KIP-430 bits: READ 3, WRITE 4, DESCRIBE 8.
 const READ_WRITE_DESCRIBE: i32 = (1 << 3) | (1 << 4) | (1 << 8);
 
-fn run_python(bootstrap: &str, phase: &str, expect: &str) -> TestResult {
-    let found = Command::new("python3")
-        .args(["-c", "import confluent_kafka"])
-        .status();
-    anyhow::ensure!(
-        found.is_ok_and(|s| s.success()),
-        "python3 with confluent-kafka is needed: pip install confluent-kafka"
-    );
-    let path = format!("{}/tests/python/acls.py", env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new("python3")
-        .args([path.as_str(), bootstrap, phase])
-        .output()?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "acls.py {phase} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(stdout.contains(expect), "{stdout}");
-    Ok(())
-}
-
-/// Produces one record to `topic` and returns its delivery report.
-fn produce_one(bootstrap: &str, topic: &str) -> TestResult<Delivery> {
-    let (producer, deliveries) = producer(bootstrap, &[("message.timeout.ms", "10000")])?;
-    enqueue(
-        &producer,
-        BaseRecord::to(topic).key("k").payload(b"v".as_slice()),
-    )?;
-    let mut reports = flush(&producer, &deliveries)?;
-    anyhow::ensure!(reports.len() == 1, "{reports:?}");
-    Ok(reports.remove(0))
+fn run_acls_py(bootstrap: &str, phase: &str, expect: &str) -> TestResult {
+    run_python(
+        "confluent_kafka",
+        "confluent-kafka",
+        "acls.py",
+        &[bootstrap, phase],
+        expect,
+    )
 }
 
 /// Polls `consumer` until it reports an error (a failure after [`PATIENCE`]).
@@ -105,7 +79,7 @@ fn acls_created_by_an_admin_client_refuse_producers_and_consumers_after_a_restar
     let broker = authorized()
         .property("super.users", "User:ANONYMOUS")
         .start_blocking()?;
-    run_python(&broker.bootstrap_servers(), "create", "python acls created")?;
+    run_acls_py(&broker.bootstrap_servers(), "create", "python acls created")?;
     broker.shutdown();
 
     // Without super.users the ACLs decide, read back from josefine-acls.json.
@@ -114,7 +88,7 @@ fn acls_created_by_an_admin_client_refuse_producers_and_consumers_after_a_restar
     let bootstrap = broker.bootstrap_servers();
 
     // A topic without an ACL for the principal refuses the producer.
-    let refused = produce_one(&bootstrap, "denied")?;
+    let refused = produce_one(&bootstrap, &[], "denied")?;
     assert!(
         matches!(
             refused,
@@ -125,8 +99,8 @@ fn acls_created_by_an_admin_client_refuse_producers_and_consumers_after_a_restar
         "{refused:?}"
     );
     // `User:*` may write `allowed`, and the ALL of the prefix `pfx-` covers `pfx-secret`.
-    assert!(produce_one(&bootstrap, "allowed")?.is_ok());
-    assert!(produce_one(&bootstrap, "pfx-secret")?.is_ok());
+    assert!(produce_one(&bootstrap, &[], "allowed")?.is_ok());
+    assert!(produce_one(&bootstrap, &[], "pfx-secret")?.is_ok());
 
     // A group consumer reads `allowed` (GROUP `*` READ).
     let group_consumer = consumer(&bootstrap, &[("group.id", "readers")])?;
@@ -183,7 +157,7 @@ fn acls_created_by_an_admin_client_refuse_producers_and_consumers_after_a_restar
     );
 
     // ALTER and DESCRIBE on the cluster: the admin client lists and deletes ACLs.
-    run_python(&bootstrap, "after-restart", "python acls ok")?;
+    run_acls_py(&bootstrap, "after-restart", "python acls ok")?;
     Ok(())
 }
 
@@ -209,12 +183,12 @@ fn super_users_and_allow_everyone_if_no_acl_found() -> TestResult {
         .property("allow.everyone.if.no.acl.found", "true")
         .start_blocking()?;
     let bootstrap = broker.bootstrap_servers();
-    assert!(produce_one(&bootstrap, "open")?.is_ok());
+    assert!(produce_one(&bootstrap, &[], "open")?.is_ok());
     let mut stream = connect(&bootstrap)?;
     let created: CreateAclsResponse =
         round_trip(&mut stream, ApiKey::CreateAcls, 3, &deny_all_writes("open"))?;
     assert_eq!(created.results[0].error_code, 0);
-    let refused = produce_one(&bootstrap, "open")?;
+    let refused = produce_one(&bootstrap, &[], "open")?;
     assert!(
         matches!(
             refused,
@@ -236,7 +210,7 @@ fn super_users_and_allow_everyone_if_no_acl_found() -> TestResult {
     let created: CreateAclsResponse =
         round_trip(&mut stream, ApiKey::CreateAcls, 3, &deny_all_writes("mine"))?;
     assert_eq!(created.results[0].error_code, 0);
-    assert!(produce_one(&bootstrap, "mine")?.is_ok());
+    assert!(produce_one(&bootstrap, &[], "mine")?.is_ok());
     Ok(())
 }
 

@@ -479,3 +479,44 @@ pub fn run_python(
     assert!(stdout.contains(expect), "{script}: {stdout}");
     Ok(())
 }
+
+/// Records the errors librdkafka reports to a client (authentication failures, refused
+/// connections), as a producer context.
+#[derive(Default, Clone)]
+pub struct ClientErrors(Arc<Mutex<Vec<String>>>);
+
+impl ClientContext for ClientErrors {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(format!("{error}: {reason}"));
+    }
+}
+
+impl ProducerContext for ClientErrors {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &DeliveryResult<'_>, _: ()) {}
+}
+
+impl ClientErrors {
+    /// Every error reported so far.
+    pub fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Produces one record (key `k`, value `v`) to `topic` with the client settings `extra`
+/// and a 10 s message timeout: its delivery report.
+pub fn produce_one(bootstrap: &str, extra: &[(&str, &str)], topic: &str) -> TestResult<Delivery> {
+    let mut settings = extra.to_vec();
+    settings.push(("message.timeout.ms", "10000"));
+    let (producer, deliveries) = producer(bootstrap, &settings)?;
+    enqueue(
+        &producer,
+        BaseRecord::to(topic).key("k").payload(b"v".as_slice()),
+    )?;
+    let mut reports = flush(&producer, &deliveries)?;
+    anyhow::ensure!(reports.len() == 1, "{reports:?}");
+    Ok(reports.remove(0))
+}

@@ -1,35 +1,14 @@
 //! Python clients against the `josefine broker` process: confluent-kafka (its own bundled
 //! librdkafka) and kafka-python (pure Python, with KIP-227 incremental fetch sessions).
 
-use std::process::Command;
-
 use crate::broker_process::BrokerProcess;
 use crate::common::*;
 use crate::watchdog;
 
 /// Runs `tests/python/<script>` against a fresh broker process and checks it printed `expect`.
 fn run_script(module: &str, package: &str, script: &str, expect: &str) -> TestResult {
-    let found = Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .status();
-    anyhow::ensure!(
-        found.is_ok_and(|s| s.success()),
-        "python3 with {package} is needed: pip install {package} (bash .ci/run does)"
-    );
     let broker = BrokerProcess::start()?;
-    let path = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new("python3")
-        .arg(path)
-        .arg(&broker.bootstrap)
-        .output()?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{script} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(stdout.contains(expect), "{stdout}");
-    Ok(())
+    run_python(module, package, script, &[&broker.bootstrap], expect)
 }
 
 #[test]

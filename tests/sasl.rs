@@ -3,7 +3,6 @@
 //! what is refused before authentication, and KIP-368 re-authentication.
 
 use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::{
@@ -12,9 +11,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use rdkafka::config::ClientConfig;
-use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::ClientContext;
 
 use crate::common::*;
 use crate::watchdog;
@@ -74,30 +71,6 @@ fn produce(
     Ok(())
 }
 
-/// Records the errors librdkafka reports (authentication failures, dropped connections).
-#[derive(Default, Clone)]
-struct Errors(Arc<Mutex<Vec<String>>>);
-
-impl ClientContext for Errors {
-    fn error(&self, error: KafkaError, reason: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(format!("{error}: {reason}"));
-    }
-}
-
-impl rdkafka::producer::ProducerContext for Errors {
-    type DeliveryOpaque = ();
-    fn delivery(&self, _: &rdkafka::producer::DeliveryResult<'_>, _: ()) {}
-}
-
-impl Errors {
-    fn all(&self) -> Vec<String> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
-
 #[test]
 fn plain_users_produce_and_consume() -> TestResult {
     let _watchdog = watchdog::guard();
@@ -116,13 +89,13 @@ fn plain_users_produce_and_consume() -> TestResult {
 fn a_wrong_password_is_refused_with_kafkas_message() -> TestResult {
     let _watchdog = watchdog::guard();
     let broker = sasl_broker("PLAIN", &[])?;
-    let errors = Errors::default();
+    let errors = ClientErrors::default();
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", broker.bootstrap_servers());
     for (k, v) in sasl_client("PLAIN", "alice", "wrong") {
         config.set(k, v);
     }
-    let producer: BaseProducer<Errors> = config.create_with_context(errors.clone())?;
+    let producer: BaseProducer<ClientErrors> = config.create_with_context(errors.clone())?;
     let start = Instant::now();
     let refusal = loop {
         producer.poll(Duration::from_millis(100));
@@ -152,13 +125,6 @@ fn a_wrong_password_is_refused_with_kafkas_message() -> TestResult {
 #[test]
 fn scram_users_from_python_authenticate_and_survive_a_restart() -> TestResult {
     let _watchdog = watchdog::guard();
-    let found = std::process::Command::new("python3")
-        .args(["-c", "import confluent_kafka"])
-        .status();
-    anyhow::ensure!(
-        found.is_ok_and(|s| s.success()),
-        "python3 with confluent-kafka is needed: pip install confluent-kafka"
-    );
     let dir = tempfile::tempdir()?;
     let start = || -> TestResult<josefine::BlockingBroker> {
         Ok(josefine::Broker::builder()
@@ -172,17 +138,13 @@ fn scram_users_from_python_authenticate_and_survive_a_restart() -> TestResult {
     };
     let broker = start()?;
     let addrs = broker.local_addrs();
-    let script = format!("{}/tests/python/scram.py", env!("CARGO_MANIFEST_DIR"));
-    let output = std::process::Command::new("python3")
-        .arg(script)
-        .arg(addrs[0].to_string())
-        .output()?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("python scram ok"),
-        "scram.py failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_python(
+        "confluent_kafka",
+        "confluent-kafka",
+        "scram.py",
+        &[&addrs[0].to_string()],
+        "python scram ok",
+    )?;
     let sasl = addrs[1].to_string();
     produce(
         &sasl,
@@ -431,7 +393,7 @@ fn sessions_expire_without_re_authentication() -> TestResult {
 fn a_producer_re_authenticates_across_sessions() -> TestResult {
     let _watchdog = watchdog::guard();
     let broker = sasl_broker("PLAIN", &[("connections.max.reauth.ms", "1000")])?;
-    let errors = Errors::default();
+    let errors = ClientErrors::default();
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", broker.bootstrap_servers())
@@ -440,7 +402,7 @@ fn a_producer_re_authenticates_across_sessions() -> TestResult {
     for (k, v) in sasl_client("PLAIN", "alice", "alice-secret") {
         config.set(k, v);
     }
-    let producer: BaseProducer<Errors> = config.create_with_context(errors.clone())?;
+    let producer: BaseProducer<ClientErrors> = config.create_with_context(errors.clone())?;
     // Five sessions' worth of traffic: librdkafka must re-authenticate on the same
     // connection each time, or the broker drops it (and librdkafka reports that).
     let until = Instant::now() + Duration::from_millis(5000);

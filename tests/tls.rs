@@ -114,7 +114,11 @@ fn refs<'a>(settings: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
 }
 
 /// Produces `count` records to a new topic and consumes them back over `client` settings.
-fn round_trip(bootstrap: &str, client: &[(&'static str, String)], topic: &str) -> TestResult {
+pub(crate) fn round_trip(
+    bootstrap: &str,
+    client: &[(&'static str, String)],
+    topic: &str,
+) -> TestResult {
     let count = 200;
     let mut settings = refs(client);
     let (producer, deliveries) = producer(bootstrap, &settings)?;
@@ -532,13 +536,6 @@ fn bad_tls_settings_fail_the_start() -> TestResult {
 #[test]
 fn confluent_kafka_python_over_ssl_with_a_client_certificate() -> TestResult {
     let _watchdog = watchdog::guard();
-    let found = Command::new("python3")
-        .args(["-c", "import confluent_kafka"])
-        .status();
-    anyhow::ensure!(
-        found.is_ok_and(|s| s.success()),
-        "python3 with confluent-kafka is needed: pip install confluent-kafka (bash .ci/run does)"
-    );
     let pki = Pki::new()?;
     let broker = start(&[
         ssl_listener(),
@@ -548,20 +545,17 @@ fn confluent_kafka_python_over_ssl_with_a_client_certificate() -> TestResult {
         ("ssl.truststore.location", pki.file("ca.pem")),
         ("ssl.client.auth", "required".into()),
     ])?;
-    let script = format!("{}/tests/python/tls.py", env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new("python3")
-        .arg(script)
-        .arg(broker.bootstrap_servers())
-        .arg(pki.file("ca.pem"))
-        .arg(pki.file("client.pem"))
-        .arg(pki.file("client.key"))
-        .output()?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "tls.py failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(stdout.contains("python tls ok: 500 records"), "{stdout}");
+    run_python(
+        "confluent_kafka",
+        "confluent-kafka",
+        "tls.py",
+        &[
+            &broker.bootstrap_servers(),
+            &pki.file("ca.pem"),
+            &pki.file("client.pem"),
+            &pki.file("client.key"),
+        ],
+        "python tls ok: 500 records",
+    )?;
     Ok(())
 }

@@ -4,7 +4,8 @@ PLAINTEXT listener, records produced and consumed over SASL_SSL, a wrong passwor
 Arguments: PLAINTEXT bootstrap, SASL_SSL bootstrap, CA file."""
 import sys
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from clients import round_trip
+from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import (AdminClient, ScramCredentialInfo, ScramMechanism,
                                    UserScramCredentialUpsertion)
 
@@ -22,28 +23,8 @@ def client(password):
             "sasl.username": "carol", "sasl.password": password}
 
 
-topic = "python-sasl-ssl"
 count = 300
-delivered = []
-producer = Producer({**client("carol-secret"), "linger.ms": 5})
-for i in range(count):
-    producer.produce(topic, value=f"v{i}", on_delivery=lambda err, msg: delivered.append(err))
-producer.flush(60)
-assert len(delivered) == count and all(e is None for e in delivered), delivered[:5]
-
-consumer = Consumer({**client("carol-secret"), "group.id": "python-sasl-ssl",
-                     "enable.auto.commit": False})
-consumer.assign([TopicPartition(topic, 0, 0)])
-values = []
-while len(values) < count:
-    msg = consumer.poll(30)
-    assert msg is not None, "timed out waiting for records"
-    if msg.error():
-        assert msg.error().code() == KafkaError._PARTITION_EOF, msg.error()
-        continue
-    values.append(msg.value().decode())
-consumer.close()
-assert values == [f"v{i}" for i in range(count)], values[:3]
+round_trip(client("carol-secret"), "python-sasl-ssl", count)
 
 errors = []
 refused = Producer({**client("wrong"), "error_cb": lambda err: errors.append(err)})
