@@ -38,9 +38,10 @@ use crate::state::BrokerState;
 /// Serves one connection until the client closes it, it misbehaves, it idles past
 /// `connections.max.idle.ms`, or the broker stops.
 ///
-/// `stream` is any byte stream: a TCP socket today, a TLS stream over one when listeners
-/// encrypt. Requests run as `principal`: `User:ANONYMOUS` on PLAINTEXT, the client
-/// certificate's (mapped) name on SSL (see `net::tls`). Request bodies are read within `budget`.
+/// `stream` is any byte stream: a TCP socket, or a TLS stream over one on SSL and SASL_SSL
+/// listeners. Requests run as `principal` (`User:ANONYMOUS` on PLAINTEXT, the client
+/// certificate's mapped name on SSL, see `net::tls`) until a SASL listener's authentication
+/// replaces it (`net::sasl`). Request bodies are read within `budget`.
 pub(crate) async fn serve<S>(
     state: Arc<BrokerState>,
     listener: usize,
