@@ -442,6 +442,9 @@ const KNOWN_KEYS: &[&str] = &[
     "connections.max.reauth.ms",
     "sasl.server.max.receive.size",
     "sasl.mechanism.inter.broker.protocol",
+    // Single node: nothing talks to another broker, so these have no effect.
+    "security.inter.broker.protocol",
+    "sasl.mechanism.controller.protocol",
     "quota.window.num",
     "quota.window.size.seconds",
     "authorizer.class.name",
