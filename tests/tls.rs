@@ -86,6 +86,22 @@ impl Pki {
         self.path(name).display().to_string()
     }
 
+    /// Broker properties of one SSL listener on 127.0.0.1:0 with the server certificate as a
+    /// PEM key store; with `client_auth`, also `ssl.client.auth` and the CA as trust store.
+    pub(crate) fn ssl_broker(&self, client_auth: Option<&str>) -> Vec<(&'static str, String)> {
+        let mut properties = vec![
+            ssl_listener(),
+            ("ssl.keystore.type", "PEM".into()),
+            ("ssl.keystore.location", self.file("server-store.pem")),
+        ];
+        if let Some(client_auth) = client_auth {
+            properties.push(("ssl.truststore.type", "PEM".into()));
+            properties.push(("ssl.truststore.location", self.file("ca.pem")));
+            properties.push(("ssl.client.auth", client_auth.into()));
+        }
+        properties
+    }
+
     /// librdkafka settings of a TLS client trusting the CA; with the client certificate when
     /// `with_certificate`.
     pub(crate) fn client(&self, with_certificate: bool) -> Vec<(&'static str, String)> {
@@ -160,11 +176,7 @@ fn ssl_listener() -> (&'static str, String) {
 fn ssl_round_trip_with_a_pem_key_store_file() -> TestResult {
     let _watchdog = watchdog::guard();
     let pki = Pki::new()?;
-    let broker = start(&[
-        ssl_listener(),
-        ("ssl.keystore.type", "PEM".into()),
-        ("ssl.keystore.location", pki.file("server-store.pem")),
-    ])?;
+    let broker = start(&pki.ssl_broker(None))?;
     round_trip(
         &broker.bootstrap_servers(),
         &pki.client(false),
@@ -208,14 +220,7 @@ fn client_auth_required_refuses_a_client_without_a_certificate() -> TestResult {
 fn client_auth_requested_accepts_clients_with_and_without_certificates() -> TestResult {
     let _watchdog = watchdog::guard();
     let pki = Pki::new()?;
-    let broker = start(&[
-        ssl_listener(),
-        ("ssl.keystore.type", "PEM".into()),
-        ("ssl.keystore.location", pki.file("server-store.pem")),
-        ("ssl.truststore.type", "PEM".into()),
-        ("ssl.truststore.location", pki.file("ca.pem")),
-        ("ssl.client.auth", "requested".into()),
-    ])?;
+    let broker = start(&pki.ssl_broker(Some("requested")))?;
     let bootstrap = broker.bootstrap_servers();
     assert!(can_connect(&bootstrap, &pki.client(false))?);
     assert!(can_connect(&bootstrap, &pki.client(true))?);
@@ -458,11 +463,7 @@ fn plaintext_client_on_the_ssl_port_is_closed_and_others_are_served() -> TestRes
     let _watchdog = watchdog::guard();
     use std::io::{Read, Write};
     let pki = Pki::new()?;
-    let broker = start(&[
-        ssl_listener(),
-        ("ssl.keystore.type", "PEM".into()),
-        ("ssl.keystore.location", pki.file("server-store.pem")),
-    ])?;
+    let broker = start(&pki.ssl_broker(None))?;
     let address = broker.local_addrs()[0];
     let mut socket = std::net::TcpStream::connect(address)?;
     socket.set_read_timeout(Some(PATIENCE))?;
@@ -510,14 +511,9 @@ fn bad_tls_settings_fail_the_start() -> TestResult {
     let err = start(&[ssl_listener()]).map(|_| ()).unwrap_err();
     assert!(err.to_string().contains("ssl.keystore.location"), "{err}");
     let pki = Pki::new()?;
-    let err = start(&[
-        ssl_listener(),
-        ("ssl.keystore.type", "PEM".into()),
-        ("ssl.keystore.location", pki.file("server-store.pem")),
-        ("ssl.client.auth", "always".into()),
-    ])
-    .map(|_| ())
-    .unwrap_err();
+    let err = start(&pki.ssl_broker(Some("always")))
+        .map(|_| ())
+        .unwrap_err();
     assert!(err.to_string().contains("ssl.client.auth"), "{err}");
     let missing: &Path = &pki.path("missing.jks");
     let err = start(&[
@@ -537,14 +533,7 @@ fn bad_tls_settings_fail_the_start() -> TestResult {
 fn confluent_kafka_python_over_ssl_with_a_client_certificate() -> TestResult {
     let _watchdog = watchdog::guard();
     let pki = Pki::new()?;
-    let broker = start(&[
-        ssl_listener(),
-        ("ssl.keystore.type", "PEM".into()),
-        ("ssl.keystore.location", pki.file("server-store.pem")),
-        ("ssl.truststore.type", "PEM".into()),
-        ("ssl.truststore.location", pki.file("ca.pem")),
-        ("ssl.client.auth", "required".into()),
-    ])?;
+    let broker = start(&pki.ssl_broker(Some("required")))?;
     run_python(
         "confluent_kafka",
         "confluent-kafka",

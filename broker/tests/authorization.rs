@@ -8,8 +8,13 @@
 use std::path::Path;
 
 /// Calls that authorize: `ctx.authorize`, `ctx.authorize_any`, and the config APIs' shared
-/// `config_refusal` (in `describe_configs.rs`).
-const AUTHORIZING_CALLS: &[&str] = &["ctx.authorize(", "ctx.authorize_any(", "config_refusal("];
+/// `config_refusal` and `alter_refusals` (in `describe_configs.rs`).
+const AUTHORIZING_CALLS: &[&str] = &[
+    "ctx.authorize(",
+    "ctx.authorize_any(",
+    "config_refusal(",
+    "alter_refusals(",
+];
 
 #[test]
 fn every_per_resource_handler_authorizes() -> std::io::Result<()> {

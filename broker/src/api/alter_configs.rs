@@ -14,13 +14,12 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 
-use super::describe_configs::{config_refusal, RESOURCE_BROKER, RESOURCE_TOPIC};
+use super::describe_configs::{alter_refusals, RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::str_bytes;
 use crate::config::topic::{definition, is_broker_synonym};
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
 use crate::metadata::topics::{Topic, TopicError};
-use crate::security::Operation;
 use crate::state::BrokerState;
 
 /// Broker keys that can be altered at run time besides the topic config defaults.
@@ -295,18 +294,13 @@ pub(crate) async fn handle(
     request: AlterConfigsRequest,
 ) -> Result<AlterConfigsResponse, ConnectionError> {
     // Persisting configs fsyncs: the whole request runs on the blocking pool.
-    let refused: Vec<Option<ResponseError>> = request
-        .resources
-        .iter()
-        .map(|r| {
-            config_refusal(
-                ctx,
-                Operation::AlterConfigs,
-                r.resource_type,
-                &r.resource_name,
-            )
-        })
-        .collect();
+    let refused = alter_refusals(
+        ctx,
+        request
+            .resources
+            .iter()
+            .map(|r| (r.resource_type, r.resource_name.as_str())),
+    );
     let state = Arc::clone(ctx.state);
     let responses = super::blocking(move || alter_all(&state, &request, &refused)).await?;
     Ok(AlterConfigsResponse::default().with_responses(responses))

@@ -206,6 +206,19 @@ pub(crate) fn config_refusal(
     }
 }
 
+/// The ALTER_CONFIGS refusal of each `(resource type, name)` of an AlterConfigs or
+/// IncrementalAlterConfigs request, in request order (`None`: allowed).
+pub(crate) fn alter_refusals<'a>(
+    ctx: &RequestContext<'_>,
+    resources: impl Iterator<Item = (i8, &'a str)>,
+) -> Vec<Option<ResponseError>> {
+    resources
+        .map(|(resource_type, name)| {
+            config_refusal(ctx, Operation::AlterConfigs, resource_type, name)
+        })
+        .collect()
+}
+
 /// Describes each resource; unknown topics get UNKNOWN_TOPIC_OR_PARTITION, another broker's
 /// id INVALID_REQUEST, other resource types INVALID_REQUEST.
 pub(crate) async fn handle(

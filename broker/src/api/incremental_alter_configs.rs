@@ -6,19 +6,17 @@
 
 use std::collections::HashSet;
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
 
 use super::alter_configs::{AlterError, Target};
-use super::describe_configs::config_refusal;
+use super::describe_configs::alter_refusals;
 use super::str_bytes;
 use crate::config::topic::{definition, ConfigType, TOPIC_CONFIGS};
 use std::sync::Arc;
 
 use crate::context::RequestContext;
 use crate::error::ConnectionError;
-use crate::security::Operation;
 use crate::state::BrokerState;
 
 /// Operation codes (KIP-339).
@@ -125,18 +123,13 @@ pub(crate) async fn handle(
 ) -> Result<IncrementalAlterConfigsResponse, ConnectionError> {
     // Persisting configs fsyncs: the whole request runs on the blocking pool.
     // ALTER_CONFIGS on each topic, or on the cluster for brokers.
-    let refused: Vec<Option<ResponseError>> = request
-        .resources
-        .iter()
-        .map(|r| {
-            config_refusal(
-                ctx,
-                Operation::AlterConfigs,
-                r.resource_type,
-                &r.resource_name,
-            )
-        })
-        .collect();
+    let refused = alter_refusals(
+        ctx,
+        request
+            .resources
+            .iter()
+            .map(|r| (r.resource_type, r.resource_name.as_str())),
+    );
     let state = Arc::clone(ctx.state);
     let responses = super::blocking(move || {
         request
