@@ -14,7 +14,6 @@
 //! References: KIP-13, KIP-124 (request quotas), KIP-219 (throttling by muting the channel);
 //! Kafka 3.7's `KafkaApis.handleProduceRequest` and `RequestHandlerHelper.sendResponseMaybeThrottle`.
 
-use std::any::Any;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -59,7 +58,7 @@ pub(crate) async fn timed<F: Future>(
 /// and body), `thread_time` what [`timed`] measured.
 pub(crate) fn after_handler(
     ctx: &RequestContext<'_>,
-    response: &mut dyn Any,
+    response: &mut impl ThrottleTime,
     request_size: usize,
     thread_time: Duration,
 ) {
@@ -73,10 +72,7 @@ pub(crate) fn after_handler(
     }
     let user = ctx.principal().name.as_str();
     let client_id = ctx.client_id;
-    let silent = matches!(
-        response.downcast_ref::<MaybeResponse<ProduceResponse>>(),
-        Some(MaybeResponse::Silent)
-    );
+    let silent = response.is_silent();
     let mut throttle = Duration::ZERO;
     if ctx.api_key == ApiKey::Produce && produce_enabled {
         throttle = quotas.record(QuotaType::Produce, user, client_id, request_size as f64);
@@ -91,71 +87,102 @@ pub(crate) fn after_handler(
     }
     // A throttled Fetch carries its byte-rate throttle already: the field keeps the longer.
     let ms = i32::try_from(throttle.as_millis()).unwrap_or(i32::MAX);
-    set_throttle_time_ms(response, ms);
+    response.raise_throttle_time_ms(ms);
     ctx.connection.throttle(throttle);
 }
 
-/// Raises `throttle_time_ms` of `response` to at least `ms`, and returns whether it has the
-/// field (a response of another type is only muted for).
-fn set_throttle_time_ms(response: &mut dyn Any, ms: i32) -> bool {
-    macro_rules! responses {
-        ($($t:ty),* $(,)?) => {
-            $(if let Some(r) = response.downcast_mut::<$t>() {
-                r.throttle_time_ms = r.throttle_time_ms.max(ms);
-                return true;
-            })*
-        };
+/// A response the table can throttle: every handler's response type implements it (the API
+/// table does not compile otherwise), so no response of a new API goes without its field.
+pub(crate) trait ThrottleTime {
+    /// Raises the response's `throttle_time_ms` to at least `ms`; nothing for responses
+    /// without the field (SaslHandshake, SaslAuthenticate).
+    fn raise_throttle_time_ms(&mut self, ms: i32);
+
+    /// Whether no response is sent (Produce with acks=0), which Kafka does not count against
+    /// the request quota.
+    fn is_silent(&self) -> bool {
+        false
     }
-    if let Some(MaybeResponse::Send(r)) = response.downcast_mut::<MaybeResponse<ProduceResponse>>()
-    {
-        r.throttle_time_ms = r.throttle_time_ms.max(ms);
-        return true;
+}
+
+impl<T: ThrottleTime> ThrottleTime for MaybeResponse<T> {
+    fn raise_throttle_time_ms(&mut self, ms: i32) {
+        if let MaybeResponse::Send(response) = self {
+            response.raise_throttle_time_ms(ms);
+        }
     }
-    if let Some(ZeroCopy(r)) = response.downcast_mut::<ZeroCopy<FetchResponse>>() {
-        r.throttle_time_ms = r.throttle_time_ms.max(ms);
-        return true;
+
+    fn is_silent(&self) -> bool {
+        matches!(self, MaybeResponse::Silent)
     }
-    responses!(
-        ListOffsetsResponse,
-        MetadataResponse,
-        OffsetCommitResponse,
-        OffsetFetchResponse,
-        FindCoordinatorResponse,
-        JoinGroupResponse,
-        HeartbeatResponse,
-        LeaveGroupResponse,
-        SyncGroupResponse,
-        DescribeGroupsResponse,
-        ListGroupsResponse,
-        ApiVersionsResponse,
-        CreateTopicsResponse,
-        DeleteTopicsResponse,
-        DeleteRecordsResponse,
-        InitProducerIdResponse,
-        OffsetForLeaderEpochResponse,
-        AddPartitionsToTxnResponse,
-        AddOffsetsToTxnResponse,
-        EndTxnResponse,
-        TxnOffsetCommitResponse,
-        DescribeAclsResponse,
-        CreateAclsResponse,
-        DeleteAclsResponse,
-        DescribeConfigsResponse,
-        AlterConfigsResponse,
-        CreatePartitionsResponse,
-        DeleteGroupsResponse,
-        IncrementalAlterConfigsResponse,
-        OffsetDeleteResponse,
-        DescribeClientQuotasResponse,
-        AlterClientQuotasResponse,
-        DescribeUserScramCredentialsResponse,
-        AlterUserScramCredentialsResponse,
-        DescribeClusterResponse,
-        DescribeProducersResponse,
-        DescribeTransactionsResponse,
-        ListTransactionsResponse,
-        ConsumerGroupHeartbeatResponse,
-        ConsumerGroupDescribeResponse,
-    );
-    false
+}
+
+impl<T: ThrottleTime> ThrottleTime for ZeroCopy<T> {
+    fn raise_throttle_time_ms(&mut self, ms: i32) {
+        self.0.raise_throttle_time_ms(ms);
+    }
+}
+
+macro_rules! throttle_time_field {
+    ($($t:ty),* $(,)?) => {
+        $(impl ThrottleTime for $t {
+            fn raise_throttle_time_ms(&mut self, ms: i32) {
+                self.throttle_time_ms = self.throttle_time_ms.max(ms);
+            }
+        })*
+    };
+}
+
+throttle_time_field!(
+    ProduceResponse,
+    FetchResponse,
+    ListOffsetsResponse,
+    MetadataResponse,
+    OffsetCommitResponse,
+    OffsetFetchResponse,
+    FindCoordinatorResponse,
+    JoinGroupResponse,
+    HeartbeatResponse,
+    LeaveGroupResponse,
+    SyncGroupResponse,
+    DescribeGroupsResponse,
+    ListGroupsResponse,
+    ApiVersionsResponse,
+    CreateTopicsResponse,
+    DeleteTopicsResponse,
+    DeleteRecordsResponse,
+    InitProducerIdResponse,
+    OffsetForLeaderEpochResponse,
+    AddPartitionsToTxnResponse,
+    AddOffsetsToTxnResponse,
+    EndTxnResponse,
+    TxnOffsetCommitResponse,
+    DescribeAclsResponse,
+    CreateAclsResponse,
+    DeleteAclsResponse,
+    DescribeConfigsResponse,
+    AlterConfigsResponse,
+    CreatePartitionsResponse,
+    DeleteGroupsResponse,
+    IncrementalAlterConfigsResponse,
+    OffsetDeleteResponse,
+    DescribeClientQuotasResponse,
+    AlterClientQuotasResponse,
+    DescribeUserScramCredentialsResponse,
+    AlterUserScramCredentialsResponse,
+    DescribeClusterResponse,
+    DescribeProducersResponse,
+    DescribeTransactionsResponse,
+    ListTransactionsResponse,
+    ConsumerGroupHeartbeatResponse,
+    ConsumerGroupDescribeResponse,
+);
+
+/// The SASL responses have no `throttle_time_ms`; they are exempt from quotas anyway.
+impl ThrottleTime for SaslHandshakeResponse {
+    fn raise_throttle_time_ms(&mut self, _ms: i32) {}
+}
+
+impl ThrottleTime for SaslAuthenticateResponse {
+    fn raise_throttle_time_ms(&mut self, _ms: i32) {}
 }
