@@ -26,6 +26,10 @@ pub struct ReadmeDoctests;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// Kafka Connect: the runtime behind `josefine connect-standalone` (cargo feature `connect`).
+#[cfg(feature = "connect")]
+pub use josefine_connect as connect;
+
 pub use josefine_broker::config::{BrokerConfig, ConfigError};
 pub use josefine_broker::server::{Server, StartError};
 

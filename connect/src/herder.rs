@@ -1,0 +1,2 @@
+//! The standalone herder: the connectors of this worker, their configurations, target
+//! states and tasks; what the REST API calls (CONNECT.md a, b.7).

@@ -1,0 +1,1 @@
+//! The REST API (Kafka Connect 3.7), on axum (CONNECT.md a).
