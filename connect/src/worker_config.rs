@@ -18,6 +18,11 @@ pub const SIMPLE_HEADER_CONVERTER: &str = "org.apache.kafka.connect.storage.Simp
 /// The `bootstrap.servers` value that asks for a Josefine broker inside the worker's process.
 pub const EMBEDDED: &str = "embedded";
 
+/// Worker keys with this prefix configure the embedded broker: `josefine.embedded.log.dirs`
+/// is its data dir (a temporary dir when unset), any other key is a broker property
+/// (`josefine.embedded.listeners=PLAINTEXT://127.0.0.1:9092`).
+pub const EMBEDDED_PREFIX: &str = "josefine.embedded.";
+
 fn key(name: &str, config_type: ConfigType, default: Default, doc: &str) -> ConfigKey {
     ConfigKey::new(name, config_type, default, Importance::High, doc)
 }
@@ -51,7 +56,6 @@ pub fn worker_config_def() -> ConfigDef {
         .define(key("config.providers", List, value(""), "Config provider aliases."))
         .define(key("connector.client.config.override.policy", String, value("All"), "Which client overrides connectors may set."))
         .define(key("exactly.once.source.support", String, value("disabled"), "Exactly-once source support."))
-        .define(key("josefine.embedded.log.dirs", String, Default::Null, "Log dir of the embedded broker (bootstrap.servers=embedded); a temporary dir when unset."))
 }
 
 /// Prefixes whose keys are passed on, not checked (clients, converters, providers).
@@ -64,6 +68,7 @@ const PASSED_ON: &[&str] = &[
     "header.converter.",
     "config.providers.",
     "listeners.https.",
+    EMBEDDED_PREFIX,
 ];
 
 /// A checked worker configuration.
