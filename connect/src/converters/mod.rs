@@ -5,6 +5,8 @@
 
 pub mod byte_array;
 pub mod config;
+pub mod json;
+mod json_tree;
 pub mod string;
 
 use crate::connector::Config;
@@ -91,6 +93,12 @@ pub fn plugins() -> Vec<crate::plugins::PluginDesc> {
         }),
         header(string::CLASS, string::config_def, || {
             Box::new(string::StringConverter::default())
+        }),
+        converter(json::CLASS, json::config_def, || {
+            Box::new(json::JsonConverter::default())
+        }),
+        header(json::CLASS, json::config_def, || {
+            Box::new(json::JsonConverter::default())
         }),
         converter(byte_array::CLASS, config::converter_config_def, || {
             Box::new(byte_array::ByteArrayConverter)
