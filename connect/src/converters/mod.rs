@@ -7,6 +7,7 @@ pub mod byte_array;
 pub mod config;
 pub mod json;
 mod json_tree;
+pub mod simple_header;
 pub mod string;
 
 use crate::connector::Config;
@@ -59,8 +60,9 @@ pub trait HeaderConverter: Send + Sync {
     ) -> Result<SchemaAndValue, ConnectError>;
 }
 
-/// The built-in converters and header converters. A class that is both (StringConverter,
-/// JsonConverter, ByteArrayConverter) is listed once per type.
+/// The built-in converters and header converters: JsonConverter, StringConverter and
+/// ByteArrayConverter (each listed once as converter, once as header converter) and
+/// SimpleHeaderConverter (header converter only).
 pub fn plugins() -> Vec<crate::plugins::PluginDesc> {
     use crate::plugins::{Factory, PluginDesc, PluginType};
     fn converter(
@@ -100,6 +102,9 @@ pub fn plugins() -> Vec<crate::plugins::PluginDesc> {
         header(json::CLASS, json::config_def, || {
             Box::new(json::JsonConverter::default())
         }),
+        header(simple_header::CLASS, simple_header::config_def, || {
+            Box::new(simple_header::SimpleHeaderConverter)
+        }),
         converter(byte_array::CLASS, config::converter_config_def, || {
             Box::new(byte_array::ByteArrayConverter)
         }),
@@ -107,4 +112,50 @@ pub fn plugins() -> Vec<crate::plugins::PluginDesc> {
             Box::new(byte_array::ByteArrayConverter)
         }),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plugins::{find, Factory, PluginType};
+
+    #[test]
+    fn registered_by_class_and_simple_name() {
+        for (name, types) in [
+            (
+                "org.apache.kafka.connect.json.JsonConverter",
+                [PluginType::Converter, PluginType::HeaderConverter].as_slice(),
+            ),
+            (
+                "StringConverter",
+                &[PluginType::Converter, PluginType::HeaderConverter],
+            ),
+            (
+                "org.apache.kafka.connect.converters.ByteArrayConverter",
+                &[PluginType::Converter, PluginType::HeaderConverter],
+            ),
+            (
+                "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+                &[PluginType::HeaderConverter],
+            ),
+        ] {
+            for plugin_type in types {
+                let plugin =
+                    find(name, &[*plugin_type]).unwrap_or_else(|| panic!("{name} {plugin_type:?}"));
+                match (plugin.factory, plugin_type) {
+                    (Factory::Converter(make), PluginType::Converter) => {
+                        let mut converter = make();
+                        converter.configure(&Default::default(), false).unwrap();
+                    }
+                    (Factory::HeaderConverter(make), PluginType::HeaderConverter) => {
+                        let mut converter = make();
+                        converter.configure(&Default::default()).unwrap();
+                    }
+                    _ => panic!("wrong factory for {name}"),
+                }
+            }
+        }
+        assert!(find("SimpleHeaderConverter", &[PluginType::Converter]).is_none());
+        let json = find("JsonConverter", &[PluginType::Converter]).unwrap();
+        assert!((json.config_def)().key("schemas.enable").is_some());
+    }
 }
