@@ -7,6 +7,7 @@ pub mod byte_array;
 pub mod config;
 pub mod json;
 mod json_tree;
+pub mod number;
 pub mod simple_header;
 pub mod string;
 
@@ -62,7 +63,8 @@ pub trait HeaderConverter: Send + Sync {
 
 /// The built-in converters and header converters: JsonConverter, StringConverter and
 /// ByteArrayConverter (each listed once as converter, once as header converter) and
-/// SimpleHeaderConverter (header converter only).
+/// SimpleHeaderConverter (header converter only), and the fixed-width Short, Integer, Long,
+/// Float, Double and Boolean converters (both types).
 pub fn plugins() -> Vec<crate::plugins::PluginDesc> {
     use crate::plugins::{Factory, PluginDesc, PluginType};
     fn converter(
@@ -89,7 +91,7 @@ pub fn plugins() -> Vec<crate::plugins::PluginDesc> {
             factory: Factory::HeaderConverter(make),
         }
     }
-    vec![
+    let mut plugins = vec![
         converter(string::CLASS, string::config_def, || {
             Box::new(string::StringConverter::default())
         }),
@@ -111,7 +113,54 @@ pub fn plugins() -> Vec<crate::plugins::PluginDesc> {
         header(byte_array::CLASS, config::converter_config_def, || {
             Box::new(byte_array::ByteArrayConverter)
         }),
-    ]
+    ];
+    // Function pointers cannot capture the kind, so one constructor per kind.
+    type Makers = (
+        number::NumberKind,
+        fn() -> Box<dyn Converter>,
+        fn() -> Box<dyn HeaderConverter>,
+    );
+    let numbers: [Makers; 6] = [
+        (
+            number::NumberKind::Short,
+            || Box::new(number::NumberConverter::new(number::NumberKind::Short)),
+            || Box::new(number::NumberConverter::new(number::NumberKind::Short)),
+        ),
+        (
+            number::NumberKind::Integer,
+            || Box::new(number::NumberConverter::new(number::NumberKind::Integer)),
+            || Box::new(number::NumberConverter::new(number::NumberKind::Integer)),
+        ),
+        (
+            number::NumberKind::Long,
+            || Box::new(number::NumberConverter::new(number::NumberKind::Long)),
+            || Box::new(number::NumberConverter::new(number::NumberKind::Long)),
+        ),
+        (
+            number::NumberKind::Float,
+            || Box::new(number::NumberConverter::new(number::NumberKind::Float)),
+            || Box::new(number::NumberConverter::new(number::NumberKind::Float)),
+        ),
+        (
+            number::NumberKind::Double,
+            || Box::new(number::NumberConverter::new(number::NumberKind::Double)),
+            || Box::new(number::NumberConverter::new(number::NumberKind::Double)),
+        ),
+        (
+            number::NumberKind::Boolean,
+            || Box::new(number::NumberConverter::new(number::NumberKind::Boolean)),
+            || Box::new(number::NumberConverter::new(number::NumberKind::Boolean)),
+        ),
+    ];
+    for (kind, make, make_header) in numbers {
+        plugins.push(converter(kind.class(), config::converter_config_def, make));
+        plugins.push(header(
+            kind.class(),
+            config::converter_config_def,
+            make_header,
+        ));
+    }
+    plugins
 }
 
 #[cfg(test)]
