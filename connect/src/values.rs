@@ -684,6 +684,11 @@ fn exact_integer(unscaled: &BigInt, scale: i32) -> Option<i64> {
         }
         unscaled * num_bigint::BigInt::pow(&ten, scale.unsigned_abs())
     } else {
+        // More fractional digits than the value has digits: integral only when zero (and
+        // no need to build a huge power of ten to find out).
+        if scale as usize > unscaled.magnitude().to_string().len() {
+            return (unscaled == &BigInt::from(0)).then_some(0);
+        }
         let divisor = num_bigint::BigInt::pow(&ten, scale.unsigned_abs());
         if unscaled % &divisor != BigInt::from(0) {
             return None;
@@ -776,6 +781,8 @@ mod tests {
             }
         );
         is_string("12abc");
+        assert_eq!(parsed("0e-999999999").0, Some(SchemaType::Int8));
+        assert_eq!(parsed("1e-999999999").0, Some(SchemaType::Float32));
         is_string("-");
     }
 
