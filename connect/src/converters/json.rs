@@ -112,7 +112,7 @@ pub enum DecimalFormat {
 pub struct JsonConverterConfig {
     /// `schemas.enable`.
     pub schemas_enable: bool,
-    /// `schemas.cache.size` (accepted; schemas are not cached, parsing them is cheap).
+    /// `schemas.cache.size`: how many parsed schemas (by their JSON) are kept; 0 keeps none.
     pub schemas_cache_size: i32,
     /// `decimal.format`.
     pub decimal_format: DecimalFormat,
@@ -132,15 +132,55 @@ impl std::default::Default for JsonConverterConfig {
 }
 
 /// Connect data as JSON (CONNECT.md c.1).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct JsonConverter {
     config: JsonConverterConfig,
+    /// Parsed envelope schemas by their JSON, oldest first out (Kafka's `toConnectSchemaCache`):
+    /// records of one topic repeat one schema, and a cached one is shared, not rebuilt.
+    schema_cache: std::sync::Mutex<SchemaCache>,
+}
+
+#[derive(Debug, Default)]
+struct SchemaCache {
+    schemas: std::collections::HashMap<Json, Arc<Schema>>,
+    order: std::collections::VecDeque<Json>,
 }
 
 impl JsonConverter {
     /// A converter with `config` (what `configure` would set).
     pub fn with_config(config: JsonConverterConfig) -> JsonConverter {
-        JsonConverter { config }
+        JsonConverter {
+            config,
+            schema_cache: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The schema `json` describes, from the cache when seen before.
+    fn cached_schema(&self, json: Json) -> Result<Arc<Schema>, ConnectError> {
+        let capacity = usize::try_from(self.config.schemas_cache_size).unwrap_or(0);
+        if capacity > 0 {
+            let cache = self.schema_cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(schema) = cache.schemas.get(&json) {
+                return Ok(schema.clone());
+            }
+        }
+        let schema = Arc::new(self.schema_from_json(&json)?);
+        if capacity > 0 {
+            let mut cache = self.schema_cache.lock().unwrap_or_else(|e| e.into_inner());
+            if !cache.schemas.contains_key(&json) {
+                while cache.order.len() >= capacity {
+                    match cache.order.pop_front() {
+                        Some(oldest) => {
+                            cache.schemas.remove(&oldest);
+                        }
+                        None => break,
+                    }
+                }
+                cache.order.push_back(json.clone());
+                cache.schemas.insert(json, schema.clone());
+            }
+        }
+        Ok(schema)
     }
 
     fn configure_as(&mut self, config: &Config, kind: &str) -> Result<(), ConnectError> {
@@ -158,6 +198,7 @@ impl JsonConverter {
             },
             replace_null_with_default: parsed.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG),
         };
+        self.schema_cache = std::sync::Mutex::default();
         Ok(())
     }
 
@@ -219,7 +260,7 @@ impl JsonConverter {
         };
         let schema = match schema_json {
             Json::Null => None,
-            schema_json => Some(Arc::new(self.schema_from_json(&schema_json)?)),
+            schema_json => Some(self.cached_schema(schema_json)?),
         };
         let value = self.to_connect(schema.as_ref(), &payload)?;
         Ok(SchemaAndValue { schema, value })
@@ -1638,6 +1679,25 @@ mod tests {
             r#"{"schema":{"type":"int32","optional":"true"},"payload":1}"#,
         );
         assert!(!back.schema.unwrap().optional);
+    }
+
+    #[test]
+    fn parsed_schemas_are_cached_and_bounded() {
+        let c = converter(&[(SCHEMAS_CACHE_SIZE_CONFIG, "2")]);
+        let text =
+            |t: &str| format!(r#"{{"schema":{{"type":"{t}","optional":true}},"payload":null}}"#);
+        let first = read(&c, &text("int8")).schema.unwrap();
+        let again = read(&c, &text("int8")).schema.unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        read(&c, &text("int16"));
+        read(&c, &text("int32"));
+        let after_eviction = read(&c, &text("int8")).schema.unwrap();
+        assert!(!Arc::ptr_eq(&first, &after_eviction));
+        assert_eq!(first, after_eviction);
+        let uncached = converter(&[(SCHEMAS_CACHE_SIZE_CONFIG, "0")]);
+        let a = read(&uncached, &text("int8")).schema.unwrap();
+        let b = read(&uncached, &text("int8")).schema.unwrap();
+        assert!(!Arc::ptr_eq(&a, &b));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! escapes them).
 
 /// A JSON node.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Json {
     /// Absent input (Jackson's `MissingNode`, what empty bytes parse to).
     Missing,
