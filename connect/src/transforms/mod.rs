@@ -9,8 +9,10 @@ mod headers;
 mod hoist_extract;
 mod insert_field;
 mod java_regex;
+mod mask_field;
 mod metadata;
 mod predicates;
+mod replace_field;
 mod routers;
 mod util;
 
@@ -55,6 +57,10 @@ pub fn plugins() -> Vec<PluginDesc> {
     vec![
         transform("org.apache.kafka.connect.transforms.InsertField$Key", insert_field::config_def, || Box::new(insert_field::InsertField::new(Side::Key))),
         transform("org.apache.kafka.connect.transforms.InsertField$Value", insert_field::config_def, || Box::new(insert_field::InsertField::new(Side::Value))),
+        transform("org.apache.kafka.connect.transforms.ReplaceField$Key", replace_field::config_def, || Box::new(replace_field::ReplaceField::new(Side::Key))),
+        transform("org.apache.kafka.connect.transforms.ReplaceField$Value", replace_field::config_def, || Box::new(replace_field::ReplaceField::new(Side::Value))),
+        transform("org.apache.kafka.connect.transforms.MaskField$Key", mask_field::config_def, || Box::new(mask_field::MaskField::new(Side::Key))),
+        transform("org.apache.kafka.connect.transforms.MaskField$Value", mask_field::config_def, || Box::new(mask_field::MaskField::new(Side::Value))),
         transform("org.apache.kafka.connect.transforms.ValueToKey", metadata::value_to_key_def, || Box::<metadata::ValueToKey>::default()),
         transform("org.apache.kafka.connect.transforms.HoistField$Key", hoist_extract::hoist_def, || Box::new(hoist_extract::HoistField::new(Side::Key))),
         transform("org.apache.kafka.connect.transforms.HoistField$Value", hoist_extract::hoist_def, || Box::new(hoist_extract::HoistField::new(Side::Value))),
