@@ -5,6 +5,7 @@
 pub mod chain;
 mod date_format;
 mod filter;
+mod flatten;
 mod headers;
 mod hoist_extract;
 mod insert_field;
@@ -70,6 +71,8 @@ pub fn plugins() -> Vec<PluginDesc> {
         transform("org.apache.kafka.connect.transforms.SetSchemaMetadata$Value", metadata::set_schema_metadata_def, || Box::new(metadata::SetSchemaMetadata::new(Side::Value))),
         transform("org.apache.kafka.connect.transforms.TimestampRouter", routers::timestamp_router_def, || Box::<routers::TimestampRouter>::default()),
         transform("org.apache.kafka.connect.transforms.RegexRouter", routers::regex_router_def, || Box::<routers::RegexRouter>::default()),
+        transform("org.apache.kafka.connect.transforms.Flatten$Key", flatten::config_def, || Box::new(flatten::Flatten::new(Side::Key))),
+        transform("org.apache.kafka.connect.transforms.Flatten$Value", flatten::config_def, || Box::new(flatten::Flatten::new(Side::Value))),
         transform("org.apache.kafka.connect.transforms.Filter", filter::config_def, || Box::new(filter::Filter)),
         transform("org.apache.kafka.connect.transforms.InsertHeader", headers::insert_header_def, || Box::<headers::InsertHeader>::default()),
         transform("org.apache.kafka.connect.transforms.DropHeaders", headers::drop_headers_def, || Box::<headers::DropHeaders>::default()),
