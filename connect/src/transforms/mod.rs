@@ -2,6 +2,7 @@
 //!
 //! References: `org.apache.kafka.connect.transforms` and `.transforms.predicates` (Kafka 3.7).
 
+mod cast;
 pub mod chain;
 mod date_format;
 mod filter;
@@ -73,6 +74,8 @@ pub fn plugins() -> Vec<PluginDesc> {
         transform("org.apache.kafka.connect.transforms.RegexRouter", routers::regex_router_def, || Box::<routers::RegexRouter>::default()),
         transform("org.apache.kafka.connect.transforms.Flatten$Key", flatten::config_def, || Box::new(flatten::Flatten::new(Side::Key))),
         transform("org.apache.kafka.connect.transforms.Flatten$Value", flatten::config_def, || Box::new(flatten::Flatten::new(Side::Value))),
+        transform("org.apache.kafka.connect.transforms.Cast$Key", cast::config_def, || Box::new(cast::Cast::new(Side::Key))),
+        transform("org.apache.kafka.connect.transforms.Cast$Value", cast::config_def, || Box::new(cast::Cast::new(Side::Value))),
         transform("org.apache.kafka.connect.transforms.Filter", filter::config_def, || Box::new(filter::Filter)),
         transform("org.apache.kafka.connect.transforms.InsertHeader", headers::insert_header_def, || Box::<headers::InsertHeader>::default()),
         transform("org.apache.kafka.connect.transforms.DropHeaders", headers::drop_headers_def, || Box::<headers::DropHeaders>::default()),
