@@ -13,7 +13,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 /// A compiled `SimpleDateFormat` pattern.
 #[derive(Debug, Clone)]
 pub(crate) struct JavaDateFormat {
-    pattern: String,
     items: Vec<Item<'static>>,
 }
 
@@ -92,15 +91,7 @@ impl JavaDateFormat {
             // Java; chrono pads years to 4 and other fields to 2 already.
             items.push(item);
         }
-        Ok(JavaDateFormat {
-            pattern: pattern.to_string(),
-            items,
-        })
-    }
-
-    /// The pattern as written.
-    pub(crate) fn pattern(&self) -> &str {
-        &self.pattern
+        Ok(JavaDateFormat { items })
     }
 
     /// `epoch_ms` formatted in UTC.

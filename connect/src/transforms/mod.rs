@@ -16,6 +16,7 @@ mod metadata;
 mod predicates;
 mod replace_field;
 mod routers;
+mod timestamp_converter;
 mod util;
 
 use crate::config_def::ConfigDef;
@@ -76,6 +77,8 @@ pub fn plugins() -> Vec<PluginDesc> {
         transform("org.apache.kafka.connect.transforms.Flatten$Value", flatten::config_def, || Box::new(flatten::Flatten::new(Side::Value))),
         transform("org.apache.kafka.connect.transforms.Cast$Key", cast::config_def, || Box::new(cast::Cast::new(Side::Key))),
         transform("org.apache.kafka.connect.transforms.Cast$Value", cast::config_def, || Box::new(cast::Cast::new(Side::Value))),
+        transform("org.apache.kafka.connect.transforms.TimestampConverter$Key", timestamp_converter::config_def, || Box::new(timestamp_converter::TimestampConverter::new(Side::Key))),
+        transform("org.apache.kafka.connect.transforms.TimestampConverter$Value", timestamp_converter::config_def, || Box::new(timestamp_converter::TimestampConverter::new(Side::Value))),
         transform("org.apache.kafka.connect.transforms.Filter", filter::config_def, || Box::new(filter::Filter)),
         transform("org.apache.kafka.connect.transforms.InsertHeader", headers::insert_header_def, || Box::<headers::InsertHeader>::default()),
         transform("org.apache.kafka.connect.transforms.DropHeaders", headers::drop_headers_def, || Box::<headers::DropHeaders>::default()),
@@ -85,4 +88,45 @@ pub fn plugins() -> Vec<PluginDesc> {
         predicate("org.apache.kafka.connect.transforms.predicates.RecordIsTombstone", ConfigDef::new, || Box::new(predicates::RecordIsTombstone)),
         predicate("org.apache.kafka.connect.transforms.predicates.TopicNameMatches", predicates::topic_name_matches_def, || Box::<predicates::TopicNameMatches>::default()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_transform_and_predicate_is_registered() {
+        let classes: Vec<&str> = plugins().iter().map(|p| p.class).collect();
+        let sided = [
+            "InsertField", "ReplaceField", "MaskField", "HoistField", "ExtractField", "SetSchemaMetadata", "Flatten",
+            "Cast", "TimestampConverter", "HeaderFrom",
+        ];
+        let single = ["ValueToKey", "TimestampRouter", "RegexRouter", "Filter", "InsertHeader", "DropHeaders"];
+        for name in sided {
+            for side in ["Key", "Value"] {
+                let class = format!("org.apache.kafka.connect.transforms.{name}${side}");
+                assert!(classes.contains(&class.as_str()), "{class}");
+            }
+        }
+        for name in single {
+            let class = format!("org.apache.kafka.connect.transforms.{name}");
+            assert!(classes.contains(&class.as_str()), "{class}");
+        }
+        for name in ["HasHeaderKey", "RecordIsTombstone", "TopicNameMatches"] {
+            let class = format!("org.apache.kafka.connect.transforms.predicates.{name}");
+            assert!(classes.contains(&class.as_str()), "{class}");
+        }
+        assert_eq!(classes.len(), sided.len() * 2 + single.len() + 3);
+        for plugin in plugins() {
+            let def = (plugin.config_def)();
+            assert!(def.keys.iter().all(|key| !key.documentation.is_empty()), "{}", plugin.class);
+            match plugin.factory {
+                Factory::Transform(make) => drop(make()),
+                Factory::Predicate(make) => drop(make()),
+                _ => panic!("{} is neither a transform nor a predicate", plugin.class),
+            }
+        }
+        let found = crate::plugins::find("Cast$Value", &[PluginType::Transformation]).unwrap();
+        assert_eq!(found.class, "org.apache.kafka.connect.transforms.Cast$Value");
+    }
 }
