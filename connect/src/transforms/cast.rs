@@ -9,8 +9,12 @@ use num_bigint::BigInt;
 
 use crate::config_def::{ConfigDef, ConfigKey, ConfigType, Default, Importance};
 use crate::connector::Config;
-use crate::data::{ConnectError, ConnectRecord, Schema, SchemaType, Struct, Value, DATE, TIME, TIMESTAMP};
-use crate::render::{decimal_text, java_double_to_string, java_float_to_string, render_date_like, MS_PER_DAY};
+use crate::data::{
+    ConnectError, ConnectRecord, Schema, SchemaType, Struct, Value, DATE, TIME, TIMESTAMP,
+};
+use crate::render::{
+    decimal_text, java_double_to_string, java_float_to_string, render_date_like, MS_PER_DAY,
+};
 use crate::transforms::util::{copy_basics, parse, require_map, require_struct, SchemaCache, Side};
 use crate::transforms::Transform;
 
@@ -70,7 +74,9 @@ enum Spec {
 /// Kafka's `parseFieldTypes` with the spec validator's checks.
 fn parse_spec(items: &[String]) -> Result<Spec, ConnectError> {
     if items.is_empty() {
-        return Err(ConnectError::config("Must specify at least one field to cast."));
+        return Err(ConnectError::config(
+            "Must specify at least one field to cast.",
+        ));
     }
     let mut fields: Vec<(String, SchemaType)> = Vec::new();
     let mut whole = None;
@@ -82,13 +88,19 @@ fn parse_spec(items: &[String]) -> Result<Spec, ConnectError> {
         match parts.as_slice() {
             [single] => {
                 let t = type_named(single).ok_or_else(|| {
-                    ConnectError::config(format!("Invalid type found in casting spec: {}", single.trim()))
+                    ConnectError::config(format!(
+                        "Invalid type found in casting spec: {}",
+                        single.trim()
+                    ))
                 })?;
                 whole = Some(output_type(t)?);
             }
             [field, t] => {
                 let t = type_named(t).ok_or_else(|| {
-                    ConnectError::config(format!("Invalid type found in casting spec: {}", t.trim()))
+                    ConnectError::config(format!(
+                        "Invalid type found in casting spec: {}",
+                        t.trim()
+                    ))
                 })?;
                 let t = output_type(t)?;
                 let field = field.trim().to_string();
@@ -166,7 +178,10 @@ fn as_double(n: &Number) -> f64 {
 }
 
 fn unexpected(value: &Value) -> ConnectError {
-    ConnectError::data(format!("Unexpected type in Cast transformation: class {}", value.java_class()))
+    ConnectError::data(format!(
+        "Unexpected type in Cast transformation: class {}",
+        value.java_class()
+    ))
 }
 
 /// Java's `toString` of a value cast to string.
@@ -181,7 +196,11 @@ fn java_text(value: &Value) -> String {
 }
 
 /// Kafka's `castValueToType`: `schema` is the input's schema (None when schemaless).
-fn cast_value(schema: Option<&Schema>, value: &Value, target: SchemaType) -> Result<Value, ConnectError> {
+fn cast_value(
+    schema: Option<&Schema>,
+    value: &Value,
+    target: SchemaType,
+) -> Result<Value, ConnectError> {
     if value.is_null() {
         return Ok(Value::Null);
     }
@@ -216,9 +235,11 @@ fn cast_value(schema: Option<&Schema>, value: &Value, target: SchemaType) -> Res
     }
     // Logical Date/Time/Timestamp become their underlying integer unless cast to string.
     let mut value = value.clone();
-    if let (Some(name), Value::Timestamp(ms), true) =
-        (schema.and_then(|s| s.name.as_deref()), &value, target != SchemaType::String)
-    {
+    if let (Some(name), Value::Timestamp(ms), true) = (
+        schema.and_then(|s| s.name.as_deref()),
+        &value,
+        target != SchemaType::String,
+    ) {
         value = match name {
             DATE => Value::Int32(ms.div_euclid(MS_PER_DAY) as i32),
             TIME => Value::Int32(ms.rem_euclid(MS_PER_DAY) as i32),
@@ -227,7 +248,9 @@ fn cast_value(schema: Option<&Schema>, value: &Value, target: SchemaType) -> Res
         };
     }
     let out_of_range = |text: &str| {
-        ConnectError::data(format!("Value ({text}) was out of range for requested data type"))
+        ConnectError::data(format!(
+            "Value ({text}) was out of range for requested data type"
+        ))
     };
     let number = number_of(&value);
     Ok(match target {
@@ -247,7 +270,9 @@ fn cast_value(schema: Option<&Schema>, value: &Value, target: SchemaType) -> Res
             };
             if target == SchemaType::Float32 {
                 match &value {
-                    Value::String(s) => Value::Float32(s.trim().parse::<f32>().map_err(|_| out_of_range(s))?),
+                    Value::String(s) => {
+                        Value::Float32(s.trim().parse::<f32>().map_err(|_| out_of_range(s))?)
+                    }
                     _ => Value::Float32(double as f32),
                 }
             } else {
@@ -276,7 +301,12 @@ fn cast_value(schema: Option<&Schema>, value: &Value, target: SchemaType) -> Res
                 _ => Value::Int64(as_long(n)),
             }
         }
-        other => return Err(ConnectError::data(format!("{} is not supported in the Cast transformation.", other.name()))),
+        other => {
+            return Err(ConnectError::data(format!(
+                "{} is not supported in the Cast transformation.",
+                other.name()
+            )))
+        }
     })
 }
 
@@ -291,7 +321,11 @@ pub(crate) struct Cast {
 impl Cast {
     /// A `Cast` on `side`.
     pub(crate) fn new(side: Side) -> Cast {
-        Cast { side, spec: Spec::Fields(Vec::new()), cache: SchemaCache::default() }
+        Cast {
+            side,
+            spec: Spec::Fields(Vec::new()),
+            cache: SchemaCache::default(),
+        }
     }
 
     fn field_type(&self, name: &str) -> Option<SchemaType> {
@@ -350,7 +384,9 @@ impl Transform for Cast {
                     Spec::Fields(fields) => {
                         let mut pairs = require_map(value, PURPOSE)?.clone();
                         for (field, t) in fields {
-                            let slot = pairs.iter_mut().find(|(k, _)| k.as_str() == Some(field.as_str()));
+                            let slot = pairs
+                                .iter_mut()
+                                .find(|(k, _)| k.as_str() == Some(field.as_str()));
                             match slot {
                                 Some(slot) => slot.1 = cast_value(None, &slot.1, *t)?,
                                 None => pairs.push((Value::String(field.clone()), Value::Null)),
@@ -385,7 +421,10 @@ impl Transform for Cast {
                                 None => v.clone(),
                             });
                         }
-                        Value::Struct(Struct { schema: updated_schema.clone(), values })
+                        Value::Struct(Struct {
+                            schema: updated_schema.clone(),
+                            values,
+                        })
                     }
                 };
                 self.side.set(&mut record, Some(updated_schema), updated);
@@ -401,19 +440,34 @@ mod tests {
 
     fn configured(side: Side, spec: &str) -> Result<Cast, ConnectError> {
         let mut t = Cast::new(side);
-        t.configure(&[("spec".to_string(), spec.to_string())].into_iter().collect())?;
+        t.configure(
+            &[("spec".to_string(), spec.to_string())]
+                .into_iter()
+                .collect(),
+        )?;
         Ok(t)
     }
 
     fn whole(spec: &str, value: Value) -> Result<Value, ConnectError> {
         let mut t = configured(Side::Value, spec)?;
-        Ok(t.apply(ConnectRecord { value, ..ConnectRecord::default() })?.unwrap().value)
+        Ok(t.apply(ConnectRecord {
+            value,
+            ..ConnectRecord::default()
+        })?
+        .unwrap()
+        .value)
     }
 
     #[test]
     fn config_errors() {
-        assert_eq!(configured(Side::Value, "").unwrap_err().message, "Must specify at least one field to cast.");
-        assert_eq!(configured(Side::Value, "a:foo").unwrap_err().message, "Invalid type found in casting spec: foo");
+        assert_eq!(
+            configured(Side::Value, "").unwrap_err().message,
+            "Must specify at least one field to cast."
+        );
+        assert_eq!(
+            configured(Side::Value, "a:foo").unwrap_err().message,
+            "Invalid type found in casting spec: foo"
+        );
         assert_eq!(
             configured(Side::Value, "int8,a:int16").unwrap_err().message,
             "Cast transformations that specify a type to cast the entire value to may ony specify a single cast in their spec"
@@ -426,26 +480,64 @@ mod tests {
             configured(Side::Value, "a:b:c").unwrap_err().message,
             "Invalid value [a:b:c] for configuration renames: Invalid rename mapping: a:b:c"
         );
-        assert!(configured(Side::Value, "BOOLEAN").is_ok(), "case-insensitive");
+        assert!(
+            configured(Side::Value, "BOOLEAN").is_ok(),
+            "case-insensitive"
+        );
     }
 
     #[test]
     fn whole_value_schemaless() {
         assert_eq!(whole("int8", Value::Int64(300)).unwrap(), Value::Int8(44));
-        assert_eq!(whole("int16", Value::Float64(42.9)).unwrap(), Value::Int16(42));
-        assert_eq!(whole("int32", Value::Boolean(true)).unwrap(), Value::Int32(1));
-        assert_eq!(whole("int64", Value::String("42".into())).unwrap(), Value::Int64(42));
-        assert_eq!(whole("float32", Value::Int64(42)).unwrap(), Value::Float32(42.0));
-        assert_eq!(whole("float64", Value::String("4.5".into())).unwrap(), Value::Float64(4.5));
-        assert_eq!(whole("boolean", Value::Int64(0)).unwrap(), Value::Boolean(false));
-        assert_eq!(whole("boolean", Value::String("TRUE".into())).unwrap(), Value::Boolean(true));
-        assert_eq!(whole("boolean", Value::String("yes".into())).unwrap(), Value::Boolean(false));
-        assert_eq!(whole("string", Value::Float64(1e10)).unwrap(), Value::String("1.0E10".into()));
-        assert_eq!(whole("string", Value::Float32(0.1)).unwrap(), Value::String("0.1".into()));
-        assert_eq!(whole("string", Value::Bytes(b"hi".to_vec())).unwrap(), Value::String("aGk=".into()));
+        assert_eq!(
+            whole("int16", Value::Float64(42.9)).unwrap(),
+            Value::Int16(42)
+        );
+        assert_eq!(
+            whole("int32", Value::Boolean(true)).unwrap(),
+            Value::Int32(1)
+        );
+        assert_eq!(
+            whole("int64", Value::String("42".into())).unwrap(),
+            Value::Int64(42)
+        );
+        assert_eq!(
+            whole("float32", Value::Int64(42)).unwrap(),
+            Value::Float32(42.0)
+        );
+        assert_eq!(
+            whole("float64", Value::String("4.5".into())).unwrap(),
+            Value::Float64(4.5)
+        );
+        assert_eq!(
+            whole("boolean", Value::Int64(0)).unwrap(),
+            Value::Boolean(false)
+        );
+        assert_eq!(
+            whole("boolean", Value::String("TRUE".into())).unwrap(),
+            Value::Boolean(true)
+        );
+        assert_eq!(
+            whole("boolean", Value::String("yes".into())).unwrap(),
+            Value::Boolean(false)
+        );
+        assert_eq!(
+            whole("string", Value::Float64(1e10)).unwrap(),
+            Value::String("1.0E10".into())
+        );
+        assert_eq!(
+            whole("string", Value::Float32(0.1)).unwrap(),
+            Value::String("0.1".into())
+        );
+        assert_eq!(
+            whole("string", Value::Bytes(b"hi".to_vec())).unwrap(),
+            Value::String("aGk=".into())
+        );
         assert_eq!(whole("int8", Value::Null).unwrap(), Value::Null);
         assert_eq!(
-            whole("int8", Value::String("300".into())).unwrap_err().message,
+            whole("int8", Value::String("300".into()))
+                .unwrap_err()
+                .message,
             "Value (300) was out of range for requested data type"
         );
         assert_eq!(
@@ -464,15 +556,26 @@ mod tests {
 
     #[test]
     fn fields_with_schema() {
-        let mut t = configured(Side::Value, "a:int8,b:string,d:int32,ts:string,dec:float64").unwrap();
+        let mut t =
+            configured(Side::Value, "a:int8,b:string,d:int32,ts:string,dec:float64").unwrap();
         let schema = Arc::new(
             Schema::structure([
-                ("a".to_string(), Arc::new(Schema::new(SchemaType::Int32).optional().with_default(Value::Int32(300)))),
+                (
+                    "a".to_string(),
+                    Arc::new(
+                        Schema::new(SchemaType::Int32)
+                            .optional()
+                            .with_default(Value::Int32(300)),
+                    ),
+                ),
                 ("b".to_string(), Arc::new(Schema::new(SchemaType::Boolean))),
                 ("d".to_string(), Arc::new(Schema::date())),
                 ("ts".to_string(), Arc::new(Schema::timestamp())),
                 ("dec".to_string(), Arc::new(Schema::decimal(2))),
-                ("keep".to_string(), Arc::new(Schema::new(SchemaType::String))),
+                (
+                    "keep".to_string(),
+                    Arc::new(Schema::new(SchemaType::String)),
+                ),
             ])
             .with_name("rec"),
         );
@@ -483,11 +586,18 @@ mod tests {
                 Value::Boolean(true),
                 Value::Timestamp(MS_PER_DAY * 3),
                 Value::Timestamp(1_700_000_000_123),
-                Value::Decimal { unscaled: BigInt::from(1234), scale: 2 },
+                Value::Decimal {
+                    unscaled: BigInt::from(1234),
+                    scale: 2,
+                },
                 Value::String("k".into()),
             ],
         };
-        let record = ConnectRecord { value_schema: Some(schema), value: Value::Struct(value), ..ConnectRecord::default() };
+        let record = ConnectRecord {
+            value_schema: Some(schema),
+            value: Value::Struct(value),
+            ..ConnectRecord::default()
+        };
         let out = t.apply(record).unwrap().unwrap();
         let schema = out.value_schema.unwrap();
         assert_eq!(schema.name.as_deref(), Some("rec"));
@@ -496,7 +606,9 @@ mod tests {
         assert_eq!(schema.fields[0].schema.default, Some(Value::Int8(44)));
         assert_eq!(schema.fields[1].schema.schema_type, SchemaType::String);
         assert_eq!(schema.fields[2].schema.name, None);
-        let Value::Struct(s) = out.value else { panic!() };
+        let Value::Struct(s) = out.value else {
+            panic!()
+        };
         assert_eq!(
             s.values,
             vec![
@@ -514,8 +626,18 @@ mod tests {
     fn key_side_schemaless_fields() {
         let mut t = configured(Side::Key, "a:int32").unwrap();
         let key = Value::Map(vec![(Value::String("a".into()), Value::String("7".into()))]);
-        let out = t.apply(ConnectRecord { key, value: Value::Int64(1), ..ConnectRecord::default() }).unwrap().unwrap();
-        assert_eq!(out.key, Value::Map(vec![(Value::String("a".into()), Value::Int32(7))]));
+        let out = t
+            .apply(ConnectRecord {
+                key,
+                value: Value::Int64(1),
+                ..ConnectRecord::default()
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            out.key,
+            Value::Map(vec![(Value::String("a".into()), Value::Int32(7))])
+        );
         assert_eq!(out.value, Value::Int64(1));
         assert_eq!(
             t.apply(ConnectRecord { key: Value::Int64(1), ..ConnectRecord::default() }).unwrap_err().message,

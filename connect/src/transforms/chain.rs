@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::config_def::{parse_list, with_prefix, ConfigDef, ConfigKey, ConfigType, Default, Importance};
+use crate::config_def::{
+    parse_list, with_prefix, ConfigDef, ConfigKey, ConfigType, Default, Importance,
+};
 use crate::connector::Config;
 use crate::data::{ConnectError, ConnectRecord};
 use crate::plugins::{self, Factory, PluginDesc, PluginType};
@@ -28,7 +30,9 @@ pub struct TransformChain {
 
 impl std::fmt::Debug for TransformChain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.stages.iter().map(|stage| stage.class)).finish()
+        f.debug_list()
+            .entries(self.stages.iter().map(|stage| stage.class))
+            .finish()
     }
 }
 
@@ -47,7 +51,10 @@ fn not_found(key: &str, class: &str) -> String {
 
 /// The plugin a `*.type` key names, of `plugin_type`; Kafka's texts when absent or unknown.
 fn plugin_of(config: &Config, key: &str, plugin_type: PluginType) -> Result<PluginDesc, String> {
-    let class = config.get(key).map(|c| c.trim()).ok_or_else(|| missing(key))?;
+    let class = config
+        .get(key)
+        .map(|c| c.trim())
+        .ok_or_else(|| missing(key))?;
     plugins::find(class, &[plugin_type]).ok_or_else(|| not_found(key, class))
 }
 
@@ -73,7 +80,10 @@ impl TransformChain {
             let desc = plugin_of(config, &format!("{prefix}type"), PluginType::Transformation)
                 .map_err(|message| wrapped(ConnectError::config(message)))?;
             let Factory::Transform(make) = desc.factory else {
-                return Err(wrapped(ConnectError::config(not_found(&format!("{prefix}type"), desc.class))));
+                return Err(wrapped(ConnectError::config(not_found(
+                    &format!("{prefix}type"),
+                    desc.class,
+                ))));
             };
             let mut own = with_prefix(config, &prefix);
             let predicate_alias = own.remove("predicate");
@@ -86,7 +96,9 @@ impl TransformChain {
                     let predicate_prefix = format!("predicates.{}.", predicate_alias.trim());
                     let key = format!("{predicate_prefix}type");
                     if !config.contains_key(&key) {
-                        return Err(wrapped(ConnectError::config(format!("Unknown configuration '{key}'"))));
+                        return Err(wrapped(ConnectError::config(format!(
+                            "Unknown configuration '{key}'"
+                        ))));
                     }
                     let desc = plugin_of(config, &key, PluginType::Predicate)
                         .map_err(|message| wrapped(ConnectError::config(message)))?;
@@ -94,11 +106,18 @@ impl TransformChain {
                         return Err(wrapped(ConnectError::config(not_found(&key, desc.class))));
                     };
                     let mut predicate = make();
-                    predicate.configure(&with_prefix(config, &predicate_prefix)).map_err(wrapped)?;
+                    predicate
+                        .configure(&with_prefix(config, &predicate_prefix))
+                        .map_err(wrapped)?;
                     Some(predicate)
                 }
             };
-            stages.push(Stage { class: desc.class, transform, predicate, negate });
+            stages.push(Stage {
+                class: desc.class,
+                transform,
+                predicate,
+                negate,
+            });
         }
         Ok(TransformChain { stages })
     }
@@ -121,7 +140,10 @@ impl TransformChain {
 
     /// Applies the transforms in order. `Ok(None)`: a transform dropped the record (the
     /// rest are skipped). `Err((index, error))`: the transform at `index` failed.
-    pub fn apply(&mut self, record: ConnectRecord) -> Result<Option<ConnectRecord>, (usize, ConnectError)> {
+    pub fn apply(
+        &mut self,
+        record: ConnectRecord,
+    ) -> Result<Option<ConnectRecord>, (usize, ConnectError)> {
         let mut record = record;
         for (index, stage) in self.stages.iter_mut().enumerate() {
             let applies = match &stage.predicate {
@@ -177,14 +199,19 @@ pub fn validate_chain(config: &Config) -> Vec<(String, String)> {
         if all.len() != unique.len() {
             errors.push((
                 list_key.to_string(),
-                format!("Invalid value [{}] for configuration {list_key}: Duplicate alias provided.", all.join(", ")),
+                format!(
+                    "Invalid value [{}] for configuration {list_key}: Duplicate alias provided.",
+                    all.join(", ")
+                ),
             ));
         }
     }
     for alias in aliases(config, "transforms") {
         let prefix = format!("transforms.{alias}.");
         let type_key = format!("{prefix}type");
-        if config.contains_key(&format!("{prefix}negate")) && !config.contains_key(&format!("{prefix}predicate")) {
+        if config.contains_key(&format!("{prefix}negate"))
+            && !config.contains_key(&format!("{prefix}predicate"))
+        {
             errors.push((
                 type_key.clone(),
                 format!(
@@ -235,7 +262,11 @@ pub fn validate_chain(config: &Config) -> Vec<(String, String)> {
 fn key_errors(def: &ConfigDef, config: &Config) -> Vec<(String, String)> {
     def.validate(config)
         .into_iter()
-        .flat_map(|key| key.errors.into_iter().map(move |error| (key.name.clone(), error)))
+        .flat_map(|key| {
+            key.errors
+                .into_iter()
+                .map(move |error| (key.name.clone(), error))
+        })
         .collect()
 }
 
@@ -267,22 +298,37 @@ mod tests {
     use crate::data::Value;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn predicate_and_negate_decide() {
         let base = [
             ("transforms", "drop"),
-            ("transforms.drop.type", "org.apache.kafka.connect.transforms.Filter"),
+            (
+                "transforms.drop.type",
+                "org.apache.kafka.connect.transforms.Filter",
+            ),
             ("transforms.drop.predicate", "isTombstone"),
             ("predicates", "isTombstone"),
-            ("predicates.isTombstone.type", "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone"),
+            (
+                "predicates.isTombstone.type",
+                "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone",
+            ),
         ];
         let mut chain = TransformChain::from_config(&config(&base)).unwrap();
-        assert_eq!(chain.class_of(0), "org.apache.kafka.connect.transforms.Filter");
+        assert_eq!(
+            chain.class_of(0),
+            "org.apache.kafka.connect.transforms.Filter"
+        );
         assert_eq!(chain.apply(ConnectRecord::default()).unwrap(), None);
-        let live = ConnectRecord { value: Value::Int32(1), ..ConnectRecord::default() };
+        let live = ConnectRecord {
+            value: Value::Int32(1),
+            ..ConnectRecord::default()
+        };
         assert_eq!(chain.apply(live.clone()).unwrap(), Some(live.clone()));
 
         let mut negated = config(&base);
@@ -298,22 +344,41 @@ mod tests {
             ("transforms", "hoist, route, extract"),
             ("transforms.hoist.type", "HoistField$Value"),
             ("transforms.hoist.field", "f"),
-            ("transforms.route.type", "org.apache.kafka.connect.transforms.RegexRouter"),
+            (
+                "transforms.route.type",
+                "org.apache.kafka.connect.transforms.RegexRouter",
+            ),
             ("transforms.route.regex", "(.*)"),
             ("transforms.route.replacement", "$1-x"),
-            ("transforms.extract.type", "org.apache.kafka.connect.transforms.ExtractField$Key"),
+            (
+                "transforms.extract.type",
+                "org.apache.kafka.connect.transforms.ExtractField$Key",
+            ),
             ("transforms.extract.field", "k"),
         ]))
         .unwrap();
         assert_eq!(chain.len(), 3);
-        let record = ConnectRecord { topic: "t".into(), value: Value::Int64(1), ..ConnectRecord::default() };
+        let record = ConnectRecord {
+            topic: "t".into(),
+            value: Value::Int64(1),
+            ..ConnectRecord::default()
+        };
         let out = chain.apply(record.clone()).unwrap().unwrap();
         assert_eq!(out.topic, "t-x");
-        assert_eq!(out.value, Value::Map(vec![(Value::String("f".into()), Value::Int64(1))]));
-        let bad = ConnectRecord { key: Value::Int64(1), ..record };
+        assert_eq!(
+            out.value,
+            Value::Map(vec![(Value::String("f".into()), Value::Int64(1))])
+        );
+        let bad = ConnectRecord {
+            key: Value::Int64(1),
+            ..record
+        };
         let (index, error) = chain.apply(bad).unwrap_err();
         assert_eq!(index, 2);
-        assert_eq!(chain.class_of(index), "org.apache.kafka.connect.transforms.ExtractField$Key");
+        assert_eq!(
+            chain.class_of(index),
+            "org.apache.kafka.connect.transforms.ExtractField$Key"
+        );
         assert_eq!(
             error.message,
             "Only Map objects supported in absence of schema for [field extraction], found: java.lang.Long"
@@ -327,29 +392,48 @@ mod tests {
             error.message,
             "org.apache.kafka.common.config.ConfigException: Missing required configuration \"transforms.a.type\" which has no default value."
         );
-        let error = TransformChain::from_config(&config(&[("transforms", "a"), ("transforms.a.type", "Nope")])).unwrap_err();
+        let error = TransformChain::from_config(&config(&[
+            ("transforms", "a"),
+            ("transforms.a.type", "Nope"),
+        ]))
+        .unwrap_err();
         assert_eq!(
             error.cause.unwrap().message,
             "Invalid value Nope for configuration transforms.a.type: Class Nope could not be found."
         );
         let error = TransformChain::from_config(&config(&[
             ("transforms", "a"),
-            ("transforms.a.type", "org.apache.kafka.connect.transforms.InsertField$Value"),
+            (
+                "transforms.a.type",
+                "org.apache.kafka.connect.transforms.InsertField$Value",
+            ),
         ]))
         .unwrap_err();
-        assert_eq!(error.cause.unwrap().message, "No field insertion configured");
+        assert_eq!(
+            error.cause.unwrap().message,
+            "No field insertion configured"
+        );
     }
 
     #[test]
     fn validation_messages() {
         let errors = validate_chain(&config(&[
             ("transforms", "a, b, c, a"),
-            ("transforms.a.type", "org.apache.kafka.connect.transforms.Cast$Value"),
+            (
+                "transforms.a.type",
+                "org.apache.kafka.connect.transforms.Cast$Value",
+            ),
             ("transforms.a.negate", "true"),
-            ("transforms.b.type", "org.apache.kafka.connect.transforms.Nope"),
+            (
+                "transforms.b.type",
+                "org.apache.kafka.connect.transforms.Nope",
+            ),
             ("transforms.c.type", "InsertField$Key"),
             ("predicates", "p"),
-            ("predicates.p.type", "org.apache.kafka.connect.transforms.predicates.TopicNameMatches"),
+            (
+                "predicates.p.type",
+                "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+            ),
         ]));
         let expected = [
             ("transforms", "Invalid value [a, b, c, a] for configuration transforms: Duplicate alias provided."),
@@ -359,7 +443,10 @@ mod tests {
             ("transforms.c.type", "No field insertion configured"),
             ("predicates.p.pattern", "Missing required configuration \"predicates.p.pattern\" which has no default value."),
         ];
-        let expected: Vec<(String, String)> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         assert_eq!(errors, expected);
         assert!(validate_chain(&config(&[("transforms", "")])).is_empty());
     }

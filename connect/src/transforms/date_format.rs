@@ -71,7 +71,10 @@ impl JavaDateFormat {
                 'M' if count >= 4 => Item::Fixed(Fixed::LongMonthName),
                 'M' => Item::Numeric(Numeric::Month, pad),
                 'd' => Item::Numeric(Numeric::Day, pad),
-                'D' => Item::Numeric(Numeric::Ordinal, if count >= 3 { Pad::Zero } else { Pad::None }),
+                'D' => Item::Numeric(
+                    Numeric::Ordinal,
+                    if count >= 3 { Pad::Zero } else { Pad::None },
+                ),
                 'H' => Item::Numeric(Numeric::Hour, pad),
                 'h' => Item::Numeric(Numeric::Hour12, pad),
                 'm' => Item::Numeric(Numeric::Minute, pad),
@@ -111,7 +114,13 @@ impl JavaDateFormat {
             (Some(year), _) => year,
             // SimpleDateFormat puts two-digit years within 80 years before and 20 after now;
             // we use the fixed 1970-2069 window.
-            (None, Some(short)) => if short < 70 { 2000 + short } else { 1900 + short },
+            (None, Some(short)) => {
+                if short < 70 {
+                    2000 + short
+                } else {
+                    1900 + short
+                }
+            }
             (None, None) => 1970,
         };
         let date = match (parsed.ordinal(), parsed.month(), parsed.day()) {

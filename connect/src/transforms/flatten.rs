@@ -33,7 +33,11 @@ pub(crate) struct Flatten {
 impl Flatten {
     /// A `Flatten` on `side`.
     pub(crate) fn new(side: Side) -> Flatten {
-        Flatten { side, delimiter: ".".into(), cache: SchemaCache::default() }
+        Flatten {
+            side,
+            delimiter: ".".into(),
+            cache: SchemaCache::default(),
+        }
     }
 
     fn name(&self, prefix: &str, name: &str) -> String {
@@ -44,7 +48,12 @@ impl Flatten {
         }
     }
 
-    fn flatten_map(&self, pairs: &[(Value, Value)], prefix: &str, out: &mut Vec<(Value, Value)>) -> Result<(), ConnectError> {
+    fn flatten_map(
+        &self,
+        pairs: &[(Value, Value)],
+        prefix: &str,
+        out: &mut Vec<(Value, Value)>,
+    ) -> Result<(), ConnectError> {
         for (key, value) in pairs {
             let key_text = match key {
                 Value::String(text) => text.clone(),
@@ -84,7 +93,10 @@ impl Flatten {
             let field_optional = optional || field.schema.optional;
             let default = match &field.schema.default {
                 Some(default) => Some(default.clone()),
-                None => parent_default.and_then(|d| d.values.get(field.index)).filter(|v| !v.is_null()).cloned(),
+                None => parent_default
+                    .and_then(|d| d.values.get(field.index))
+                    .filter(|v| !v.is_null())
+                    .cloned(),
             };
             match field.schema.schema_type {
                 SchemaType::Struct => {
@@ -116,7 +128,12 @@ impl Flatten {
         Ok(())
     }
 
-    fn build_value(&self, value: &Struct, prefix: &str, out: &mut Struct) -> Result<(), ConnectError> {
+    fn build_value(
+        &self,
+        value: &Struct,
+        prefix: &str,
+        out: &mut Struct,
+    ) -> Result<(), ConnectError> {
         for field in &value.schema.fields {
             let name = self.name(prefix, &field.name);
             let mut v = value.values.get(field.index).cloned().unwrap_or_default();
@@ -141,7 +158,10 @@ impl Flatten {
 }
 
 fn put(out: &mut Vec<(Value, Value)>, name: String, value: Value) {
-    match out.iter_mut().find(|(k, _)| k.as_str() == Some(name.as_str())) {
+    match out
+        .iter_mut()
+        .find(|(k, _)| k.as_str() == Some(name.as_str()))
+    {
         Some(slot) => slot.1 = value,
         None => out.push((Value::String(name), value)),
     }
@@ -149,7 +169,10 @@ fn put(out: &mut Vec<(Value, Value)>, name: String, value: Value) {
 
 impl Transform for Flatten {
     fn configure(&mut self, config: &Config) -> Result<(), ConnectError> {
-        self.delimiter = parse(&config_def(), config)?.string("delimiter").unwrap_or_default().to_string();
+        self.delimiter = parse(&config_def(), config)?
+            .string("delimiter")
+            .unwrap_or_default()
+            .to_string();
         self.cache = SchemaCache::default();
         Ok(())
     }
@@ -184,7 +207,8 @@ impl Transform for Flatten {
                 };
                 let mut out = Struct::new(updated_schema.clone());
                 self.build_value(&current, "", &mut out)?;
-                self.side.set(&mut record, Some(updated_schema), Value::Struct(out));
+                self.side
+                    .set(&mut record, Some(updated_schema), Value::Struct(out));
             }
         }
         Ok(Some(record))
@@ -202,13 +226,30 @@ mod tests {
     #[test]
     fn schemaless_nested_maps() {
         let mut t = Flatten::new(Side::Value);
-        t.configure(&[("delimiter".to_string(), "#".to_string())].into_iter().collect()).unwrap();
+        t.configure(
+            &[("delimiter".to_string(), "#".to_string())]
+                .into_iter()
+                .collect(),
+        )
+        .unwrap();
         let value = Value::Map(vec![
-            (s("A"), Value::Map(vec![(s("B"), Value::Map(vec![(s("int"), Value::Int64(8)), (s("n"), Value::Null)]))])),
+            (
+                s("A"),
+                Value::Map(vec![(
+                    s("B"),
+                    Value::Map(vec![(s("int"), Value::Int64(8)), (s("n"), Value::Null)]),
+                )]),
+            ),
             (s("arr"), Value::Array(vec![Value::Int64(1)])),
             (s("top"), s("x")),
         ]);
-        let out = t.apply(ConnectRecord { value, ..ConnectRecord::default() }).unwrap().unwrap();
+        let out = t
+            .apply(ConnectRecord {
+                value,
+                ..ConnectRecord::default()
+            })
+            .unwrap()
+            .unwrap();
         assert_eq!(
             out.value,
             Value::Map(vec![
@@ -218,7 +259,12 @@ mod tests {
                 (s("top"), s("x")),
             ])
         );
-        assert!(t.apply(ConnectRecord::default()).unwrap().unwrap().value.is_null());
+        assert!(t
+            .apply(ConnectRecord::default())
+            .unwrap()
+            .unwrap()
+            .value
+            .is_null());
         assert_eq!(
             t.apply(ConnectRecord { value: Value::Int64(1), ..ConnectRecord::default() }).unwrap_err().message,
             "Only Map objects supported in absence of schema for [flattening], found: java.lang.Long"
@@ -231,11 +277,19 @@ mod tests {
         t.configure(&Config::new()).unwrap();
         let inner_schema = Arc::new(Schema::structure([
             ("a".to_string(), Arc::new(Schema::new(SchemaType::Int32))),
-            ("b".to_string(), Arc::new(Schema::new(SchemaType::String).optional())),
+            (
+                "b".to_string(),
+                Arc::new(Schema::new(SchemaType::String).optional()),
+            ),
         ]));
         let mut inner_default = Struct::new(inner_schema.clone());
         inner_default.put("a", Value::Int32(7)).unwrap();
-        let nested_schema = Arc::new((*inner_schema).clone().optional().with_default(Value::Struct(inner_default)));
+        let nested_schema = Arc::new(
+            (*inner_schema)
+                .clone()
+                .optional()
+                .with_default(Value::Struct(inner_default)),
+        );
         let schema = Arc::new(
             Schema::structure([
                 ("top".to_string(), Arc::new(Schema::new(SchemaType::Int64))),
@@ -249,15 +303,27 @@ mod tests {
         let mut value = Struct::new(schema.clone());
         value.put("top", Value::Int64(5)).unwrap();
         value.put("nested", Value::Struct(nested)).unwrap();
-        let out = t.apply(ConnectRecord { key_schema: Some(schema), key: Value::Struct(value), ..ConnectRecord::default() }).unwrap().unwrap();
+        let out = t
+            .apply(ConnectRecord {
+                key_schema: Some(schema),
+                key: Value::Struct(value),
+                ..ConnectRecord::default()
+            })
+            .unwrap()
+            .unwrap();
         let schema = out.key_schema.unwrap();
         assert_eq!(schema.name.as_deref(), Some("outer"));
         let names: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["top", "nested.a", "nested.b"]);
         assert!(!schema.fields[0].schema.optional);
-        assert!(schema.fields[1].schema.optional, "optional because its parent is");
+        assert!(
+            schema.fields[1].schema.optional,
+            "optional because its parent is"
+        );
         assert_eq!(schema.fields[1].schema.default, Some(Value::Int32(7)));
-        let Value::Struct(out) = out.key else { panic!() };
+        let Value::Struct(out) = out.key else {
+            panic!()
+        };
         assert_eq!(out.values, vec![Value::Int64(5), Value::Int32(1), s("x")]);
     }
 
@@ -265,13 +331,20 @@ mod tests {
     fn map_with_schema_is_refused() {
         let mut t = Flatten::new(Side::Value);
         t.configure(&Config::new()).unwrap();
-        let map = Arc::new(Schema::map(Arc::new(Schema::new(SchemaType::String)), Arc::new(Schema::new(SchemaType::String))));
+        let map = Arc::new(Schema::map(
+            Arc::new(Schema::new(SchemaType::String)),
+            Arc::new(Schema::new(SchemaType::String)),
+        ));
         let schema = Arc::new(Schema::structure([("m".to_string(), map)]));
         let value = Struct::new(schema.clone());
         assert_eq!(
-            t.apply(ConnectRecord { value_schema: Some(schema), value: Value::Struct(value), ..ConnectRecord::default() })
-                .unwrap_err()
-                .message,
+            t.apply(ConnectRecord {
+                value_schema: Some(schema),
+                value: Value::Struct(value),
+                ..ConnectRecord::default()
+            })
+            .unwrap_err()
+            .message,
             "Flatten transformation does not support MAP for record with schemas (for field m)."
         );
     }

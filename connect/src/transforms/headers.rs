@@ -5,7 +5,8 @@ use crate::config_def::{ConfigDef, ConfigKey, ConfigType, Default, Importance};
 use crate::connector::Config;
 use crate::data::{ConnectError, ConnectRecord, Schema, Struct, Value};
 use crate::transforms::util::{
-    copy_basics, map_get, non_empty_list, one_of, parse, require_map, require_struct, SchemaCache, Side,
+    copy_basics, map_get, non_empty_list, one_of, parse, require_map, require_struct, SchemaCache,
+    Side,
 };
 use crate::transforms::Transform;
 
@@ -21,8 +22,14 @@ pub(crate) fn insert_header_def() -> ConfigDef {
     let non_null = |_: &crate::config_def::ConfigValue| Ok(());
     ConfigDef::new()
         .define(
-            ConfigKey::new("header", ConfigType::String, Default::Required, Importance::High, "The name of the header.")
-                .validate_with(non_null),
+            ConfigKey::new(
+                "header",
+                ConfigType::String,
+                Default::Required,
+                Importance::High,
+                "The name of the header.",
+            )
+            .validate_with(non_null),
         )
         .define(
             ConfigKey::new(
@@ -40,13 +47,18 @@ impl Transform for InsertHeader {
     fn configure(&mut self, config: &Config) -> Result<(), ConnectError> {
         let parsed = parse(&insert_header_def(), config)?;
         self.header = parsed.string("header").unwrap_or_default().to_string();
-        self.literal = parsed.string("value.literal").unwrap_or_default().to_string();
+        self.literal = parsed
+            .string("value.literal")
+            .unwrap_or_default()
+            .to_string();
         Ok(())
     }
 
     fn apply(&mut self, mut record: ConnectRecord) -> Result<Option<ConnectRecord>, ConnectError> {
         let parsed = crate::values::parse_string(&self.literal);
-        record.headers.add(self.header.clone(), parsed.schema, parsed.value);
+        record
+            .headers
+            .add(self.header.clone(), parsed.schema, parsed.value);
         Ok(Some(record))
     }
 }
@@ -79,7 +91,10 @@ impl Transform for DropHeaders {
     }
 
     fn apply(&mut self, mut record: ConnectRecord) -> Result<Option<ConnectRecord>, ConnectError> {
-        record.headers.0.retain(|header| !self.headers.contains(&header.key));
+        record
+            .headers
+            .0
+            .retain(|header| !self.headers.contains(&header.key));
         Ok(Some(record))
     }
 }
@@ -97,7 +112,13 @@ pub(crate) struct HeaderFrom {
 impl HeaderFrom {
     /// A `HeaderFrom` on `side`.
     pub(crate) fn new(side: Side) -> HeaderFrom {
-        HeaderFrom { side, fields: Vec::new(), headers: Vec::new(), moving: false, cache: SchemaCache::default() }
+        HeaderFrom {
+            side,
+            fields: Vec::new(),
+            headers: Vec::new(),
+            moving: false,
+            cache: SchemaCache::default(),
+        }
     }
 }
 
@@ -153,7 +174,11 @@ impl Transform for HeaderFrom {
     }
 
     fn apply(&mut self, mut record: ConnectRecord) -> Result<Option<ConnectRecord>, ConnectError> {
-        let purpose = if self.moving { "header move" } else { "header copy" };
+        let purpose = if self.moving {
+            "header move"
+        } else {
+            "header copy"
+        };
         let value = self.side.value(&record);
         match self.side.schema(&record).cloned() {
             None => {
@@ -161,7 +186,10 @@ impl Transform for HeaderFrom {
                 let mut updated = pairs.clone();
                 let mut added = Vec::new();
                 for (field, header) in self.fields.iter().zip(&self.headers) {
-                    added.push((header.clone(), map_get(pairs, field).cloned().unwrap_or_default()));
+                    added.push((
+                        header.clone(),
+                        map_get(pairs, field).cloned().unwrap_or_default(),
+                    ));
                     if self.moving {
                         updated.retain(|(k, _)| k.as_str() != Some(field.as_str()));
                     }
@@ -178,10 +206,16 @@ impl Transform for HeaderFrom {
                     // DIVERGE: Kafka 3.7 throws a NullPointerException here.
                     let field_schema = schema
                         .field(field)
-                        .ok_or_else(|| ConnectError::data(format!("Field does not exist: {field}")))?
+                        .ok_or_else(|| {
+                            ConnectError::data(format!("Field does not exist: {field}"))
+                        })?
                         .schema
                         .clone();
-                    added.push((header.clone(), field_schema, current.get(field).cloned().unwrap_or_default()));
+                    added.push((
+                        header.clone(),
+                        field_schema,
+                        current.get(field).cloned().unwrap_or_default(),
+                    ));
                 }
                 for (header, field_schema, value) in added {
                     record.headers.add(header, Some(field_schema), value);
@@ -202,16 +236,17 @@ impl Transform for HeaderFrom {
                     })?;
                     let mut updated = Struct::new(moved.clone());
                     for field in &moved.fields {
-                        updated.values[field.index] = current.get(&field.name).cloned().unwrap_or_default();
+                        updated.values[field.index] =
+                            current.get(&field.name).cloned().unwrap_or_default();
                     }
-                    self.side.set(&mut record, Some(moved), Value::Struct(updated));
+                    self.side
+                        .set(&mut record, Some(moved), Value::Struct(updated));
                 }
             }
         }
         Ok(Some(record))
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -220,30 +255,41 @@ mod tests {
     use std::sync::Arc;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn insert_header_appends() {
         let mut t = InsertHeader::default();
         assert_eq!(
-            t.configure(&config(&[("header", "h")])).unwrap_err().message,
+            t.configure(&config(&[("header", "h")]))
+                .unwrap_err()
+                .message,
             "Missing required configuration \"value.literal\" which has no default value."
         );
-        t.configure(&config(&[("header", "h"), ("value.literal", "text")])).unwrap();
+        t.configure(&config(&[("header", "h"), ("value.literal", "text")]))
+            .unwrap();
         let mut record = ConnectRecord::default();
         record.headers.add("h", None, Value::Int32(1));
         let out = t.apply(record).unwrap().unwrap();
         assert_eq!(out.headers.0.len(), 2);
         assert_eq!(out.headers.0[1].key, "h");
-        assert_eq!(out.headers.0[1].value, crate::values::parse_string("text").value);
+        assert_eq!(
+            out.headers.0[1].value,
+            crate::values::parse_string("text").value
+        );
     }
 
     #[test]
     fn drop_headers_removes_all_listed() {
         let mut t = DropHeaders::default();
         assert_eq!(
-            t.configure(&config(&[("headers", "")])).unwrap_err().message,
+            t.configure(&config(&[("headers", "")]))
+                .unwrap_err()
+                .message,
             "Invalid value  for configuration headers: Empty list"
         );
         t.configure(&config(&[("headers", "a, b")])).unwrap();
@@ -252,7 +298,11 @@ mod tests {
             record.headers.add(key, None, Value::Null);
         }
         let out = t.apply(record).unwrap().unwrap();
-        let keys: Vec<&str> = out.headers.iter().map(|h: &Header| h.key.as_str()).collect();
+        let keys: Vec<&str> = out
+            .headers
+            .iter()
+            .map(|h: &Header| h.key.as_str())
+            .collect();
         assert_eq!(keys, ["c"]);
     }
 
@@ -267,22 +317,34 @@ mod tests {
         let mut value = Struct::new(schema.clone());
         value.put("a", Value::Int32(1)).unwrap();
         value.put("b", Value::String("x".into())).unwrap();
-        ConnectRecord { value_schema: Some(schema), value: Value::Struct(value), ..ConnectRecord::default() }
+        ConnectRecord {
+            value_schema: Some(schema),
+            value: Value::Struct(value),
+            ..ConnectRecord::default()
+        }
     }
 
     #[test]
     fn header_from_config_errors() {
         let mut t = HeaderFrom::new(Side::Value);
         assert_eq!(
-            t.configure(&config(&[("fields", "a,b"), ("headers", "h"), ("operation", "move")]))
-                .unwrap_err()
-                .message,
+            t.configure(&config(&[
+                ("fields", "a,b"),
+                ("headers", "h"),
+                ("operation", "move")
+            ]))
+            .unwrap_err()
+            .message,
             "'fields' config must have the same number of elements as 'headers' config."
         );
         assert_eq!(
-            t.configure(&config(&[("fields", "a"), ("headers", "h"), ("operation", "swap")]))
-                .unwrap_err()
-                .message,
+            t.configure(&config(&[
+                ("fields", "a"),
+                ("headers", "h"),
+                ("operation", "swap")
+            ]))
+            .unwrap_err()
+            .message,
             "Invalid value swap for configuration operation: String must be one of: move, copy"
         );
     }
@@ -290,25 +352,50 @@ mod tests {
     #[test]
     fn header_from_move_with_schema() {
         let mut t = HeaderFrom::new(Side::Value);
-        t.configure(&config(&[("fields", "a"), ("headers", "ha"), ("operation", "move")])).unwrap();
+        t.configure(&config(&[
+            ("fields", "a"),
+            ("headers", "ha"),
+            ("operation", "move"),
+        ]))
+        .unwrap();
         let out = t.apply(struct_record()).unwrap().unwrap();
         let header = &out.headers.0[0];
-        assert_eq!((header.key.as_str(), &header.value), ("ha", &Value::Int32(1)));
-        assert_eq!(header.schema.as_ref().unwrap().schema_type, SchemaType::Int32);
+        assert_eq!(
+            (header.key.as_str(), &header.value),
+            ("ha", &Value::Int32(1))
+        );
+        assert_eq!(
+            header.schema.as_ref().unwrap().schema_type,
+            SchemaType::Int32
+        );
         let schema = out.value_schema.unwrap();
         assert_eq!(schema.fields.len(), 1);
         assert_eq!(schema.name.as_deref(), Some("n"));
-        let Value::Struct(s) = out.value else { panic!() };
+        let Value::Struct(s) = out.value else {
+            panic!()
+        };
         assert_eq!(s.get("b"), Some(&Value::String("x".into())));
-        t.configure(&config(&[("fields", "zz"), ("headers", "h"), ("operation", "copy")])).unwrap();
-        assert_eq!(t.apply(struct_record()).unwrap_err().message, "Field does not exist: zz");
+        t.configure(&config(&[
+            ("fields", "zz"),
+            ("headers", "h"),
+            ("operation", "copy"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            t.apply(struct_record()).unwrap_err().message,
+            "Field does not exist: zz"
+        );
     }
 
     #[test]
     fn header_from_copy_schemaless() {
         let mut t = HeaderFrom::new(Side::Key);
-        t.configure(&config(&[("fields", "a,missing"), ("headers", "h1,h2"), ("operation", "copy")]))
-            .unwrap();
+        t.configure(&config(&[
+            ("fields", "a,missing"),
+            ("headers", "h1,h2"),
+            ("operation", "copy"),
+        ]))
+        .unwrap();
         let record = ConnectRecord {
             key: Value::Map(vec![(Value::String("a".into()), Value::Int64(7))]),
             ..ConnectRecord::default()
@@ -317,7 +404,10 @@ mod tests {
         assert_eq!(out.key, record.key);
         assert_eq!(out.headers.0[0].value, Value::Int64(7));
         assert_eq!(out.headers.0[1].value, Value::Null);
-        let bad = ConnectRecord { key: Value::Int64(1), ..ConnectRecord::default() };
+        let bad = ConnectRecord {
+            key: Value::Int64(1),
+            ..ConnectRecord::default()
+        };
         assert_eq!(
             t.apply(bad).unwrap_err().message,
             "Only Map objects supported in absence of schema for [header copy], found: java.lang.Long"

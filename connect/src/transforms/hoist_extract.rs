@@ -43,13 +43,20 @@ pub(crate) struct HoistField {
 impl HoistField {
     /// A `HoistField` on `side`.
     pub(crate) fn new(side: Side) -> HoistField {
-        HoistField { side, field: String::new(), cache: SchemaCache::default() }
+        HoistField {
+            side,
+            field: String::new(),
+            cache: SchemaCache::default(),
+        }
     }
 }
 
 impl Transform for HoistField {
     fn configure(&mut self, config: &Config) -> Result<(), ConnectError> {
-        self.field = parse(&hoist_def(), config)?.string("field").unwrap_or_default().to_string();
+        self.field = parse(&hoist_def(), config)?
+            .string("field")
+            .unwrap_or_default()
+            .to_string();
         self.cache = SchemaCache::default();
         Ok(())
     }
@@ -64,7 +71,10 @@ impl Transform for HoistField {
             Some(schema) => {
                 let field = self.field.clone();
                 let wrapped = self.cache.get_or_build(&schema, |inner| {
-                    Ok(crate::data::Schema::structure([(field, Arc::new(inner.clone()))]))
+                    Ok(crate::data::Schema::structure([(
+                        field,
+                        Arc::new(inner.clone()),
+                    )]))
                 })?;
                 let mut s = Struct::new(wrapped.clone());
                 s.values[0] = value;
@@ -85,7 +95,10 @@ pub(crate) struct ExtractField {
 impl ExtractField {
     /// An `ExtractField` on `side`.
     pub(crate) fn new(side: Side) -> ExtractField {
-        ExtractField { side, field: String::new() }
+        ExtractField {
+            side,
+            field: String::new(),
+        }
     }
 }
 
@@ -93,7 +106,10 @@ const EXTRACT_PURPOSE: &str = "field extraction";
 
 impl Transform for ExtractField {
     fn configure(&mut self, config: &Config) -> Result<(), ConnectError> {
-        self.field = parse(&extract_def(), config)?.string("field").unwrap_or_default().to_string();
+        self.field = parse(&extract_def(), config)?
+            .string("field")
+            .unwrap_or_default()
+            .to_string();
         Ok(())
     }
 
@@ -104,7 +120,9 @@ impl Transform for ExtractField {
                 let extracted = if value.is_null() {
                     Value::Null
                 } else {
-                    map_get(require_map(value, EXTRACT_PURPOSE)?, &self.field).cloned().unwrap_or_default()
+                    map_get(require_map(value, EXTRACT_PURPOSE)?, &self.field)
+                        .cloned()
+                        .unwrap_or_default()
                 };
                 self.side.set(&mut record, None, extracted);
             }
@@ -133,7 +151,9 @@ mod tests {
     use crate::data::{Schema, SchemaType};
 
     fn config(field: &str) -> Config {
-        [("field".to_string(), field.to_string())].into_iter().collect()
+        [("field".to_string(), field.to_string())]
+            .into_iter()
+            .collect()
     }
 
     #[test]
@@ -144,10 +164,22 @@ mod tests {
             "Missing required configuration \"field\" which has no default value."
         );
         t.configure(&config("magic")).unwrap();
-        let out = t.apply(ConnectRecord { key: Value::Int64(42), ..ConnectRecord::default() }).unwrap().unwrap();
-        assert_eq!(out.key, Value::Map(vec![(Value::String("magic".into()), Value::Int64(42))]));
+        let out = t
+            .apply(ConnectRecord {
+                key: Value::Int64(42),
+                ..ConnectRecord::default()
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            out.key,
+            Value::Map(vec![(Value::String("magic".into()), Value::Int64(42))])
+        );
         let out = t.apply(ConnectRecord::default()).unwrap().unwrap();
-        assert_eq!(out.key, Value::Map(vec![(Value::String("magic".into()), Value::Null)]));
+        assert_eq!(
+            out.key,
+            Value::Map(vec![(Value::String("magic".into()), Value::Null)])
+        );
         let record = ConnectRecord {
             key_schema: Some(Arc::new(Schema::new(SchemaType::Int32))),
             key: Value::Int32(42),
@@ -169,23 +201,55 @@ mod tests {
         let mut t = ExtractField::new(Side::Value);
         t.configure(&config("magic")).unwrap();
         let map = Value::Map(vec![(Value::String("magic".into()), Value::Int64(42))]);
-        let out = t.apply(ConnectRecord { value: map, ..ConnectRecord::default() }).unwrap().unwrap();
+        let out = t
+            .apply(ConnectRecord {
+                value: map,
+                ..ConnectRecord::default()
+            })
+            .unwrap()
+            .unwrap();
         assert_eq!(out.value, Value::Int64(42));
-        assert_eq!(t.apply(ConnectRecord::default()).unwrap().unwrap().value, Value::Null);
+        assert_eq!(
+            t.apply(ConnectRecord::default()).unwrap().unwrap().value,
+            Value::Null
+        );
         let missing = Value::Map(vec![(Value::String("other".into()), Value::Int64(1))]);
-        assert_eq!(t.apply(ConnectRecord { value: missing, ..ConnectRecord::default() }).unwrap().unwrap().value, Value::Null);
+        assert_eq!(
+            t.apply(ConnectRecord {
+                value: missing,
+                ..ConnectRecord::default()
+            })
+            .unwrap()
+            .unwrap()
+            .value,
+            Value::Null
+        );
 
-        let schema = Arc::new(Schema::structure([("magic".to_string(), Arc::new(Schema::new(SchemaType::Int32)))]));
+        let schema = Arc::new(Schema::structure([(
+            "magic".to_string(),
+            Arc::new(Schema::new(SchemaType::Int32)),
+        )]));
         let mut s = Struct::new(schema.clone());
         s.put("magic", Value::Int32(42)).unwrap();
-        let record = ConnectRecord { value_schema: Some(schema.clone()), value: Value::Struct(s), ..ConnectRecord::default() };
+        let record = ConnectRecord {
+            value_schema: Some(schema.clone()),
+            value: Value::Struct(s),
+            ..ConnectRecord::default()
+        };
         let out = t.apply(record).unwrap().unwrap();
         assert_eq!(out.value, Value::Int32(42));
         assert_eq!(out.value_schema.unwrap().schema_type, SchemaType::Int32);
-        let null = ConnectRecord { value_schema: Some(schema.clone()), ..ConnectRecord::default() };
+        let null = ConnectRecord {
+            value_schema: Some(schema.clone()),
+            ..ConnectRecord::default()
+        };
         assert_eq!(t.apply(null).unwrap().unwrap().value, Value::Null);
         t.configure(&config("nope")).unwrap();
-        let record = ConnectRecord { value_schema: Some(schema), value: Value::Struct(Struct::new(Arc::new(Schema::structure([])))), ..ConnectRecord::default() };
+        let record = ConnectRecord {
+            value_schema: Some(schema),
+            value: Value::Struct(Struct::new(Arc::new(Schema::structure([])))),
+            ..ConnectRecord::default()
+        };
         assert_eq!(t.apply(record).unwrap_err().message, "Unknown field: nope");
     }
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use crate::config_def::{ConfigDef, ConfigKey, ConfigType, Default, Importance};
 use crate::connector::Config;
 use crate::data::{ConnectError, ConnectRecord, Schema, SchemaType, Struct, Value};
-use crate::transforms::util::{copy_basics, parse, require_map, require_sink_record, require_struct, SchemaCache, Side};
+use crate::transforms::util::{
+    copy_basics, parse, require_map, require_sink_record, require_struct, SchemaCache, Side,
+};
 use crate::transforms::Transform;
 
 const PURPOSE: &str = "field insertion";
@@ -15,7 +17,15 @@ const OPTIONALITY_DOC: &str =
 
 /// `InsertField`'s keys.
 pub(crate) fn config_def() -> ConfigDef {
-    let key = |name: &str, doc: String| ConfigKey::new(name, ConfigType::String, Default::Null, Importance::Medium, &doc);
+    let key = |name: &str, doc: String| {
+        ConfigKey::new(
+            name,
+            ConfigType::String,
+            Default::Null,
+            Importance::Medium,
+            &doc,
+        )
+    };
     ConfigDef::new()
         .define(key("topic.field", format!("Field name for Kafka topic. {OPTIONALITY_DOC}")))
         .define(key("partition.field", format!("Field name for Kafka partition. {OPTIONALITY_DOC}")))
@@ -39,11 +49,20 @@ struct Spec {
 fn spec(text: Option<&str>) -> Option<Spec> {
     let text = text?;
     Some(if let Some(name) = text.strip_suffix('?') {
-        Spec { name: name.to_string(), optional: true }
+        Spec {
+            name: name.to_string(),
+            optional: true,
+        }
     } else if let Some(name) = text.strip_suffix('!') {
-        Spec { name: name.to_string(), optional: false }
+        Spec {
+            name: name.to_string(),
+            optional: false,
+        }
     } else {
-        Spec { name: text.to_string(), optional: true }
+        Spec {
+            name: text.to_string(),
+            optional: true,
+        }
     })
 }
 
@@ -76,8 +95,11 @@ impl InsertField {
     }
 
     fn updated_schema(&self, schema: &Schema) -> Result<Schema, ConnectError> {
-        let mut fields: Vec<(String, Arc<Schema>)> =
-            schema.fields.iter().map(|f| (f.name.clone(), f.schema.clone())).collect();
+        let mut fields: Vec<(String, Arc<Schema>)> = schema
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.schema.clone()))
+            .collect();
         let mut add = |spec: &Option<Spec>, field_schema: Schema| -> Result<(), ConnectError> {
             if let Some(spec) = spec {
                 if fields.iter().any(|(name, _)| *name == spec.name) {
@@ -86,7 +108,11 @@ impl InsertField {
                         spec.name
                     )));
                 }
-                let field_schema = if spec.optional { field_schema.optional() } else { field_schema };
+                let field_schema = if spec.optional {
+                    field_schema.optional()
+                } else {
+                    field_schema
+                };
                 fields.push((spec.name.clone(), Arc::new(field_schema)));
             }
             Ok(())
@@ -113,7 +139,10 @@ impl InsertField {
             out.push((spec.name.clone(), Value::Int32(partition)));
         }
         if let Some(spec) = &self.offset {
-            out.push((spec.name.clone(), Value::Int64(require_sink_record(record, PURPOSE)?)));
+            out.push((
+                spec.name.clone(),
+                Value::Int64(require_sink_record(record, PURPOSE)?),
+            ));
         }
         if let (Some(spec), Some(timestamp)) = (&self.timestamp, record.timestamp) {
             out.push((spec.name.clone(), timestamp_value(timestamp)));
@@ -161,7 +190,10 @@ impl Transform for InsertField {
             None => {
                 let mut pairs = require_map(value, PURPOSE)?.clone();
                 for (name, inserted) in self.insertions(&record, Value::Int64)? {
-                    match pairs.iter_mut().find(|(k, _)| k.as_str() == Some(name.as_str())) {
+                    match pairs
+                        .iter_mut()
+                        .find(|(k, _)| k.as_str() == Some(name.as_str()))
+                    {
                         Some(slot) => slot.1 = inserted,
                         None => pairs.push((Value::String(name), inserted)),
                     }
@@ -184,7 +216,8 @@ impl Transform for InsertField {
                 for (name, inserted) in insertions {
                     updated.put(&name, inserted)?;
                 }
-                self.side.set(&mut record, Some(updated_schema), Value::Struct(updated));
+                self.side
+                    .set(&mut record, Some(updated_schema), Value::Struct(updated));
             }
         }
         Ok(Some(record))
@@ -196,7 +229,10 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn all() -> Config {
@@ -213,7 +249,10 @@ mod tests {
     #[test]
     fn config_errors() {
         let mut t = InsertField::new(Side::Value);
-        assert_eq!(t.configure(&Config::new()).unwrap_err().message, "No field insertion configured");
+        assert_eq!(
+            t.configure(&Config::new()).unwrap_err().message,
+            "No field insertion configured"
+        );
         assert_eq!(
             t.configure(&config(&[("static.field", "s")])).unwrap_err().message,
             "Invalid value null for configuration static.value: No value specified for static field: s"
@@ -233,21 +272,42 @@ mod tests {
             ..ConnectRecord::default()
         };
         let out = t.apply(record.clone()).unwrap().unwrap();
-        let Value::Map(pairs) = &out.value else { panic!() };
-        let get = |k: &str| pairs.iter().find(|(key, _)| key.as_str() == Some(k)).map(|(_, v)| v.clone());
+        let Value::Map(pairs) = &out.value else {
+            panic!()
+        };
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key.as_str() == Some(k))
+                .map(|(_, v)| v.clone())
+        };
         assert_eq!(get("magic"), Some(Value::Int64(42)));
         assert_eq!(get("topic_field"), Some(Value::String("test".into())));
         assert_eq!(get("partition_field"), Some(Value::Int32(0)));
         assert_eq!(get("offset_field"), Some(Value::Int64(42)));
         assert_eq!(get("timestamp_field"), Some(Value::Int64(1234)));
-        assert_eq!(get("instance_id"), Some(Value::String("my-instance-id".into())));
-        let source = ConnectRecord { kafka_offset: None, ..record };
+        assert_eq!(
+            get("instance_id"),
+            Some(Value::String("my-instance-id".into()))
+        );
+        let source = ConnectRecord {
+            kafka_offset: None,
+            ..record
+        };
         assert_eq!(
             t.apply(source).unwrap_err().message,
             "Only SinkRecord supported for [field insertion], found: org.apache.kafka.connect.source.SourceRecord"
         );
         // Null passes through; a non-map is refused.
-        assert!(t.apply(ConnectRecord { kafka_offset: Some(1), ..ConnectRecord::default() }).unwrap().unwrap().value.is_null());
+        assert!(t
+            .apply(ConnectRecord {
+                kafka_offset: Some(1),
+                ..ConnectRecord::default()
+            })
+            .unwrap()
+            .unwrap()
+            .value
+            .is_null());
         assert_eq!(
             t.apply(ConnectRecord { kafka_offset: Some(1), value: Value::Int64(1), ..ConnectRecord::default() })
                 .unwrap_err()
@@ -261,7 +321,11 @@ mod tests {
         let mut t = InsertField::new(Side::Value);
         t.configure(&all()).unwrap();
         let schema = Arc::new(
-            Schema::structure([("magic".to_string(), Arc::new(Schema::new(SchemaType::Int64)))]).with_name("name"),
+            Schema::structure([(
+                "magic".to_string(),
+                Arc::new(Schema::new(SchemaType::Int64)),
+            )])
+            .with_name("name"),
         );
         let mut value = Struct::new(schema.clone());
         value.put("magic", Value::Int64(42)).unwrap();
@@ -278,11 +342,26 @@ mod tests {
         let schema = out.value_schema.unwrap();
         assert_eq!(schema.name.as_deref(), Some("name"));
         let names: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["magic", "topic_field", "partition_field", "offset_field", "timestamp_field", "instance_id"]);
+        assert_eq!(
+            names,
+            [
+                "magic",
+                "topic_field",
+                "partition_field",
+                "offset_field",
+                "timestamp_field",
+                "instance_id"
+            ]
+        );
         assert!(!schema.fields[1].schema.optional);
         assert!(schema.fields[2].schema.optional);
-        assert_eq!(schema.fields[4].schema.name.as_deref(), Some(crate::data::TIMESTAMP));
-        let Value::Struct(s) = out.value else { panic!() };
+        assert_eq!(
+            schema.fields[4].schema.name.as_deref(),
+            Some(crate::data::TIMESTAMP)
+        );
+        let Value::Struct(s) = out.value else {
+            panic!()
+        };
         assert_eq!(s.get("timestamp_field"), Some(&Value::Timestamp(1234)));
         assert_eq!(s.get("offset_field"), Some(&Value::Int64(42)));
         assert_eq!(s.get("magic"), Some(&Value::Int64(42)));

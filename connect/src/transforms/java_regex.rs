@@ -139,8 +139,14 @@ mod tests {
         assert_eq!(replace("(.*)", "a", "$10").unwrap(), "a0");
         assert_eq!(replace("(.*)", "a", r"\$1").unwrap(), "$1");
         assert_eq!(replace("(?<t>.*)", "a", "x${t}").unwrap(), "xa");
-        assert_eq!(replace("(.*)", "a", "$2").unwrap_err().message, "No group 2");
-        assert_eq!(replace("(.*)", "a", "$x").unwrap_err().message, "Illegal group reference");
+        assert_eq!(
+            replace("(.*)", "a", "$2").unwrap_err().message,
+            "No group 2"
+        );
+        assert_eq!(
+            replace("(.*)", "a", "$x").unwrap_err().message,
+            "Illegal group reference"
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@ use num_bigint::BigInt;
 use crate::config_def::{ConfigDef, ConfigKey, ConfigType, Default, Importance};
 use crate::connector::Config;
 use crate::data::{ConnectError, ConnectRecord, Struct, Value};
-use crate::transforms::util::{non_empty_list, non_empty_string, parse, require_map, require_struct, Side};
+use crate::transforms::util::{
+    non_empty_list, non_empty_string, parse, require_map, require_struct, Side,
+};
 use crate::transforms::Transform;
 
 const PURPOSE: &str = "mask fields";
@@ -41,7 +43,11 @@ pub(crate) struct MaskField {
 impl MaskField {
     /// A `MaskField` on `side`.
     pub(crate) fn new(side: Side) -> MaskField {
-        MaskField { side, fields: Vec::new(), replacement: None }
+        MaskField {
+            side,
+            fields: Vec::new(),
+            replacement: None,
+        }
     }
 
     fn masked(&self, value: &Value) -> Result<Value, ConnectError> {
@@ -65,21 +71,30 @@ fn empty_of(value: &Value) -> Result<Value, ConnectError> {
         Value::Int64(_) => Value::Int64(0),
         Value::Float32(_) => Value::Float32(0.0),
         Value::Float64(_) => Value::Float64(0.0),
-        Value::Decimal { scale, .. } => Value::Decimal { unscaled: BigInt::from(0), scale: *scale },
+        Value::Decimal { scale, .. } => Value::Decimal {
+            unscaled: BigInt::from(0),
+            scale: *scale,
+        },
         Value::Timestamp(_) => Value::Timestamp(0),
         Value::String(_) => Value::String(String::new()),
         Value::Array(_) => Value::Array(Vec::new()),
         Value::Map(_) => Value::Map(Vec::new()),
         other => {
-            return Err(ConnectError::data(format!("Cannot mask value of type: class {}", other.java_class())));
+            return Err(ConnectError::data(format!(
+                "Cannot mask value of type: class {}",
+                other.java_class()
+            )));
         }
     })
 }
 
 /// Kafka's `maskWithCustomReplacement`: the replacement parsed into the value's type.
 fn replaced(value: &Value, replacement: &str) -> Result<Value, ConnectError> {
-    let not_number =
-        || ConnectError::data(format!("Unable to convert {replacement} (class java.lang.String) to number"));
+    let not_number = || {
+        ConnectError::data(format!(
+            "Unable to convert {replacement} (class java.lang.String) to number"
+        ))
+    };
     // `Values.convertTo*` of a string: an integer, else a decimal number truncated.
     let integer = || -> Result<i64, ConnectError> {
         let text = replacement.trim();
@@ -101,9 +116,15 @@ fn replaced(value: &Value, replacement: &str) -> Result<Value, ConnectError> {
             // Keep the schema's scale when the text has no more digits than it.
             if text_scale <= *scale {
                 unscaled *= BigInt::from(10).pow((*scale - text_scale) as u32);
-                Value::Decimal { unscaled, scale: *scale }
+                Value::Decimal {
+                    unscaled,
+                    scale: *scale,
+                }
             } else {
-                Value::Decimal { unscaled, scale: text_scale }
+                Value::Decimal {
+                    unscaled,
+                    scale: text_scale,
+                }
             }
         }
         other => {
@@ -142,7 +163,10 @@ impl Transform for MaskField {
                 let mut pairs = require_map(value, PURPOSE)?.clone();
                 for field in &self.fields {
                     // Kafka's quirk: a missing field is inserted as null.
-                    match pairs.iter_mut().find(|(k, _)| k.as_str() == Some(field.as_str())) {
+                    match pairs
+                        .iter_mut()
+                        .find(|(k, _)| k.as_str() == Some(field.as_str()))
+                    {
                         Some(slot) => slot.1 = self.masked(&slot.1)?,
                         None => pairs.push((Value::String(field.clone()), Value::Null)),
                     }
@@ -153,10 +177,18 @@ impl Transform for MaskField {
                 let current = require_struct(value, PURPOSE)?;
                 let mut values = Vec::with_capacity(current.values.len());
                 for (field, v) in current.schema.fields.iter().zip(&current.values) {
-                    values.push(if self.fields.contains(&field.name) { self.masked(v)? } else { v.clone() });
+                    values.push(if self.fields.contains(&field.name) {
+                        self.masked(v)?
+                    } else {
+                        v.clone()
+                    });
                 }
-                let updated = Struct { schema: current.schema.clone(), values };
-                self.side.set(&mut record, Some(schema), Value::Struct(updated));
+                let updated = Struct {
+                    schema: current.schema.clone(),
+                    values,
+                };
+                self.side
+                    .set(&mut record, Some(schema), Value::Struct(updated));
             }
         }
         Ok(Some(record))
@@ -170,7 +202,10 @@ mod tests {
     use std::sync::Arc;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn s(x: &str) -> Value {
@@ -181,7 +216,9 @@ mod tests {
     fn config_errors() {
         let mut t = MaskField::new(Side::Value);
         assert_eq!(
-            t.configure(&config(&[("fields", "a"), ("replacement", "")])).unwrap_err().message,
+            t.configure(&config(&[("fields", "a"), ("replacement", "")]))
+                .unwrap_err()
+                .message,
             "Invalid value  for configuration replacement: String must be non-empty"
         );
         assert_eq!(
@@ -193,7 +230,8 @@ mod tests {
     #[test]
     fn schemaless_masks_to_empty() {
         let mut t = MaskField::new(Side::Value);
-        t.configure(&config(&[("fields", "int,str,bool,list,map,missing,nul")])).unwrap();
+        t.configure(&config(&[("fields", "int,str,bool,list,map,missing,nul")]))
+            .unwrap();
         let value = Value::Map(vec![
             (s("int"), Value::Int64(42)),
             (s("str"), s("secret")),
@@ -203,7 +241,13 @@ mod tests {
             (s("nul"), Value::Null),
             (s("keep"), s("k")),
         ]);
-        let out = t.apply(ConnectRecord { value, ..ConnectRecord::default() }).unwrap().unwrap();
+        let out = t
+            .apply(ConnectRecord {
+                value,
+                ..ConnectRecord::default()
+            })
+            .unwrap()
+            .unwrap();
         assert_eq!(
             out.value,
             Value::Map(vec![
@@ -224,7 +268,12 @@ mod tests {
         );
         let bytes = Value::Map(vec![(s("int"), Value::Bytes(vec![1]))]);
         assert_eq!(
-            t.apply(ConnectRecord { value: bytes, ..ConnectRecord::default() }).unwrap_err().message,
+            t.apply(ConnectRecord {
+                value: bytes,
+                ..ConnectRecord::default()
+            })
+            .unwrap_err()
+            .message,
             "Cannot mask value of type: class [B"
         );
     }
@@ -232,7 +281,11 @@ mod tests {
     #[test]
     fn with_schema_and_replacement() {
         let mut t = MaskField::new(Side::Value);
-        t.configure(&config(&[("fields", "i8,f,str,dec"), ("replacement", "123")])).unwrap();
+        t.configure(&config(&[
+            ("fields", "i8,f,str,dec"),
+            ("replacement", "123"),
+        ]))
+        .unwrap();
         let schema = Arc::new(Schema::structure([
             ("i8".to_string(), Arc::new(Schema::new(SchemaType::Int8))),
             ("f".to_string(), Arc::new(Schema::new(SchemaType::Float64))),
@@ -246,24 +299,37 @@ mod tests {
                 Value::Int8(1),
                 Value::Float64(1.5),
                 s("x"),
-                Value::Decimal { unscaled: BigInt::from(5), scale: 2 },
+                Value::Decimal {
+                    unscaled: BigInt::from(5),
+                    scale: 2,
+                },
                 Value::Int32(9),
             ],
         };
-        let record = ConnectRecord { value_schema: Some(schema.clone()), value: Value::Struct(value), ..ConnectRecord::default() };
+        let record = ConnectRecord {
+            value_schema: Some(schema.clone()),
+            value: Value::Struct(value),
+            ..ConnectRecord::default()
+        };
         let out = t.apply(record.clone()).unwrap().unwrap();
-        let Value::Struct(out) = out.value else { panic!() };
+        let Value::Struct(out) = out.value else {
+            panic!()
+        };
         assert_eq!(
             out.values,
             vec![
                 Value::Int8(123),
                 Value::Float64(123.0),
                 s("123"),
-                Value::Decimal { unscaled: BigInt::from(12300), scale: 2 },
+                Value::Decimal {
+                    unscaled: BigInt::from(12300),
+                    scale: 2
+                },
                 Value::Int32(9)
             ]
         );
-        t.configure(&config(&[("fields", "i8"), ("replacement", "foo")])).unwrap();
+        t.configure(&config(&[("fields", "i8"), ("replacement", "foo")]))
+            .unwrap();
         assert_eq!(
             t.apply(record.clone()).unwrap_err().message,
             "Unable to convert foo (class java.lang.String) to number"

@@ -6,14 +6,28 @@ use std::sync::Arc;
 use crate::config_def::{ConfigDef, ConfigKey, ConfigType, Default, Importance};
 use crate::connector::Config;
 use crate::data::{ConnectError, ConnectRecord, Schema, Struct, Value};
-use crate::transforms::util::{map_get, non_empty_list, parse, require_map, require_schema, require_struct, SchemaCache, Side};
+use crate::transforms::util::{
+    map_get, non_empty_list, parse, require_map, require_schema, require_struct, SchemaCache, Side,
+};
 use crate::transforms::Transform;
 
 /// `SetSchemaMetadata`'s keys.
 pub(crate) fn set_schema_metadata_def() -> ConfigDef {
     ConfigDef::new()
-        .define(ConfigKey::new("schema.name", ConfigType::String, Default::Null, Importance::High, "Schema name to set."))
-        .define(ConfigKey::new("schema.version", ConfigType::Int, Default::Null, Importance::High, "Schema version to set."))
+        .define(ConfigKey::new(
+            "schema.name",
+            ConfigType::String,
+            Default::Null,
+            Importance::High,
+            "Schema name to set.",
+        ))
+        .define(ConfigKey::new(
+            "schema.version",
+            ConfigType::Int,
+            Default::Null,
+            Importance::High,
+            "Schema version to set.",
+        ))
 }
 
 /// `SetSchemaMetadata`: replaces the schema's name and/or version.
@@ -27,7 +41,11 @@ pub(crate) struct SetSchemaMetadata {
 impl SetSchemaMetadata {
     /// A `SetSchemaMetadata` on `side`.
     pub(crate) fn new(side: Side) -> SetSchemaMetadata {
-        SetSchemaMetadata { side, name: None, version: None }
+        SetSchemaMetadata {
+            side,
+            name: None,
+            version: None,
+        }
     }
 }
 
@@ -37,7 +55,9 @@ impl Transform for SetSchemaMetadata {
         self.name = parsed.string("schema.name").map(str::to_string);
         self.version = parsed.int("schema.version");
         if self.name.is_none() && self.version.is_none() {
-            return Err(ConnectError::config("Neither schema name nor version configured"));
+            return Err(ConnectError::config(
+                "Neither schema name nor version configured",
+            ));
         }
         Ok(())
     }
@@ -58,7 +78,10 @@ impl Transform for SetSchemaMetadata {
         }
         let updated = Arc::new(updated);
         let value = match value {
-            Value::Struct(s) => Value::Struct(Struct { schema: updated.clone(), values: s.values }),
+            Value::Struct(s) => Value::Struct(Struct {
+                schema: updated.clone(),
+                values: s.values,
+            }),
             other => other,
         };
         self.side.set(&mut record, Some(updated), value);
@@ -103,7 +126,12 @@ impl Transform for ValueToKey {
                 let key = self
                     .fields
                     .iter()
-                    .map(|f| (Value::String(f.clone()), map_get(pairs, f).cloned().unwrap_or_default()))
+                    .map(|f| {
+                        (
+                            Value::String(f.clone()),
+                            map_get(pairs, f).cloned().unwrap_or_default(),
+                        )
+                    })
                     .collect();
                 record.key_schema = None;
                 record.key = Value::Map(key);
@@ -114,9 +142,9 @@ impl Transform for ValueToKey {
                 let key_schema = self.cache.get_or_build(&value.schema, |schema| {
                     let mut key_fields = Vec::new();
                     for f in fields {
-                        let field = schema
-                            .field(f)
-                            .ok_or_else(|| ConnectError::data(format!("Field does not exist: {f}")))?;
+                        let field = schema.field(f).ok_or_else(|| {
+                            ConnectError::data(format!("Field does not exist: {f}"))
+                        })?;
                         key_fields.push((f.clone(), field.schema.clone()));
                     }
                     Ok(Schema::structure(key_fields))
@@ -133,14 +161,16 @@ impl Transform for ValueToKey {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::data::SchemaType;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn struct_value() -> (Arc<Schema>, Value) {
@@ -157,23 +187,46 @@ mod tests {
     #[test]
     fn set_schema_metadata() {
         let mut t = SetSchemaMetadata::new(Side::Value);
-        assert_eq!(t.configure(&Config::new()).unwrap_err().message, "Neither schema name nor version configured");
         assert_eq!(
-            t.configure(&config(&[("schema.version", "x")])).unwrap_err().message,
+            t.configure(&Config::new()).unwrap_err().message,
+            "Neither schema name nor version configured"
+        );
+        assert_eq!(
+            t.configure(&config(&[("schema.version", "x")]))
+                .unwrap_err()
+                .message,
             "Invalid value x for configuration schema.version: Not a number of type INT"
         );
-        t.configure(&config(&[("schema.name", "foo"), ("schema.version", "42")])).unwrap();
+        t.configure(&config(&[("schema.name", "foo"), ("schema.version", "42")]))
+            .unwrap();
         let (schema, value) = struct_value();
-        let out = t.apply(ConnectRecord { value_schema: Some(schema), value, ..ConnectRecord::default() }).unwrap().unwrap();
+        let out = t
+            .apply(ConnectRecord {
+                value_schema: Some(schema),
+                value,
+                ..ConnectRecord::default()
+            })
+            .unwrap()
+            .unwrap();
         let schema = out.value_schema.unwrap();
-        assert_eq!((schema.name.as_deref(), schema.version), (Some("foo"), Some(42)));
-        let Value::Struct(s) = out.value else { panic!() };
+        assert_eq!(
+            (schema.name.as_deref(), schema.version),
+            (Some("foo"), Some(42))
+        );
+        let Value::Struct(s) = out.value else {
+            panic!()
+        };
         assert!(Arc::ptr_eq(&s.schema, &schema));
         assert_eq!(s.get("b"), Some(&Value::Int32(2)));
         // A null without schema passes; a value without schema is an error.
         assert!(t.apply(ConnectRecord::default()).unwrap().is_some());
         assert_eq!(
-            t.apply(ConnectRecord { value: Value::Int64(1), ..ConnectRecord::default() }).unwrap_err().message,
+            t.apply(ConnectRecord {
+                value: Value::Int64(1),
+                ..ConnectRecord::default()
+            })
+            .unwrap_err()
+            .message,
             "Schema required for [updating schema metadata]"
         );
     }
@@ -186,21 +239,48 @@ mod tests {
             "Invalid value  for configuration fields: Empty list"
         );
         t.configure(&config(&[("fields", "a,b")])).unwrap();
-        let map = Value::Map(vec![(Value::String("a".into()), Value::Int64(1)), (Value::String("c".into()), Value::Int64(3))]);
-        let out = t.apply(ConnectRecord { value: map.clone(), ..ConnectRecord::default() }).unwrap().unwrap();
+        let map = Value::Map(vec![
+            (Value::String("a".into()), Value::Int64(1)),
+            (Value::String("c".into()), Value::Int64(3)),
+        ]);
+        let out = t
+            .apply(ConnectRecord {
+                value: map.clone(),
+                ..ConnectRecord::default()
+            })
+            .unwrap()
+            .unwrap();
         assert_eq!(
             out.key,
-            Value::Map(vec![(Value::String("a".into()), Value::Int64(1)), (Value::String("b".into()), Value::Null)])
+            Value::Map(vec![
+                (Value::String("a".into()), Value::Int64(1)),
+                (Value::String("b".into()), Value::Null)
+            ])
         );
         assert_eq!(out.value, map);
         let (schema, value) = struct_value();
-        let out = t.apply(ConnectRecord { value_schema: Some(schema.clone()), value: value.clone(), ..ConnectRecord::default() }).unwrap().unwrap();
-        let Value::Struct(key) = out.key else { panic!() };
+        let out = t
+            .apply(ConnectRecord {
+                value_schema: Some(schema.clone()),
+                value: value.clone(),
+                ..ConnectRecord::default()
+            })
+            .unwrap()
+            .unwrap();
+        let Value::Struct(key) = out.key else {
+            panic!()
+        };
         assert_eq!(key.get("a"), Some(&Value::Int32(1)));
         assert_eq!(out.key_schema.unwrap().fields.len(), 2);
         t.configure(&config(&[("fields", "a,zz")])).unwrap();
         assert_eq!(
-            t.apply(ConnectRecord { value_schema: Some(schema), value, ..ConnectRecord::default() }).unwrap_err().message,
+            t.apply(ConnectRecord {
+                value_schema: Some(schema),
+                value,
+                ..ConnectRecord::default()
+            })
+            .unwrap_err()
+            .message,
             "Field does not exist: zz"
         );
         assert_eq!(

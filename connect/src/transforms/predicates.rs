@@ -17,8 +17,14 @@ pub(crate) struct HasHeaderKey {
 /// `HasHeaderKey`'s keys.
 pub(crate) fn has_header_key_def() -> ConfigDef {
     ConfigDef::new().define(
-        ConfigKey::new("name", ConfigType::String, Default::Required, Importance::Medium, "The header name.")
-            .validate_with(non_empty_string),
+        ConfigKey::new(
+            "name",
+            ConfigType::String,
+            Default::Required,
+            Importance::Medium,
+            "The header name.",
+        )
+        .validate_with(non_empty_string),
     )
 }
 
@@ -96,7 +102,10 @@ mod tests {
     use crate::data::Value;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -131,16 +140,23 @@ mod tests {
         let mut p = TopicNameMatches::default();
         let error = p.configure(&config(&[("pattern", "[")])).unwrap_err();
         assert!(
-            error.message.starts_with("Invalid value [ for configuration pattern: Invalid regex: "),
+            error
+                .message
+                .starts_with("Invalid value [ for configuration pattern: Invalid regex: "),
             "{}",
             error.message
         );
         assert_eq!(
-            p.configure(&config(&[("pattern", "")])).unwrap_err().message,
+            p.configure(&config(&[("pattern", "")]))
+                .unwrap_err()
+                .message,
             "Invalid value  for configuration pattern: String must be non-empty"
         );
         p.configure(&config(&[("pattern", "my-.*")])).unwrap();
-        let mut record = ConnectRecord { topic: "my-topic".into(), ..ConnectRecord::default() };
+        let mut record = ConnectRecord {
+            topic: "my-topic".into(),
+            ..ConnectRecord::default()
+        };
         assert!(p.test(&record));
         record.topic = "not-my-topic".into();
         assert!(!p.test(&record));

@@ -38,7 +38,10 @@ pub(crate) struct TimestampRouter {
 impl Transform for TimestampRouter {
     fn configure(&mut self, config: &Config) -> Result<(), ConnectError> {
         let parsed = parse(&timestamp_router_def(), config)?;
-        self.topic_format = parsed.string("topic.format").unwrap_or_default().to_string();
+        self.topic_format = parsed
+            .string("topic.format")
+            .unwrap_or_default()
+            .to_string();
         let pattern = parsed.string("timestamp.format").unwrap_or_default();
         self.format = Some(JavaDateFormat::new(pattern).map_err(ConnectError::config)?);
         Ok(())
@@ -53,7 +56,11 @@ impl Transform for TimestampRouter {
                 record.kafka_partition.map_or("null".to_string(), |p| p.to_string())
             )));
         };
-        let formatted = self.format.as_ref().map(|f| f.format(timestamp)).unwrap_or_default();
+        let formatted = self
+            .format
+            .as_ref()
+            .map(|f| f.format(timestamp))
+            .unwrap_or_default();
         record.topic = self
             .topic_format
             .replace("${topic}", &record.topic)
@@ -66,10 +73,22 @@ impl Transform for TimestampRouter {
 pub(crate) fn regex_router_def() -> ConfigDef {
     ConfigDef::new()
         .define(
-            ConfigKey::new("regex", ConfigType::String, Default::Required, Importance::High, "Regular expression to use for matching.")
-                .validate_with(regex_validator),
+            ConfigKey::new(
+                "regex",
+                ConfigType::String,
+                Default::Required,
+                Importance::High,
+                "Regular expression to use for matching.",
+            )
+            .validate_with(regex_validator),
         )
-        .define(ConfigKey::new("replacement", ConfigType::String, Default::Required, Importance::High, "Replacement string."))
+        .define(ConfigKey::new(
+            "replacement",
+            ConfigType::String,
+            Default::Required,
+            Importance::High,
+            "Replacement string.",
+        ))
 }
 
 /// `RegexRouter`: when `regex` matches the whole topic, topic = the replacement.
@@ -82,7 +101,10 @@ pub(crate) struct RegexRouter {
 impl Transform for RegexRouter {
     fn configure(&mut self, config: &Config) -> Result<(), ConnectError> {
         let parsed = parse(&regex_router_def(), config)?;
-        self.regex = Some(JavaRegex::new(parsed.string("regex").unwrap_or_default()).map_err(ConnectError::config)?);
+        self.regex = Some(
+            JavaRegex::new(parsed.string("regex").unwrap_or_default())
+                .map_err(ConnectError::config)?,
+        );
         self.replacement = parsed.string("replacement").unwrap_or_default().to_string();
         Ok(())
     }
@@ -104,11 +126,18 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn topic(t: &mut dyn Transform, topic: &str) -> String {
-        let record = ConnectRecord { topic: topic.into(), timestamp: Some(1_483_425_001_864), ..ConnectRecord::default() };
+        let record = ConnectRecord {
+            topic: topic.into(),
+            timestamp: Some(1_483_425_001_864),
+            ..ConnectRecord::default()
+        };
         t.apply(record).unwrap().unwrap().topic
     }
 
@@ -117,13 +146,27 @@ mod tests {
         let mut t = TimestampRouter::default();
         t.configure(&Config::new()).unwrap();
         assert_eq!(topic(&mut t, "test"), "test-20170103");
-        t.configure(&config(&[("topic.format", "${timestamp}_${topic}_${topic}"), ("timestamp.format", "yyyy-MM-dd'T'HH")]))
-            .unwrap();
+        t.configure(&config(&[
+            ("topic.format", "${timestamp}_${topic}_${topic}"),
+            ("timestamp.format", "yyyy-MM-dd'T'HH"),
+        ]))
+        .unwrap();
         assert_eq!(topic(&mut t, "t"), "2017-01-03T06_t_t");
-        let error = t.apply(ConnectRecord { topic: "t".into(), ..ConnectRecord::default() }).unwrap_err();
-        assert!(error.message.starts_with("Timestamp missing on record: "), "{}", error.message);
+        let error = t
+            .apply(ConnectRecord {
+                topic: "t".into(),
+                ..ConnectRecord::default()
+            })
+            .unwrap_err();
+        assert!(
+            error.message.starts_with("Timestamp missing on record: "),
+            "{}",
+            error.message
+        );
         assert_eq!(
-            t.configure(&config(&[("timestamp.format", "yyyyqq")])).unwrap_err().message,
+            t.configure(&config(&[("timestamp.format", "yyyyqq")]))
+                .unwrap_err()
+                .message,
             "Illegal pattern character 'q'"
         );
     }
@@ -135,14 +178,28 @@ mod tests {
             t.configure(&config(&[("regex", "x")])).unwrap_err().message,
             "Missing required configuration \"replacement\" which has no default value."
         );
-        let error = t.configure(&config(&[("regex", "("), ("replacement", "x")])).unwrap_err();
-        assert!(error.message.starts_with("Invalid value ( for configuration regex: Invalid regex: "), "{}", error.message);
-        t.configure(&config(&[("regex", "(.*)-(\\d\\d)"), ("replacement", "$1-archive-$2")])).unwrap();
+        let error = t
+            .configure(&config(&[("regex", "("), ("replacement", "x")]))
+            .unwrap_err();
+        assert!(
+            error
+                .message
+                .starts_with("Invalid value ( for configuration regex: Invalid regex: "),
+            "{}",
+            error.message
+        );
+        t.configure(&config(&[
+            ("regex", "(.*)-(\\d\\d)"),
+            ("replacement", "$1-archive-$2"),
+        ]))
+        .unwrap();
         assert_eq!(topic(&mut t, "orders-17"), "orders-archive-17");
         assert_eq!(topic(&mut t, "orders-17x"), "orders-17x");
-        t.configure(&config(&[("regex", "(.*)"), ("replacement", "$1abc")])).unwrap();
+        t.configure(&config(&[("regex", "(.*)"), ("replacement", "$1abc")]))
+            .unwrap();
         assert_eq!(topic(&mut t, "t"), "tabc");
-        t.configure(&config(&[("regex", "a"), ("replacement", "b")])).unwrap();
+        t.configure(&config(&[("regex", "a"), ("replacement", "b")]))
+            .unwrap();
         assert_eq!(topic(&mut t, "aa"), "aa");
     }
 }

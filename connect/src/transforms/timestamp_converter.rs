@@ -7,10 +7,14 @@ use std::sync::Arc;
 
 use crate::config_def::{ConfigDef, ConfigKey, ConfigType, Default, Importance};
 use crate::connector::Config;
-use crate::data::{ConnectError, ConnectRecord, Schema, SchemaType, Struct, Value, DATE, TIME, TIMESTAMP};
+use crate::data::{
+    ConnectError, ConnectRecord, Schema, SchemaType, Struct, Value, DATE, TIME, TIMESTAMP,
+};
 use crate::render::MS_PER_DAY;
 use crate::transforms::date_format::JavaDateFormat;
-use crate::transforms::util::{copy_basics, one_of, parse, require_map, require_struct, SchemaCache, Side};
+use crate::transforms::util::{
+    copy_basics, one_of, parse, require_map, require_struct, SchemaCache, Side,
+};
 use crate::transforms::Transform;
 
 const PURPOSE: &str = "converting timestamp formats";
@@ -194,9 +198,14 @@ impl TimestampConverter {
         }
     }
 
-    fn from_raw(&self, ms: i64) -> Value {
+    fn to_target(&self, ms: i64) -> Value {
         match self.target {
-            Kind::String => Value::String(self.format.as_ref().map(|f| f.format(ms)).unwrap_or_default()),
+            Kind::String => Value::String(
+                self.format
+                    .as_ref()
+                    .map(|f| f.format(ms))
+                    .unwrap_or_default(),
+            ),
             Kind::Unix => Value::Int64(match self.precision.as_str() {
                 "seconds" => ms / 1000,
                 "microseconds" => ms.saturating_mul(1000),
@@ -217,7 +226,7 @@ impl TimestampConverter {
             Some(kind) => kind,
             None => Kind::of_value(value)?,
         };
-        Ok(self.from_raw(self.to_raw(value, kind)?))
+        Ok(self.to_target(self.to_raw(value, kind)?))
     }
 
     fn convert_struct(&self, value: &Struct, schema: &Arc<Schema>) -> Result<Struct, ConnectError> {
@@ -233,7 +242,10 @@ impl TimestampConverter {
                 v.clone()
             });
         }
-        Ok(Struct { schema: schema.clone(), values })
+        Ok(Struct {
+            schema: schema.clone(),
+            values,
+        })
     }
 }
 
@@ -242,7 +254,10 @@ impl Transform for TimestampConverter {
         let parsed = parse(&config_def(), config)?;
         self.field = parsed.string("field").unwrap_or_default().to_string();
         self.target = Kind::named(parsed.string("target.type").unwrap_or_default());
-        self.precision = parsed.string("unix.precision").unwrap_or("milliseconds").to_string();
+        self.precision = parsed
+            .string("unix.precision")
+            .unwrap_or("milliseconds")
+            .to_string();
         self.format_text = parsed.string("format").unwrap_or_default().to_string();
         if self.target == Kind::String && self.format_text.trim().is_empty() {
             return Err(ConnectError::config(
@@ -272,7 +287,10 @@ impl Transform for TimestampConverter {
                     self.convert(value, None)?
                 } else {
                     let mut pairs = require_map(value, PURPOSE)?.clone();
-                    match pairs.iter_mut().find(|(k, _)| k.as_str() == Some(self.field.as_str())) {
+                    match pairs
+                        .iter_mut()
+                        .find(|(k, _)| k.as_str() == Some(self.field.as_str()))
+                    {
                         Some(slot) => slot.1 = self.convert(&slot.1, None)?,
                         None => pairs.push((Value::String(self.field.clone()), Value::Null)),
                     }
@@ -282,10 +300,18 @@ impl Transform for TimestampConverter {
             }
             Some(schema) if self.field.is_empty() => {
                 let updated = self.convert(value, Some(Kind::of_schema(&schema)?))?;
-                self.side.set(&mut record, Some(Arc::new(self.target.schema(schema.optional))), updated);
+                self.side.set(
+                    &mut record,
+                    Some(Arc::new(self.target.schema(schema.optional))),
+                    updated,
+                );
             }
             Some(schema) => {
-                let current = if value.is_null() { None } else { Some(require_struct(value, PURPOSE)?.clone()) };
+                let current = if value.is_null() {
+                    None
+                } else {
+                    Some(require_struct(value, PURPOSE)?.clone())
+                };
                 let updated_schema = match self.cache.get(&schema) {
                     Some(hit) => hit,
                     None => {
@@ -334,13 +360,27 @@ mod tests {
 
     fn configured(side: Side, pairs: &[(&str, &str)]) -> Result<TimestampConverter, ConnectError> {
         let mut t = TimestampConverter::new(side);
-        t.configure(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())?;
+        t.configure(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )?;
         Ok(t)
     }
 
-    fn whole(pairs: &[(&str, &str)], schema: Option<Schema>, value: Value) -> Result<ConnectRecord, ConnectError> {
+    fn whole(
+        pairs: &[(&str, &str)],
+        schema: Option<Schema>,
+        value: Value,
+    ) -> Result<ConnectRecord, ConnectError> {
         let mut t = configured(Side::Value, pairs)?;
-        Ok(t.apply(ConnectRecord { value_schema: schema.map(Arc::new), value, ..ConnectRecord::default() })?.unwrap())
+        Ok(t.apply(ConnectRecord {
+            value_schema: schema.map(Arc::new),
+            value,
+            ..ConnectRecord::default()
+        })?
+        .unwrap())
     }
 
     #[test]
@@ -366,61 +406,173 @@ mod tests {
     #[test]
     fn schemaless_whole_value() {
         let fmt = ("format", "yyyy MM dd HH mm ss SSS z");
-        let out = whole(&[("target.type", "string"), fmt], None, Value::Timestamp(DATE_PLUS_TIME)).unwrap();
-        assert_eq!(out.value, Value::String("2017 01 03 06 30 01 864 UTC".into()));
-        let out = whole(&[("target.type", "Timestamp"), fmt], None, Value::String("2017 01 03 06 30 01 864 UTC".into())).unwrap();
-        assert_eq!(out.value, Value::Timestamp(DATE_PLUS_TIME));
-        let out = whole(&[("target.type", "Date")], None, Value::Int64(DATE_PLUS_TIME)).unwrap();
-        assert_eq!(out.value, Value::Timestamp(DATE_ONLY));
-        let out = whole(&[("target.type", "Time")], None, Value::Timestamp(DATE_PLUS_TIME)).unwrap();
-        assert_eq!(out.value, Value::Timestamp(TIME_ONLY));
-        let out = whole(&[("target.type", "unix"), ("unix.precision", "seconds")], None, Value::Timestamp(DATE_PLUS_TIME)).unwrap();
-        assert_eq!(out.value, Value::Int64(1_483_425_001));
-        let out = whole(&[("target.type", "Timestamp"), ("unix.precision", "microseconds")], None, Value::Int64(DATE_PLUS_TIME * 1000 + 123)).unwrap();
-        assert_eq!(out.value, Value::Timestamp(DATE_PLUS_TIME));
-        assert!(whole(&[("target.type", "unix")], None, Value::Null).unwrap().value.is_null());
+        let out = whole(
+            &[("target.type", "string"), fmt],
+            None,
+            Value::Timestamp(DATE_PLUS_TIME),
+        )
+        .unwrap();
         assert_eq!(
-            whole(&[("target.type", "Timestamp"), ("format", "yyyy-MM-dd")], None, Value::String("nope".into())).unwrap_err().message,
+            out.value,
+            Value::String("2017 01 03 06 30 01 864 UTC".into())
+        );
+        let out = whole(
+            &[("target.type", "Timestamp"), fmt],
+            None,
+            Value::String("2017 01 03 06 30 01 864 UTC".into()),
+        )
+        .unwrap();
+        assert_eq!(out.value, Value::Timestamp(DATE_PLUS_TIME));
+        let out = whole(
+            &[("target.type", "Date")],
+            None,
+            Value::Int64(DATE_PLUS_TIME),
+        )
+        .unwrap();
+        assert_eq!(out.value, Value::Timestamp(DATE_ONLY));
+        let out = whole(
+            &[("target.type", "Time")],
+            None,
+            Value::Timestamp(DATE_PLUS_TIME),
+        )
+        .unwrap();
+        assert_eq!(out.value, Value::Timestamp(TIME_ONLY));
+        let out = whole(
+            &[("target.type", "unix"), ("unix.precision", "seconds")],
+            None,
+            Value::Timestamp(DATE_PLUS_TIME),
+        )
+        .unwrap();
+        assert_eq!(out.value, Value::Int64(1_483_425_001));
+        let out = whole(
+            &[
+                ("target.type", "Timestamp"),
+                ("unix.precision", "microseconds"),
+            ],
+            None,
+            Value::Int64(DATE_PLUS_TIME * 1000 + 123),
+        )
+        .unwrap();
+        assert_eq!(out.value, Value::Timestamp(DATE_PLUS_TIME));
+        assert!(whole(&[("target.type", "unix")], None, Value::Null)
+            .unwrap()
+            .value
+            .is_null());
+        assert_eq!(
+            whole(
+                &[("target.type", "Timestamp"), ("format", "yyyy-MM-dd")],
+                None,
+                Value::String("nope".into())
+            )
+            .unwrap_err()
+            .message,
             "Could not parse timestamp: value (nope) does not match pattern (yyyy-MM-dd)"
         );
         assert_eq!(
-            whole(&[("target.type", "unix")], None, Value::Boolean(true)).unwrap_err().message,
+            whole(&[("target.type", "unix")], None, Value::Boolean(true))
+                .unwrap_err()
+                .message,
             "TimestampConverter does not support class java.lang.Boolean objects as timestamps"
         );
     }
 
     #[test]
     fn with_schema_whole_and_field() {
-        let out = whole(&[("target.type", "Date")], Some(Schema::timestamp().optional()), Value::Timestamp(DATE_PLUS_TIME)).unwrap();
+        let out = whole(
+            &[("target.type", "Date")],
+            Some(Schema::timestamp().optional()),
+            Value::Timestamp(DATE_PLUS_TIME),
+        )
+        .unwrap();
         assert_eq!(out.value, Value::Timestamp(DATE_ONLY));
         let schema = out.value_schema.unwrap();
-        assert_eq!((schema.name.as_deref(), schema.optional), (Some(DATE), true));
-        let out = whole(&[("target.type", "unix")], Some(Schema::time()), Value::Timestamp(TIME_ONLY)).unwrap();
+        assert_eq!(
+            (schema.name.as_deref(), schema.optional),
+            (Some(DATE), true)
+        );
+        let out = whole(
+            &[("target.type", "unix")],
+            Some(Schema::time()),
+            Value::Timestamp(TIME_ONLY),
+        )
+        .unwrap();
         assert_eq!(out.value, Value::Int64(TIME_ONLY));
         assert_eq!(out.value_schema.unwrap().schema_type, SchemaType::Int64);
         assert_eq!(
-            whole(&[("target.type", "unix")], Some(Schema::new(SchemaType::Int32)), Value::Int32(1)).unwrap_err().message,
+            whole(
+                &[("target.type", "unix")],
+                Some(Schema::new(SchemaType::Int32)),
+                Value::Int32(1)
+            )
+            .unwrap_err()
+            .message,
             "Schema Schema{INT32} does not correspond to a known timestamp type format"
         );
 
-        let mut t = configured(Side::Key, &[("target.type", "string"), ("field", "ts"), ("format", "yyyy-MM-dd")]).unwrap();
+        let mut t = configured(
+            Side::Key,
+            &[
+                ("target.type", "string"),
+                ("field", "ts"),
+                ("format", "yyyy-MM-dd"),
+            ],
+        )
+        .unwrap();
         let schema = Arc::new(Schema::structure([
             ("ts".to_string(), Arc::new(Schema::new(SchemaType::Int64))),
-            ("other".to_string(), Arc::new(Schema::new(SchemaType::String))),
+            (
+                "other".to_string(),
+                Arc::new(Schema::new(SchemaType::String)),
+            ),
         ]));
-        let key = Struct { schema: schema.clone(), values: vec![Value::Int64(DATE_PLUS_TIME), Value::String("o".into())] };
-        let out = t.apply(ConnectRecord { key_schema: Some(schema), key: Value::Struct(key), ..ConnectRecord::default() }).unwrap().unwrap();
+        let key = Struct {
+            schema: schema.clone(),
+            values: vec![Value::Int64(DATE_PLUS_TIME), Value::String("o".into())],
+        };
+        let out = t
+            .apply(ConnectRecord {
+                key_schema: Some(schema),
+                key: Value::Struct(key),
+                ..ConnectRecord::default()
+            })
+            .unwrap()
+            .unwrap();
         let Value::Struct(s) = out.key else { panic!() };
-        assert_eq!(s.values, vec![Value::String("2017-01-03".into()), Value::String("o".into())]);
+        assert_eq!(
+            s.values,
+            vec![
+                Value::String("2017-01-03".into()),
+                Value::String("o".into())
+            ]
+        );
         assert_eq!(s.schema.fields[0].schema.schema_type, SchemaType::String);
     }
 
     #[test]
     fn schemaless_field() {
-        let mut t = configured(Side::Value, &[("target.type", "Timestamp"), ("field", "ts")]).unwrap();
-        let value = Value::Map(vec![(Value::String("ts".into()), Value::Int64(DATE_PLUS_TIME))]);
-        let out = t.apply(ConnectRecord { value, ..ConnectRecord::default() }).unwrap().unwrap();
-        assert_eq!(out.value, Value::Map(vec![(Value::String("ts".into()), Value::Timestamp(DATE_PLUS_TIME))]));
+        let mut t = configured(
+            Side::Value,
+            &[("target.type", "Timestamp"), ("field", "ts")],
+        )
+        .unwrap();
+        let value = Value::Map(vec![(
+            Value::String("ts".into()),
+            Value::Int64(DATE_PLUS_TIME),
+        )]);
+        let out = t
+            .apply(ConnectRecord {
+                value,
+                ..ConnectRecord::default()
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            out.value,
+            Value::Map(vec![(
+                Value::String("ts".into()),
+                Value::Timestamp(DATE_PLUS_TIME)
+            )])
+        );
         assert_eq!(
             t.apply(ConnectRecord { value: Value::Int64(1), ..ConnectRecord::default() }).unwrap_err().message,
             "Only Map objects supported in absence of schema for [converting timestamp formats], found: java.lang.Long"

@@ -67,7 +67,10 @@ pub(crate) fn require_map<'a>(
 }
 
 /// Kafka's `Requirements.requireStruct`.
-pub(crate) fn require_struct<'a>(value: &'a Value, purpose: &str) -> Result<&'a Struct, ConnectError> {
+pub(crate) fn require_struct<'a>(
+    value: &'a Value,
+    purpose: &str,
+) -> Result<&'a Struct, ConnectError> {
     match value {
         Value::Struct(s) => Ok(s),
         other => Err(ConnectError::data(format!(
@@ -86,7 +89,10 @@ pub(crate) fn require_schema<'a>(
 }
 
 /// Kafka's `Requirements.requireSinkRecord`: the offset of a record consumed from Kafka.
-pub(crate) fn require_sink_record(record: &ConnectRecord, purpose: &str) -> Result<i64, ConnectError> {
+pub(crate) fn require_sink_record(
+    record: &ConnectRecord,
+    purpose: &str,
+) -> Result<i64, ConnectError> {
     record.kafka_offset.ok_or_else(|| {
         ConnectError::data(format!(
             "Only SinkRecord supported for [{purpose}], found: org.apache.kafka.connect.source.SourceRecord"
@@ -114,7 +120,10 @@ pub(crate) fn copy_basics(source: &Schema, mut target: Schema) -> Schema {
 
 /// Parses a transform's config with its definition; errors are `ConfigException`s with
 /// Kafka's texts.
-pub(crate) fn parse(def: &ConfigDef, config: &BTreeMap<String, String>) -> Result<ParsedConfig, ConnectError> {
+pub(crate) fn parse(
+    def: &ConfigDef,
+    config: &BTreeMap<String, String>,
+) -> Result<ParsedConfig, ConnectError> {
     def.parse(config).map_err(ConnectError::config)
 }
 
@@ -135,7 +144,9 @@ pub(crate) fn non_empty_string(value: &ConfigValue) -> Result<(), String> {
 }
 
 /// Validator of Kafka's `ConfigDef.ValidString.in(...)`.
-pub(crate) fn one_of(valid: &'static [&'static str]) -> impl Fn(&ConfigValue) -> Result<(), String> + Send + Sync {
+pub(crate) fn one_of(
+    valid: &'static [&'static str],
+) -> impl Fn(&ConfigValue) -> Result<(), String> + Send + Sync {
     move |value| match value {
         ConfigValue::String(text) if valid.contains(&text.as_str()) => Ok(()),
         _ => Err(format!("String must be one of: {}", valid.join(", "))),
@@ -207,11 +218,15 @@ mod tests {
             "Only Map objects supported in absence of schema for [field insertion], found: java.lang.String"
         );
         assert_eq!(
-            require_struct(&Value::Null, "flattening").unwrap_err().message,
+            require_struct(&Value::Null, "flattening")
+                .unwrap_err()
+                .message,
             "Only Struct objects supported for [flattening], found: null"
         );
         assert_eq!(
-            require_schema(None, "updating schema metadata").unwrap_err().message,
+            require_schema(None, "updating schema metadata")
+                .unwrap_err()
+                .message,
             "Schema required for [updating schema metadata]"
         );
     }
