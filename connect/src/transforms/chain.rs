@@ -95,7 +95,8 @@ impl TransformChain {
                 Some(predicate_alias) => {
                     let predicate_prefix = format!("predicates.{}.", predicate_alias.trim());
                     let key = format!("{predicate_prefix}type");
-                    if !config.contains_key(&key) {
+                    let listed = parse_list(config.get("predicates").map_or("", String::as_str));
+                    if !listed.iter().any(|p| p == predicate_alias.trim()) {
                         return Err(wrapped(ConnectError::config(format!(
                             "Unknown configuration '{key}'"
                         ))));

@@ -109,7 +109,8 @@ impl JavaDateFormat {
     /// default as in `SimpleDateFormat` (1970-01-01 00:00:00.000).
     pub(crate) fn parse(&self, text: &str) -> Option<i64> {
         let mut parsed = Parsed::new();
-        chrono::format::parse(&mut parsed, text, self.items.iter()).ok()?;
+        // `DateFormat.parse(String)` ignores text after the pattern.
+        chrono::format::parse_and_remainder(&mut parsed, text, self.items.iter()).ok()?;
         let year = match (parsed.year(), parsed.year_mod_100()) {
             (Some(year), _) => year,
             // SimpleDateFormat puts two-digit years within 80 years before and 20 after now;
@@ -175,6 +176,7 @@ mod tests {
         assert_eq!(f.parse("2023-11-14 22:13:20.123"), Some(1_700_000_000_123));
         let f = JavaDateFormat::new("yyyy-MM-dd").unwrap();
         assert_eq!(f.parse("1970-01-02"), Some(86_400_000));
+        assert_eq!(f.parse("1970-01-02 and more"), Some(86_400_000));
         let f = JavaDateFormat::new("HH:mm").unwrap();
         assert_eq!(f.parse("01:00"), Some(3_600_000));
         assert_eq!(f.parse("nope"), None);

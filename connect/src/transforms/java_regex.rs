@@ -10,6 +10,7 @@ use crate::data::ConnectError;
 /// ends (for `matches`).
 #[derive(Debug, Clone)]
 pub(crate) struct JavaRegex {
+    plain: Regex,
     anchored: Regex,
 }
 
@@ -17,14 +18,35 @@ impl JavaRegex {
     /// Compiles `pattern`; the error text is the engine's reason (Kafka prefixes it with
     /// `Invalid regex: `).
     pub(crate) fn new(pattern: &str) -> Result<JavaRegex, String> {
-        Regex::new(pattern).map_err(|e| e.to_string())?;
+        let plain = Regex::new(pattern).map_err(|e| e.to_string())?;
         let anchored = Regex::new(&format!(r"\A(?:{pattern})\z")).map_err(|e| e.to_string())?;
-        Ok(JavaRegex { anchored })
+        Ok(JavaRegex { plain, anchored })
     }
 
     /// The captures when the pattern matches the whole `text` (Java's `matches()`).
     pub(crate) fn full_match<'t>(&self, text: &'t str) -> Option<Captures<'t>> {
         self.anchored.captures(text).ok().flatten()
+    }
+
+    /// Java's `Matcher.replaceFirst(replacement)`: the first match found from the start
+    /// replaced by the expanded `replacement`, the rest of `text` kept.
+    pub(crate) fn replace_first(
+        &self,
+        text: &str,
+        replacement: &str,
+    ) -> Result<String, ConnectError> {
+        let Some(caps) = self.plain.captures(text).ok().flatten() else {
+            return Ok(text.to_string());
+        };
+        let Some(whole) = caps.get(0) else {
+            return Ok(text.to_string());
+        };
+        let expanded = expand(replacement, &caps)?;
+        Ok(format!(
+            "{}{expanded}{}",
+            &text[..whole.start()],
+            &text[whole.end()..]
+        ))
     }
 
     /// True when the pattern matches the whole `text`.
@@ -156,5 +178,9 @@ mod tests {
         assert!(!regex.matches("aab"));
         assert!(JavaRegex::new("(").is_err());
         assert!(JavaRegex::new(r"(\w)\1").unwrap().matches("aa"));
+        // As Java: `matches()` finds "ab", `replaceFirst` then replaces the first find, "a".
+        let regex = JavaRegex::new("a|ab").unwrap();
+        assert!(regex.matches("ab"));
+        assert_eq!(regex.replace_first("ab", "x").unwrap(), "xb");
     }
 }

@@ -5,7 +5,7 @@ use crate::config_def::{ConfigDef, ConfigKey, ConfigType, Default, Importance};
 use crate::connector::Config;
 use crate::data::{ConnectError, ConnectRecord};
 use crate::transforms::date_format::JavaDateFormat;
-use crate::transforms::java_regex::{expand, regex_validator, JavaRegex};
+use crate::transforms::java_regex::{regex_validator, JavaRegex};
 use crate::transforms::util::parse;
 use crate::transforms::Transform;
 
@@ -113,9 +113,8 @@ impl Transform for RegexRouter {
         let Some(regex) = &self.regex else {
             return Ok(Some(record));
         };
-        if let Some(caps) = regex.full_match(&record.topic) {
-            let topic = expand(&self.replacement, &caps)?;
-            record.topic = topic;
+        if regex.matches(&record.topic) {
+            record.topic = regex.replace_first(&record.topic, &self.replacement)?;
         }
         Ok(Some(record))
     }
