@@ -622,6 +622,78 @@ mod tests {
         );
     }
 
+    /// Kafka's `CastTest.castLogicalToPrimitive` vector.
+    #[test]
+    fn logical_to_primitive() {
+        let mut t = configured(
+            Side::Value,
+            "date_to_int32:int32,timestamp_to_int64:int64,time_to_int64:int64,decimal_to_int32:int32,\
+             timestamp_to_float64:float64,null_timestamp_to_int32:int32",
+        )
+        .unwrap();
+        let schema = Arc::new(Schema::structure([
+            ("date_to_int32".to_string(), Arc::new(Schema::date())),
+            (
+                "timestamp_to_int64".to_string(),
+                Arc::new(Schema::timestamp()),
+            ),
+            ("time_to_int64".to_string(), Arc::new(Schema::time())),
+            ("decimal_to_int32".to_string(), Arc::new(Schema::decimal(0))),
+            (
+                "timestamp_to_float64".to_string(),
+                Arc::new(Schema::timestamp()),
+            ),
+            (
+                "null_timestamp_to_int32".to_string(),
+                Arc::new(Schema::timestamp().optional()),
+            ),
+        ]));
+        let value = Struct {
+            schema: schema.clone(),
+            values: vec![
+                Value::Timestamp(MS_PER_DAY),
+                Value::Timestamp(0),
+                Value::Timestamp(1),
+                Value::Decimal {
+                    unscaled: BigInt::from(i64::from(i32::MAX) + 1),
+                    scale: 0,
+                },
+                Value::Timestamp(i64::MAX),
+                Value::Null,
+            ],
+        };
+        let out = t
+            .apply(ConnectRecord {
+                value_schema: Some(schema),
+                value: Value::Struct(value),
+                ..ConnectRecord::default()
+            })
+            .unwrap()
+            .unwrap();
+        let Value::Struct(s) = out.value else {
+            panic!()
+        };
+        assert_eq!(
+            s.values,
+            vec![
+                Value::Int32(1),
+                Value::Int64(0),
+                Value::Int64(1),
+                Value::Int32(i32::MIN),
+                Value::Float64(9.223372036854776E18),
+                Value::Null,
+            ]
+        );
+        let types: Vec<SchemaType> = s
+            .schema
+            .fields
+            .iter()
+            .map(|f| f.schema.schema_type)
+            .collect();
+        let (i32t, i64t, f64t) = (SchemaType::Int32, SchemaType::Int64, SchemaType::Float64);
+        assert_eq!(types, [i32t, i64t, i64t, i32t, f64t, i32t]);
+    }
+
     #[test]
     fn key_side_schemaless_fields() {
         let mut t = configured(Side::Key, "a:int32").unwrap();
