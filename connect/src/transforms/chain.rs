@@ -168,9 +168,96 @@ impl TransformChain {
 fn embedded(def: ConfigDef, prefix: &str) -> ConfigDef {
     let mut out = ConfigDef::new();
     for mut key in def.keys {
+        // Kafka keeps the child's display name (its unprefixed name).
         key.name = format!("{prefix}{}", key.name);
-        key.display_name.clone_from(&key.name);
         out = out.define(key);
+    }
+    out
+}
+
+/// The keys Kafka's `ConnectorConfig.enrich` adds for the transforms and predicates a
+/// connector config names, in Kafka's order and groups: per transform alias `a`, group
+/// `Transforms: a` with `transforms.a.type` (CLASS, required), `transforms.a.predicate`,
+/// `transforms.a.negate`, then the transform's own keys prefixed; per predicate alias `p`,
+/// group `Predicates: p` with `predicates.p.type` and the predicate's own keys. An unknown
+/// class contributes only its `type` key. For the REST API's `ConfigInfos` (a.4).
+pub fn chain_config_def(config: &Config) -> ConfigDef {
+    let mut out = ConfigDef::new();
+    for (list_key, kind, group_name, type_name) in [
+        (
+            "transforms",
+            PluginType::Transformation,
+            "Transforms",
+            "Transformation",
+        ),
+        (
+            "predicates",
+            PluginType::Predicate,
+            "Predicates",
+            "Predicate",
+        ),
+    ] {
+        for alias in aliases(config, list_key) {
+            let prefix = format!("{list_key}.{alias}.");
+            let group = format!("{group_name}: {alias}");
+            let mut order = 0;
+            let mut add = |out: ConfigDef, mut key: ConfigKey| {
+                key.group = Some(group.clone());
+                key.order = order;
+                order += 1;
+                out.define(key)
+            };
+            let type_key = ConfigKey::new(
+                &format!("{prefix}type"),
+                ConfigType::Class,
+                Default::Required,
+                Importance::High,
+                &format!(
+                    "Class for the '{alias}' {}.",
+                    type_name.to_ascii_lowercase()
+                ),
+            )
+            .in_group(
+                &group,
+                0,
+                crate::config_def::Width::Long,
+                &format!("{type_name} type for {alias}"),
+            );
+            out = add(out, type_key);
+            if kind == PluginType::Transformation {
+                out = add(
+                    out,
+                    ConfigKey::new(
+                        &format!("{prefix}predicate"),
+                        ConfigType::String,
+                        Default::Null,
+                        Importance::Medium,
+                        "The alias of a predicate used to determine whether to apply this transformation.",
+                    ),
+                );
+                out = add(
+                    out,
+                    ConfigKey::new(
+                        &format!("{prefix}negate"),
+                        ConfigType::Boolean,
+                        Default::Value("false".into()),
+                        Importance::Medium,
+                        "Whether the configured predicate should be negated.",
+                    ),
+                );
+            }
+            if let Ok(desc) = plugin_of(config, &format!("{prefix}type"), kind) {
+                for key in embedded((desc.config_def)(), &prefix).keys {
+                    // The implicit keys mask a plugin's own keys of the same name.
+                    let implicit = key.name == format!("{prefix}predicate")
+                        || key.name == format!("{prefix}negate");
+                    if kind == PluginType::Transformation && implicit {
+                        continue;
+                    }
+                    out = add(out, key);
+                }
+            }
+        }
     }
     out
 }
@@ -414,6 +501,41 @@ mod tests {
             error.cause.unwrap().message,
             "No field insertion configured"
         );
+    }
+
+    #[test]
+    fn enriched_definition() {
+        let def = chain_config_def(&config(&[
+            ("transforms", "cast,nope"),
+            ("transforms.cast.type", "Cast$Value"),
+            ("transforms.nope.type", "Nope"),
+            ("predicates", "p"),
+            ("predicates.p.type", "HasHeaderKey"),
+        ]));
+        let names: Vec<&str> = def.keys.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "transforms.cast.type",
+                "transforms.cast.predicate",
+                "transforms.cast.negate",
+                "transforms.cast.spec",
+                "transforms.nope.type",
+                "transforms.nope.predicate",
+                "transforms.nope.negate",
+                "predicates.p.type",
+                "predicates.p.name",
+            ]
+        );
+        let spec = def.key("transforms.cast.spec").unwrap();
+        assert_eq!(
+            (spec.group.as_deref(), spec.order),
+            (Some("Transforms: cast"), 3)
+        );
+        assert_eq!(spec.display_name, "spec");
+        let type_key = def.key("predicates.p.type").unwrap();
+        assert_eq!(type_key.documentation, "Class for the 'p' predicate.");
+        assert_eq!(type_key.display_name, "Predicate type for p");
     }
 
     #[test]

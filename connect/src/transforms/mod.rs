@@ -25,7 +25,7 @@ use crate::data::{ConnectError, ConnectRecord};
 use crate::plugins::{Factory, PluginDesc, PluginType};
 use util::Side;
 
-pub use chain::{validate_chain, TransformChain};
+pub use chain::{chain_config_def, validate_chain, TransformChain};
 
 /// A single message transform. One instance per task, so it may cache.
 pub trait Transform: Send {
