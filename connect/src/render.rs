@@ -80,13 +80,14 @@ fn java_float_text(
 pub const MS_PER_DAY: i64 = 86_400_000;
 
 /// A `java.util.Date` value as the Cast transform and c.5 render it, the pattern chosen by
-/// the value itself: below one day `HH:mm:ss.SSS'Z'` (a Time), a whole number of days
+/// the value itself (Kafka's `Values.dateFormatFor`): below one day, negative values
+/// included, `HH:mm:ss.SSS'Z'` (a Time), a whole number of days
 /// `yyyy-MM-dd` (a Date), otherwise `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'`; always UTC.
 pub fn render_date_like(epoch_ms: i64) -> String {
     let Some(time) = DateTime::<Utc>::from_timestamp_millis(epoch_ms) else {
         return epoch_ms.to_string();
     };
-    if (0..MS_PER_DAY).contains(&epoch_ms) {
+    if epoch_ms < MS_PER_DAY {
         time.format("%H:%M:%S%.3fZ").to_string()
     } else if epoch_ms % MS_PER_DAY == 0 {
         time.format("%Y-%m-%d").to_string()
@@ -161,8 +162,17 @@ fn write_value(out: &mut String, value: &Value) {
     }
 }
 
+/// Largest scale (either sign) written in plain notation; beyond it a decimal is written as
+/// `<unscaled>E<-scale>`, so a hostile scale cannot make a gigabyte of zeros.
+pub const MAX_PLAIN_SCALE: i32 = 1000;
+
 /// A decimal in plain notation, as Java's `BigDecimal.toPlainString` (`10.2345`, `-0.01`).
+/// DIVERGE: a scale beyond ±[`MAX_PLAIN_SCALE`] is written `<unscaled>E<-scale>` (Java
+/// would write every zero).
 pub fn decimal_text(unscaled: &num_bigint::BigInt, scale: i32) -> String {
+    if !(-MAX_PLAIN_SCALE..=MAX_PLAIN_SCALE).contains(&scale) {
+        return format!("{unscaled}E{}", -i64::from(scale));
+    }
     let negative = unscaled.sign() == num_bigint::Sign::Minus;
     let digits = unscaled.magnitude().to_string();
     let sign = if negative { "-" } else { "" };
@@ -217,6 +227,7 @@ mod tests {
     #[test]
     fn dates_pick_their_pattern() {
         assert_eq!(render_date_like(3_600_000), "01:00:00.000Z");
+        assert_eq!(render_date_like(-1000), "23:59:59.000Z");
         assert_eq!(render_date_like(MS_PER_DAY * 365), "1971-01-01");
         assert_eq!(
             render_date_like(1_700_000_000_123),
@@ -231,5 +242,6 @@ mod tests {
         assert_eq!(decimal_text(&BigInt::from(-1), 2), "-0.01");
         assert_eq!(decimal_text(&BigInt::from(5), 0), "5");
         assert_eq!(decimal_text(&BigInt::from(5), -2), "500");
+        assert_eq!(decimal_text(&BigInt::from(5), 999_999_999), "5E-999999999");
     }
 }
