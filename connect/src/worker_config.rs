@@ -35,27 +35,132 @@ fn value(text: &str) -> Default {
 pub fn worker_config_def() -> ConfigDef {
     use ConfigType::*;
     ConfigDef::new()
-        .define(key("bootstrap.servers", List, value("localhost:9092"), "Kafka cluster to use; `embedded` starts a Josefine broker in this process."))
-        .define(key("key.converter", Class, Default::Required, "Converter for record keys."))
-        .define(key("value.converter", Class, Default::Required, "Converter for record values."))
-        .define(key("header.converter", Class, value(SIMPLE_HEADER_CONVERTER), "Converter for header values."))
-        .define(key("offset.storage.file.filename", String, Default::Required, "File holding source connector offsets."))
-        .define(key("offset.flush.interval.ms", Long, value("60000"), "How often source offsets are flushed and sink offsets committed, in ms."))
-        .define(key("offset.flush.timeout.ms", Long, value("5000"), "Longest wait for an offset flush, in ms."))
-        .define(key("task.shutdown.graceful.timeout.ms", Long, value("5000"), "Longest wait for one task to stop, in ms."))
-        .define(key("plugin.path", List, Default::Null, "Accepted and ignored: every plugin is built in."))
-        .define(key("listeners", List, value("http://:8083"), "REST API listeners."))
-        .define(key("rest.advertised.host.name", String, Default::Null, "Host the worker advertises."))
-        .define(key("rest.advertised.port", Int, Default::Null, "Port the worker advertises."))
-        .define(key("rest.advertised.listener", String, Default::Null, "Protocol the worker advertises."))
-        .define(key("access.control.allow.origin", String, value(""), "CORS allowed origin; empty = CORS off."))
-        .define(key("access.control.allow.methods", String, value(""), "CORS allowed methods."))
-        .define(key("topic.creation.enable", Boolean, value("true"), "Whether source connectors may create topics."))
-        .define(key("topic.tracking.enable", Boolean, value("true"), "Whether active topics are tracked."))
-        .define(key("topic.tracking.allow.reset", Boolean, value("true"), "Whether active topics may be reset."))
-        .define(key("config.providers", List, value(""), "Config provider aliases."))
-        .define(key("connector.client.config.override.policy", String, value("All"), "Which client overrides connectors may set."))
-        .define(key("exactly.once.source.support", String, value("disabled"), "Exactly-once source support."))
+        .define(key(
+            "bootstrap.servers",
+            List,
+            value("localhost:9092"),
+            "Kafka cluster to use; `embedded` starts a Josefine broker in this process.",
+        ))
+        .define(key(
+            "key.converter",
+            Class,
+            Default::Required,
+            "Converter for record keys.",
+        ))
+        .define(key(
+            "value.converter",
+            Class,
+            Default::Required,
+            "Converter for record values.",
+        ))
+        .define(key(
+            "header.converter",
+            Class,
+            value(SIMPLE_HEADER_CONVERTER),
+            "Converter for header values.",
+        ))
+        .define(key(
+            "offset.storage.file.filename",
+            String,
+            Default::Required,
+            "File holding source connector offsets.",
+        ))
+        .define(key(
+            "offset.flush.interval.ms",
+            Long,
+            value("60000"),
+            "How often source offsets are flushed and sink offsets committed, in ms.",
+        ))
+        .define(key(
+            "offset.flush.timeout.ms",
+            Long,
+            value("5000"),
+            "Longest wait for an offset flush, in ms.",
+        ))
+        .define(key(
+            "task.shutdown.graceful.timeout.ms",
+            Long,
+            value("5000"),
+            "Longest wait for one task to stop, in ms.",
+        ))
+        .define(key(
+            "plugin.path",
+            List,
+            Default::Null,
+            "Accepted and ignored: every plugin is built in.",
+        ))
+        .define(key(
+            "listeners",
+            List,
+            value("http://:8083"),
+            "REST API listeners.",
+        ))
+        .define(key(
+            "rest.advertised.host.name",
+            String,
+            Default::Null,
+            "Host the worker advertises.",
+        ))
+        .define(key(
+            "rest.advertised.port",
+            Int,
+            Default::Null,
+            "Port the worker advertises.",
+        ))
+        .define(key(
+            "rest.advertised.listener",
+            String,
+            Default::Null,
+            "Protocol the worker advertises.",
+        ))
+        .define(key(
+            "access.control.allow.origin",
+            String,
+            value(""),
+            "CORS allowed origin; empty = CORS off.",
+        ))
+        .define(key(
+            "access.control.allow.methods",
+            String,
+            value(""),
+            "CORS allowed methods.",
+        ))
+        .define(key(
+            "topic.creation.enable",
+            Boolean,
+            value("true"),
+            "Whether source connectors may create topics.",
+        ))
+        .define(key(
+            "topic.tracking.enable",
+            Boolean,
+            value("true"),
+            "Whether active topics are tracked.",
+        ))
+        .define(key(
+            "topic.tracking.allow.reset",
+            Boolean,
+            value("true"),
+            "Whether active topics may be reset.",
+        ))
+        .define(key(
+            "config.providers",
+            List,
+            value(""),
+            "Config provider aliases.",
+        ))
+        .define(key(
+            "connector.client.config.override.policy",
+            String,
+            value("All"),
+            "Which client overrides connectors may set.",
+        ))
+        .define(key(
+            "exactly.once.source.support",
+            String,
+            value("disabled"),
+            "Exactly-once source support.",
+        ))
 }
 
 /// Prefixes whose keys are passed on, not checked (clients, converters, providers).
