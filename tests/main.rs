@@ -28,3 +28,5 @@ mod sasl;
 mod security;
 pub(crate) mod tls;
 mod transactions;
+#[cfg(feature = "connect")]
+mod connect_rest;
