@@ -13,6 +13,8 @@ mod watchdog;
 mod acls;
 mod admin;
 mod bad_input;
+#[cfg(feature = "connect")]
+mod connect_rest;
 mod crash;
 mod groups;
 mod kcat;
@@ -28,5 +30,3 @@ mod sasl;
 mod security;
 pub(crate) mod tls;
 mod transactions;
-#[cfg(feature = "connect")]
-mod connect_rest;

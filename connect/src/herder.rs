@@ -18,7 +18,7 @@ use crate::plugins::{self, Factory, PluginDesc, PluginType};
 use crate::runtime::{TargetState, TaskHandle, Worker};
 use crate::status::{State, Status, TaskId};
 
-pub use validation::{groups_of, plugin_config, ConfigInfo, ConfigInfos};
+pub use validation::{plugin_config, ConfigInfo, ConfigInfos};
 
 /// An error of a herder operation, with the HTTP status the REST API answers (Kafka's
 /// `ConnectRestException`, `NotFoundException`, `BadRequestException`, ...).
@@ -196,17 +196,28 @@ impl Herder {
     /// Validates `config` as `PUT /connector-plugins/{p}/config/validate` does (a.4);
     /// `null_keys` are keys given as JSON null. Errors: 400 when `connector.class` is
     /// missing, 500 when it names no connector.
-    pub fn validate(&self, config: &Config, null_keys: &[String]) -> Result<ConfigInfos, HerderError> {
+    pub fn validate(
+        &self,
+        config: &Config,
+        null_keys: &[String],
+    ) -> Result<ConfigInfos, HerderError> {
         let resolved = self.providers.resolve(config);
         validation::validate(&resolved, config, null_keys)
     }
 
-    fn check_valid(&self, config: &Config, null_keys: &[String]) -> Result<PluginDesc, HerderError> {
+    fn check_valid(
+        &self,
+        config: &Config,
+        null_keys: &[String],
+    ) -> Result<PluginDesc, HerderError> {
         let infos = self.validate(config, null_keys)?;
         if infos.error_count > 0 {
             return Err(HerderError::bad_request(infos.error_message()));
         }
-        let class = config.get("connector.class").map(String::as_str).unwrap_or("");
+        let class = config
+            .get("connector.class")
+            .map(String::as_str)
+            .unwrap_or("");
         find_connector(class)
     }
 
@@ -249,7 +260,9 @@ impl Herder {
             }
             Some(entry) => {
                 connectors.insert(name.to_string(), entry);
-                return Err(HerderError::conflict(format!("Connector {name} already exists")));
+                return Err(HerderError::conflict(format!(
+                    "Connector {name} already exists"
+                )));
             }
             None => initial_state.unwrap_or(TargetState::Started),
         };
@@ -262,7 +275,9 @@ impl Herder {
             task_configs: Vec::new(),
             tasks: BTreeMap::new(),
         };
-        self.worker.status().put_connector(name, State::Stopped, None);
+        self.worker
+            .status()
+            .put_connector(name, State::Stopped, None);
         self.apply_target(name, &mut entry, target).await;
         let info = info_of(name, &entry);
         connectors.insert(name.to_string(), entry);
@@ -327,9 +342,9 @@ impl Herder {
     /// connector c`.
     pub async fn connector_status(&self, name: &str) -> Result<ConnectorStateInfo, HerderError> {
         let connectors = self.connectors.lock().await;
-        let entry = connectors
-            .get(name)
-            .ok_or_else(|| HerderError::not_found(format!("No status found for connector {name}")))?;
+        let entry = connectors.get(name).ok_or_else(|| {
+            HerderError::not_found(format!("No status found for connector {name}"))
+        })?;
         Ok(self.status_of(name, entry))
     }
 
@@ -356,15 +371,23 @@ impl Herder {
             Some(entry) if entry.tasks.contains_key(&task) => {
                 Ok(self.state_info(self.worker.status().task(&id)))
             }
-            _ => Err(HerderError::not_found(format!("No status found for task {id}"))),
+            _ => Err(HerderError::not_found(format!(
+                "No status found for task {id}"
+            ))),
         }
     }
 
     /// Moves a connector to `target` (`PUT /connectors/{c}/pause|resume|stop`);
     /// idempotent. 404 `Unknown connector c`.
-    pub async fn set_target_state(&self, name: &str, target: TargetState) -> Result<(), HerderError> {
+    pub async fn set_target_state(
+        &self,
+        name: &str,
+        target: TargetState,
+    ) -> Result<(), HerderError> {
         let mut connectors = self.connectors.lock().await;
-        let entry = connectors.get_mut(name).ok_or_else(|| unknown_connector(name))?;
+        let entry = connectors
+            .get_mut(name)
+            .ok_or_else(|| unknown_connector(name))?;
         self.apply_target(name, entry, target).await;
         Ok(())
     }
@@ -457,7 +480,10 @@ impl Herder {
             .await?)
     }
 
-    async fn check_stopped(&self, name: &str) -> Result<(Config, PluginDesc, ConnectorType), HerderError> {
+    async fn check_stopped(
+        &self,
+        name: &str,
+    ) -> Result<(Config, PluginDesc, ConnectorType), HerderError> {
         let connectors = self.connectors.lock().await;
         let entry = connectors.get(name).ok_or_else(|| not_found(name))?;
         if entry.target != TargetState::Stopped || !entry.tasks.is_empty() {
@@ -649,10 +675,13 @@ impl Herder {
         let id = task_id(name, task);
         let resolved = self.providers.resolve(&entry.config);
         let task_config = self.providers.resolve(task_config);
-        match self
-            .worker
-            .start_task(id.clone(), &resolved, task_config, entry.plugin, entry.target)
-        {
+        match self.worker.start_task(
+            id.clone(),
+            &resolved,
+            task_config,
+            entry.plugin,
+            entry.target,
+        ) {
             Ok(handle) => {
                 entry.tasks.insert(task, handle);
             }

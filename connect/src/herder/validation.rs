@@ -4,7 +4,9 @@
 //! References: Kafka's `AbstractHerder.validateConnectorConfig`, `ConnectorConfig.enrich`,
 //! `SinkConnectorConfig.validate` (Kafka 3.7).
 
-use crate::config_def::{ConfigDef, ConfigKey, ConfigType, Default, Importance, KeyValidation, Width};
+use crate::config_def::{
+    ConfigDef, ConfigKey, ConfigType, Default, Importance, KeyValidation, Width,
+};
 use crate::connector::{Config, ConnectorType};
 use crate::connector_config::{framework_config_def, PREDICATES_GROUP, TRANSFORMS_GROUP};
 use crate::plugins::{self, Factory, PluginType};
@@ -62,7 +64,13 @@ fn java_map(config: &Config) -> String {
 }
 
 /// Prefixed copies of `def`'s keys in `group`, orders following `first_order`.
-fn embed(prefix: &str, group: &str, first_order: i32, def: ConfigDef, skip: &[&str]) -> Vec<ConfigKey> {
+fn embed(
+    prefix: &str,
+    group: &str,
+    first_order: i32,
+    def: ConfigDef,
+    skip: &[&str],
+) -> Vec<ConfigKey> {
     def.keys
         .into_iter()
         .filter(|key| !skip.contains(&key.name.as_str()))
@@ -86,11 +94,22 @@ fn embed(prefix: &str, group: &str, first_order: i32, def: ConfigDef, skip: &[&s
 fn enrich(def: &mut ConfigDef, config: &Config) -> Vec<(String, String)> {
     let mut errors = Vec::new();
     let kinds = [
-        ("transforms", TRANSFORMS_GROUP, PluginType::Transformation, "Transformation"),
-        ("predicates", PREDICATES_GROUP, PluginType::Predicate, "Predicate"),
+        (
+            "transforms",
+            TRANSFORMS_GROUP,
+            PluginType::Transformation,
+            "Transformation",
+        ),
+        (
+            "predicates",
+            PREDICATES_GROUP,
+            PluginType::Predicate,
+            "Predicate",
+        ),
     ];
     for (list_key, group_base, plugin_type, kind) in kinds {
-        let aliases = crate::config_def::parse_list(config.get(list_key).map(String::as_str).unwrap_or(""));
+        let aliases =
+            crate::config_def::parse_list(config.get(list_key).map(String::as_str).unwrap_or(""));
         let mut seen = Vec::new();
         for alias in aliases {
             if seen.contains(&alias) {
@@ -109,7 +128,9 @@ fn enrich(def: &mut ConfigDef, config: &Config) -> Vec<(String, String)> {
             let type_key = format!("{prefix}type");
             let lower = kind.to_ascii_lowercase();
             let class = config.get(&type_key).map(|c| c.trim().to_string());
-            let found = class.as_deref().and_then(|c| plugins::find(c, &[plugin_type]));
+            let found = class
+                .as_deref()
+                .and_then(|c| plugins::find(c, &[plugin_type]));
             let mut type_def = ConfigKey::new(
                 &type_key,
                 ConfigType::Class,
@@ -179,8 +200,17 @@ fn enrich(def: &mut ConfigDef, config: &Config) -> Vec<(String, String)> {
                         .filter(|k| !skip.contains(&k.name.as_str()))
                         .collect(),
                 });
-                if let Err(error) = configure_check(plugin.factory, &crate::config_def::with_prefix(config, &prefix)) {
-                    errors.push((type_key.clone(), format!("Invalid value {} for configuration {type_key}: {error}", class.clone().unwrap_or_default())));
+                if let Err(error) = configure_check(
+                    plugin.factory,
+                    &crate::config_def::with_prefix(config, &prefix),
+                ) {
+                    errors.push((
+                        type_key.clone(),
+                        format!(
+                            "Invalid value {} for configuration {type_key}: {error}",
+                            class.clone().unwrap_or_default()
+                        ),
+                    ));
                 }
             }
             for key in embed(&prefix, &group, 1, own, &[]) {
@@ -227,7 +257,9 @@ pub(super) fn validate(
     if let Some(name) = values.iter_mut().find(|v| v.name == "name") {
         let text = resolved.get("name").map(String::as_str).unwrap_or("");
         if resolved.contains_key("name") && text.trim().is_empty() {
-            name.errors.push(format!("Invalid value {text} for configuration name: String may not be empty"));
+            name.errors.push(format!(
+                "Invalid value {text} for configuration name: String may not be empty"
+            ));
         } else if text.chars().any(|c| c.is_control()) {
             name.errors.push(format!(
                 "Invalid value {text} for configuration name: String may not contain control sequences but had the following ASCII control characters: {}",
@@ -258,7 +290,10 @@ pub(super) fn validate(
         extra.extend(connector.validate(resolved));
     }
     for key in null_keys {
-        extra.push((key.clone(), "Null value can not be supplied as the configuration value.".to_string()));
+        extra.push((
+            key.clone(),
+            "Null value can not be supplied as the configuration value.".to_string(),
+        ));
     }
     let mut configs: Vec<ConfigInfo> = keys
         .into_iter()
@@ -373,25 +408,15 @@ pub fn plugin_config(name: &str) -> Result<Vec<ConfigKey>, HerderError> {
     Ok(keys)
 }
 
-/// Groups of `keys` in order of appearance.
-pub fn groups_of(keys: &[ConfigKey]) -> Vec<String> {
-    let mut groups: Vec<String> = Vec::new();
-    for key in keys {
-        if let Some(group) = &key.group {
-            if !groups.contains(group) {
-                groups.push(group.clone());
-            }
-        }
-    }
-    groups
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -399,14 +424,26 @@ mod tests {
         assert_eq!(
             sink_errors(&config(&[])),
             vec![
-                ("topics".to_string(), "Must configure one of topics or topics.regex".to_string()),
-                ("topics.regex".to_string(), "Must configure one of topics or topics.regex".to_string()),
+                (
+                    "topics".to_string(),
+                    "Must configure one of topics or topics.regex".to_string()
+                ),
+                (
+                    "topics.regex".to_string(),
+                    "Must configure one of topics or topics.regex".to_string()
+                ),
             ]
         );
         let both = sink_errors(&config(&[("topics", "a"), ("topics.regex", "b.*")]));
         assert_eq!(both.len(), 2);
-        assert_eq!(both[0].1, "topics and topics.regex are mutually exclusive options, but both are set.");
-        let dlq = sink_errors(&config(&[("topics", "a,dlq"), ("errors.deadletterqueue.topic.name", "dlq")]));
+        assert_eq!(
+            both[0].1,
+            "topics and topics.regex are mutually exclusive options, but both are set."
+        );
+        let dlq = sink_errors(&config(&[
+            ("topics", "a,dlq"),
+            ("errors.deadletterqueue.topic.name", "dlq"),
+        ]));
         assert_eq!(
             dlq,
             vec![(
@@ -414,15 +451,26 @@ mod tests {
                 "The DLQ topic 'dlq' may not be included in the list of topics ('topics=[a, dlq]') consumed by the connector".to_string()
             )]
         );
-        let regex = sink_errors(&config(&[("topics.regex", "d.*"), ("errors.deadletterqueue.topic.name", "dlq")]));
+        let regex = sink_errors(&config(&[
+            ("topics.regex", "d.*"),
+            ("errors.deadletterqueue.topic.name", "dlq"),
+        ]));
         assert_eq!(regex[0].1, "The DLQ topic 'dlq' may not be matched by the regex for the topics ('topics.regex=d.*') consumed by the connector");
     }
 
     #[test]
     fn no_connector_class_is_a_400_with_javas_map_text() {
-        let error = validate(&config(&[("name", "x")]), &config(&[("name", "x"), ("a", "b")]), &[]).unwrap_err();
+        let error = validate(
+            &config(&[("name", "x")]),
+            &config(&[("name", "x"), ("a", "b")]),
+            &[],
+        )
+        .unwrap_err();
         assert_eq!(error.status, 400);
-        assert_eq!(error.message, "Connector config {a=b, name=x} contains no connector type");
+        assert_eq!(
+            error.message,
+            "Connector config {a=b, name=x} contains no connector type"
+        );
     }
 
     #[test]
@@ -430,7 +478,9 @@ mod tests {
         let c = config(&[("connector.class", "Nope")]);
         let error = validate(&c, &c, &[]).unwrap_err();
         assert_eq!(error.status, 500);
-        assert!(error.message.starts_with("Failed to find any class that implements Connector and which name matches Nope"));
+        assert!(error.message.starts_with(
+            "Failed to find any class that implements Connector and which name matches Nope"
+        ));
     }
 
     #[test]

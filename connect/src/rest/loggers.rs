@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 pub type LogHook = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// The levels `PUT /admin/loggers/{l}` accepts (log4j's, upper case).
-const LEVELS: &[&str] = &["OFF", "FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE", "ALL"];
+const LEVELS: &[&str] = &[
+    "OFF", "FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE", "ALL",
+];
 
 /// Name of the root logger.
 pub(crate) const ROOT: &str = "root";
@@ -109,7 +111,10 @@ fn tracing_level(level: &str) -> &'static str {
 /// `tracing` filter directives: root's level, then `name=level` per logger.
 fn directives_of(loggers: &BTreeMap<String, LoggerLevel>) -> String {
     let mut parts = vec![tracing_level(
-        loggers.get(ROOT).map(|l| l.level.as_str()).unwrap_or("INFO"),
+        loggers
+            .get(ROOT)
+            .map(|l| l.level.as_str())
+            .unwrap_or("INFO"),
     )
     .to_string()];
     for (name, logger) in loggers {

@@ -21,15 +21,15 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde_json::{json, Map, Value as Json_};
+use serde_json::{json, Map, Value as JsonValue};
 use tokio_util::sync::CancellationToken;
 
 use crate::config_def::{ConfigKey, Default as KeyDefault, KeyValidation};
 use crate::connector::{Config, PartitionOffset};
 use crate::data::ConnectError;
 use crate::herder::{
-    groups_of, parse_initial_state, plugin_config, ConfigInfos, ConnectorInfo, ConnectorStateInfo,
-    Herder, HerderError, StateInfo,
+    parse_initial_state, plugin_config, ConfigInfos, ConnectorInfo, ConnectorStateInfo, Herder,
+    HerderError, StateInfo,
 };
 use crate::plugins::{self, PluginType, PLUGIN_VERSION};
 use crate::runtime::TargetState;
@@ -220,7 +220,10 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(server_info))
         .route("/connectors", get(list_connectors).post(create_connector))
-        .route("/connectors/{c}", get(get_connector).delete(delete_connector))
+        .route(
+            "/connectors/{c}",
+            get(get_connector).delete(delete_connector),
+        )
         .route("/connectors/{c}/config", get(get_config).put(put_config))
         .route("/connectors/{c}/status", get(connector_status))
         .route("/connectors/{c}/tasks", get(task_configs))
@@ -309,7 +312,7 @@ async fn timed<T>(future: impl Future<Output = Result<T, HerderError>>) -> Resul
 }
 
 /// The JSON body: any content type but JSON is a 415, an unparsable body a 400.
-fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Json_, ApiError> {
+fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<JsonValue, ApiError> {
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let text = content_type.to_str().unwrap_or("").to_ascii_lowercase();
         let mime = text.split(';').next().unwrap_or("").trim();
@@ -317,23 +320,26 @@ fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Json_, ApiError> {
             return Err(ApiError::new(415, "HTTP 415 Unsupported Media Type"));
         }
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("Cannot parse request body as JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("Cannot parse request body as JSON: {e}")))
 }
 
 /// A configuration map: numbers and booleans become their text, nulls are returned apart,
 /// nested values are a 400.
-fn config_map(value: &Json_) -> Result<(Config, Vec<String>), ApiError> {
-    let object = value
-        .as_object()
-        .ok_or_else(|| ApiError::bad_request("Cannot deserialize a configuration map from a JSON value that is not an object"))?;
+fn config_map(value: &JsonValue) -> Result<(Config, Vec<String>), ApiError> {
+    let object = value.as_object().ok_or_else(|| {
+        ApiError::bad_request(
+            "Cannot deserialize a configuration map from a JSON value that is not an object",
+        )
+    })?;
     let mut config = Config::new();
     let mut nulls = Vec::new();
     for (key, value) in object {
         let text = match value {
-            Json_::String(text) => text.clone(),
-            Json_::Number(n) => n.to_string(),
-            Json_::Bool(b) => b.to_string(),
-            Json_::Null => {
+            JsonValue::String(text) => text.clone(),
+            JsonValue::Number(n) => n.to_string(),
+            JsonValue::Bool(b) => b.to_string(),
+            JsonValue::Null => {
                 nulls.push(key.clone());
                 continue;
             }
@@ -410,7 +416,7 @@ fn no_content(status: StatusCode) -> Response {
 
 // ---- entities (CONNECT.md a.2) ------------------------------------------------------------
 
-fn info_json(info: &ConnectorInfo) -> Json_ {
+fn info_json(info: &ConnectorInfo) -> JsonValue {
     json!({
         "name": info.name,
         "config": info.config,
@@ -419,7 +425,7 @@ fn info_json(info: &ConnectorInfo) -> Json_ {
     })
 }
 
-fn state_json(state: &StateInfo) -> Map<String, Json_> {
+fn state_json(state: &StateInfo) -> Map<String, JsonValue> {
     let mut map = Map::new();
     map.insert("state".into(), json!(state.state.name()));
     map.insert("worker_id".into(), json!(state.worker_id));
@@ -429,33 +435,33 @@ fn state_json(state: &StateInfo) -> Map<String, Json_> {
     map
 }
 
-fn status_json(status: &ConnectorStateInfo) -> Json_ {
-    let tasks: Vec<Json_> = status
+fn status_json(status: &ConnectorStateInfo) -> JsonValue {
+    let tasks: Vec<JsonValue> = status
         .tasks
         .iter()
         .map(|(id, state)| {
             let mut map = Map::new();
             map.insert("id".into(), json!(id));
             map.extend(state_json(state));
-            Json_::Object(map)
+            JsonValue::Object(map)
         })
         .collect();
     json!({
         "name": status.name,
-        "connector": Json_::Object(state_json(&status.connector)),
+        "connector": JsonValue::Object(state_json(&status.connector)),
         "tasks": tasks,
         "type": status.connector_type.name(),
     })
 }
 
-fn key_json(key: &ConfigKey) -> Json_ {
+fn key_json(key: &ConfigKey) -> JsonValue {
     json!({
         "name": key.name,
         "type": key.config_type.name(),
         "required": key.default == KeyDefault::Required,
         "default_value": match &key.default {
-            KeyDefault::Value(text) => Json_::String(text.clone()),
-            _ => Json_::Null,
+            KeyDefault::Value(text) => JsonValue::String(text.clone()),
+            _ => JsonValue::Null,
         },
         "importance": key.importance.name(),
         "documentation": key.documentation,
@@ -467,7 +473,7 @@ fn key_json(key: &ConfigKey) -> Json_ {
     })
 }
 
-fn value_json(value: &KeyValidation) -> Json_ {
+fn value_json(value: &KeyValidation) -> JsonValue {
     json!({
         "name": value.name,
         "value": value.value,
@@ -477,7 +483,7 @@ fn value_json(value: &KeyValidation) -> Json_ {
     })
 }
 
-fn config_infos_json(infos: &ConfigInfos) -> Json_ {
+fn config_infos_json(infos: &ConfigInfos) -> JsonValue {
     json!({
         "name": infos.name,
         "error_count": infos.error_count,
@@ -489,13 +495,13 @@ fn config_infos_json(infos: &ConfigInfos) -> Json_ {
     })
 }
 
-fn offsets_json(offsets: &[PartitionOffset]) -> Json_ {
+fn offsets_json(offsets: &[PartitionOffset]) -> JsonValue {
     json!({
         "offsets": offsets.iter().map(|o| json!({"partition": o.partition, "offset": o.offset})).collect::<Vec<_>>(),
     })
 }
 
-fn ok_json(value: Json_) -> Response {
+fn ok_json(value: JsonValue) -> Response {
     (StatusCode::OK, Json(value)).into_response()
 }
 
@@ -503,7 +509,9 @@ fn location(state: &AppState, name: &str) -> HeaderValue {
     let encoded: String = name
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect();
@@ -553,9 +561,9 @@ async fn list_connectors(State(state): State<AppState>, RawQuery(query): RawQuer
                 other => tracing::info!(expansion = %other, "ignoring unknown expansion type"),
             }
         }
-        out.insert(name, Json_::Object(entry));
+        out.insert(name, JsonValue::Object(entry));
     }
-    Ok(ok_json(Json_::Object(out)))
+    Ok(ok_json(JsonValue::Object(out)))
 }
 
 /// Kafka's `checkAndPutConnectorConfigName`.
@@ -572,24 +580,30 @@ fn check_name(name: &str, config: &mut Config) -> Result<(), ApiError> {
 }
 
 /// R3.
-async fn create_connector(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult {
+async fn create_connector(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
     let body = json_body(&headers, &body)?;
-    let object = body
-        .as_object()
-        .ok_or_else(|| ApiError::bad_request("Cannot deserialize a create request from a JSON value that is not an object"))?;
+    let object = body.as_object().ok_or_else(|| {
+        ApiError::bad_request(
+            "Cannot deserialize a create request from a JSON value that is not an object",
+        )
+    })?;
     let name = object
         .get("name")
-        .and_then(Json_::as_str)
+        .and_then(JsonValue::as_str)
         .unwrap_or("")
         .trim()
         .to_string();
     let (mut config, nulls) = match object.get("config") {
-        Some(Json_::Null) | None => (Config::new(), Vec::new()),
+        Some(JsonValue::Null) | None => (Config::new(), Vec::new()),
         Some(value) => config_map(value)?,
     };
     let initial = match object.get("initial_state") {
-        None | Some(Json_::Null) => TargetState::Started,
-        Some(Json_::String(text)) => parse_initial_state(text).ok_or_else(|| {
+        None | Some(JsonValue::Null) => TargetState::Started,
+        Some(JsonValue::String(text)) => parse_initial_state(text).ok_or_else(|| {
             ApiError::bad_request(format!(
                 "Invalid initial_state {text}: must be one of RUNNING, PAUSED, STOPPED"
             ))
@@ -597,7 +611,12 @@ async fn create_connector(State(state): State<AppState>, headers: HeaderMap, bod
         Some(_) => return Err(ApiError::bad_request("initial_state must be a string")),
     };
     check_name(&name, &mut config)?;
-    let (info, _) = timed(state.herder.put_connector(&name, config, &nulls, Some(initial), false)).await?;
+    let (info, _) = timed(
+        state
+            .herder
+            .put_connector(&name, config, &nulls, Some(initial), false),
+    )
+    .await?;
     let mut response = (StatusCode::CREATED, Json(info_json(&info))).into_response();
     response
         .headers_mut()
@@ -658,21 +677,24 @@ async fn task_configs(State(state): State<AppState>, Path(c): Path<String>) -> A
 async fn tasks_config(State(state): State<AppState>, Path(c): Path<String>) -> ApiResult {
     tracing::warn!("The 'GET /connectors/{{connector}}/tasks-config' endpoint is deprecated and will be removed in the next major release. Please use the 'GET /connectors/{{connector}}/tasks' endpoint instead.");
     let tasks = timed(state.herder.task_configs(&c)).await?;
-    let map: Map<String, Json_> = tasks
+    let map: Map<String, JsonValue> = tasks
         .iter()
         .map(|(id, config)| (id.to_string(), json!(config)))
         .collect();
-    Ok(ok_json(Json_::Object(map)))
+    Ok(ok_json(JsonValue::Object(map)))
 }
 
 /// R10.
-async fn task_status(State(state): State<AppState>, Path((c, t)): Path<(String, String)>) -> ApiResult {
+async fn task_status(
+    State(state): State<AppState>,
+    Path((c, t)): Path<(String, String)>,
+) -> ApiResult {
     let task = task_number(&t)?;
     let status = timed(state.herder.task_status(&c, task)).await?;
     let mut map = Map::new();
     map.insert("id".into(), json!(task));
     map.extend(state_json(&status));
-    Ok(ok_json(Json_::Object(map)))
+    Ok(ok_json(JsonValue::Object(map)))
 }
 
 /// R11.
@@ -688,12 +710,20 @@ async fn restart_connector(
         timed(state.herder.restart_connector(&c)).await?;
         return Ok(no_content(StatusCode::NO_CONTENT));
     }
-    let status = timed(state.herder.restart_connector_and_tasks(&c, include_tasks, only_failed)).await?;
+    let status = timed(
+        state
+            .herder
+            .restart_connector_and_tasks(&c, include_tasks, only_failed),
+    )
+    .await?;
     Ok((StatusCode::ACCEPTED, Json(status_json(&status))).into_response())
 }
 
 /// R12.
-async fn restart_task(State(state): State<AppState>, Path((c, t)): Path<(String, String)>) -> ApiResult {
+async fn restart_task(
+    State(state): State<AppState>,
+    Path((c, t)): Path<(String, String)>,
+) -> ApiResult {
     let task = task_number(&t)?;
     timed(state.herder.restart_task(&c, task)).await?;
     Ok(no_content(StatusCode::NO_CONTENT))
@@ -729,7 +759,9 @@ async fn topics(State(state): State<AppState>, Path(c): Path<String>) -> ApiResu
         return Err(ApiError::new(403, "Topic tracking is disabled."));
     }
     let topics = state.herder.active_topics(&c);
-    Ok(ok_json(json!({ c: {"topics": topics} })))
+    let mut map = Map::new();
+    map.insert(c, json!({ "topics": topics }));
+    Ok(ok_json(JsonValue::Object(map)))
 }
 
 /// R18.
@@ -751,18 +783,26 @@ async fn get_offsets(State(state): State<AppState>, Path(c): Path<String>) -> Ap
 }
 
 /// The body of R20: `{"offsets": [{"partition": {...}, "offset": {...}|null}]}`, non-empty.
-fn parse_offsets(body: &Json_) -> Result<Vec<PartitionOffset>, ApiError> {
-    let missing = || ApiError::bad_request("Partitions / offsets need to be provided for an alter offsets request");
+fn parse_offsets(body: &JsonValue) -> Result<Vec<PartitionOffset>, ApiError> {
+    let missing = || {
+        ApiError::bad_request(
+            "Partitions / offsets need to be provided for an alter offsets request",
+        )
+    };
     let entries = match body.get("offsets") {
-        Some(Json_::Array(entries)) if !entries.is_empty() => entries,
-        Some(Json_::Array(_)) | Some(Json_::Null) | None => return Err(missing()),
-        Some(_) => return Err(ApiError::bad_request("The 'offsets' field must be an array")),
+        Some(JsonValue::Array(entries)) if !entries.is_empty() => entries,
+        Some(JsonValue::Array(_)) | Some(JsonValue::Null) | None => return Err(missing()),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "The 'offsets' field must be an array",
+            ))
+        }
     };
     entries
         .iter()
         .map(|entry| {
             let partition = match entry.get("partition") {
-                Some(Json_::Object(map)) => map.clone(),
+                Some(JsonValue::Object(map)) => map.clone(),
                 _ => {
                     return Err(ApiError::bad_request(
                         "Each entry of 'offsets' needs a 'partition' object",
@@ -770,8 +810,8 @@ fn parse_offsets(body: &Json_) -> Result<Vec<PartitionOffset>, ApiError> {
                 }
             };
             let offset = match entry.get("offset") {
-                Some(Json_::Object(map)) => Some(map.clone()),
-                Some(Json_::Null) | None => None,
+                Some(JsonValue::Object(map)) => Some(map.clone()),
+                Some(JsonValue::Null) | None => None,
                 Some(_) => {
                     return Err(ApiError::bad_request(
                         "The 'offset' of an entry must be an object or null",
@@ -791,7 +831,7 @@ async fn alter_offsets(
     body: Bytes,
 ) -> ApiResult {
     let body = if body.is_empty() {
-        Json_::Null
+        JsonValue::Null
     } else {
         json_body(&headers, &body)?
     };
@@ -835,9 +875,9 @@ async fn list_plugins(RawQuery(query): RawQuery) -> ApiResult {
             .collect();
         classes.sort_unstable();
         classes.dedup();
-        out.extend(classes.into_iter().map(|class| {
-            json!({"class": class, "type": plugin_type.name(), "version": PLUGIN_VERSION})
-        }));
+        out.extend(classes.into_iter().map(
+            |class| json!({"class": class, "type": plugin_type.name(), "version": PLUGIN_VERSION}),
+        ));
     }
     Ok(ok_json(json!(out)))
 }
@@ -845,7 +885,10 @@ async fn list_plugins(RawQuery(query): RawQuery) -> ApiResult {
 /// R23.
 async fn plugin_config_keys(Path(p): Path<String>) -> ApiResult {
     let keys = plugin_config(&p)?;
-    Ok(ok_json(json!(keys.iter().map(key_json).collect::<Vec<_>>())))
+    Ok(ok_json(json!(keys
+        .iter()
+        .map(key_json)
+        .collect::<Vec<_>>())))
 }
 
 /// Kafka's `normalizedPluginName`: the simple name without a `Connector` suffix.
@@ -873,19 +916,19 @@ async fn validate(
     Ok(ok_json(config_infos_json(&infos)))
 }
 
-fn logger_json(level: &loggers::LoggerLevel) -> Json_ {
+fn logger_json(level: &loggers::LoggerLevel) -> JsonValue {
     json!({"level": level.level, "last_modified": level.last_modified})
 }
 
 /// R25.
 async fn list_loggers(State(state): State<AppState>) -> ApiResult {
-    let map: Map<String, Json_> = state
+    let map: Map<String, JsonValue> = state
         .loggers
         .all()
         .iter()
         .map(|(name, level)| (name.clone(), logger_json(level)))
         .collect();
-    Ok(ok_json(Json_::Object(map)))
+    Ok(ok_json(JsonValue::Object(map)))
 }
 
 /// R26.
@@ -908,8 +951,10 @@ async fn set_logger(
     let body = json_body(&headers, &body)?;
     let level = body
         .get("level")
-        .and_then(Json_::as_str)
-        .ok_or_else(|| ApiError::bad_request("Desired 'level' parameter was not specified in request."))?;
+        .and_then(JsonValue::as_str)
+        .ok_or_else(|| {
+            ApiError::bad_request("Desired 'level' parameter was not specified in request.")
+        })?;
     let params = query_params(&query);
     let scope = params
         .iter()
@@ -943,28 +988,41 @@ mod tests {
         assert_eq!(config["b"], "true");
         assert_eq!(config["e"], "1.5");
         assert_eq!(nulls, vec!["d".to_string()]);
-        assert_eq!(config_map(&json!({"a": {"b": 1}})).unwrap_err().0, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            config_map(&json!({"a": {"b": 1}})).unwrap_err().0,
+            StatusCode::BAD_REQUEST
+        );
     }
 
     #[test]
     fn query_parameters_decode() {
         let params = query_params(&Some("expand=status&expand=info&x=a%20b+c".into()));
         assert_eq!(params[2], ("x".to_string(), "a b c".to_string()));
-        assert!(query_bool(&[("onlyFailed".into(), "TRUE".into())], "onlyFailed"));
+        assert!(query_bool(
+            &[("onlyFailed".into(), "TRUE".into())],
+            "onlyFailed"
+        ));
     }
 
     #[test]
     fn offsets_body_needs_entries() {
         let error = parse_offsets(&json!({"offsets": []})).unwrap_err();
-        assert_eq!(error.1, "Partitions / offsets need to be provided for an alter offsets request");
-        let parsed = parse_offsets(&json!({"offsets": [{"partition": {"f": "x"}, "offset": null}]})).unwrap();
+        assert_eq!(
+            error.1,
+            "Partitions / offsets need to be provided for an alter offsets request"
+        );
+        let parsed =
+            parse_offsets(&json!({"offsets": [{"partition": {"f": "x"}, "offset": null}]}))
+                .unwrap();
         assert_eq!(parsed[0].offset, None);
     }
 
     #[test]
     fn plugin_names_normalize_like_kafka() {
-        assert!(normalized_plugin_name("org.apache.kafka.connect.file.FileStreamSinkConnector")
-            .ends_with(normalized_plugin_name("FileStreamSink")));
+        assert!(
+            normalized_plugin_name("org.apache.kafka.connect.file.FileStreamSinkConnector")
+                .ends_with(normalized_plugin_name("FileStreamSink"))
+        );
         assert!(!normalized_plugin_name("FileStreamSource").ends_with("FileStreamSink"));
     }
 }
