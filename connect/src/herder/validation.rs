@@ -4,12 +4,11 @@
 //! References: Kafka's `AbstractHerder.validateConnectorConfig`, `ConnectorConfig.enrich`,
 //! `SinkConnectorConfig.validate` (Kafka 3.7).
 
-use crate::config_def::{
-    ConfigDef, ConfigKey, ConfigType, Default, Importance, KeyValidation, Width,
-};
+use crate::config_def::{ConfigKey, ConfigType, KeyValidation};
 use crate::connector::{Config, ConnectorType};
-use crate::connector_config::{framework_config_def, PREDICATES_GROUP, TRANSFORMS_GROUP};
+use crate::connector_config::framework_config_def;
 use crate::plugins::{self, Factory, PluginType};
+use crate::transforms::chain::{chain_config_def, validate_chain};
 
 use super::{find_connector, HerderError};
 
@@ -63,175 +62,6 @@ fn java_map(config: &Config) -> String {
     format!("{{{}}}", items.join(", "))
 }
 
-/// Prefixed copies of `def`'s keys in `group`, orders following `first_order`.
-fn embed(
-    prefix: &str,
-    group: &str,
-    first_order: i32,
-    def: ConfigDef,
-    skip: &[&str],
-) -> Vec<ConfigKey> {
-    def.keys
-        .into_iter()
-        .filter(|key| !skip.contains(&key.name.as_str()))
-        .enumerate()
-        .map(|(i, mut key)| {
-            key.display_name = if key.display_name == key.name {
-                format!("{prefix}{}", key.name)
-            } else {
-                key.display_name
-            };
-            key.name = format!("{prefix}{}", key.name);
-            key.group = Some(group.to_string());
-            key.order = first_order + i as i32;
-            key
-        })
-        .collect()
-}
-
-/// Adds the keys of every transform and predicate alias (Kafka's `ConnectorConfig.enrich`)
-/// and returns errors found on the way (`(key, message)`).
-fn enrich(def: &mut ConfigDef, config: &Config) -> Vec<(String, String)> {
-    let mut errors = Vec::new();
-    let kinds = [
-        (
-            "transforms",
-            TRANSFORMS_GROUP,
-            PluginType::Transformation,
-            "Transformation",
-        ),
-        (
-            "predicates",
-            PREDICATES_GROUP,
-            PluginType::Predicate,
-            "Predicate",
-        ),
-    ];
-    for (list_key, group_base, plugin_type, kind) in kinds {
-        let aliases =
-            crate::config_def::parse_list(config.get(list_key).map(String::as_str).unwrap_or(""));
-        let mut seen = Vec::new();
-        for alias in aliases {
-            if seen.contains(&alias) {
-                errors.push((
-                    list_key.to_string(),
-                    format!(
-                        "Invalid value {} for configuration {list_key}: Duplicate alias provided.",
-                        config.get(list_key).cloned().unwrap_or_default()
-                    ),
-                ));
-                continue;
-            }
-            seen.push(alias.clone());
-            let prefix = format!("{list_key}.{alias}.");
-            let group = format!("{group_base}: {alias}");
-            let type_key = format!("{prefix}type");
-            let lower = kind.to_ascii_lowercase();
-            let class = config.get(&type_key).map(|c| c.trim().to_string());
-            let found = class
-                .as_deref()
-                .and_then(|c| plugins::find(c, &[plugin_type]));
-            let mut type_def = ConfigKey::new(
-                &type_key,
-                ConfigType::Class,
-                Default::Required,
-                Importance::High,
-                &format!("Class for the '{alias}' {lower}."),
-            )
-            .in_group(&group, 0, Width::Long, &format!("{kind} type for {alias}"));
-            if let Some(class) = class.clone() {
-                let ok = found.is_some();
-                type_def = type_def.validate_with(move |_| {
-                    if ok {
-                        Ok(())
-                    } else {
-                        Err(format!("Class {class} could not be found."))
-                    }
-                });
-            }
-            *def = std::mem::take(def).define(type_def);
-            let mut own = ConfigDef::new();
-            if plugin_type == PluginType::Transformation {
-                own = own
-                    .define(ConfigKey::new(
-                        "predicate",
-                        ConfigType::String,
-                        Default::Null,
-                        Importance::Medium,
-                        "The alias of a predicate used to determine whether to apply this transformation.",
-                    ))
-                    .define(ConfigKey::new(
-                        "negate",
-                        ConfigType::Boolean,
-                        Default::Value("false".into()),
-                        Importance::Medium,
-                        "Whether the configured predicate should be negated.",
-                    ));
-                let negate = format!("{prefix}negate");
-                let predicate = format!("{prefix}predicate");
-                if config.contains_key(&negate) && !config.contains_key(&predicate) {
-                    errors.push((
-                        negate.clone(),
-                        format!("Config '{negate}' was provided but there is no config '{predicate}' defining a predicate to be negated."),
-                    ));
-                }
-                if let Some(name) = config.get(&predicate) {
-                    let predicates = crate::config_def::parse_list(
-                        config.get("predicates").map(String::as_str).unwrap_or(""),
-                    );
-                    if !predicates.iter().any(|p| p == name.trim()) {
-                        errors.push((
-                            predicate.clone(),
-                            format!("Invalid value {name} for configuration {predicate}: Transformation is referencing a predicate that doesn't exist ({name})"),
-                        ));
-                    }
-                }
-            }
-            if let Some(plugin) = found {
-                let skip: &[&str] = if plugin_type == PluginType::Transformation {
-                    &["predicate", "negate"]
-                } else {
-                    &[]
-                };
-                own = own.merge(ConfigDef {
-                    keys: (plugin.config_def)()
-                        .keys
-                        .into_iter()
-                        .filter(|k| !skip.contains(&k.name.as_str()))
-                        .collect(),
-                });
-                if let Err(error) = configure_check(
-                    plugin.factory,
-                    &crate::config_def::with_prefix(config, &prefix),
-                ) {
-                    errors.push((
-                        type_key.clone(),
-                        format!(
-                            "Invalid value {} for configuration {type_key}: {error}",
-                            class.clone().unwrap_or_default()
-                        ),
-                    ));
-                }
-            }
-            for key in embed(&prefix, &group, 1, own, &[]) {
-                *def = std::mem::take(def).define(key);
-            }
-        }
-    }
-    errors
-}
-
-/// Configures a throwaway instance of a transform or predicate to surface its own checks
-/// (the cross-key ones its `ConfigDef` cannot express).
-fn configure_check(factory: Factory, config: &Config) -> Result<(), String> {
-    let result = match factory {
-        Factory::Transform(make) => make().configure(config),
-        Factory::Predicate(make) => make().configure(config),
-        _ => Ok(()),
-    };
-    result.map_err(|e| e.message)
-}
-
 /// Validates a connector configuration: `resolved` has provider references resolved,
 /// `raw` is what the user gave (shown back), `null_keys` were JSON nulls.
 pub(super) fn validate(
@@ -251,8 +81,7 @@ pub(super) fn validate(
     } else {
         ConnectorType::Source
     };
-    let mut def = framework_config_def(connector_type);
-    let enrich_errors = enrich(&mut def, resolved);
+    let def = framework_config_def(connector_type);
     let mut values: Vec<KeyValidation> = def.validate(resolved);
     if let Some(name) = values.iter_mut().find(|v| v.name == "name") {
         let text = resolved.get("name").map(String::as_str).unwrap_or("");
@@ -267,12 +96,27 @@ pub(super) fn validate(
             ));
         }
     }
-    let mut extra: Vec<(String, String)> = enrich_errors;
+    // The transform and predicate keys (Kafka's `ConnectorConfig.enrich`): listed with
+    // their values; their errors come from the chain's own validation.
+    let mut extra: Vec<(String, String)> = validate_chain(resolved);
     if connector_type == ConnectorType::Sink {
         extra.extend(sink_errors(resolved));
     }
     let mut groups: Vec<String> = Vec::new();
     let mut keys: Vec<ConfigKey> = def.keys.clone();
+    for key in chain_config_def(resolved).keys {
+        if keys.iter().any(|k| k.name == key.name) {
+            continue;
+        }
+        values.push(KeyValidation {
+            name: key.name.clone(),
+            value: resolved.get(&key.name).cloned(),
+            recommended_values: Vec::new(),
+            errors: Vec::new(),
+            visible: true,
+        });
+        keys.push(key);
+    }
     let connector = match plugin.factory {
         Factory::Connector(make) => Some(make()),
         _ => None,
