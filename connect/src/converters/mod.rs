@@ -3,10 +3,15 @@
 //! References: Kafka Connect's `Converter`, `HeaderConverter`, `JsonConverter`,
 //! `StringConverter`, `ByteArrayConverter`, `SimpleHeaderConverter` (Kafka 3.7).
 
+pub mod byte_array;
+pub mod config;
+pub mod string;
+
 use crate::connector::Config;
 use crate::data::{ConnectError, Schema, SchemaAndValue, Value};
 
 /// Converts record keys or values between Connect data and bytes.
+#[allow(clippy::wrong_self_convention)] // Kafka's method names
 pub trait Converter: Send + Sync {
     /// Configures the converter with its sub-keys (the `key.converter.`/`value.converter.`
     /// prefix removed); `is_key` tells which side it converts.
@@ -29,6 +34,7 @@ pub trait Converter: Send + Sync {
 }
 
 /// Converts header values between Connect data and bytes.
+#[allow(clippy::wrong_self_convention)] // Kafka's method names
 pub trait HeaderConverter: Send + Sync {
     /// Configures the converter with its sub-keys (`header.converter.` removed).
     fn configure(&mut self, config: &Config) -> Result<(), ConnectError>;
@@ -51,7 +57,46 @@ pub trait HeaderConverter: Send + Sync {
     ) -> Result<SchemaAndValue, ConnectError>;
 }
 
-/// The built-in converters and header converters.
+/// The built-in converters and header converters. A class that is both (StringConverter,
+/// JsonConverter, ByteArrayConverter) is listed once per type.
 pub fn plugins() -> Vec<crate::plugins::PluginDesc> {
-    Vec::new()
+    use crate::plugins::{Factory, PluginDesc, PluginType};
+    fn converter(
+        class: &'static str,
+        config_def: fn() -> crate::config_def::ConfigDef,
+        make: fn() -> Box<dyn Converter>,
+    ) -> PluginDesc {
+        PluginDesc {
+            class,
+            plugin_type: PluginType::Converter,
+            config_def,
+            factory: Factory::Converter(make),
+        }
+    }
+    fn header(
+        class: &'static str,
+        config_def: fn() -> crate::config_def::ConfigDef,
+        make: fn() -> Box<dyn HeaderConverter>,
+    ) -> PluginDesc {
+        PluginDesc {
+            class,
+            plugin_type: PluginType::HeaderConverter,
+            config_def,
+            factory: Factory::HeaderConverter(make),
+        }
+    }
+    vec![
+        converter(string::CLASS, string::config_def, || {
+            Box::new(string::StringConverter::default())
+        }),
+        header(string::CLASS, string::config_def, || {
+            Box::new(string::StringConverter::default())
+        }),
+        converter(byte_array::CLASS, config::converter_config_def, || {
+            Box::new(byte_array::ByteArrayConverter)
+        }),
+        header(byte_array::CLASS, config::converter_config_def, || {
+            Box::new(byte_array::ByteArrayConverter)
+        }),
+    ]
 }
