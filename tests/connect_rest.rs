@@ -47,6 +47,10 @@ impl Connect {
                 "org.apache.kafka.connect.storage.StringConverter".into(),
             ),
             (
+                "header.converter",
+                "org.apache.kafka.connect.storage.StringConverter".into(),
+            ),
+            (
                 "offset.storage.file.filename",
                 dir.path().join("connect.offsets").display().to_string(),
             ),
