@@ -110,7 +110,13 @@ pub(super) fn validate(
         }
         values.push(KeyValidation {
             name: key.name.clone(),
-            value: resolved.get(&key.name).cloned(),
+            value: raw.get(&key.name).map(|text| {
+                if key.config_type == ConfigType::Password {
+                    "[hidden]".to_string()
+                } else {
+                    text.clone()
+                }
+            }),
             recommended_values: Vec::new(),
             errors: Vec::new(),
             visible: true,
@@ -314,6 +320,47 @@ mod tests {
         assert_eq!(
             error.message,
             "Connector config {a=b, name=x} contains no connector type"
+        );
+    }
+
+    #[test]
+    fn transform_keys_are_listed_in_their_group_with_errors() {
+        let c = config(&[
+            ("connector.class", "FileStreamSource"),
+            ("name", "s"),
+            ("topic", "t"),
+            ("transforms", "a"),
+        ]);
+        let infos = validate(&c, &c, &["x".to_string()]).unwrap();
+        assert_eq!(infos.name, "FileStreamSource");
+        assert!(
+            infos.groups.contains(&"Transforms: a".to_string()),
+            "{:?}",
+            infos.groups
+        );
+        let type_key = infos
+            .configs
+            .iter()
+            .find(|info| info.value.name == "transforms.a.type")
+            .expect("transforms.a.type listed");
+        assert!(!type_key.value.errors.is_empty());
+        let null = infos
+            .configs
+            .iter()
+            .find(|info| info.value.name == "x")
+            .expect("x listed");
+        assert!(null.definition.is_none());
+        assert_eq!(
+            null.value.errors,
+            vec!["Null value can not be supplied as the configuration value.".to_string()]
+        );
+        assert_eq!(
+            infos.error_count,
+            infos
+                .configs
+                .iter()
+                .map(|i| i.value.errors.len())
+                .sum::<usize>()
         );
     }
 
