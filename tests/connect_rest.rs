@@ -836,3 +836,55 @@ async fn connect_rest_offsets_and_topics() -> TestResult {
     connect.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_rest_cors_when_an_origin_is_allowed() -> TestResult {
+    let _watchdog = watchdog::guard();
+    let connect = Connect::start(&[("access.control.allow.origin", "http://ui.example")]).await?;
+    let url = format!("{}/connectors", connect.server.base_url());
+    let answer = connect
+        .client
+        .get(&url)
+        .header("Origin", "http://ui.example")
+        .send()
+        .await?;
+    assert_eq!(answer.status().as_u16(), 200);
+    assert_eq!(
+        answer
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("http://ui.example")
+    );
+    let preflight = connect
+        .client
+        .request(Method::OPTIONS, &url)
+        .header("Origin", "http://ui.example")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await?;
+    assert_eq!(preflight.status().as_u16(), 200);
+    assert!(preflight
+        .headers()
+        .contains_key("access-control-allow-methods"));
+    let other = connect
+        .client
+        .get(&url)
+        .header("Origin", "http://evil.example")
+        .send()
+        .await?;
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+    connect.stop().await;
+
+    // CORS off by default.
+    let connect = Connect::start(&[]).await?;
+    let answer = connect
+        .client
+        .get(format!("{}/connectors", connect.server.base_url()))
+        .header("Origin", "http://ui.example")
+        .send()
+        .await?;
+    assert!(!answer.headers().contains_key("access-control-allow-origin"));
+    connect.stop().await;
+    Ok(())
+}
