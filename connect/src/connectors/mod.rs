@@ -1,6 +1,8 @@
 //! The built-in connectors.
 
+pub mod file;
+
 /// The built-in connectors.
 pub fn plugins() -> Vec<crate::plugins::PluginDesc> {
-    Vec::new()
+    file::plugins()
 }
