@@ -13,6 +13,8 @@ mod watchdog;
 mod acls;
 mod admin;
 mod bad_input;
+#[cfg(feature = "connect")]
+mod connect_runtime;
 mod crash;
 mod groups;
 mod kcat;
