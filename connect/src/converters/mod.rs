@@ -5,6 +5,10 @@
 
 pub mod byte_array;
 pub mod config;
+pub mod json;
+mod json_tree;
+pub mod number;
+pub mod simple_header;
 pub mod string;
 
 use crate::connector::Config;
@@ -57,8 +61,10 @@ pub trait HeaderConverter: Send + Sync {
     ) -> Result<SchemaAndValue, ConnectError>;
 }
 
-/// The built-in converters and header converters. A class that is both (StringConverter,
-/// JsonConverter, ByteArrayConverter) is listed once per type.
+/// The built-in converters and header converters: JsonConverter, StringConverter and
+/// ByteArrayConverter (each listed once as converter, once as header converter) and
+/// SimpleHeaderConverter (header converter only), and the fixed-width Short, Integer, Long,
+/// Float, Double and Boolean converters (both types).
 pub fn plugins() -> Vec<crate::plugins::PluginDesc> {
     use crate::plugins::{Factory, PluginDesc, PluginType};
     fn converter(
@@ -85,12 +91,21 @@ pub fn plugins() -> Vec<crate::plugins::PluginDesc> {
             factory: Factory::HeaderConverter(make),
         }
     }
-    vec![
+    let mut plugins = vec![
         converter(string::CLASS, string::config_def, || {
             Box::new(string::StringConverter::default())
         }),
         header(string::CLASS, string::config_def, || {
             Box::new(string::StringConverter::default())
+        }),
+        converter(json::CLASS, json::config_def, || {
+            Box::new(json::JsonConverter::default())
+        }),
+        header(json::CLASS, json::config_def, || {
+            Box::new(json::JsonConverter::default())
+        }),
+        header(simple_header::CLASS, simple_header::config_def, || {
+            Box::new(simple_header::SimpleHeaderConverter)
         }),
         converter(byte_array::CLASS, config::converter_config_def, || {
             Box::new(byte_array::ByteArrayConverter)
@@ -98,5 +113,98 @@ pub fn plugins() -> Vec<crate::plugins::PluginDesc> {
         header(byte_array::CLASS, config::converter_config_def, || {
             Box::new(byte_array::ByteArrayConverter)
         }),
-    ]
+    ];
+    // Function pointers cannot capture the kind, so one constructor per kind.
+    type Makers = (
+        number::NumberKind,
+        fn() -> Box<dyn Converter>,
+        fn() -> Box<dyn HeaderConverter>,
+    );
+    let numbers: [Makers; 6] = [
+        (
+            number::NumberKind::Short,
+            || Box::new(number::NumberConverter::new(number::NumberKind::Short)),
+            || Box::new(number::NumberConverter::new(number::NumberKind::Short)),
+        ),
+        (
+            number::NumberKind::Integer,
+            || Box::new(number::NumberConverter::new(number::NumberKind::Integer)),
+            || Box::new(number::NumberConverter::new(number::NumberKind::Integer)),
+        ),
+        (
+            number::NumberKind::Long,
+            || Box::new(number::NumberConverter::new(number::NumberKind::Long)),
+            || Box::new(number::NumberConverter::new(number::NumberKind::Long)),
+        ),
+        (
+            number::NumberKind::Float,
+            || Box::new(number::NumberConverter::new(number::NumberKind::Float)),
+            || Box::new(number::NumberConverter::new(number::NumberKind::Float)),
+        ),
+        (
+            number::NumberKind::Double,
+            || Box::new(number::NumberConverter::new(number::NumberKind::Double)),
+            || Box::new(number::NumberConverter::new(number::NumberKind::Double)),
+        ),
+        (
+            number::NumberKind::Boolean,
+            || Box::new(number::NumberConverter::new(number::NumberKind::Boolean)),
+            || Box::new(number::NumberConverter::new(number::NumberKind::Boolean)),
+        ),
+    ];
+    for (kind, make, make_header) in numbers {
+        plugins.push(converter(kind.class(), config::converter_config_def, make));
+        plugins.push(header(
+            kind.class(),
+            config::converter_config_def,
+            make_header,
+        ));
+    }
+    plugins
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plugins::{find, Factory, PluginType};
+
+    #[test]
+    fn registered_by_class_and_simple_name() {
+        for (name, types) in [
+            (
+                "org.apache.kafka.connect.json.JsonConverter",
+                [PluginType::Converter, PluginType::HeaderConverter].as_slice(),
+            ),
+            (
+                "StringConverter",
+                &[PluginType::Converter, PluginType::HeaderConverter],
+            ),
+            (
+                "org.apache.kafka.connect.converters.ByteArrayConverter",
+                &[PluginType::Converter, PluginType::HeaderConverter],
+            ),
+            (
+                "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+                &[PluginType::HeaderConverter],
+            ),
+        ] {
+            for plugin_type in types {
+                let plugin =
+                    find(name, &[*plugin_type]).unwrap_or_else(|| panic!("{name} {plugin_type:?}"));
+                match (plugin.factory, plugin_type) {
+                    (Factory::Converter(make), PluginType::Converter) => {
+                        let mut converter = make();
+                        converter.configure(&Default::default(), false).unwrap();
+                    }
+                    (Factory::HeaderConverter(make), PluginType::HeaderConverter) => {
+                        let mut converter = make();
+                        converter.configure(&Default::default()).unwrap();
+                    }
+                    _ => panic!("wrong factory for {name}"),
+                }
+            }
+        }
+        assert!(find("SimpleHeaderConverter", &[PluginType::Converter]).is_none());
+        let json = find("JsonConverter", &[PluginType::Converter]).unwrap();
+        assert!((json.config_def)().key("schemas.enable").is_some());
+    }
 }
