@@ -39,7 +39,6 @@ fn worker_config(bootstrap: &str, dir: &Path, extra: &[(&str, &str)]) -> TestRes
         ("bootstrap.servers", bootstrap),
         ("key.converter", STRING),
         ("value.converter", STRING),
-        ("header.converter", STRING),
         ("offset.storage.file.filename", &offsets),
         ("offset.flush.interval.ms", "200"),
     ]);
