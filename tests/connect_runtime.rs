@@ -464,3 +464,92 @@ async fn connect_runtime_dead_letter_queue_gets_the_bad_record_with_context_head
     worker.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connect_runtime_source_pipeline_transforms_then_converts_to_json() -> TestResult {
+    let _watchdog = watchdog::guard();
+    let broker = josefine::Broker::builder().start().await?;
+    let bootstrap = broker.bootstrap_servers();
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("test.txt");
+    std::fs::write(&file, b"foo\nbar\n")?;
+    let status = Arc::new(StatusStore::new());
+    let worker = Worker::new(worker_config(&bootstrap, dir.path(), &[])?, status.clone()).await?;
+    let connector = props(&[
+        ("name", "json-source"),
+        ("connector.class", "FileStreamSource"),
+        ("file", &file.display().to_string()),
+        ("topic", "connect-test"),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.json.JsonConverter",
+        ),
+        ("transforms", "route"),
+        (
+            "transforms.route.type",
+            "org.apache.kafka.connect.transforms.RegexRouter",
+        ),
+        ("transforms.route.regex", "connect-(.*)"),
+        ("transforms.route.replacement", "routed-$1"),
+    ]);
+    let handle = start(&worker, &connector, "FileStreamSource")?;
+    let records = wait_for_records(&bootstrap, "routed-test", 2).await?;
+    assert_eq!(
+        payloads(&records),
+        [
+            r#"{"schema":{"type":"string","optional":false},"payload":"foo"}"#,
+            r#"{"schema":{"type":"string","optional":false},"payload":"bar"}"#,
+        ]
+    );
+    handle.stop(Duration::from_secs(5)).await;
+    assert_eq!(worker.active_topics("json-source"), ["routed-test"]);
+    worker.reset_active_topics("json-source");
+    assert!(worker.active_topics("json-source").is_empty());
+    worker.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connect_runtime_bad_record_without_tolerance_fails_the_task() -> TestResult {
+    let _watchdog = watchdog::guard();
+    let broker = josefine::Broker::builder().start().await?;
+    let bootstrap = broker.bootstrap_servers();
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("out.txt");
+    {
+        let bootstrap = bootstrap.clone();
+        tokio::task::spawn_blocking(move || {
+            common::create_topic(&bootstrap, "strict-in", 1, &[])?;
+            produce(&bootstrap, "strict-in", &[b"not json"])
+        })
+        .await??;
+    }
+    let status = Arc::new(StatusStore::new());
+    let worker = Worker::new(worker_config(&bootstrap, dir.path(), &[])?, status.clone()).await?;
+    let connector = props(&[
+        ("name", "strict-sink"),
+        ("connector.class", "FileStreamSink"),
+        ("file", &out.display().to_string()),
+        ("topics", "strict-in"),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.json.JsonConverter",
+        ),
+    ]);
+    let handle = start(&worker, &connector, "FileStreamSink")?;
+    wait_for_state(&status, &task("strict-sink"), State::Failed).await?;
+    let trace = status
+        .task(&task("strict-sink"))
+        .and_then(|s| s.trace)
+        .unwrap_or_default();
+    assert!(
+        trace.starts_with(
+            "org.apache.kafka.connect.errors.ConnectException: Tolerance exceeded in error handler\nCaused by: org.apache.kafka.connect.errors.DataException"
+        ),
+        "{trace}"
+    );
+    assert!(handle.is_finished());
+    handle.stop(Duration::from_secs(5)).await;
+    worker.shutdown().await;
+    Ok(())
+}
