@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use josefine::connect::config_def::ConfigDef;
 use josefine::connect::connector::{
-    Config, Connector, ConnectorType, SinkTask, SinkTaskContext, TopicPartition,
+    Config, Connector, ConnectorType, PartitionOffset, SinkTask, SinkTaskContext, TopicPartition,
 };
 use josefine::connect::data::{ConnectError, ConnectRecord};
 use josefine::connect::plugins::{self, Factory, PluginDesc, PluginType};
@@ -550,6 +550,109 @@ async fn connect_runtime_bad_record_without_tolerance_fails_the_task() -> TestRe
     );
     assert!(handle.is_finished());
     handle.stop(Duration::from_secs(5)).await;
+    worker.shutdown().await;
+    Ok(())
+}
+
+fn entry(partition: serde_json::Value, offset: Option<serde_json::Value>) -> PartitionOffset {
+    let map = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+    PartitionOffset {
+        partition: map(partition),
+        offset: offset.map(map),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connect_runtime_offsets_are_altered_and_reset_for_sources_and_sinks() -> TestResult {
+    let _watchdog = watchdog::guard();
+    let broker = josefine::Broker::builder().start().await?;
+    let bootstrap = broker.bootstrap_servers();
+    let dir = tempfile::tempdir()?;
+    let status = Arc::new(StatusStore::new());
+    let worker = Worker::new(worker_config(&bootstrap, dir.path(), &[])?, status.clone()).await?;
+
+    // Source: the offsets store, flushed to the file before the call returns.
+    let source = props(&[("name", "src"), ("connector.class", "FileStreamSource")]);
+    let partition = serde_json::json!({"filename": "a.txt"});
+    worker
+        .alter_offsets(
+            "src",
+            &source,
+            ConnectorType::Source,
+            vec![entry(
+                partition.clone(),
+                Some(serde_json::json!({"position": 20})),
+            )],
+        )
+        .await?;
+    let offsets = worker
+        .connector_offsets("src", &source, ConnectorType::Source)
+        .await?;
+    assert_eq!(
+        offsets,
+        [entry(
+            partition.clone(),
+            Some(serde_json::json!({"position": 20}))
+        )]
+    );
+    let file = std::fs::read_to_string(dir.path().join("connect.offsets"))?;
+    assert_eq!(file.lines().count(), 1);
+    worker
+        .reset_offsets("src", &source, ConnectorType::Source)
+        .await?;
+    assert!(worker
+        .connector_offsets("src", &source, ConnectorType::Source)
+        .await?
+        .is_empty());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("connect.offsets"))?,
+        ""
+    );
+
+    // Sink: the committed offsets of group connect-<name>.
+    {
+        let bootstrap = bootstrap.clone();
+        tokio::task::spawn_blocking(move || {
+            common::create_topic(&bootstrap, "offsets-in", 1, &[])?;
+            produce(&bootstrap, "offsets-in", &[b"a", b"b", b"c"])
+        })
+        .await??;
+    }
+    let sink = props(&[
+        ("name", "snk"),
+        ("connector.class", "FileStreamSink"),
+        ("topics", "offsets-in"),
+    ]);
+    let tp = serde_json::json!({"kafka_topic": "offsets-in", "kafka_partition": 0});
+    worker
+        .alter_offsets(
+            "snk",
+            &sink,
+            ConnectorType::Sink,
+            vec![entry(
+                tp.clone(),
+                Some(serde_json::json!({"kafka_offset": "2"})),
+            )],
+        )
+        .await?;
+    let offsets = worker
+        .connector_offsets("snk", &sink, ConnectorType::Sink)
+        .await?;
+    assert_eq!(
+        offsets,
+        [entry(
+            tp.clone(),
+            Some(serde_json::json!({"kafka_offset": 2}))
+        )]
+    );
+    worker
+        .reset_offsets("snk", &sink, ConnectorType::Sink)
+        .await?;
+    assert!(worker
+        .connector_offsets("snk", &sink, ConnectorType::Sink)
+        .await?
+        .is_empty());
+    assert!(!worker.kafka_cluster_id().await?.is_empty());
     worker.shutdown().await;
     Ok(())
 }
