@@ -15,6 +15,8 @@ mod admin;
 mod bad_input;
 #[cfg(feature = "connect")]
 mod connect_rest;
+#[cfg(feature = "connect")]
+mod connect_runtime;
 mod crash;
 mod groups;
 mod kcat;

@@ -605,7 +605,7 @@ mod tests {
             serde_json::json!({"filename": "a.txt"}),
             Some(serde_json::json!({"position": 3})),
         );
-        assert!(validate_source_offsets(&config, &[ok.clone()]).is_ok());
+        assert!(validate_source_offsets(&config, std::slice::from_ref(&ok)).is_ok());
         let negative = entry(
             serde_json::json!({"filename": "a.txt"}),
             Some(serde_json::json!({"position": -1})),

@@ -125,7 +125,7 @@ impl OffsetStore {
 
     /// Forgets every offset of `connector` (in memory).
     pub fn remove_connector(&self, connector: &str) {
-        lock(&self.data).retain(|key, _| !parse_key(key).is_some_and(|(c, _)| c == connector));
+        lock(&self.data).retain(|key, _| parse_key(key).is_none_or(|(c, _)| c != connector));
     }
 
     /// Writes the whole store to its file atomically: a temporary file in the same

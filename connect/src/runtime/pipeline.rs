@@ -131,27 +131,24 @@ impl Converters {
     }
 }
 
-/// The transforms of one task, applied in order.
+/// The transforms of one task, applied in order (smt's
+/// [`TransformChain`](crate::transforms::chain::TransformChain)).
 pub struct Transforms {
-    configured: bool,
+    chain: crate::transforms::chain::TransformChain,
 }
 
 impl std::fmt::Debug for Transforms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transforms").finish_non_exhaustive()
+        self.chain.fmt(f)
     }
 }
 
 impl Transforms {
     /// The chain a connector's `transforms`/`predicates` keys describe.
     pub fn from_config(config: &Config) -> Result<Transforms, ConnectError> {
-        let configured = config
-            .get("transforms")
-            .is_some_and(|aliases| !aliases.trim().is_empty());
-        if configured {
-            tracing::warn!("transforms are not applied by this build of the runtime");
-        }
-        Ok(Transforms { configured })
+        Ok(Transforms {
+            chain: crate::transforms::chain::TransformChain::from_config(config)?,
+        })
     }
 
     /// Applies the chain; `None` = dropped. A failure carries the failing transform's
@@ -160,7 +157,9 @@ impl Transforms {
         &mut self,
         record: ConnectRecord,
     ) -> Result<Option<ConnectRecord>, (ConnectError, String)> {
-        let _ = self.configured;
-        Ok(Some(record))
+        match self.chain.apply(record) {
+            Ok(out) => Ok(out),
+            Err((index, error)) => Err((error, self.chain.class_of(index).to_string())),
+        }
     }
 }
