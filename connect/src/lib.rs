@@ -23,6 +23,7 @@ pub mod properties;
 pub mod render;
 pub mod rest;
 pub mod runtime;
+pub mod standalone;
 pub mod status;
 pub mod transforms;
 pub mod values;
