@@ -181,6 +181,26 @@ impl ErrorHandler {
         }
     }
 
+    /// Runs `operation` as Kafka's `RetryWithToleranceOperator.execute`: retriable failures
+    /// are retried (see [`Self::retry`]); a final failure at `stage` in `class` is handled by
+    /// [`Self::tolerate`]. Ok(None) when it was tolerated (the record is skipped), Err when
+    /// the task must fail.
+    pub async fn execute<T>(
+        &self,
+        stage: Stage,
+        class: &str,
+        subject: Subject<'_>,
+        operation: impl FnMut() -> Result<T, ConnectError>,
+    ) -> Result<Option<T>, ConnectError> {
+        match self.retry(operation).await {
+            Ok(value) => Ok(Some(value)),
+            Err(error) => {
+                self.tolerate(stage, class, error, subject).await?;
+                Ok(None)
+            }
+        }
+    }
+
     /// Handles a failure at `stage` in `class` for `subject`: with tolerance `none` returns
     /// the error that fails the task (`Tolerance exceeded in error handler`); with `all`
     /// logs it (`errors.log.enable`), sends consumed records to the DLQ and returns Ok.

@@ -248,76 +248,59 @@ impl Running {
     /// transform dropped it.
     async fn convert(&mut self, raw: &RawRecord) -> Result<Option<ConnectRecord>, ConnectError> {
         let topic = raw.topic.as_str();
-        let key_class = self.converters.key.class;
-        let key = {
-            let converter = &self.converters.key.converter;
-            self.errors
-                .retry(|| converter.to_connect_data(topic, raw.key.as_deref()))
-                .await
+        let subject = Subject::Consumed(raw);
+        let converters = &self.converters;
+        let Some(key) = self
+            .errors
+            .execute(Stage::KeyConverter, converters.key.class, subject, || {
+                converters
+                    .key
+                    .converter
+                    .to_connect_data(topic, raw.key.as_deref())
+            })
+            .await?
+        else {
+            return Ok(None);
         };
-        let key = match key {
-            Ok(key) => key,
-            Err(error) => {
-                self.errors
-                    .tolerate(
-                        Stage::KeyConverter,
-                        key_class,
-                        error,
-                        Subject::Consumed(raw),
-                    )
-                    .await?;
-                return Ok(None);
-            }
+        let Some(value) = self
+            .errors
+            .execute(
+                Stage::ValueConverter,
+                converters.value.class,
+                subject,
+                || {
+                    converters
+                        .value
+                        .converter
+                        .to_connect_data(topic, raw.value.as_deref())
+                },
+            )
+            .await?
+        else {
+            return Ok(None);
         };
-        let value_class = self.converters.value.class;
-        let value = {
-            let converter = &self.converters.value.converter;
-            self.errors
-                .retry(|| converter.to_connect_data(topic, raw.value.as_deref()))
-                .await
-        };
-        let value = match value {
-            Ok(value) => value,
-            Err(error) => {
-                self.errors
-                    .tolerate(
-                        Stage::ValueConverter,
-                        value_class,
-                        error,
-                        Subject::Consumed(raw),
-                    )
-                    .await?;
-                return Ok(None);
-            }
-        };
-        let header_class = self.converters.header.class;
-        let headers = {
-            let converter = &self.converters.header.converter;
-            self.errors
-                .retry(|| {
+        let Some(headers) = self
+            .errors
+            .execute(
+                Stage::HeaderConverter,
+                converters.header.class,
+                subject,
+                || {
                     let mut headers = Headers::default();
                     for (name, bytes) in &raw.headers {
-                        let converted =
-                            converter.to_connect_header(topic, name, bytes.as_deref())?;
+                        let converted = converters.header.converter.to_connect_header(
+                            topic,
+                            name,
+                            bytes.as_deref(),
+                        )?;
                         headers.add(name.clone(), converted.schema, converted.value);
                     }
                     Ok(headers)
-                })
-                .await
-        };
-        let headers = match headers {
-            Ok(headers) => headers,
-            Err(error) => {
-                self.errors
-                    .tolerate(
-                        Stage::HeaderConverter,
-                        header_class,
-                        error,
-                        Subject::Consumed(raw),
-                    )
-                    .await?;
-                return Ok(None);
-            }
+                },
+            )
+            .await?
+        else {
+            return Ok(None);
         };
         let record = ConnectRecord {
             topic: raw.topic.clone(),

@@ -191,79 +191,61 @@ impl Running {
             return Ok(None);
         };
         let topic = out.topic.clone();
-        let key_class = self.converters.key.class;
-        let key = {
-            let converter = &self.converters.key.converter;
-            self.errors
-                .retry(|| converter.from_connect_data(&topic, out.key_schema.as_deref(), &out.key))
-                .await
+        let subject = Subject::Source(record);
+        let converters = &self.converters;
+        let Some(key) = self
+            .errors
+            .execute(Stage::KeyConverter, converters.key.class, subject, || {
+                converters.key.converter.from_connect_data(
+                    &topic,
+                    out.key_schema.as_deref(),
+                    &out.key,
+                )
+            })
+            .await?
+        else {
+            return Ok(None);
         };
-        let key = match key {
-            Ok(key) => key,
-            Err(error) => {
-                self.errors
-                    .tolerate(
-                        Stage::KeyConverter,
-                        key_class,
-                        error,
-                        Subject::Source(record),
+        let Some(value) = self
+            .errors
+            .execute(
+                Stage::ValueConverter,
+                converters.value.class,
+                subject,
+                || {
+                    converters.value.converter.from_connect_data(
+                        &topic,
+                        out.value_schema.as_deref(),
+                        &out.value,
                     )
-                    .await?;
-                return Ok(None);
-            }
+                },
+            )
+            .await?
+        else {
+            return Ok(None);
         };
-        let value_class = self.converters.value.class;
-        let value = {
-            let converter = &self.converters.value.converter;
-            self.errors
-                .retry(|| {
-                    converter.from_connect_data(&topic, out.value_schema.as_deref(), &out.value)
-                })
-                .await
-        };
-        let value = match value {
-            Ok(value) => value,
-            Err(error) => {
-                self.errors
-                    .tolerate(
-                        Stage::ValueConverter,
-                        value_class,
-                        error,
-                        Subject::Source(record),
-                    )
-                    .await?;
-                return Ok(None);
-            }
-        };
-        let header_class = self.converters.header.class;
-        let headers = {
-            let converter = &self.converters.header.converter;
-            self.errors
-                .retry(|| {
+        let Some(headers) = self
+            .errors
+            .execute(
+                Stage::HeaderConverter,
+                converters.header.class,
+                subject,
+                || {
                     out.headers
                         .iter()
                         .map(|h| {
-                            converter
+                            converters
+                                .header
+                                .converter
                                 .from_connect_header(&topic, &h.key, h.schema.as_deref(), &h.value)
                                 .map(|bytes| (h.key.clone(), bytes))
                         })
                         .collect::<Result<Vec<_>, _>>()
-                })
-                .await
-        };
-        let headers = match headers {
-            Ok(headers) => headers,
-            Err(error) => {
-                self.errors
-                    .tolerate(
-                        Stage::HeaderConverter,
-                        header_class,
-                        error,
-                        Subject::Source(record),
-                    )
-                    .await?;
-                return Ok(None);
-            }
+                },
+            )
+            .await?
+        else {
+            return Ok(None);
         };
         Ok(Some(RawRecord {
             topic,
