@@ -656,3 +656,120 @@ async fn connect_runtime_offsets_are_altered_and_reset_for_sources_and_sinks() -
     worker.shutdown().await;
     Ok(())
 }
+
+static FAILING_PUTS: AtomicUsize = AtomicUsize::new(0);
+
+/// A sink that accepts its first batch and fails for good on the next.
+struct FailingSink;
+
+#[async_trait]
+impl SinkTask for FailingSink {
+    async fn start(
+        &mut self,
+        _config: &Config,
+        _context: SinkTaskContext,
+    ) -> Result<(), ConnectError> {
+        Ok(())
+    }
+
+    async fn put(&mut self, records: Vec<ConnectRecord>) -> Result<(), ConnectError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        if FAILING_PUTS.fetch_add(1, Ordering::SeqCst) == 0 {
+            Ok(())
+        } else {
+            Err(ConnectError::connect("the destination refused the batch"))
+        }
+    }
+}
+
+struct FailingConnector;
+
+#[async_trait]
+impl Connector for FailingConnector {
+    fn connector_type(&self) -> ConnectorType {
+        ConnectorType::Sink
+    }
+    fn config_def(&self) -> ConfigDef {
+        ConfigDef::new()
+    }
+    async fn start(&mut self, _config: &Config) -> Result<(), ConnectError> {
+        Ok(())
+    }
+    fn task_configs(&self, _max_tasks: usize) -> Vec<Config> {
+        vec![Config::new()]
+    }
+    fn create_sink_task(&self) -> Option<Box<dyn SinkTask>> {
+        Some(Box::new(FailingSink))
+    }
+}
+
+/// A sink task that fails still commits what it accepted (as Kafka's WorkerSinkTask closes
+/// its partitions), so a restart does not deliver those records again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connect_runtime_failed_sink_task_commits_what_it_accepted() -> TestResult {
+    let _watchdog = watchdog::guard();
+    let broker = josefine::Broker::builder().start().await?;
+    let bootstrap = broker.bootstrap_servers();
+    let dir = tempfile::tempdir()?;
+    {
+        let bootstrap = bootstrap.clone();
+        tokio::task::spawn_blocking(move || {
+            common::create_topic(&bootstrap, "failing-in", 1, &[])?;
+            produce(&bootstrap, "failing-in", &[b"a", b"b"])
+        })
+        .await??;
+    }
+    let status = Arc::new(StatusStore::new());
+    // No periodic commit within the test: only the commit at the task's end counts.
+    let config = worker_config(
+        &bootstrap,
+        dir.path(),
+        &[("offset.flush.interval.ms", "600000")],
+    )?;
+    let worker = Worker::new(config, status.clone()).await?;
+    let plugin = PluginDesc {
+        class: "test.FailingSinkConnector",
+        plugin_type: PluginType::Sink,
+        config_def: ConfigDef::new,
+        factory: Factory::Connector(|| Box::new(FailingConnector)),
+    };
+    let connector = props(&[
+        ("name", "failing"),
+        ("connector.class", "test.FailingSinkConnector"),
+        ("topics", "failing-in"),
+    ]);
+    let handle = worker.start_task(
+        task("failing"),
+        &connector,
+        Config::new(),
+        plugin,
+        TargetState::Started,
+    )?;
+    eventually("the first batch", || {
+        Ok((FAILING_PUTS.load(Ordering::SeqCst) >= 1).then_some(()))
+    })
+    .await?;
+    {
+        let bootstrap = bootstrap.clone();
+        tokio::task::spawn_blocking(move || produce(&bootstrap, "failing-in", &[b"c"])).await??;
+    }
+    wait_for_state(&status, &task("failing"), State::Failed).await?;
+    let committed = worker
+        .connector_offsets("failing", &connector, ConnectorType::Sink)
+        .await?;
+    assert_eq!(committed.len(), 1, "{committed:?}");
+    assert_eq!(
+        committed[0]
+            .offset
+            .as_ref()
+            .and_then(|o| o.get("kafka_offset"))
+            .and_then(|o| o.as_i64()),
+        Some(2),
+        "{committed:?}"
+    );
+    handle.stop(Duration::from_secs(5)).await;
+    worker.shutdown().await;
+    Ok(())
+}

@@ -662,6 +662,10 @@ impl Herder {
                 self.stop_tasks(name, entry).await;
                 self.start_tasks(name, entry, entry.target);
             }
+        } else {
+            // The connector failed to start again: its running tasks keep their configs, as
+            // Kafka keeps them, so task status, `GET .../tasks` and task restarts agree.
+            entry.task_configs = old;
         }
     }
 

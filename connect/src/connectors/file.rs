@@ -479,7 +479,12 @@ enum Output {
     Stdout,
 }
 
-/// The task of [`FileStreamSinkConnector`]: buffers lines, writes them at each flush.
+/// Bytes of rendered lines a [`FileStreamSinkTask`] holds before it writes them out, so that
+/// replaying a backlog between two commits does not hold the backlog in memory.
+pub const SINK_BUFFER_BYTES: usize = 1 << 20;
+
+/// The task of [`FileStreamSinkConnector`]: buffers lines, writes them when
+/// [`SINK_BUFFER_BYTES`] are waiting and at each flush.
 #[derive(Default)]
 pub struct FileStreamSinkTask {
     filename: Option<String>,
@@ -552,6 +557,9 @@ impl SinkTask for FileStreamSinkTask {
             self.buffer
                 .extend_from_slice(crate::render::render_value(&record.value).as_bytes());
             self.buffer.push(b'\n');
+            if self.buffer.len() >= SINK_BUFFER_BYTES {
+                self.write_out().await?;
+            }
         }
         Ok(())
     }

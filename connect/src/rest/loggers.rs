@@ -118,7 +118,13 @@ fn directives_of(loggers: &BTreeMap<String, LoggerLevel>) -> String {
     )
     .to_string()];
     for (name, logger) in loggers {
-        if name != ROOT {
+        // A name the directive grammar cannot hold (`=`, `,`, spaces, brackets) is kept
+        // and reported, but filters nothing: it must not break the other loggers.
+        let usable = !name.is_empty()
+            && !name.contains(|c: char| {
+                c == '=' || c == ',' || c == '[' || c == '{' || c.is_whitespace()
+            });
+        if name != ROOT && usable {
             parts.push(format!("{name}={}", tracing_level(&logger.level)));
         }
     }
@@ -152,5 +158,19 @@ mod tests {
             vec!["a", "a.b", "root"]
         );
         assert_eq!(*seen.lock().unwrap(), "error,a=error,a.b=error");
+    }
+
+    #[test]
+    fn a_name_the_filter_grammar_cannot_hold_does_not_break_the_others() {
+        let seen = Arc::new(Mutex::new(String::new()));
+        let sink = seen.clone();
+        let loggers = Loggers::new(Some(Arc::new(move |d: &str| {
+            *sink.lock().unwrap() = d.to_string();
+        })));
+        assert_eq!(loggers.set("a=b", "debug", 1).unwrap(), vec!["a=b"]);
+        assert_eq!(loggers.set("c", "warn", 2).unwrap(), vec!["c"]);
+        let directives = seen.lock().unwrap().clone();
+        assert_eq!(directives, "info,c=warn");
+        assert!(loggers.get("a=b").is_some());
     }
 }

@@ -304,6 +304,23 @@ async fn cors(State(state): State<AppState>, request: Request, next: Next) -> Re
 }
 
 /// Runs a herder operation bounded by [`REQUEST_TIMEOUT`].
+/// Runs a herder operation that changes state in a task of its own, so that a client that
+/// hangs up, or the 90 s timeout, cannot stop it halfway (tasks stopped but not restarted, a
+/// connector removed but its tasks running): the operation completes, only its answer is lost.
+async fn mutate<T, F, Fut>(state: &AppState, operation: F) -> Result<T, ApiError>
+where
+    F: FnOnce(Arc<Herder>) -> Fut,
+    Fut: Future<Output = Result<T, HerderError>> + Send + 'static,
+    T: Send + 'static,
+{
+    let task = tokio::spawn(operation(state.herder.clone()));
+    timed(async move {
+        task.await
+            .unwrap_or_else(|error| Err(HerderError::internal(format!("{error}"))))
+    })
+    .await
+}
+
 async fn timed<T>(future: impl Future<Output = Result<T, HerderError>>) -> Result<T, ApiError> {
     match tokio::time::timeout(REQUEST_TIMEOUT, future).await {
         Ok(result) => result.map_err(ApiError::from),
@@ -505,7 +522,15 @@ fn ok_json(value: JsonValue) -> Response {
     (StatusCode::OK, Json(value)).into_response()
 }
 
-fn location(state: &AppState, name: &str) -> HeaderValue {
+/// `Location` of a created connector, resolved as Kafka's JAX-RS does against the request's
+/// base URI (its `Host` header), so that a listener on 0.0.0.0 answers an address the client
+/// can use.
+fn location(state: &AppState, headers: &HeaderMap, name: &str) -> HeaderValue {
+    let base = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .map(|host| format!("http://{host}"))
+        .unwrap_or_else(|| state.base_url.clone());
     let encoded: String = name
         .bytes()
         .map(|b| match b {
@@ -515,7 +540,7 @@ fn location(state: &AppState, name: &str) -> HeaderValue {
             _ => format!("%{b:02X}"),
         })
         .collect();
-    HeaderValue::from_str(&format!("{}/connectors/{encoded}", state.base_url))
+    HeaderValue::from_str(&format!("{base}/connectors/{encoded}"))
         .unwrap_or_else(|_| HeaderValue::from_static("/connectors"))
 }
 
@@ -611,16 +636,17 @@ async fn create_connector(
         Some(_) => return Err(ApiError::bad_request("initial_state must be a string")),
     };
     check_name(&name, &mut config)?;
-    let (info, _) = timed(
-        state
-            .herder
-            .put_connector(&name, config, &nulls, Some(initial), false),
-    )
+    let created = name.clone();
+    let (info, _) = mutate(&state, move |herder| async move {
+        herder
+            .put_connector(&created, config, &nulls, Some(initial), false)
+            .await
+    })
     .await?;
     let mut response = (StatusCode::CREATED, Json(info_json(&info))).into_response();
     response
         .headers_mut()
-        .insert(header::LOCATION, location(&state, &name));
+        .insert(header::LOCATION, location(&state, &headers, &name));
     Ok(response)
 }
 
@@ -646,12 +672,18 @@ async fn put_config(
     let body = json_body(&headers, &body)?;
     let (mut config, nulls) = config_map(&body)?;
     check_name(&c, &mut config)?;
-    let (info, created) = timed(state.herder.put_connector(&c, config, &nulls, None, true)).await?;
+    let name = c.clone();
+    let (info, created) = mutate(&state, move |herder| async move {
+        herder
+            .put_connector(&name, config, &nulls, None, true)
+            .await
+    })
+    .await?;
     if created {
         let mut response = (StatusCode::CREATED, Json(info_json(&info))).into_response();
         response
             .headers_mut()
-            .insert(header::LOCATION, location(&state, &c));
+            .insert(header::LOCATION, location(&state, &headers, &c));
         Ok(response)
     } else {
         Ok(ok_json(info_json(&info)))
@@ -707,14 +739,17 @@ async fn restart_connector(
     let include_tasks = query_bool(&params, "includeTasks");
     let only_failed = query_bool(&params, "onlyFailed");
     if !include_tasks && !only_failed {
-        timed(state.herder.restart_connector(&c)).await?;
+        mutate(&state, move |herder| async move {
+            herder.restart_connector(&c).await
+        })
+        .await?;
         return Ok(no_content(StatusCode::NO_CONTENT));
     }
-    let status = timed(
-        state
-            .herder
-            .restart_connector_and_tasks(&c, include_tasks, only_failed),
-    )
+    let status = mutate(&state, move |herder| async move {
+        herder
+            .restart_connector_and_tasks(&c, include_tasks, only_failed)
+            .await
+    })
     .await?;
     Ok((StatusCode::ACCEPTED, Json(status_json(&status))).into_response())
 }
@@ -725,31 +760,46 @@ async fn restart_task(
     Path((c, t)): Path<(String, String)>,
 ) -> ApiResult {
     let task = task_number(&t)?;
-    timed(state.herder.restart_task(&c, task)).await?;
+    mutate(&state, move |herder| async move {
+        herder.restart_task(&c, task).await
+    })
+    .await?;
     Ok(no_content(StatusCode::NO_CONTENT))
 }
 
 /// R13.
 async fn pause(State(state): State<AppState>, Path(c): Path<String>) -> ApiResult {
-    timed(state.herder.set_target_state(&c, TargetState::Paused)).await?;
+    mutate(&state, move |herder| async move {
+        herder.set_target_state(&c, TargetState::Paused).await
+    })
+    .await?;
     Ok(no_content(StatusCode::ACCEPTED))
 }
 
 /// R14.
 async fn resume(State(state): State<AppState>, Path(c): Path<String>) -> ApiResult {
-    timed(state.herder.set_target_state(&c, TargetState::Started)).await?;
+    mutate(&state, move |herder| async move {
+        herder.set_target_state(&c, TargetState::Started).await
+    })
+    .await?;
     Ok(no_content(StatusCode::ACCEPTED))
 }
 
 /// R15.
 async fn stop(State(state): State<AppState>, Path(c): Path<String>) -> ApiResult {
-    timed(state.herder.set_target_state(&c, TargetState::Stopped)).await?;
+    mutate(&state, move |herder| async move {
+        herder.set_target_state(&c, TargetState::Stopped).await
+    })
+    .await?;
     Ok(no_content(StatusCode::NO_CONTENT))
 }
 
 /// R16.
 async fn delete_connector(State(state): State<AppState>, Path(c): Path<String>) -> ApiResult {
-    timed(state.herder.delete_connector(&c)).await?;
+    mutate(&state, move |herder| async move {
+        herder.delete_connector(&c).await
+    })
+    .await?;
     Ok(no_content(StatusCode::NO_CONTENT))
 }
 
@@ -836,13 +886,19 @@ async fn alter_offsets(
         json_body(&headers, &body)?
     };
     let offsets = parse_offsets(&body)?;
-    let message = timed(state.herder.alter_offsets(&c, offsets)).await?;
+    let message = mutate(&state, move |herder| async move {
+        herder.alter_offsets(&c, offsets).await
+    })
+    .await?;
     Ok(ok_json(json!({ "message": message })))
 }
 
 /// R21.
 async fn reset_offsets(State(state): State<AppState>, Path(c): Path<String>) -> ApiResult {
-    let message = timed(state.herder.reset_offsets(&c)).await?;
+    let message = mutate(&state, move |herder| async move {
+        herder.reset_offsets(&c).await
+    })
+    .await?;
     Ok(ok_json(json!({ "message": message })))
 }
 

@@ -154,14 +154,18 @@ impl ErrorHandler {
         &self,
         mut operation: impl FnMut() -> Result<T, ConnectError>,
     ) -> Result<T, ConnectError> {
-        let start = Instant::now();
-        let deadline = self.config.retry_timeout.map(|timeout| start + timeout);
+        // The deadline is set at the first failure: the clock is not read for every record
+        // of the hot path that succeeds the first time.
+        let mut deadline: Option<Option<Instant>> = None;
         let mut retry = 0u32;
         loop {
             match operation() {
                 Ok(value) => return Ok(value),
                 Err(error) if error.is_retriable() => {
                     let now = Instant::now();
+                    let deadline = *deadline.get_or_insert_with(|| {
+                        self.config.retry_timeout.map(|timeout| now + timeout)
+                    });
                     let may_retry = match deadline {
                         None => true,
                         Some(deadline) => now < deadline,

@@ -23,6 +23,9 @@ use crate::data::{ConnectError, JsonMap};
 pub struct OffsetStore {
     path: PathBuf,
     data: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+    /// Held from snapshot to rename, so that two flushes cannot rename out of order and
+    /// leave an older snapshot on disk.
+    flushing: Mutex<()>,
 }
 
 /// The key bytes of `connector`'s `partition`: `["<connector>",{partition}]`.
@@ -77,6 +80,7 @@ impl OffsetStore {
         Ok(OffsetStore {
             path: path.to_path_buf(),
             data: Mutex::new(data),
+            flushing: Mutex::new(()),
         })
     }
 
@@ -131,6 +135,7 @@ impl OffsetStore {
     /// Writes the whole store to its file atomically: a temporary file in the same
     /// directory, fsync, rename over the file.
     pub fn flush(&self) -> Result<(), ConnectError> {
+        let _flushing = lock(&self.flushing);
         let mut text = Vec::new();
         for (key, value) in lock(&self.data).iter() {
             let line = serde_json::json!({"k": STANDARD.encode(key), "v": STANDARD.encode(value)});

@@ -138,9 +138,10 @@ impl SinkTaskRun {
             paused: false,
         };
         let result = running.main_loop(&mut self.target, &self.stop).await;
-        if result.is_ok() {
-            running.commit().await;
-        }
+        // Also after a failure, as Kafka's WorkerSinkTask closes its partitions: `current`
+        // holds only offsets of records `put` accepted, so what the task wrote is committed
+        // and not delivered again after a restart.
+        running.commit().await;
         let assigned = std::mem::take(&mut running.assigned);
         let _ = running.task.close(&assigned).await;
         running.task.stop().await;
