@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::broker_process::BrokerProcess;
 use crate::common::TestResult;
 use crate::watchdog;
 
@@ -25,23 +26,32 @@ impl Worker {
     /// Runs the quick start's three files in `dir` (the working directory, where `test.txt`
     /// is), with the embedded broker's data in `dir/data` so that a restart keeps it.
     fn start(dir: &Path) -> TestResult<Worker> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_josefine"))
-            .current_dir(dir)
-            .args([
-                "connect-standalone",
-                "connect-standalone.properties",
-                "connect-file-source.properties",
-                "connect-file-sink.properties",
-                "--override",
-                "bootstrap.servers=embedded",
-                "--override",
-                "listeners=http://127.0.0.1:0",
-            ])
-            .arg("--override")
-            .arg(format!(
-                "josefine.embedded.log.dirs={}",
-                dir.join("data").display()
-            ))
+        Worker::start_with(dir, None)
+    }
+
+    /// As [`Worker::start`]; with `bootstrap`, against that broker instead of an embedded one.
+    fn start_with(dir: &Path, bootstrap: Option<&str>) -> TestResult<Worker> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_josefine"));
+        command.current_dir(dir).args([
+            "connect-standalone",
+            "connect-standalone.properties",
+            "connect-file-source.properties",
+            "connect-file-sink.properties",
+            "--override",
+            "listeners=http://127.0.0.1:0",
+        ]);
+        match bootstrap {
+            Some(bootstrap) => command
+                .arg("--override")
+                .arg(format!("bootstrap.servers={bootstrap}")),
+            None => command
+                .args(["--override", "bootstrap.servers=embedded", "--override"])
+                .arg(format!(
+                    "josefine.embedded.log.dirs={}",
+                    dir.join("data").display()
+                )),
+        };
+        let mut child = command
             .arg("--override")
             .arg(format!(
                 "offset.storage.file.filename={}",
@@ -68,14 +78,14 @@ impl Worker {
                 .find_map(|word| word.strip_prefix(name))
                 .map(str::to_string)
         };
-        let (mut bootstrap, mut rest) = (None, None);
+        let (mut embedded, mut rest) = (None, None);
         let deadline = Instant::now() + Duration::from_secs(60);
-        while bootstrap.is_none() || rest.is_none() {
+        while (bootstrap.is_none() && embedded.is_none()) || rest.is_none() {
             let line = lines_rx
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .map_err(|_| anyhow::anyhow!("connect-standalone did not start"))?;
             if line.contains("embedded broker started") {
-                bootstrap = field(&line, "bootstrap_servers=");
+                embedded = field(&line, "bootstrap_servers=");
             }
             if line.contains("Kafka Connect started") {
                 rest = field(&line, "rest=");
@@ -83,7 +93,10 @@ impl Worker {
         }
         Ok(Worker {
             child,
-            bootstrap: bootstrap.unwrap_or_default(),
+            bootstrap: bootstrap
+                .map(str::to_string)
+                .or(embedded)
+                .unwrap_or_default(),
             rest: rest.unwrap_or_default(),
         })
     }
@@ -214,5 +227,30 @@ fn kafka_quick_start_runs_verbatim() -> TestResult {
         kcat_topic(&worker.bootstrap)?,
         format!("{FOO_BAR}{ANOTHER}{last}")
     );
+    worker.stop()
+}
+
+/// The same worker against a separately started `josefine broker` process: the runtime is a
+/// Kafka client like any other.
+#[test]
+fn quick_start_against_a_separate_broker_process() -> TestResult {
+    let _watchdog = watchdog::guard();
+    let broker = BrokerProcess::start()?;
+    let dir = tempfile::tempdir()?;
+    for file in [
+        "connect-standalone.properties",
+        "connect-file-source.properties",
+        "connect-file-sink.properties",
+    ] {
+        std::fs::copy(Path::new(FIXTURES).join(file), dir.path().join(file))?;
+    }
+    std::fs::write(dir.path().join("test.txt"), "foo\nbar\n")?;
+    let sink = dir.path().join("test.sink.txt");
+    let worker = Worker::start_with(dir.path(), Some(&broker.bootstrap))?;
+    assert_eq!(worker.bootstrap, broker.bootstrap);
+    wait_for("test.sink.txt to hold foo and bar", || {
+        Ok(std::fs::read_to_string(&sink).unwrap_or_default() == "foo\nbar\n")
+    })?;
+    assert_eq!(kcat_topic(&broker.bootstrap)?, FOO_BAR);
     worker.stop()
 }
