@@ -3,7 +3,7 @@
 //! restarts honouring the offsets file and committed sink offsets, pause/resume, a retriable
 //! `put` failure, and the dead letter queue (CONNECT.md b.5, e, f).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -26,12 +26,7 @@ use crate::watchdog;
 
 const STRING: &str = "org.apache.kafka.connect.storage.StringConverter";
 
-fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use josefine::connect::connector::config_from as props;
 
 fn worker_config(bootstrap: &str, dir: &Path, extra: &[(&str, &str)]) -> TestResult<WorkerConfig> {
     let offsets = dir.join("connect.offsets").display().to_string();
@@ -291,10 +286,11 @@ impl SinkTask for FlakySink {
     }
 }
 
-struct FlakyConnector;
+/// A sink connector of one task made by `.0`, for the test sinks below.
+struct TestSinkConnector(fn() -> Box<dyn SinkTask>);
 
 #[async_trait]
-impl Connector for FlakyConnector {
+impl Connector for TestSinkConnector {
     fn connector_type(&self) -> ConnectorType {
         ConnectorType::Sink
     }
@@ -308,7 +304,7 @@ impl Connector for FlakyConnector {
         vec![Config::new()]
     }
     fn create_sink_task(&self) -> Option<Box<dyn SinkTask>> {
-        Some(Box::new(FlakySink))
+        Some((self.0)())
     }
 }
 
@@ -332,7 +328,7 @@ async fn connect_runtime_retriable_put_failure_redelivers_the_batch() -> TestRes
         class: "test.FlakySinkConnector",
         plugin_type: PluginType::Sink,
         config_def: ConfigDef::new,
-        factory: Factory::Connector(|| Box::new(FlakyConnector)),
+        factory: Factory::Connector(|| Box::new(TestSinkConnector(|| Box::new(FlakySink)))),
     };
     let connector = props(&[
         ("name", "flaky"),
@@ -684,27 +680,6 @@ impl SinkTask for FailingSink {
     }
 }
 
-struct FailingConnector;
-
-#[async_trait]
-impl Connector for FailingConnector {
-    fn connector_type(&self) -> ConnectorType {
-        ConnectorType::Sink
-    }
-    fn config_def(&self) -> ConfigDef {
-        ConfigDef::new()
-    }
-    async fn start(&mut self, _config: &Config) -> Result<(), ConnectError> {
-        Ok(())
-    }
-    fn task_configs(&self, _max_tasks: usize) -> Vec<Config> {
-        vec![Config::new()]
-    }
-    fn create_sink_task(&self) -> Option<Box<dyn SinkTask>> {
-        Some(Box::new(FailingSink))
-    }
-}
-
 /// A sink task that fails still commits what it accepted (as Kafka's WorkerSinkTask closes
 /// its partitions), so a restart does not deliver those records again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -733,7 +708,7 @@ async fn connect_runtime_failed_sink_task_commits_what_it_accepted() -> TestResu
         class: "test.FailingSinkConnector",
         plugin_type: PluginType::Sink,
         config_def: ConfigDef::new,
-        factory: Factory::Connector(|| Box::new(FailingConnector)),
+        factory: Factory::Connector(|| Box::new(TestSinkConnector(|| Box::new(FailingSink)))),
     };
     let connector = props(&[
         ("name", "failing"),

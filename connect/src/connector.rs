@@ -21,6 +21,14 @@ use crate::data::{ConnectError, ConnectRecord, JsonMap, SourceRecord};
 /// A connector's configuration or a task's: Kafka's `Map<String, String>`.
 pub type Config = BTreeMap<String, String>;
 
+/// A [`Config`] from `(key, value)` pairs: `config_from(&[("name", "c"), ("tasks.max", "1")])`.
+pub fn config_from(pairs: &[(&str, &str)]) -> Config {
+    pairs
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
 /// A topic and partition.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicPartition {

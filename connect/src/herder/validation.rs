@@ -262,12 +262,7 @@ pub fn plugin_config(name: &str) -> Result<Vec<ConfigKey>, HerderError> {
 mod tests {
     use super::*;
 
-    fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::connector::config_from as config;
 
     #[test]
     fn sink_topics_rules_use_kafkas_texts() {

@@ -385,12 +385,7 @@ mod tests {
     use super::*;
     use crate::data::Value;
 
-    fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::connector::config_from as config;
 
     #[test]
     fn predicate_and_negate_decide() {

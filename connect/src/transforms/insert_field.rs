@@ -228,12 +228,7 @@ impl Transform for InsertField {
 mod tests {
     use super::*;
 
-    fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::connector::config_from as config;
 
     fn all() -> Config {
         config(&[

@@ -201,12 +201,7 @@ mod tests {
     use crate::data::{Schema, SchemaType};
     use std::sync::Arc;
 
-    fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::connector::config_from as config;
 
     fn s(x: &str) -> Value {
         Value::String(x.into())

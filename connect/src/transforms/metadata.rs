@@ -166,12 +166,7 @@ mod tests {
     use super::*;
     use crate::data::SchemaType;
 
-    fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::connector::config_from as config;
 
     fn struct_value() -> (Arc<Schema>, Value) {
         let schema = Arc::new(Schema::structure([

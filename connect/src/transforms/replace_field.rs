@@ -184,12 +184,7 @@ mod tests {
     use crate::data::SchemaType;
     use std::sync::Arc;
 
-    fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::connector::config_from as config;
 
     #[test]
     fn bad_rename() {

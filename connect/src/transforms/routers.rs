@@ -124,12 +124,7 @@ impl Transform for RegexRouter {
 mod tests {
     use super::*;
 
-    fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::connector::config_from as config;
 
     fn topic(t: &mut dyn Transform, topic: &str) -> String {
         let record = ConnectRecord {
