@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{ProducerClient, RawRecord};
+use super::pipeline::Transforms;
 use crate::connector::ErrantRecordReporter;
 use crate::connector_config::{ErrorHandlingConfig, ToleranceType};
 use crate::data::{ConnectError, ConnectRecord, SourceRecord};
@@ -200,6 +201,43 @@ impl ErrorHandler {
             Ok(value) => Ok(Some(value)),
             Err(error) => {
                 self.tolerate(stage, class, error, subject).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Applies `transforms` to `record` at stage TRANSFORMATION, with retries and tolerance
+    /// as [`Self::execute`] (the failing transform's class in the log and DLQ). Ok(None) when
+    /// a transform dropped the record or a failure was tolerated. Without transforms the
+    /// record passes through untouched: nothing is cloned for a retry that cannot happen.
+    pub async fn transform(
+        &self,
+        transforms: &mut Transforms,
+        record: ConnectRecord,
+        subject: Subject<'_>,
+    ) -> Result<Option<ConnectRecord>, ConnectError> {
+        if transforms.is_empty() {
+            return Ok(Some(record));
+        }
+        let mut transformed = None;
+        let mut failed_class = String::new();
+        let result = self
+            .retry(|| match transforms.apply(record.clone()) {
+                Ok(out) => {
+                    transformed = Some(out);
+                    Ok(())
+                }
+                Err((error, class)) => {
+                    failed_class = class;
+                    Err(error)
+                }
+            })
+            .await;
+        match result {
+            Ok(()) => Ok(transformed.flatten()),
+            Err(error) => {
+                self.tolerate(Stage::Transformation, &failed_class, error, subject)
+                    .await?;
                 Ok(None)
             }
         }

@@ -151,6 +151,11 @@ impl Transforms {
         })
     }
 
+    /// True when no transform is configured.
+    pub fn is_empty(&self) -> bool {
+        self.chain.is_empty()
+    }
+
     /// Applies the chain; `None` = dropped. A failure carries the failing transform's
     /// class name.
     pub fn apply(

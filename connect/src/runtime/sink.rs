@@ -315,33 +315,9 @@ impl Running {
             headers,
             kafka_offset: Some(raw.offset),
         };
-        let mut transformed = None;
-        let mut failed_class = String::new();
-        let result = self
-            .errors
-            .retry(|| match self.transforms.apply(record.clone()) {
-                Ok(out) => {
-                    transformed = Some(out);
-                    Ok(())
-                }
-                Err((error, class)) => {
-                    failed_class = class;
-                    Err(error)
-                }
-            })
-            .await;
-        if let Err(error) = result {
-            self.errors
-                .tolerate(
-                    Stage::Transformation,
-                    &failed_class,
-                    error,
-                    Subject::Consumed(raw),
-                )
-                .await?;
-            return Ok(None);
-        }
-        Ok(transformed.flatten())
+        self.errors
+            .transform(&mut self.transforms, record, Subject::Consumed(raw))
+            .await
     }
 
     async fn deliver(

@@ -161,33 +161,15 @@ impl Running {
 
     /// Converts one record; None when a failure was tolerated.
     async fn convert(&mut self, record: &SourceRecord) -> Result<Option<RawRecord>, ConnectError> {
-        let mut transformed = None;
-        let mut failed_class = String::new();
-        let result = self
+        let transformed = self
             .errors
-            .retry(|| match self.transforms.apply(record.record.clone()) {
-                Ok(out) => {
-                    transformed = Some(out);
-                    Ok(())
-                }
-                Err((error, class)) => {
-                    failed_class = class;
-                    Err(error)
-                }
-            })
-            .await;
-        if let Err(error) = result {
-            self.errors
-                .tolerate(
-                    Stage::Transformation,
-                    &failed_class,
-                    error,
-                    Subject::Source(record),
-                )
-                .await?;
-            return Ok(None);
-        }
-        let Some(Some(out)) = transformed else {
+            .transform(
+                &mut self.transforms,
+                record.record.clone(),
+                Subject::Source(record),
+            )
+            .await?;
+        let Some(out) = transformed else {
             return Ok(None);
         };
         let topic = out.topic.clone();
