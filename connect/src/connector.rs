@@ -10,13 +10,14 @@
 //! References: Kafka Connect's `Connector`, `SourceTask`, `SinkTask`, `SinkTaskContext`,
 //! `ErrantRecordReporter` (KIP-610) in Kafka 3.7.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
 use crate::config_def::ConfigDef;
 use crate::data::{ConnectError, ConnectRecord, JsonMap, SourceRecord};
+use crate::status::TaskCounters;
 
 /// A connector's configuration or a task's: Kafka's `Map<String, String>`.
 pub type Config = BTreeMap<String, String>;
@@ -141,6 +142,11 @@ pub trait OffsetReader: Send + Sync {
 pub struct SourceTaskContext {
     /// Committed source offsets of this connector.
     pub offsets: Arc<dyn OffsetReader>,
+    /// The task's counters and details, shown in `GET /connectors/{c}/status`. The task
+    /// counts `accepted` (taken from the peer), `delivered` (acknowledged by Kafka, usually in
+    /// [`SourceTask::commit_record`]), `retried` and `expired`; the runtime counts `dlq` and
+    /// `failed`.
+    pub counters: Arc<TaskCounters>,
 }
 
 impl std::fmt::Debug for SourceTaskContext {
@@ -201,6 +207,101 @@ pub trait ErrantRecordReporter: Send + Sync {
 pub struct SinkTaskContext {
     /// Reporter for records that fail permanently.
     pub errant_record_reporter: Arc<dyn ErrantRecordReporter>,
+    /// The task's counters and details, shown in `GET /connectors/{c}/status`. The task
+    /// counts `accepted` (records `put` took), `delivered` (acknowledged by the peer),
+    /// `retried` and `expired`; the runtime counts `dlq` and `failed` for records it or the
+    /// [`ErrantRecordReporter`] handled.
+    pub counters: Arc<TaskCounters>,
+    /// Pause, resume and commit requests to the runtime (Kafka's `SinkTaskContext.pause`,
+    /// `resume`, `requestCommit`).
+    pub control: Arc<SinkControl>,
+}
+
+/// Requests a sink task makes of its consumer loop (Kafka's `SinkTaskContext`). Requests take
+/// effect on the loop's next iteration, which they wake; a paused partition stays paused across
+/// a connector pause/resume until the task resumes it.
+#[derive(Debug, Default)]
+pub struct SinkControl {
+    state: Mutex<ControlState>,
+    wake: tokio::sync::Notify,
+}
+
+#[derive(Debug, Default)]
+struct ControlState {
+    paused: HashSet<TopicPartition>,
+    changed: bool,
+    commit_requested: bool,
+    assignment: Vec<TopicPartition>,
+}
+
+impl SinkControl {
+    fn state(&self) -> std::sync::MutexGuard<'_, ControlState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Stops fetching from `partitions` until [`SinkControl::resume`]; records already
+    /// fetched may still arrive in one more `put`.
+    pub fn pause(&self, partitions: &[TopicPartition]) {
+        let mut state = self.state();
+        for partition in partitions {
+            state.changed |= state.paused.insert(partition.clone());
+        }
+        drop(state);
+        self.wake.notify_one();
+    }
+
+    /// Fetches from `partitions` again.
+    pub fn resume(&self, partitions: &[TopicPartition]) {
+        let mut state = self.state();
+        for partition in partitions {
+            state.changed |= state.paused.remove(partition);
+        }
+        drop(state);
+        self.wake.notify_one();
+    }
+
+    /// Asks for `pre_commit` and a commit soon, before `offset.flush.interval.ms` elapses.
+    pub fn request_commit(&self) {
+        self.state().commit_requested = true;
+        self.wake.notify_one();
+    }
+
+    /// The partitions currently assigned to the task.
+    pub fn assignment(&self) -> Vec<TopicPartition> {
+        self.state().assignment.clone()
+    }
+
+    /// Partitions the task paused (runtime side).
+    pub fn paused(&self) -> HashSet<TopicPartition> {
+        self.state().paused.clone()
+    }
+
+    /// Takes the "pause set changed" flag (runtime side).
+    pub fn take_changed(&self) -> bool {
+        std::mem::take(&mut self.state().changed)
+    }
+
+    /// Takes the commit request flag (runtime side).
+    pub fn take_commit_request(&self) -> bool {
+        std::mem::take(&mut self.state().commit_requested)
+    }
+
+    /// Records the assignment and forgets pauses of partitions no longer assigned (runtime
+    /// side).
+    pub fn set_assignment(&self, assignment: &[TopicPartition]) {
+        let mut state = self.state();
+        state
+            .paused
+            .retain(|partition| assignment.contains(partition));
+        state.assignment = assignment.to_vec();
+    }
+
+    /// Resolves when a request arrived since the last call (runtime side).
+    pub async fn notified(&self) {
+        self.wake.notified().await;
+    }
 }
 
 impl std::fmt::Debug for SinkTaskContext {

@@ -101,6 +101,11 @@ pub struct StateInfo {
     pub worker_id: String,
     /// Error text when FAILED.
     pub trace: Option<String>,
+    /// Record counters (CONNECT.md g.0): a task's own once it started; a connector's the sum
+    /// over its tasks. `{"accepted":N,"delivered":N,"retried":N,"expired":N,"dlq":N,"failed":N}`.
+    pub counters: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Task details a connector published, e.g. `{"listener": "127.0.0.1:39411"}`.
+    pub details: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `GET /connectors/{c}/status` (Kafka's `ConnectorStateInfo`).
@@ -335,7 +340,20 @@ impl Herder {
             state: status.state,
             worker_id: self.worker_id(),
             trace: status.trace.filter(|t| !t.is_empty()),
+            counters: None,
+            details: serde_json::Map::new(),
         }
+    }
+
+    /// A task's state with its counters and details.
+    fn task_state_info(&self, id: &TaskId) -> StateInfo {
+        let store = self.worker.status();
+        let mut info = self.state_info(store.task(id));
+        if let Some(counters) = store.counters(id) {
+            info.counters = Some(counters.to_json());
+            info.details = counters.details();
+        }
+        info
     }
 
     /// A connector's status (`GET /connectors/{c}/status`); 404 `No status found for
@@ -353,11 +371,17 @@ impl Herder {
         let tasks = entry
             .tasks
             .keys()
-            .map(|&task| (task, self.state_info(store.task(&task_id(name, task)))))
-            .collect();
+            .map(|&task| (task, self.task_state_info(&task_id(name, task))))
+            .collect::<Vec<_>>();
+        let mut connector = self.state_info(store.connector(name));
+        if tasks.iter().any(|(_, task)| task.counters.is_some()) {
+            connector.counters = Some(crate::status::sum_counters(
+                tasks.iter().filter_map(|(_, task)| task.counters.as_ref()),
+            ));
+        }
         ConnectorStateInfo {
             name: name.to_string(),
-            connector: self.state_info(store.connector(name)),
+            connector,
             tasks,
             connector_type: entry.connector_type,
         }
@@ -368,9 +392,7 @@ impl Herder {
         let connectors = self.connectors.lock().await;
         let id = task_id(name, task);
         match connectors.get(name) {
-            Some(entry) if entry.tasks.contains_key(&task) => {
-                Ok(self.state_info(self.worker.status().task(&id)))
-            }
+            Some(entry) if entry.tasks.contains_key(&task) => Ok(self.task_state_info(&id)),
             _ => Err(HerderError::not_found(format!(
                 "No status found for task {id}"
             ))),

@@ -5,7 +5,10 @@
 //! `TaskStatus`.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value as JsonValue};
 
 /// A connector or task state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,11 +65,141 @@ pub struct Status {
     pub trace: Option<String>,
 }
 
+/// What happened to the records of one task, for `GET /connectors/{c}/status` (CONNECT.md
+/// g.0 "delivery vocabulary"). Every task has one; connectors count what they see and the
+/// runtime counts what its error handling does (`dlq`, `failed`). Counts are records since the
+/// task (re)started; the connector's entry in the status body is the sum over its tasks.
+#[derive(Debug, Default)]
+pub struct TaskCounters {
+    accepted: AtomicU64,
+    delivered: AtomicU64,
+    retried: AtomicU64,
+    expired: AtomicU64,
+    dlq: AtomicU64,
+    failed: AtomicU64,
+    details: Mutex<Map<String, JsonValue>>,
+}
+
+/// One of the [`TaskCounters`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// Records taken in from the peer (sources) or from Kafka (sinks).
+    Accepted,
+    /// Records the other side acknowledged: the broker (sources) or the peer (sinks).
+    Delivered,
+    /// Delivery attempts repeated after a retriable failure (one per attempt).
+    Retried,
+    /// Records not delivered because their time to live had passed.
+    Expired,
+    /// Records written to the dead letter queue.
+    Dlq,
+    /// Records that failed permanently and went to no dead letter queue (skipped under
+    /// `errors.tolerance=all`, the record that failed a task, or a qos 0 failure).
+    Failed,
+}
+
+impl Counter {
+    /// Every counter, in the order the status body lists them.
+    pub const ALL: [Counter; 6] = [
+        Counter::Accepted,
+        Counter::Delivered,
+        Counter::Retried,
+        Counter::Expired,
+        Counter::Dlq,
+        Counter::Failed,
+    ];
+
+    /// The key in the status body's `counters` object.
+    pub fn name(self) -> &'static str {
+        match self {
+            Counter::Accepted => "accepted",
+            Counter::Delivered => "delivered",
+            Counter::Retried => "retried",
+            Counter::Expired => "expired",
+            Counter::Dlq => "dlq",
+            Counter::Failed => "failed",
+        }
+    }
+}
+
+impl TaskCounters {
+    fn cell(&self, counter: Counter) -> &AtomicU64 {
+        match counter {
+            Counter::Accepted => &self.accepted,
+            Counter::Delivered => &self.delivered,
+            Counter::Retried => &self.retried,
+            Counter::Expired => &self.expired,
+            Counter::Dlq => &self.dlq,
+            Counter::Failed => &self.failed,
+        }
+    }
+
+    /// Adds `n` records to `counter`.
+    pub fn add(&self, counter: Counter, n: u64) {
+        self.cell(counter).fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds one record to `counter`.
+    pub fn incr(&self, counter: Counter) {
+        self.add(counter, 1);
+    }
+
+    /// The current count of `counter`.
+    pub fn get(&self, counter: Counter) -> u64 {
+        self.cell(counter).load(Ordering::Relaxed)
+    }
+
+    /// Sets a task detail shown next to the counters in the task's status, e.g.
+    /// `("listener", "127.0.0.1:39411")` for a bridge that bound port 0.
+    pub fn set_detail(&self, key: &str, value: JsonValue) {
+        lock(&self.details).insert(key.to_string(), value);
+    }
+
+    /// The task details set with [`TaskCounters::set_detail`].
+    pub fn details(&self) -> Map<String, JsonValue> {
+        lock(&self.details).clone()
+    }
+
+    /// `{"accepted":N,"delivered":N,"retried":N,"expired":N,"dlq":N,"failed":N}`.
+    pub fn to_json(&self) -> Map<String, JsonValue> {
+        Counter::ALL
+            .iter()
+            .map(|&counter| {
+                (
+                    counter.name().to_string(),
+                    JsonValue::from(self.get(counter)),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Sums counter objects as [`TaskCounters::to_json`] writes them.
+pub fn sum_counters<'a>(
+    all: impl IntoIterator<Item = &'a Map<String, JsonValue>>,
+) -> Map<String, JsonValue> {
+    let mut sums = [0u64; 6];
+    for counters in all {
+        for (sum, counter) in sums.iter_mut().zip(Counter::ALL) {
+            *sum += counters
+                .get(counter.name())
+                .and_then(JsonValue::as_u64)
+                .unwrap_or(0);
+        }
+    }
+    Counter::ALL
+        .iter()
+        .zip(sums)
+        .map(|(counter, sum)| (counter.name().to_string(), JsonValue::from(sum)))
+        .collect()
+}
+
 /// The states of every connector and task of this worker.
 #[derive(Debug, Default)]
 pub struct StatusStore {
     connectors: Mutex<BTreeMap<String, Status>>,
     tasks: Mutex<BTreeMap<TaskId, Status>>,
+    counters: Mutex<BTreeMap<TaskId, Arc<TaskCounters>>>,
 }
 
 impl StatusStore {
@@ -104,9 +237,22 @@ impl StatusStore {
             .collect()
     }
 
+    /// Fresh counters for a task that is starting (replacing those of an earlier run).
+    pub fn new_counters(&self, id: &TaskId) -> Arc<TaskCounters> {
+        let counters = Arc::new(TaskCounters::default());
+        lock(&self.counters).insert(id.clone(), counters.clone());
+        counters
+    }
+
+    /// A task's counters, if it started.
+    pub fn counters(&self, id: &TaskId) -> Option<Arc<TaskCounters>> {
+        lock(&self.counters).get(id).cloned()
+    }
+
     /// Forgets every task of `connector` (stopped, reconfigured or deleted).
     pub fn remove_tasks(&self, connector: &str) {
         lock(&self.tasks).retain(|id, _| id.connector != connector);
+        lock(&self.counters).retain(|id, _| id.connector != connector);
     }
 
     /// Forgets a connector and its tasks.

@@ -669,6 +669,7 @@ mod tests {
         let mut task = FileStreamSourceTask::default();
         let context = SourceTaskContext {
             offsets: Arc::new(Stored(None)),
+            counters: Arc::default(),
         };
         task.start(&config, context).await.unwrap();
         let records = task.poll().await.unwrap();
@@ -693,6 +694,7 @@ mod tests {
         let mut task = FileStreamSourceTask::default();
         let context = SourceTaskContext {
             offsets: Arc::new(Stored(Some(stored))),
+            counters: Arc::default(),
         };
         task.start(&config, context).await.unwrap();
         let records = task.poll().await.unwrap();

@@ -449,6 +449,12 @@ fn state_json(state: &StateInfo) -> Map<String, JsonValue> {
     if let Some(trace) = &state.trace {
         map.insert("trace".into(), json!(trace));
     }
+    if let Some(counters) = &state.counters {
+        map.insert("counters".into(), JsonValue::Object(counters.clone()));
+    }
+    for (key, value) in &state.details {
+        map.entry(key.clone()).or_insert_with(|| value.clone());
+    }
     map
 }
 

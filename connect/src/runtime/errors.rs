@@ -14,7 +14,7 @@ use super::pipeline::Transforms;
 use crate::connector::ErrantRecordReporter;
 use crate::connector_config::{ErrorHandlingConfig, ToleranceType};
 use crate::data::{ConnectError, ConnectRecord, SourceRecord};
-use crate::status::TaskId;
+use crate::status::{Counter, TaskCounters, TaskId};
 
 /// Where in the pipeline an operation runs (Kafka's `Stage`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +117,7 @@ pub struct ErrorHandler {
     task: TaskId,
     stop: CancellationToken,
     dlq: Option<Arc<dyn ProducerClient>>,
+    counters: Arc<TaskCounters>,
 }
 
 impl std::fmt::Debug for ErrorHandler {
@@ -141,7 +142,14 @@ impl ErrorHandler {
             task,
             stop,
             dlq,
+            counters: Arc::default(),
         }
+    }
+
+    /// Counts failed and dead-lettered records in `counters` (the task's status counters).
+    pub fn with_counters(mut self, counters: Arc<TaskCounters>) -> ErrorHandler {
+        self.counters = counters;
+        self
     }
 
     /// The configuration.
@@ -254,6 +262,7 @@ impl ErrorHandler {
         subject: Subject<'_>,
     ) -> Result<(), ConnectError> {
         if self.config.tolerance == ToleranceType::None {
+            self.counters.incr(Counter::Failed);
             return Err(
                 ConnectError::connect("Tolerance exceeded in error handler").with_cause(error)
             );
@@ -271,7 +280,16 @@ impl ErrorHandler {
                 log_message(&self.task, stage, class, self.config.log_include_messages, subject)
             );
         }
-        if let (Some(dlq), Subject::Consumed(record)) = (&self.dlq, subject) {
+        let Some(dlq) = self
+            .dlq
+            .as_ref()
+            .filter(|_| matches!(subject, Subject::Consumed(_)))
+        else {
+            self.counters.incr(Counter::Failed);
+            return;
+        };
+        self.counters.incr(Counter::Dlq);
+        if let Subject::Consumed(record) = subject {
             let dlq_record = dlq_record(
                 &self.config.dlq_topic,
                 self.config.dlq_context_headers,

@@ -18,7 +18,9 @@ use super::errors::{backoff_delay, ErrorHandler, SinkErrantRecordReporter, Stage
 use super::pipeline::{Converters, Transforms};
 use super::{Shared, TargetState};
 use crate::config_def::with_prefix;
-use crate::connector::{Config, ConnectorType, SinkTask, SinkTaskContext, TopicPartition};
+use crate::connector::{
+    Config, ConnectorType, SinkControl, SinkTask, SinkTaskContext, TopicPartition,
+};
 use crate::connector_config::ConnectorConfig;
 use crate::data::{ConnectError, ConnectRecord, Headers};
 use crate::status::{State, TaskId};
@@ -50,7 +52,10 @@ struct Running {
     assigned: Vec<TopicPartition>,
     /// Next offset to consume, per partition, of records fully processed.
     current: HashMap<TopicPartition, i64>,
+    /// Paused because the connector is paused or a `put` is being retried.
     paused: bool,
+    /// The task's pause, resume and commit requests.
+    control: Arc<SinkControl>,
 }
 
 impl SinkTaskRun {
@@ -95,12 +100,16 @@ impl SinkTaskRun {
             );
             Some(Arc::new(KafkaProducerClient::new(&props)?))
         };
-        let errors = Arc::new(ErrorHandler::new(
-            error_config,
-            self.id.clone(),
-            self.stop.clone(),
-            dlq.clone(),
-        ));
+        let counters = shared.status.new_counters(&self.id);
+        let errors = Arc::new(
+            ErrorHandler::new(
+                error_config,
+                self.id.clone(),
+                self.stop.clone(),
+                dlq.clone(),
+            )
+            .with_counters(counters.clone()),
+        );
         let reporter = Arc::new(SinkErrantRecordReporter {
             handler: errors.clone(),
             class: self.class.to_string(),
@@ -117,8 +126,11 @@ impl SinkTaskRun {
             Some(regex) => consumer.subscribe_regex(regex).await?,
             None => consumer.subscribe(config.topics().to_vec()).await?,
         }
+        let control = Arc::new(SinkControl::default());
         let context = SinkTaskContext {
             errant_record_reporter: reporter.clone(),
+            counters,
+            control: control.clone(),
         };
         if let Err(error) = self.task.start(&self.task_config, context).await {
             consumer.close().await;
@@ -136,6 +148,7 @@ impl SinkTaskRun {
             assigned: Vec::new(),
             current: HashMap::new(),
             paused: false,
+            control,
         };
         let result = running.main_loop(&mut self.target, &self.stop).await;
         // Also after a failure, as Kafka's WorkerSinkTask closes its partitions: `current`
@@ -182,9 +195,11 @@ impl Running {
                 }
                 TargetState::Started => {
                     if self.paused {
-                        let assigned = self.assigned.clone();
-                        self.consumer.resume(&assigned).await?;
+                        self.resume_all().await?;
                         self.paused = false;
+                    }
+                    if self.control.take_changed() {
+                        self.apply_task_pauses().await?;
                     }
                     if shown != Some(State::Running) {
                         self.shared.status.put_task(&self.id, State::Running, None);
@@ -195,16 +210,47 @@ impl Running {
             let records = tokio::select! {
                 _ = stop.cancelled() => return Ok(()),
                 records = self.consumer.poll(POLL_TIMEOUT) => records?,
+                // A pause, resume or commit request from the task is served at once.
+                _ = self.control.notified() => Vec::new(),
             };
             self.update_assignment().await?;
             if !records.is_empty() {
                 self.deliver(records, stop).await?;
             }
-            if Instant::now() >= next_commit {
+            if Instant::now() >= next_commit || self.control.take_commit_request() {
                 self.commit().await;
                 next_commit = Instant::now() + interval;
             }
         }
+    }
+
+    /// Resumes every assigned partition the task itself has not paused.
+    async fn resume_all(&mut self) -> Result<(), ConnectError> {
+        let task_paused = self.control.paused();
+        let resumed: Vec<TopicPartition> = self
+            .assigned
+            .iter()
+            .filter(|partition| !task_paused.contains(partition))
+            .cloned()
+            .collect();
+        self.consumer.resume(&resumed).await
+    }
+
+    /// Makes the consumer's paused partitions those the task asked to pause.
+    async fn apply_task_pauses(&mut self) -> Result<(), ConnectError> {
+        let task_paused = self.control.paused();
+        let (pause, resume): (Vec<TopicPartition>, Vec<TopicPartition>) = self
+            .assigned
+            .iter()
+            .cloned()
+            .partition(|partition| task_paused.contains(partition));
+        if !pause.is_empty() {
+            self.consumer.pause(&pause).await?;
+        }
+        if !resume.is_empty() {
+            self.consumer.resume(&resume).await?;
+        }
+        Ok(())
     }
 
     /// Opens newly assigned partitions; commits and closes revoked ones.
@@ -230,6 +276,11 @@ impl Running {
             for partition in &revoked {
                 self.current.remove(partition);
             }
+            lock(&self.reporter.originals).retain(|(topic, partition, _), _| {
+                !revoked
+                    .iter()
+                    .any(|r| r.topic == *topic && r.partition == *partition)
+            });
         }
         if !added.is_empty() {
             for partition in &added {
@@ -241,6 +292,7 @@ impl Running {
                 self.consumer.pause(&added).await?;
             }
         }
+        self.control.set_assignment(&now);
         self.assigned = now;
         Ok(())
     }
@@ -327,25 +379,15 @@ impl Running {
     ) -> Result<(), ConnectError> {
         let mut batch = Vec::with_capacity(raws.len());
         let mut offsets: HashMap<TopicPartition, i64> = HashMap::new();
-        {
-            let mut originals = self
-                .reporter
-                .originals
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            originals.clear();
-        }
         for raw in &raws {
             if let Some(record) = self.convert(raw).await? {
                 batch.push(record);
-                self.reporter
-                    .originals
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .insert(
-                        (raw.topic.clone(), raw.partition.unwrap_or(-1), raw.offset),
-                        raw.clone(),
-                    );
+                // Kept until committed: a task may report a record as errant after `put`
+                // returned (asynchronous sinks such as HttpSink).
+                lock(&self.reporter.originals).insert(
+                    (raw.topic.clone(), raw.partition.unwrap_or(-1), raw.offset),
+                    raw.clone(),
+                );
             }
             offsets.insert(
                 TopicPartition::new(raw.topic.clone(), raw.partition.unwrap_or(-1)),
@@ -384,8 +426,7 @@ impl Running {
                 }
             }
             if paused_here {
-                let assigned = self.assigned.clone();
-                self.consumer.resume(&assigned).await?;
+                self.resume_all().await?;
             }
         }
         self.current.extend(offsets);
@@ -411,6 +452,19 @@ impl Running {
             .collect();
         if let Err(error) = self.consumer.commit(&allowed).await {
             tracing::error!(task = %self.id, %error, "Commit of offsets failed");
+            return;
         }
+        // Originals of committed records are no longer needed by the errant record reporter.
+        lock(&self.reporter.originals).retain(|(topic, partition, offset), _| {
+            allowed
+                .get(&TopicPartition::new(topic.clone(), *partition))
+                .is_none_or(|committed| offset >= committed)
+        });
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -67,17 +67,20 @@ impl SourceTaskRun {
         );
         let producer: Arc<dyn ProducerClient> =
             Arc::new(KafkaProducerClient::new(&producer_props)?);
+        let counters = shared.status.new_counters(&self.id);
         let errors = ErrorHandler::new(
             config.error_handling(),
             self.id.clone(),
             self.stop.clone(),
             None,
-        );
+        )
+        .with_counters(counters.clone());
         let context = SourceTaskContext {
             offsets: Arc::new(ConnectorOffsetReader {
                 store: shared.offsets.clone(),
                 connector: self.id.connector.clone(),
             }),
+            counters,
         };
         if let Err(error) = self.task.start(&self.task_config, context).await {
             producer.close(std::time::Duration::ZERO).await;
