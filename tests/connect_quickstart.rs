@@ -190,6 +190,24 @@ fn kafka_quick_start_runs_verbatim() -> TestResult {
         format!("{FOO_BAR}{ANOTHER}")
     );
 
+    // Both tasks count the three lines in their status (CONNECT.md g.0).
+    for connector in ["local-file-source", "local-file-sink"] {
+        wait_for(&format!("the counters of {connector}"), || {
+            let status: serde_json::Value = crate::common::block_on(async {
+                reqwest::get(format!(
+                    "http://{}/connectors/{connector}/status",
+                    worker.rest
+                ))
+                .await?
+                .json::<serde_json::Value>()
+                .await
+            })??;
+            Ok(status["tasks"][0]["counters"]
+                == serde_json::json!({"accepted": 3, "delivered": 3, "retried": 0,
+                                      "expired": 0, "dlq": 0, "failed": 0}))
+        })?;
+    }
+
     // The offsets endpoint reports the position after the last complete line.
     let length = std::fs::metadata(dir.path().join("test.txt"))?.len();
     let offsets: serde_json::Value = crate::common::block_on(async {

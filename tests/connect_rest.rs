@@ -132,6 +132,32 @@ impl Connect {
     }
 }
 
+/// Removes a status entry's `counters` object, checking it names the six counters.
+fn take_counters(entry: &mut Value) -> TestResult<Value> {
+    let counters = entry
+        .as_object_mut()
+        .and_then(|entry| entry.remove("counters"))
+        .ok_or_else(|| anyhow::anyhow!("no counters in the status entry"))?;
+    let names: Vec<&str> = counters
+        .as_object()
+        .ok_or_else(|| anyhow::anyhow!("counters is not an object"))?
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "accepted",
+            "delivered",
+            "retried",
+            "expired",
+            "dlq",
+            "failed"
+        ]
+    );
+    Ok(counters)
+}
+
 fn error(status: u16, message: &str) -> Value {
     json!({"error_code": status, "message": message})
 }
@@ -487,11 +513,15 @@ async fn connect_rest_connector_lifecycle() -> TestResult {
     );
 
     let worker_id = connect.server.local_addr().to_string();
-    let status = connect
+    let mut status = connect
         .until("/connectors/src/status", |s| {
             s["tasks"][0]["state"] == "RUNNING"
         })
         .await?;
+    // Record counters (CONNECT.md g.0): per task, and their sum for the connector.
+    let task_counters = take_counters(&mut status["tasks"][0])?;
+    let connector_counters = take_counters(&mut status["connector"])?;
+    assert_eq!(task_counters, connector_counters);
     assert_eq!(
         status,
         json!({"name": "src", "connector": {"state": "RUNNING", "worker_id": worker_id},
@@ -501,7 +531,8 @@ async fn connect_rest_connector_lifecycle() -> TestResult {
     assert_eq!(tasks.body[0]["id"], json!({"connector": "src", "task": 0}));
     let tasks_config = connect.get("/connectors/src/tasks-config").await?;
     assert!(tasks_config.body["src-0"].is_object());
-    let task = connect.get("/connectors/src/tasks/0/status").await?;
+    let mut task = connect.get("/connectors/src/tasks/0/status").await?;
+    take_counters(&mut task.body)?;
     assert_eq!(
         task.body,
         json!({"id": 0, "state": "RUNNING", "worker_id": worker_id})

@@ -10,11 +10,12 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::config_def::{ConfigDef, ConfigKey, ConfigType, ConfigValue, Default, Importance};
 use crate::connector::{
-    Config, Connector, ConnectorType, PartitionOffset, SinkTask, SinkTaskContext, SourceTask,
-    SourceTaskContext, TopicPartition,
+    Config, Connector, ConnectorType, PartitionOffset, RecordMetadata, SinkTask, SinkTaskContext,
+    SourceTask, SourceTaskContext, TopicPartition,
 };
 use crate::data::{ConnectError, ConnectRecord, JsonMap, Schema, SchemaType, SourceRecord, Value};
 use crate::plugins::{Factory, PluginDesc, PluginType};
+use crate::status::{Counter, TaskCounters};
 
 /// Kafka's source connector class.
 pub const SOURCE_CLASS: &str = "org.apache.kafka.connect.file.FileStreamSourceConnector";
@@ -400,6 +401,29 @@ impl SourceTask for FileStreamSourceTask {
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
+        let records = self.read_lines().await?;
+        if let Some(context) = &self.context {
+            context
+                .counters
+                .add(Counter::Accepted, records.len() as u64);
+        }
+        Ok(records)
+    }
+
+    async fn commit_record(&mut self, _record: &SourceRecord, metadata: Option<&RecordMetadata>) {
+        if let (Some(context), Some(_)) = (&self.context, metadata) {
+            context.counters.incr(Counter::Delivered);
+        }
+    }
+
+    async fn stop(&mut self) {
+        self.stream = None;
+    }
+}
+
+impl FileStreamSourceTask {
+    /// The next lines of the file: those buffered, else what arrives within about a second.
+    async fn read_lines(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
         if self.stream.is_none() && !self.open().await? {
             tokio::time::sleep(Duration::from_secs(1)).await;
             return Ok(Vec::new());
@@ -437,10 +461,6 @@ impl SourceTask for FileStreamSourceTask {
                 return Ok(records);
             }
         }
-    }
-
-    async fn stop(&mut self) {
-        self.stream = None;
     }
 }
 
@@ -490,6 +510,9 @@ pub struct FileStreamSinkTask {
     filename: Option<String>,
     output: Option<Output>,
     buffer: Vec<u8>,
+    /// Lines in `buffer`.
+    buffered_lines: u64,
+    counters: Arc<TaskCounters>,
 }
 
 impl std::fmt::Debug for FileStreamSinkTask {
@@ -522,6 +545,8 @@ impl FileStreamSinkTask {
             None => return Ok(()),
         }
         self.buffer.clear();
+        self.counters
+            .add(Counter::Delivered, std::mem::take(&mut self.buffered_lines));
         Ok(())
     }
 }
@@ -531,8 +556,9 @@ impl SinkTask for FileStreamSinkTask {
     async fn start(
         &mut self,
         config: &Config,
-        _context: SinkTaskContext,
+        context: SinkTaskContext,
     ) -> Result<(), ConnectError> {
+        self.counters = context.counters;
         self.filename = file_of(config);
         self.output = Some(match &self.filename {
             None => Output::Stdout,
@@ -553,10 +579,12 @@ impl SinkTask for FileStreamSinkTask {
     }
 
     async fn put(&mut self, records: Vec<ConnectRecord>) -> Result<(), ConnectError> {
+        self.counters.add(Counter::Accepted, records.len() as u64);
         for record in records {
             self.buffer
                 .extend_from_slice(crate::render::render_value(&record.value).as_bytes());
             self.buffer.push(b'\n');
+            self.buffered_lines += 1;
             if self.buffer.len() >= SINK_BUFFER_BYTES {
                 self.write_out().await?;
             }
