@@ -246,8 +246,16 @@ async fn bridge_websocket_sink_sends_selected_topics_in_offset_order() -> TestRe
 
     let mut records = Vec::new();
     for i in 0..5 {
-        records.push(("orders-eu".to_string(), format!("k{i}"), format!("v{i}").into_bytes()));
-        records.push(("audit".to_string(), format!("a{i}"), format!("e{i}").into_bytes()));
+        records.push((
+            "orders-eu".to_string(),
+            format!("k{i}"),
+            format!("v{i}").into_bytes(),
+        ));
+        records.push((
+            "audit".to_string(),
+            format!("a{i}"),
+            format!("e{i}").into_bytes(),
+        ));
     }
     produce(&connect.bootstrap, records).await?;
 
@@ -258,8 +266,15 @@ async fn bridge_websocket_sink_sends_selected_topics_in_offset_order() -> TestRe
         assert_eq!(frame["offset"], i + 1, "{frame}");
         assert_eq!(frame["key"], format!("k{i}"), "{frame}");
         assert_eq!(frame["value"], format!("v{i}"), "{frame}");
-        assert_eq!(frame["headers"], json!([{"key": "h", "value": "x"}]), "{frame}");
-        assert!(frame["timestamp"].as_i64().is_some_and(|t| t > 0), "{frame}");
+        assert_eq!(
+            frame["headers"],
+            json!([{"key": "h", "value": "x"}]),
+            "{frame}"
+        );
+        assert!(
+            frame["timestamp"].as_i64().is_some_and(|t| t > 0),
+            "{frame}"
+        );
     }
     for i in 0..5i64 {
         let frame = next_envelope(&mut audit).await?;
@@ -277,9 +292,15 @@ async fn bridge_websocket_sink_sends_selected_topics_in_offset_order() -> TestRe
     )
     .await?;
     let frame = next_envelope(&mut orders).await?;
-    assert_eq!((&frame["topic"], &frame["value"]), (&json!("orders-eu"), &json!("end")));
+    assert_eq!(
+        (&frame["topic"], &frame["value"]),
+        (&json!("orders-eu"), &json!("end"))
+    );
     let frame = next_envelope(&mut audit).await?;
-    assert_eq!((&frame["topic"], &frame["value"]), (&json!("audit"), &json!("end")));
+    assert_eq!(
+        (&frame["topic"], &frame["value"]),
+        (&json!("audit"), &json!("end"))
+    );
 
     let task = connect
         .task_until("ws-sink", "the counters", |task| {
@@ -438,11 +459,7 @@ async fn slow_client_case(overflow: &str) -> TestResult {
         // is still connected.
         assert_eq!(slow_got.last(), Some(&(next - 1)));
         assert_eq!(task["clients"], 2, "{task}");
-        assert_eq!(
-            counter(&task, "failed"),
-            next - slow_count,
-            "{task}"
-        );
+        assert_eq!(counter(&task, "failed"), next - slow_count, "{task}");
         slow.close(None).await?;
     }
     assert_eq!(counter(&task, "accepted"), next + 1, "{task}");
@@ -582,7 +599,10 @@ async fn bridge_websocket_source_resubscribes_after_a_close_and_keeps_order() ->
     assert_eq!(seen.len(), 2, "{seen:?}");
     for connection in &seen {
         assert_eq!(connection.token.as_deref(), Some("secret-1"));
-        assert_eq!(connection.subscriptions, [subscription, r#"{"op":"hello"}"#]);
+        assert_eq!(
+            connection.subscriptions,
+            [subscription, r#"{"op":"hello"}"#]
+        );
     }
 
     server.abort();

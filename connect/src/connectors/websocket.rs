@@ -63,7 +63,9 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
-use crate::config_def::{ConfigDef, ConfigKey, ConfigType, ConfigValue, Default, Importance};
+use crate::config_def::{
+    ConfigDef, ConfigKey, ConfigType, ConfigValue, Default as KeyDefault, Importance,
+};
 use crate::connector::{
     Config, Connector, ConnectorType, RecordMetadata, SinkTask, SinkTaskContext, SourceTask,
     SourceTaskContext,
@@ -109,7 +111,9 @@ fn one_of(
 ) -> impl Fn(&ConfigValue) -> Result<(), String> + Send + Sync + 'static {
     move |value| match value {
         ConfigValue::String(text)
-            if allowed.iter().any(|a| a.eq_ignore_ascii_case(text.as_str())) =>
+            if allowed
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(text.as_str())) =>
         {
             Ok(())
         }
@@ -125,7 +129,7 @@ fn at_least(min: i64) -> impl Fn(&ConfigValue) -> Result<(), String> + Send + Sy
     }
 }
 
-fn key(name: &str, config_type: ConfigType, default: Default, doc: &str) -> ConfigKey {
+fn key(name: &str, config_type: ConfigType, default: KeyDefault, doc: &str) -> ConfigKey {
     ConfigKey::new(name, config_type, default, Importance::Medium, doc)
 }
 
@@ -138,14 +142,14 @@ pub fn sink_config_def() -> ConfigDef {
         .define(key(
             "ws.listener",
             ConfigType::String,
-            Default::Value("127.0.0.1:8091".into()),
+            KeyDefault::Value("127.0.0.1:8091".into()),
             "host:port the WebSocket server binds (port 0 = any; the bound address is the task status detail 'listener').",
         ))
         .define(
             key(
                 "ws.path",
                 ConfigType::String,
-                Default::Value("/ws".into()),
+                KeyDefault::Value("/ws".into()),
                 "The path clients connect to.",
             )
             .validate_with(|value| match value {
@@ -156,14 +160,14 @@ pub fn sink_config_def() -> ConfigDef {
         .define(key(
             "ws.selector.param",
             ConfigType::String,
-            Default::Value("selector".into()),
+            KeyDefault::Value("selector".into()),
             "Query parameter holding a client's topic selector (a full-match regex); a text frame {\"subscribe\":\"<regex>\"} sets it too. None = every topic.",
         ))
         .define(
             key(
                 "ws.start",
                 ConfigType::String,
-                Default::Value("latest".into()),
+                KeyDefault::Value("latest".into()),
                 "Where a new client starts: 'latest' (records put after it connected). 'earliest' (replay) is not supported.",
             )
             .validate_with(one_of(&["latest"])),
@@ -172,7 +176,7 @@ pub fn sink_config_def() -> ConfigDef {
             key(
                 "ws.frame",
                 ConfigType::String,
-                Default::Value("envelope".into()),
+                KeyDefault::Value("envelope".into()),
                 "'envelope' (text JSON {topic,partition,offset,timestamp,key,value,headers}) or 'value' (binary frame of the value).",
             )
             .validate_with(one_of(&["envelope", "value"])),
@@ -181,7 +185,7 @@ pub fn sink_config_def() -> ConfigDef {
             key(
                 "ws.client.queue.max",
                 ConfigType::Int,
-                Default::Value("1000".into()),
+                KeyDefault::Value("1000".into()),
                 "Frames queued per client before ws.overflow applies.",
             )
             .validate_with(at_least(1)),
@@ -190,7 +194,7 @@ pub fn sink_config_def() -> ConfigDef {
             key(
                 "ws.overflow",
                 ConfigType::String,
-                Default::Value("disconnect".into()),
+                KeyDefault::Value("disconnect".into()),
                 "On a full client queue: 'disconnect' (close 1008) or 'drop-oldest'.",
             )
             .validate_with(one_of(&["disconnect", "drop-oldest"])),
@@ -199,7 +203,7 @@ pub fn sink_config_def() -> ConfigDef {
             key(
                 "ws.ping.interval.ms",
                 ConfigType::Long,
-                Default::Value("10000".into()),
+                KeyDefault::Value("10000".into()),
                 "Interval of pings to each client, in ms; 0 = none.",
             )
             .validate_with(at_least(0)),
@@ -217,7 +221,7 @@ pub fn source_config_def() -> ConfigDef {
             key(
                 "ws.url",
                 ConfigType::String,
-                Default::Required,
+                KeyDefault::Required,
                 "The WebSocket server to read, ws://host:port/path.",
             )
             .validate_with(|value| match value {
@@ -232,20 +236,20 @@ pub fn source_config_def() -> ConfigDef {
         .define(key(
             "ws.subscription.messages",
             ConfigType::String,
-            Default::Value(String::new()),
+            KeyDefault::Value(String::new()),
             "Text frames sent after every (re)connect, one per line (newline-separated, so a JSON message may contain commas).",
         ))
         .define(key(
             "ws.headers",
             ConfigType::Password,
-            Default::Value(String::new()),
+            KeyDefault::Value(String::new()),
             "Handshake headers: a comma list of 'Name: value'.",
         ))
         .define(
             key(
                 "ws.reconnect.backoff.ms",
                 ConfigType::Long,
-                Default::Value("500".into()),
+                KeyDefault::Value("500".into()),
                 "Wait before reconnecting, in ms; doubles per failed attempt.",
             )
             .validate_with(at_least(0)),
@@ -254,7 +258,7 @@ pub fn source_config_def() -> ConfigDef {
             key(
                 "ws.reconnect.backoff.max.ms",
                 ConfigType::Long,
-                Default::Value("30000".into()),
+                KeyDefault::Value("30000".into()),
                 "Longest wait before reconnecting, in ms.",
             )
             .validate_with(at_least(0)),
@@ -262,14 +266,14 @@ pub fn source_config_def() -> ConfigDef {
         .define(key(
             "topic",
             ConfigType::String,
-            Default::Null,
+            KeyDefault::Null,
             "The topic records go to (required unless kafka.topic is set).",
         ))
         .define(
             key(
                 "kafka.topic",
                 ConfigType::String,
-                Default::Null,
+                KeyDefault::Null,
                 "Destination pattern (g.0); ${topic} = the URL path without its leading '/'. Takes precedence over 'topic'.",
             )
             .validate_with(|value| match value {
@@ -280,14 +284,14 @@ pub fn source_config_def() -> ConfigDef {
         .define(key(
             "key.field",
             ConfigType::String,
-            Default::Null,
+            KeyDefault::Null,
             "Top-level field of a JSON text frame used as the record key.",
         ))
         .define(
             key(
                 "value.format",
                 ConfigType::String,
-                Default::Value("string".into()),
+                KeyDefault::Value("string".into()),
                 "Text frames as 'string', 'json' (schemaless data) or 'bytes'; binary frames are always bytes.",
             )
             .validate_with(one_of(&["string", "json", "bytes"])),
@@ -300,7 +304,10 @@ pub fn source_config_def() -> ConfigDef {
     def
 }
 
-fn parse_config(def: &ConfigDef, config: &Config) -> Result<crate::config_def::ParsedConfig, ConnectError> {
+fn parse_config(
+    def: &ConfigDef,
+    config: &Config,
+) -> Result<crate::config_def::ParsedConfig, ConnectError> {
     def.parse(config).map_err(ConnectError::config)
 }
 
@@ -510,14 +517,16 @@ impl Hub {
         });
         let mut clients = lock(&self.clients);
         clients.push(client.clone());
-        self.counters.set_detail("clients", Json::from(clients.len()));
+        self.counters
+            .set_detail("clients", Json::from(clients.len()));
         client
     }
 
     fn unregister(&self, id: u64) {
         let mut clients = lock(&self.clients);
         clients.retain(|client| client.id != id);
-        self.counters.set_detail("clients", Json::from(clients.len()));
+        self.counters
+            .set_detail("clients", Json::from(clients.len()));
     }
 
     /// Offers every record to every client whose selector matches its topic; a record is
@@ -758,7 +767,10 @@ impl SinkTask for WebSocketSinkTask {
             hub.shutdown.cancel();
         }
         if let Some(mut server) = self.server.take() {
-            if tokio::time::timeout(CLOSE_GRACE, &mut server).await.is_err() {
+            if tokio::time::timeout(CLOSE_GRACE, &mut server)
+                .await
+                .is_err()
+            {
                 server.abort();
             }
         }
@@ -801,7 +813,9 @@ pub fn value_json(value: &Value) -> Json {
         Value::Int16(v) => Json::from(*v),
         Value::Int32(v) => Json::from(*v),
         Value::Int64(v) => Json::from(*v),
-        Value::Float32(v) => serde_json::Number::from_f64(f64::from(*v)).map_or(Json::Null, Json::Number),
+        Value::Float32(v) => {
+            serde_json::Number::from_f64(f64::from(*v)).map_or(Json::Null, Json::Number)
+        }
         Value::Float64(v) => serde_json::Number::from_f64(*v).map_or(Json::Null, Json::Number),
         Value::Boolean(v) => Json::Bool(*v),
         Value::String(v) => Json::String(v.clone()),
@@ -813,7 +827,10 @@ pub fn value_json(value: &Value) -> Json {
                     pairs
                         .iter()
                         .map(|(key, value)| {
-                            (key.as_str().unwrap_or_default().to_string(), value_json(value))
+                            (
+                                key.as_str().unwrap_or_default().to_string(),
+                                value_json(value),
+                            )
                         })
                         .collect(),
                 )
@@ -847,9 +864,18 @@ pub fn value_json(value: &Value) -> Json {
 pub fn envelope_json(record: &ConnectRecord) -> Json {
     let mut map = JsonMap::new();
     map.insert("topic".into(), Json::String(record.topic.clone()));
-    map.insert("partition".into(), record.kafka_partition.map_or(Json::Null, Json::from));
-    map.insert("offset".into(), record.kafka_offset.map_or(Json::Null, Json::from));
-    map.insert("timestamp".into(), record.timestamp.map_or(Json::Null, Json::from));
+    map.insert(
+        "partition".into(),
+        record.kafka_partition.map_or(Json::Null, Json::from),
+    );
+    map.insert(
+        "offset".into(),
+        record.kafka_offset.map_or(Json::Null, Json::from),
+    );
+    map.insert(
+        "timestamp".into(),
+        record.timestamp.map_or(Json::Null, Json::from),
+    );
     let (key, key_base64) = top_level_json(&record.key);
     map.insert("key".into(), key);
     if key_base64 {
@@ -950,7 +976,12 @@ fn parse_headers(text: &str) -> Result<Vec<(String, String)>, ConnectError> {
 
 fn source_settings(config: &Config) -> Result<SourceSettings, ConnectError> {
     let parsed = parse_config(&source_config_def(), config)?;
-    let text = |name: &str| parsed.string(name).map(str::to_string).filter(|s| !s.is_empty());
+    let text = |name: &str| {
+        parsed
+            .string(name)
+            .map(str::to_string)
+            .filter(|s| !s.is_empty())
+    };
     let url = text("ws.url").unwrap_or_default();
     let url_path = url::Url::parse(&url)
         .map(|url| url.path().trim_start_matches('/').to_string())
@@ -1071,7 +1102,8 @@ pub struct WebSocketSourceTask {
 
 impl std::fmt::Debug for WebSocketSourceTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebSocketSourceTask").finish_non_exhaustive()
+        f.debug_struct("WebSocketSourceTask")
+            .finish_non_exhaustive()
     }
 }
 
@@ -1129,7 +1161,9 @@ impl WebSocketSourceTask {
                                 record.value = data.value;
                             }
                             Err(_) => {
-                                tracing::warn!("WebSocketSource skipped a text frame that is not JSON");
+                                tracing::warn!(
+                                    "WebSocketSource skipped a text frame that is not JSON"
+                                );
                                 return None;
                             }
                         }
@@ -1140,8 +1174,12 @@ impl WebSocketSourceTask {
         record.topic = match &settings.destination {
             Destination::Fixed(topic) => topic.clone(),
             Destination::PerRecord(pattern, missing, sanitize) => {
-                match pattern.render(&settings.url_path, Some(&record), *missing, &bridge::no_escape)
-                {
+                match pattern.render(
+                    &settings.url_path,
+                    Some(&record),
+                    *missing,
+                    &bridge::no_escape,
+                ) {
                     Ok(topic) => bridge::sanitize_topic(&topic, *sanitize),
                     Err(error) => {
                         tracing::warn!(%error, "WebSocketSource skipped a frame");
@@ -1210,24 +1248,26 @@ async fn run_connection(
                         break;
                     }
                 }
-                while subscribed {
-                    let next = tokio::select! {
-                        _ = shutdown.cancelled() => {
-                            let _ = tokio::time::timeout(CLOSE_GRACE, socket.close(None)).await;
-                            return;
+                if subscribed {
+                    loop {
+                        let next = tokio::select! {
+                            _ = shutdown.cancelled() => {
+                                let _ = tokio::time::timeout(CLOSE_GRACE, socket.close(None)).await;
+                                return;
+                            }
+                            next = socket.next() => next,
+                        };
+                        use tokio_tungstenite::tungstenite::Message as WsMessage;
+                        let frame = match next {
+                            Some(Ok(WsMessage::Text(text))) => Frame::Text(text),
+                            Some(Ok(WsMessage::Binary(bytes))) => Frame::Binary(bytes),
+                            Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => break,
+                            Some(Ok(_)) => continue,
+                        };
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return,
+                            sent = frames.send(frame) => if sent.is_err() { return },
                         }
-                        next = socket.next() => next,
-                    };
-                    use tokio_tungstenite::tungstenite::Message as WsMessage;
-                    let frame = match next {
-                        Some(Ok(WsMessage::Text(text))) => Frame::Text(text),
-                        Some(Ok(WsMessage::Binary(bytes))) => Frame::Binary(bytes),
-                        Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => break,
-                        Some(Ok(_)) => continue,
-                    };
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        sent = frames.send(frame) => if sent.is_err() { return },
                     }
                 }
                 counters.set_detail("connected", Json::Bool(false));
@@ -1241,7 +1281,9 @@ async fn run_connection(
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(backoff) => {}
         }
-        backoff = (backoff * 2).min(settings.backoff_max).max(settings.backoff);
+        backoff = (backoff * 2)
+            .min(settings.backoff_max)
+            .max(settings.backoff);
     }
 }
 
@@ -1390,7 +1432,10 @@ mod tests {
     #[test]
     fn value_frames_hold_the_value_only() {
         assert_eq!(value_bytes(&Value::Bytes(vec![1, 2])).as_ref(), [1, 2]);
-        assert_eq!(value_bytes(&Value::String("é".into())).as_ref(), "é".as_bytes());
+        assert_eq!(
+            value_bytes(&Value::String("é".into())).as_ref(),
+            "é".as_bytes()
+        );
         assert!(value_bytes(&Value::Null).is_empty());
         let map = Value::Map(vec![(Value::Int32(1), Value::Boolean(true))]);
         assert_eq!(value_bytes(&map).as_ref(), b"[[1,true]]");
@@ -1454,7 +1499,10 @@ mod tests {
             client.offer(Message::Text(n.into()), &settings, &counters);
         }
         let queue = lock(&client.queue);
-        assert_eq!(queue.frames.iter().map(text).collect::<Vec<_>>(), ["2", "3"]);
+        assert_eq!(
+            queue.frames.iter().map(text).collect::<Vec<_>>(),
+            ["2", "3"]
+        );
         assert!(!queue.evicted);
         assert_eq!(counters.get(Counter::Failed), 1);
     }
@@ -1513,7 +1561,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             settings.subscriptions,
-            ["{\"op\":\"sub\",\"ch\":[\"a\",\"b\"]}", "{\"op\":\"hello\"}"]
+            [
+                "{\"op\":\"sub\",\"ch\":[\"a\",\"b\"]}",
+                "{\"op\":\"hello\"}"
+            ]
         );
         assert_eq!(
             settings.headers,
@@ -1570,8 +1621,7 @@ mod tests {
         assert!(task.record(&settings, frame("not json"), 5).is_none());
         // No key: the pattern's ${key} fails the frame (pattern.missing=fail).
         assert!(task.record(&settings, frame(r#"{"n":1}"#), 5).is_none());
-        let binary = task
-            .record(&settings, Frame::Binary(Bytes::from_static(b"\x00\x01")), 5);
+        let binary = task.record(&settings, Frame::Binary(Bytes::from_static(b"\x00\x01")), 5);
         assert!(binary.is_none(), "no key for ${{key}} either");
 
         let plain = source_settings(&config_from(&[
