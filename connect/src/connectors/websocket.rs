@@ -1619,10 +1619,12 @@ mod tests {
         assert_eq!(record.value.map_get("n"), Some(&Value::Int64(2)));
         assert_eq!(record.timestamp, Some(5));
         assert!(task.record(&settings, frame("not json"), 5).is_none());
-        // No key: the pattern's ${key} fails the frame (pattern.missing=fail).
-        assert!(task.record(&settings, frame(r#"{"n":1}"#), 5).is_none());
-        let binary = task.record(&settings, Frame::Binary(Bytes::from_static(b"\x00\x01")), 5);
-        assert!(binary.is_none(), "no key for ${{key}} either");
+        // No key: ${key} renders empty (a null key is not a missing token).
+        let keyless = task
+            .record(&settings, frame(r#"{"n":1}"#), 5)
+            .unwrap()
+            .record;
+        assert_eq!((keyless.topic.as_str(), &keyless.key), ("t.", &Value::Null));
 
         let plain = source_settings(&config_from(&[
             ("ws.url", "ws://127.0.0.1:1/x"),
