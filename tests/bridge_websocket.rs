@@ -503,8 +503,9 @@ async fn feed_server(
             let (stream, _) = listener.accept().await?;
             let token = Arc::new(Mutex::new(None));
             let header = token.clone();
-            let mut socket = tokio_tungstenite::accept_hdr_async(
-                stream,
+            // The handshake callback's signature is tungstenite's (a large error type).
+            #[allow(clippy::result_large_err)]
+            let callback =
                 move |request: &tokio_tungstenite::tungstenite::handshake::server::Request,
                       response| {
                     *header.lock().unwrap_or_else(|p| p.into_inner()) = request
@@ -513,9 +514,8 @@ async fn feed_server(
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_string);
                     Ok(response)
-                },
-            )
-            .await?;
+                };
+            let mut socket = tokio_tungstenite::accept_hdr_async(stream, callback).await?;
             let mut entry = Seen {
                 token: token.lock().unwrap_or_else(|p| p.into_inner()).clone(),
                 subscriptions: Vec::new(),
