@@ -27,9 +27,9 @@
 //!
 //! Responses: 200 `{"accepted":N}` only once Kafka acknowledged every event of the request
 //! (or the runtime dropped it through a transform or `errors.tolerance=all`); 400
-//! `{"error":..,"index":i}` for malformed JSON (`index` = the event being read, null when the
-//! body itself is broken), a non-object event, a bad topic or an Avro failure — nothing of
-//! that request is produced; 401 (`WWW-Authenticate`), 404, 405, 413
+//! `{"error":..,"index":i}` for malformed JSON (`index` = the event at fault; null when the
+//! body itself does not parse, including a syntax error inside `{"batch":[...]}`), a
+//! non-object event, a bad topic or an Avro failure — nothing of that request is produced; 401 (`WWW-Authenticate`), 404, 405, 413
 //! (`max.request.bytes`), 415 (not `application/json`), 429 + `Retry-After: 1` (more than
 //! `max.in.flight.requests` requests), 503 + `Retry-After` when Kafka did not acknowledge
 //! every event within `produce.timeout.ms` or the task is stopping. The guarantee is
@@ -910,23 +910,24 @@ impl<'de> Visitor<'de> for CountedSeq<'_> {
     }
 }
 
+/// The events of a JSON array, each as its exact text; a syntax error names the event it is in.
+fn split_array(text: &str) -> Result<Vec<&RawValue>, (Option<usize>, String)> {
+    let read = std::cell::Cell::new(0);
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    CountedSeq(&read)
+        .deserialize(&mut deserializer)
+        .and_then(|events| deserializer.end().map(|()| events))
+        .map_err(|error| (Some(read.get()), format!("Malformed JSON: {error}")))
+}
+
 /// The events of a body: one object, an array, or `{"batch":[...]}`, each as its exact text.
 /// Errors name the event (`index`) when one is at fault.
 fn split_events(body: &[u8]) -> Result<Vec<&RawValue>, (Option<usize>, String)> {
     let text = std::str::from_utf8(body)
         .map_err(|_| (None, "The request body is not UTF-8".to_string()))?;
     let trimmed = text.trim_start();
-    let array = |text: &str| -> Result<Vec<&RawValue>, (Option<usize>, String)> {
-        let read = std::cell::Cell::new(0);
-        let mut deserializer = serde_json::Deserializer::from_str(text);
-        let events = CountedSeq(&read)
-            .deserialize(&mut deserializer)
-            .and_then(|events| deserializer.end().map(|()| events))
-            .map_err(|error| (Some(read.get()), format!("Malformed JSON: {error}")))?;
-        Ok(events)
-    };
     if trimmed.starts_with('[') {
-        return array(text);
+        return split_array(text);
     }
     let whole: &RawValue =
         serde_json::from_str(text).map_err(|error| (None, format!("Malformed JSON: {error}")))?;
@@ -940,7 +941,7 @@ fn split_events(body: &[u8]) -> Result<Vec<&RawValue>, (Option<usize>, String)> 
             serde_json::from_str::<Envelope<'_>>(whole.get())
         {
             if batch.get().starts_with('[') {
-                return array(batch.get());
+                return split_array(batch.get());
             }
         }
     }
@@ -1151,7 +1152,9 @@ mod tests {
             |body: &str| to_records(&settings, body.as_bytes(), &Headers::default()).unwrap_err();
         assert_eq!(error("[{}, 3]").0, Some(1));
         assert_eq!(error("[{}, {}, {\"a\": ]").0, Some(2));
-        assert_eq!(error("{\"batch\":[{}, {\"x\"}]}").0, Some(1));
+        // Inside {"batch":[...]} a syntax error is a body error; other errors name the event.
+        assert_eq!(error("{\"batch\":[{}, {\"x\"}]}").0, None);
+        assert_eq!(error("{\"batch\":[{}, 5]}").0, Some(1));
         assert_eq!(error("{not json").0, None);
         assert_eq!(
             error("[{\"integrations\":{\"Kafka\":{\"topic\":\"a b\"}}}]").1,
@@ -1178,8 +1181,11 @@ mod tests {
             let value = &records[0].2;
             assert_eq!(&value[..prefix.len()], prefix.as_slice());
             let parsed = apache_avro::Schema::parse_str(schema).unwrap();
-            let decoded =
-                apache_avro::from_avro_datum(&parsed, &mut &value[prefix.len()..], None).unwrap();
+            let decoded = apache_avro::reader::datum::GenericDatumReader::builder(&parsed)
+                .build()
+                .unwrap()
+                .read_value(&mut &value[prefix.len()..])
+                .unwrap();
             let apache_avro::types::Value::Record(fields) = decoded else {
                 panic!("record expected")
             };
