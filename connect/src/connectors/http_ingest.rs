@@ -634,12 +634,9 @@ impl SourceTask for HttpIngestSourceTask {
             return Ok(Vec::new());
         };
         let wait = settings.poll_interval.min(Duration::from_secs(1));
-        match tokio::time::timeout(wait, queue.recv()).await {
-            Ok(Some(batch)) => {
-                self.current = Some(batch);
-                self.drain(&mut out, room);
-            }
-            Ok(None) | Err(_) => {}
+        if let Ok(Some(batch)) = tokio::time::timeout(wait, queue.recv()).await {
+            self.current = Some(batch);
+            self.drain(&mut out, room);
         }
         Ok(out)
     }
