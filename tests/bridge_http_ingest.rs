@@ -346,7 +346,7 @@ async fn bridge_http_ingest_rejects_bad_requests_without_producing() -> TestResu
         send(good, "text/plain", Some("write-key")).await?.status(),
         415
     );
-    let large = format!("[{}]", vec![good; 10].join(","));
+    let large = format!("[{}]", [good; 10].join(","));
     assert_eq!(
         send(&large, "application/json", Some("write-key"))
             .await?
