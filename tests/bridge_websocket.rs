@@ -325,7 +325,7 @@ async fn slow_client(listener: &str) -> TestResult<Client> {
     socket.set_recv_buffer_size(4096)?;
     let stream = socket.connect(listener.parse()?).await?;
     let (client, _) = tokio_tungstenite::client_async(
-        format!("ws://{listener}/ws"),
+        format!("ws://{listener}/ws?selector=.*"),
         MaybeTlsStream::Plain(stream),
     )
     .await?;
@@ -409,7 +409,8 @@ async fn slow_client_case(overflow: &str) -> TestResult {
             counter(task, "accepted") >= 1
         })
         .await?;
-    let (mut fast, _) = tokio_tungstenite::connect_async(format!("ws://{listener}/ws")).await?;
+    let (mut fast, _) =
+        tokio_tungstenite::connect_async(format!("ws://{listener}/ws?selector=.*")).await?;
     let mut slow = slow_client(&listener).await?;
     wait_clients(&connect, "ws-big", 2).await?;
 

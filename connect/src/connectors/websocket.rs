@@ -8,7 +8,8 @@
 //! `clients`). Each client has a topic selector, a full-match regular expression given as the
 //! query parameter `ws.selector.param` (`/ws?selector=orders.*`) or, at any time, as a text
 //! frame `{"subscribe":"<regex>"}` (replacing the previous one; an invalid expression is
-//! answered with a text frame `{"error":"..."}`); no selector = every topic. `put` never waits
+//! answered with a text frame `{"error":"..."}`); a client without a selector receives nothing
+//! until its `{"subscribe":...}` frame arrives (`?selector=.*` selects every topic). `put` never waits
 //! for a client: each record is encoded once and offered to every matching client's bounded
 //! queue (`ws.client.queue.max` frames). On a full queue `ws.overflow=disconnect` evicts the
 //! client (its queued frames are discarded and it is closed with 1008, policy violation, once
@@ -75,6 +76,9 @@ use crate::converters::json::{DecimalFormat, JsonConverter, JsonConverterConfig}
 use crate::data::{ConnectError, ConnectRecord, JsonMap, Schema, SchemaType, SourceRecord, Value};
 use crate::plugins::{Factory, PluginDesc, PluginType};
 use crate::status::{Counter, TaskCounters};
+
+/// How long WebSocketSource waits for a connection and its handshake.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The sink connector's class.
 pub const SINK_CLASS: &str = "io.josefine.connect.websocket.WebSocketSinkConnector";
@@ -161,7 +165,7 @@ pub fn sink_config_def() -> ConfigDef {
             "ws.selector.param",
             ConfigType::String,
             KeyDefault::Value("selector".into()),
-            "Query parameter holding a client's topic selector (a full-match regex); a text frame {\"subscribe\":\"<regex>\"} sets it too. None = every topic.",
+            "Query parameter holding a client's topic selector (a full-match regex); a text frame {\"subscribe\":\"<regex>\"} sets it too. Without one a client receives nothing until it subscribes; '.*' selects every topic.",
         ))
         .define(
             key(
@@ -412,8 +416,9 @@ struct Selector {
 
 impl Selector {
     fn matches(&mut self, topic: &str) -> bool {
+        // No selector yet: the client has not chosen any topic (CONNECT.md g.4).
         let Some(regex) = &self.regex else {
-            return true;
+            return false;
         };
         if let Some(&answer) = self.answers.get(topic) {
             return answer;
@@ -426,6 +431,8 @@ impl Selector {
 
 /// A selector as a full-match regular expression.
 fn compile_selector(text: &str) -> Result<regex::Regex, String> {
+    // Checked alone first, so that a text such as `a)|(b` cannot escape the anchoring group.
+    regex::Regex::new(text).map_err(|error| format!("invalid selector: {error}"))?;
     regex::Regex::new(&format!("^(?:{text})$"))
         .map_err(|error| format!("invalid selector: {error}"))
 }
@@ -576,7 +583,12 @@ async fn guarded_send(
     }
 }
 
-async fn handle_text(socket: &mut WebSocket, client: &Client, text: &str) -> Result<(), End> {
+async fn handle_text(
+    hub: &Hub,
+    socket: &mut WebSocket,
+    client: &Client,
+    text: &str,
+) -> Result<(), End> {
     let Ok(Json::Object(request)) = serde_json::from_str::<Json>(text) else {
         return Ok(());
     };
@@ -593,10 +605,9 @@ async fn handle_text(socket: &mut WebSocket, client: &Client, text: &str) -> Res
         }
         Err(error) => {
             let answer = serde_json::json!({ "error": error }).to_string();
-            socket
-                .send(Message::Text(answer.into()))
-                .await
-                .map_err(|_| End::Gone)
+            // Guarded: a client that stopped reading must not pin this task past eviction or
+            // the task's stop.
+            guarded_send(hub, client, socket.send(Message::Text(answer.into()))).await
         }
     }
 }
@@ -638,11 +649,16 @@ async fn serve_client(hub: Arc<Hub>, mut socket: WebSocket, regex: Option<regex:
             _ = client.wake.notified() => {}
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => {
-                    if let Err(end) = handle_text(&mut socket, &client, text.as_str()).await {
+                    if let Err(end) = handle_text(&hub, &mut socket, &client, text.as_str()).await {
                         break end;
                     }
                 }
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break End::Gone,
+                Some(Ok(Message::Close(_))) => {
+                    // tungstenite queued the echo of the client's close: send it (RFC 6455).
+                    let _ = tokio::time::timeout(CLOSE_GRACE, socket.flush()).await;
+                    break End::Gone;
+                }
+                Some(Err(_)) | None => break End::Gone,
                 Some(Ok(_)) => {}
             },
             _ = async {
@@ -1230,7 +1246,12 @@ async fn run_connection(
         let connected = match handshake_request(&settings) {
             Ok(request) => tokio::select! {
                 _ = shutdown.cancelled() => return,
-                connected = tokio_tungstenite::connect_async(request) => connected.map_err(|e| e.to_string()),
+                // Bounded: a peer that accepts TCP but never completes the upgrade must not
+                // stall the task for good.
+                connected = tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request)) => match connected {
+                    Ok(connected) => connected.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no WebSocket handshake within {} ms", CONNECT_TIMEOUT.as_millis())),
+                },
             },
             Err(error) => Err(error),
         };
