@@ -114,7 +114,9 @@ async fn answer(
 }
 
 impl Peer {
-    async fn start(script: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static) -> TestResult<Peer> {
+    async fn start(
+        script: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static,
+    ) -> TestResult<Peer> {
         let state = PeerState {
             seen: Arc::default(),
             script: Arc::new(script),
@@ -257,9 +259,12 @@ impl Rest {
     }
 
     async fn wait_committed(&self, name: &str, partition: i64, offset: i64) -> TestResult {
-        wait_for(&format!("{name} committing {offset} on {partition}"), || async {
-            Ok((self.committed(name).await?.get(&partition) == Some(&offset)).then_some(()))
-        })
+        wait_for(
+            &format!("{name} committing {offset} on {partition}"),
+            || async {
+                Ok((self.committed(name).await?.get(&partition) == Some(&offset)).then_some(()))
+            },
+        )
         .await
     }
 
@@ -274,7 +279,12 @@ impl Rest {
 /// One record to produce: partition, value, headers.
 type Out<'a> = (i32, String, Vec<(&'a str, String)>);
 
-async fn produce(bootstrap: &str, topic: &str, partitions: i32, records: Vec<Out<'static>>) -> TestResult {
+async fn produce(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    records: Vec<Out<'static>>,
+) -> TestResult {
     let bootstrap = bootstrap.to_string();
     let topic = topic.to_string();
     tokio::task::spawn_blocking(move || -> TestResult {
@@ -305,7 +315,9 @@ async fn produce(bootstrap: &str, topic: &str, partitions: i32, records: Vec<Out
 }
 
 fn numbered(count: usize) -> Vec<Out<'static>> {
-    (0..count).map(|i| (0, format!("r{i}"), Vec::new())).collect()
+    (0..count)
+        .map(|i| (0, format!("r{i}"), Vec::new()))
+        .collect()
 }
 
 /// The usual connector settings: string values, fast retries.
@@ -492,7 +504,11 @@ async fn bridge_http_sink_killed_worker_redelivers_in_order_without_gaps() -> Te
     let count = 60;
     produce(&bootstrap, "crash-in", 1, numbered(count)).await?;
     let url = format!("{}/in", peer.url);
-    let index = |body: &str| body.trim_start_matches('r').parse::<usize>().unwrap_or(usize::MAX);
+    let index = |body: &str| {
+        body.trim_start_matches('r')
+            .parse::<usize>()
+            .unwrap_or(usize::MAX)
+    };
 
     let mut worker = spawn_worker(dir.path(), &bootstrap, &url)?;
     let k = 15;
@@ -503,11 +519,18 @@ async fn bridge_http_sink_killed_worker_redelivers_in_order_without_gaps() -> Te
     worker.0.kill()?;
     worker.0.wait()?;
     let first: Vec<usize> = peer.bodies().iter().map(|b| index(b)).collect();
-    assert_eq!(first, (0..first.len()).collect::<Vec<_>>(), "run 1 in order");
+    assert_eq!(
+        first,
+        (0..first.len()).collect::<Vec<_>>(),
+        "run 1 in order"
+    );
 
     let _worker = spawn_worker(dir.path(), &bootstrap, &url)?;
     wait_for("the last record", || async {
-        Ok(peer.bodies().contains(&format!("r{}", count - 1)).then_some(()))
+        Ok(peer
+            .bodies()
+            .contains(&format!("r{}", count - 1))
+            .then_some(()))
     })
     .await?;
     let second: Vec<usize> = peer.bodies()[first.len()..]
@@ -517,8 +540,15 @@ async fn bridge_http_sink_killed_worker_redelivers_in_order_without_gaps() -> Te
     let start = second.first().copied().unwrap_or(usize::MAX);
     // Resumes at or before the first record the first run did not see acknowledged (no
     // gap), then every record exactly once, in order.
-    assert!(start <= first.len(), "gap: run 1 saw {first:?}, run 2 starts at {start}");
-    assert_eq!(second, (start..count).collect::<Vec<_>>(), "run 2 in order, once each");
+    assert!(
+        start <= first.len(),
+        "gap: run 1 saw {first:?}, run 2 starts at {start}"
+    );
+    assert_eq!(
+        second,
+        (start..count).collect::<Vec<_>>(),
+        "run 2 in order, once each"
+    );
     broker.shutdown().await;
     Ok(())
 }
@@ -545,9 +575,10 @@ async fn bridge_http_sink_400_with_tolerance_all_goes_to_the_dlq() -> TestResult
     assert_eq!(peer.bodies(), ["r0", "r1", "r2"]);
     let dlq = wait_for("the DLQ record", || async {
         let bootstrap = bootstrap.clone();
-        let records = tokio::task::spawn_blocking(move || common::read_to_end(&bootstrap, "http-dlq"))
-            .await?
-            .unwrap_or_default();
+        let records =
+            tokio::task::spawn_blocking(move || common::read_to_end(&bootstrap, "http-dlq"))
+                .await?
+                .unwrap_or_default();
         Ok((!records.is_empty()).then_some(records))
     })
     .await?;
@@ -561,7 +592,10 @@ async fn bridge_http_sink_400_with_tolerance_all_goes_to_the_dlq() -> TestResult
             .and_then(|(_, value)| value.clone())
             .map(|value| String::from_utf8_lossy(&value).into_owned())
     };
-    assert_eq!(header("__connect.errors.stage").as_deref(), Some("TASK_PUT"));
+    assert_eq!(
+        header("__connect.errors.stage").as_deref(),
+        Some("TASK_PUT")
+    );
     assert_eq!(header("__connect.errors.offset").as_deref(), Some("1"));
     assert_eq!(
         header("__connect.errors.class.name").as_deref(),
@@ -590,12 +624,18 @@ async fn bridge_http_sink_expired_records_are_not_sent_but_committed() -> TestRe
         (
             0,
             "stale".into(),
-            vec![("creation-time", ten_seconds_ago.clone()), ("ttl", "1000".into())],
+            vec![
+                ("creation-time", ten_seconds_ago.clone()),
+                ("ttl", "1000".into()),
+            ],
         ),
         (
             0,
             "fresh".into(),
-            vec![("creation-time", ten_seconds_ago.clone()), ("ttl", "60000".into())],
+            vec![
+                ("creation-time", ten_seconds_ago.clone()),
+                ("ttl", "60000".into()),
+            ],
         ),
         (
             0,
@@ -607,7 +647,8 @@ async fn bridge_http_sink_expired_records_are_not_sent_but_committed() -> TestRe
     let worker = start_worker(&bootstrap, dir.path()).await?;
     let rest = Rest::new(&worker);
     let url = format!("{}/in", peer.url);
-    rest.create("expiry", &sink_config("expiry-in", &url)).await?;
+    rest.create("expiry", &sink_config("expiry-in", &url))
+        .await?;
     rest.wait_committed("expiry", 0, 3).await?;
     assert_eq!(peer.bodies(), ["fresh", "malformed"]);
     let counters = rest.task_status("expiry").await?["counters"].clone();
@@ -647,7 +688,8 @@ async fn bridge_http_sink_429_retry_after_is_honoured() -> TestResult {
     let worker = start_worker(&bootstrap, dir.path()).await?;
     let rest = Rest::new(&worker);
     let url = format!("{}/in", peer.url);
-    rest.create("throttle", &sink_config("throttle-in", &url)).await?;
+    rest.create("throttle", &sink_config("throttle-in", &url))
+        .await?;
     rest.wait_committed("throttle", 0, 1).await?;
     let seen = peer.seen();
     assert_eq!(seen.len(), 2);
@@ -667,7 +709,8 @@ async fn bridge_http_sink_stalled_partition_does_not_stop_another() -> TestResul
     let bootstrap = broker.bootstrap_servers();
     let dir = tempfile::tempdir()?;
     let peer = Peer::start(|seen, _| status(if seen.path == "/p/0" { 503 } else { 200 })).await?;
-    let mut records: Vec<Out<'static>> = vec![(0, "s0".into(), Vec::new()), (0, "s1".into(), Vec::new())];
+    let mut records: Vec<Out<'static>> =
+        vec![(0, "s0".into(), Vec::new()), (0, "s1".into(), Vec::new())];
     records.extend((0..10).map(|i| (1, format!("f{i}"), Vec::new())));
     produce(&bootstrap, "stall-in", 2, records).await?;
     let worker = start_worker(&bootstrap, dir.path()).await?;
@@ -684,9 +727,16 @@ async fn bridge_http_sink_stalled_partition_does_not_stop_another() -> TestResul
     let expected: Vec<String> = (0..10).map(|i| format!("f{i}")).collect();
     assert_eq!(flowing, expected);
     // Partition 0 only ever retried its first record, and commits nothing.
-    assert!(seen.iter().filter(|s| s.path == "/p/0").all(|s| s.body == "s0"));
+    assert!(seen
+        .iter()
+        .filter(|s| s.path == "/p/0")
+        .all(|s| s.body == "s0"));
     assert!(seen.iter().filter(|s| s.path == "/p/0").count() >= 2);
-    assert!(!rest.committed("stall").await?.get(&0).is_some_and(|o| *o > 0));
+    assert!(!rest
+        .committed("stall")
+        .await?
+        .get(&0)
+        .is_some_and(|o| *o > 0));
     let task = rest.task_status("stall").await?;
     assert_eq!(task["state"], "RUNNING");
     assert_eq!(task["counters"]["delivered"], 10);
@@ -707,14 +757,18 @@ async fn bridge_http_sink_400_without_tolerance_fails_the_task_uncommitted() -> 
     let worker = start_worker(&bootstrap, dir.path()).await?;
     let rest = Rest::new(&worker);
     let url = format!("{}/in", peer.url);
-    rest.create("strict", &sink_config("strict-http-in", &url)).await?;
+    rest.create("strict", &sink_config("strict-http-in", &url))
+        .await?;
     let task = wait_for("FAILED", || async {
         let task = rest.task_status("strict").await?;
         Ok((task["state"] == "FAILED").then_some(task))
     })
     .await?;
     let trace = task["trace"].as_str().unwrap_or_default();
-    assert!(trace.contains("Tolerance exceeded in error handler"), "{trace}");
+    assert!(
+        trace.contains("Tolerance exceeded in error handler"),
+        "{trace}"
+    );
     assert!(trace.contains("HTTP 400"), "{trace}");
     assert_eq!(task["counters"]["delivered"], 1);
     assert_eq!(task["counters"]["failed"], 1);

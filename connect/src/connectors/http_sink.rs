@@ -75,8 +75,8 @@ use crate::config_def::{
     ParsedConfig,
 };
 use crate::connector::{
-    Config, Connector, ConnectorType, ErrantRecordReporter, SinkControl, SinkTask,
-    SinkTaskContext, TopicPartition,
+    Config, Connector, ConnectorType, ErrantRecordReporter, SinkControl, SinkTask, SinkTaskContext,
+    TopicPartition,
 };
 use crate::converters::Converter;
 use crate::data::{ConnectError, ConnectRecord, Schema, Value};
@@ -245,7 +245,7 @@ pub fn config_def() -> ConfigDef {
         )
         .define(
             key(BACKOFF_MAX_MS, ConfigType::Long, Some("30000"), Importance::Low,
-                "Largest backoff in ms, also the most a Retry-After is honoured.")
+                "Largest backoff in ms (a Retry-After is honoured as given).")
                 .validate_with(at_least(0)),
         )
         .define(key(RESPECT_RETRY_AFTER, ConfigType::Boolean, Some("true"), Importance::Low,
@@ -451,9 +451,7 @@ pub fn push_embedded(out: &mut Vec<u8>, bytes: Option<&[u8]>, one_line: bool) {
         out.extend_from_slice(b"null");
         return;
     };
-    if !bytes.is_empty()
-        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
-    {
+    if !bytes.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
         if one_line && bytes.iter().any(|b| matches!(b, b'\n' | b'\r')) {
             if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
                 let _ = serde_json::to_writer(&mut *out, &value);
@@ -488,7 +486,9 @@ impl Encoder {
     /// The converter `prefix` (`key.converter`/`value.converter`) of `config`, or the natural
     /// encoding when the connector names none.
     fn new(config: &Config, prefix: &str, is_key: bool) -> Result<Encoder, ConnectError> {
-        let make = |name: &str, sub: Config| -> Result<(Box<dyn Converter>, &'static str), ConnectError> {
+        let make = |name: &str,
+                    sub: Config|
+         -> Result<(Box<dyn Converter>, &'static str), ConnectError> {
             let plugin = crate::plugins::find(name, &[PluginType::Converter]).ok_or_else(|| {
                 ConnectError::config(format!(
                     "Invalid value {name} for configuration {prefix}: Class {name} could not be found."
@@ -501,7 +501,11 @@ impl Encoder {
             converter.configure(&sub, is_key)?;
             Ok((converter, plugin.class))
         };
-        match config.get(prefix).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        match config
+            .get(prefix)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
             Some(name) => {
                 let sub = crate::config_def::with_prefix(config, &format!("{prefix}."));
                 let (converter, class) = make(name, sub)?;
@@ -509,7 +513,9 @@ impl Encoder {
             }
             None => {
                 let sub: Config = [("schemas.enable".to_string(), "false".to_string())].into();
-                Ok(Encoder::Natural(make(crate::converters::json::CLASS, sub)?.0))
+                Ok(Encoder::Natural(
+                    make(crate::converters::json::CLASS, sub)?.0,
+                ))
             }
         }
     }
@@ -675,11 +681,9 @@ impl Settings {
         embed: bool,
         one_line: bool,
     ) -> Result<(), ConnectError> {
-        let value = self.value.encode(
-            &record.topic,
-            record.value_schema.as_deref(),
-            &record.value,
-        )?;
+        let value =
+            self.value
+                .encode(&record.topic, record.value_schema.as_deref(), &record.value)?;
         match self.body {
             BodyFormat::Value if !embed => {
                 out.extend_from_slice(value.as_deref().unwrap_or_default());
@@ -1146,9 +1150,7 @@ async fn take_batch(shared: &Shared, lane: &Lane) -> Option<Batch> {
         Lane::update_pause(&mut state, &lane.partition, shared);
     }
     if !expired.is_empty() {
-        shared
-            .counters
-            .add(Counter::Expired, expired.len() as u64);
+        shared.counters.add(Counter::Expired, expired.len() as u64);
         lane.resolve(expired);
     }
     if records.is_empty() {
@@ -1391,7 +1393,7 @@ async fn deliver(shared: &Shared, lane: &Lane, batch: Batch, stop: &Cancellation
                     set_retrying(true);
                 }
                 let wait = match retry_after {
-                    Some(wait) => wait.min(settings.backoff_max),
+                    Some(wait) => wait,
                     None => backoff(retry, settings.backoff_initial, settings.backoff_max),
                 };
                 tracing::debug!(partition = %lane.partition, %error, ?wait, "HttpSink retrying");
@@ -1424,7 +1426,12 @@ async fn deliver(shared: &Shared, lane: &Lane, batch: Batch, stop: &Cancellation
 /// Hands permanently failed records to the errant record reporter (TASK_PUT): resolved
 /// when it took them; under `errors.tolerance=none` the task fails and the partition stops
 /// at the first of them.
-async fn fail_records(shared: &Shared, lane: &Lane, records: &[ConnectRecord], error: ConnectError) {
+async fn fail_records(
+    shared: &Shared,
+    lane: &Lane,
+    records: &[ConnectRecord],
+    error: ConnectError,
+) {
     if shared.settings.qos == Qos::AtMostOnce {
         shared.counters.add(Counter::Failed, records.len() as u64);
         lane.resolve(records.iter().map(|r| r.kafka_offset.unwrap_or(-1)));
@@ -1487,7 +1494,10 @@ mod tests {
     #[test]
     fn retry_after_takes_seconds_or_an_http_date() {
         assert_eq!(parse_retry_after("1", 0), Some(Duration::from_secs(1)));
-        assert_eq!(parse_retry_after(" 120 ", 0), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after(" 120 ", 0),
+            Some(Duration::from_secs(120))
+        );
         let date = "Sun, 06 Nov 1994 08:49:37 GMT";
         let at = chrono::DateTime::parse_from_rfc2822(date)
             .unwrap()
@@ -1613,9 +1623,7 @@ mod tests {
         record.value = Value::String("hi".into());
         record.key = Value::String("k1".into());
         record.timestamp = Some(1234);
-        record
-            .headers
-            .add("h", None, Value::Bytes(b"x".to_vec()));
+        record.headers.add("h", None, Value::Bytes(b"x".to_vec()));
         let mut out = Vec::new();
         s.push_element(&mut out, &record, false, false).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
@@ -1674,7 +1682,9 @@ mod tests {
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = axum::Router::new().fallback(answer).with_state(state.clone());
+        let app = axum::Router::new()
+            .fallback(answer)
+            .with_state(state.clone());
         let stop = CancellationToken::new();
         let shutdown = stop.clone();
         tokio::spawn(async move {
@@ -1763,10 +1773,7 @@ mod tests {
         .await;
         let seen = lock(&peer.seen).clone();
         let paths: Vec<&str> = seen.iter().map(|(p, _)| p.as_str()).collect();
-        assert_eq!(
-            paths,
-            ["/things/0", "/things/0", "/things/0", "/things/1"]
-        );
+        assert_eq!(paths, ["/things/0", "/things/0", "/things/0", "/things/1"]);
         assert_eq!(seen[3].1, b"b");
         assert_eq!(context.counters.get(Counter::Retried), 2);
         assert_eq!(context.counters.get(Counter::Accepted), 2);
@@ -1781,19 +1788,20 @@ mod tests {
     async fn permanent_failure_without_tolerance_fails_the_next_put() {
         let peer = peer(&[200, 400]).await;
         let (mut task, reporter, _) = started(&peer.url, &[], false).await;
-        task.put(vec![record_at(5, b"a"), record_at(6, b"b"), record_at(7, b"c")])
-            .await
-            .unwrap();
+        task.put(vec![
+            record_at(5, b"a"),
+            record_at(6, b"b"),
+            record_at(7, b"c"),
+        ])
+        .await
+        .unwrap();
         until("the failure", || !lock(&reporter.reported).is_empty()).await;
         let error = task.put(Vec::new()).await.unwrap_err();
         assert_eq!(error.message, "Tolerance exceeded in error handler");
         assert_eq!(*lock(&reporter.reported), [6]);
         // Committable: past record 5 only; record 7 was never sent.
         let offsets: HashMap<TopicPartition, i64> = [(tp(), 8)].into();
-        assert_eq!(
-            task.pre_commit(&offsets).await.unwrap(),
-            [(tp(), 6)].into()
-        );
+        assert_eq!(task.pre_commit(&offsets).await.unwrap(), [(tp(), 6)].into());
         assert_eq!(lock(&peer.seen).len(), 2);
         task.stop().await;
         peer.stop.cancel();
@@ -1854,7 +1862,10 @@ mod tests {
         other.kafka_partition = Some(1);
         records.push(other);
         task.put(records).await.unwrap();
-        until("4 delivered", || context.counters.get(Counter::Delivered) == 4).await;
+        until("4 delivered", || {
+            context.counters.get(Counter::Delivered) == 4
+        })
+        .await;
         let mut bodies: Vec<String> = lock(&peer.seen)
             .iter()
             .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
