@@ -732,11 +732,8 @@ async fn bridge_http_sink_stalled_partition_does_not_stop_another() -> TestResul
         .filter(|s| s.path == "/p/0")
         .all(|s| s.body == "s0"));
     assert!(seen.iter().filter(|s| s.path == "/p/0").count() >= 2);
-    assert!(!rest
-        .committed("stall")
-        .await?
-        .get(&0)
-        .is_some_and(|o| *o > 0));
+    let stalled = rest.committed("stall").await?.get(&0).copied();
+    assert!(stalled.is_none_or(|o| o == 0), "{stalled:?}");
     let task = rest.task_status("stall").await?;
     assert_eq!(task["state"], "RUNNING");
     assert_eq!(task["counters"]["delivered"], 10);

@@ -1651,17 +1651,20 @@ mod tests {
         assert!(Settings::new(&config_from(&[("http.url", "http://h/"), ("qos", "2")])).is_err());
     }
 
+    /// Path and body of each request a [`Peer`] received.
+    type Requests = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
     /// A loopback HTTP peer for the task tests: answers with the scripted statuses (then
     /// 200) and records each request's path and body.
     struct Peer {
         url: String,
-        seen: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+        seen: Requests,
         stop: CancellationToken,
     }
 
     #[derive(Clone)]
     struct PeerState {
-        seen: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+        seen: Requests,
         script: Arc<Mutex<VecDeque<u16>>>,
     }
 
