@@ -18,6 +18,8 @@ mod bridge_http_ingest;
 #[cfg(feature = "connect")]
 mod bridge_websocket;
 #[cfg(feature = "connect")]
+mod bridge_http_sink;
+#[cfg(feature = "connect")]
 mod connect_quickstart;
 #[cfg(feature = "connect")]
 mod connect_rest;

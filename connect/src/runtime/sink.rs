@@ -216,6 +216,15 @@ impl Running {
             self.update_assignment().await?;
             if !records.is_empty() {
                 self.deliver(records, stop).await?;
+            } else {
+                // As Kafka's WorkerSinkTask (`deliverMessages` after every poll), `put` also
+                // gets empty batches: an asynchronous sink (HttpSink) reports there a failure
+                // found after an earlier `put` returned.
+                if let Err(error) = self.task.put(Vec::new()).await {
+                    if !error.is_retriable() {
+                        return Err(error);
+                    }
+                }
             }
             if Instant::now() >= next_commit || self.control.take_commit_request() {
                 self.commit().await;
