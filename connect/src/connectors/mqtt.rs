@@ -49,7 +49,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use rumqttc::{
     AsyncClient, ClientError, ConnectionError, Event, EventLoop, MqttOptions, Outgoing, Packet,
     Publish, QoS, Request, Subscribe, SubscribeFilter, SubscribeReasonCode,
@@ -62,7 +61,7 @@ use super::bridge::{
     mqtt_escape, pattern_missing_key, poll_keys, poll_settings, sanitize_topic,
     topic_sanitize_key, Missing, Pattern, Sanitize, PATTERN_MISSING, TOPIC_SANITIZE,
 };
-use crate::config_def::{ConfigDef, ConfigKey, ConfigType, ConfigValue, Default, Importance};
+use crate::config_def::{ConfigDef, ConfigKey, ConfigType, ConfigValue, Default as KeyDefault, Importance};
 use crate::connector::{
     Config, Connector, ConnectorType, ErrantRecordReporter, RecordMetadata, SinkTask,
     SinkTaskContext, SourceTask, SourceTaskContext, TopicPartition,
@@ -180,7 +179,7 @@ fn connection_keys(def: ConfigDef) -> ConfigDef {
         ConfigKey::new(
             SERVER_URI,
             ConfigType::String,
-            Default::Required,
+            KeyDefault::Required,
             Importance::High,
             "The MQTT broker: tcp://host:port (mqtt:// also accepted; port 1883 when absent). ssl:// is not supported yet.",
         )
@@ -192,28 +191,28 @@ fn connection_keys(def: ConfigDef) -> ConfigDef {
     .define(ConfigKey::new(
         CLIENT_ID,
         ConfigType::String,
-        Default::Null,
+        KeyDefault::Null,
         Importance::High,
         "The MQTT client id; a persistent session is tied to it. Default: josefine-<connector name> (sink tasks after the first add -<task>).",
     ))
     .define(ConfigKey::new(
         CLEAN_SESSION,
         ConfigType::Boolean,
-        Default::Value("false".into()),
+        KeyDefault::Value("false".into()),
         Importance::Medium,
         "false keeps the MQTT session (subscriptions, queued QoS 1/2 messages, unacknowledged publishes) across reconnects and restarts.",
     ))
     .define(ConfigKey::new(
         USERNAME,
         ConfigType::String,
-        Default::Null,
+        KeyDefault::Null,
         Importance::Medium,
         "The MQTT user name.",
     ))
     .define(ConfigKey::new(
         PASSWORD,
         ConfigType::Password,
-        Default::Null,
+        KeyDefault::Null,
         Importance::Medium,
         "The MQTT password.",
     ))
@@ -221,7 +220,7 @@ fn connection_keys(def: ConfigDef) -> ConfigDef {
         ConfigKey::new(
             KEEPALIVE_MS,
             ConfigType::Long,
-            Default::Value("30000".into()),
+            KeyDefault::Value("30000".into()),
             Importance::Low,
             "The MQTT keep-alive interval in ms, rounded up to whole seconds; 0 disables it.",
         )
@@ -235,21 +234,21 @@ fn connection_keys(def: ConfigDef) -> ConfigDef {
     .define(ConfigKey::new(
         TLS_CA,
         ConfigType::String,
-        Default::Null,
+        KeyDefault::Null,
         Importance::Low,
         "CA certificate PEM file for ssl:// (reserved: TLS is not supported yet).",
     ))
     .define(ConfigKey::new(
         TLS_CERT,
         ConfigType::String,
-        Default::Null,
+        KeyDefault::Null,
         Importance::Low,
         "Client certificate PEM file for ssl:// (reserved: TLS is not supported yet).",
     ))
     .define(ConfigKey::new(
         TLS_KEY,
         ConfigType::String,
-        Default::Null,
+        KeyDefault::Null,
         Importance::Low,
         "Client key PEM file for ssl:// (reserved: TLS is not supported yet).",
     ))
@@ -257,7 +256,7 @@ fn connection_keys(def: ConfigDef) -> ConfigDef {
         ConfigKey::new(
             MAX_PACKET_BYTES,
             ConfigType::Int,
-            Default::Value(DEFAULT_MAX_PACKET_BYTES.to_string()),
+            KeyDefault::Value(DEFAULT_MAX_PACKET_BYTES.to_string()),
             Importance::Low,
             "The largest MQTT packet sent or received, in bytes.",
         )
@@ -272,7 +271,7 @@ fn qos_key(doc: &str) -> ConfigKey {
     ConfigKey::new(
         QOS,
         ConfigType::Int,
-        Default::Value("1".into()),
+        KeyDefault::Value("1".into()),
         Importance::High,
         doc,
     )
@@ -291,7 +290,7 @@ pub fn source_config_def() -> ConfigDef {
             ConfigKey::new(
                 TOPICS,
                 ConfigType::List,
-                Default::Required,
+                KeyDefault::Required,
                 Importance::High,
                 "Comma-separated MQTT topic filters to subscribe ('+' and '#' allowed).",
             )
@@ -314,7 +313,7 @@ pub fn source_config_def() -> ConfigDef {
             ConfigKey::new(
                 KAFKA_TOPIC,
                 ConfigType::String,
-                Default::Value("${topic}".into()),
+                KeyDefault::Value("${topic}".into()),
                 Importance::High,
                 "Destination pattern (g.0); ${topic} is the MQTT topic. The result is sanitised per topic.sanitize.",
             )
@@ -326,7 +325,7 @@ pub fn source_config_def() -> ConfigDef {
             ConfigKey::new(
                 KEY_MODE,
                 ConfigType::String,
-                Default::Value("topic".into()),
+                KeyDefault::Value("topic".into()),
                 Importance::Medium,
                 "'topic': the MQTT topic as a STRING key; 'none': null keys.",
             )
@@ -336,7 +335,7 @@ pub fn source_config_def() -> ConfigDef {
             ConfigKey::new(
                 VALUE_FORMAT,
                 ConfigType::String,
-                Default::Value("bytes".into()),
+                KeyDefault::Value("bytes".into()),
                 Importance::Medium,
                 "'bytes' (BYTES), 'string' (UTF-8 STRING) or 'json' (schemaless data; invalid JSON is a record error).",
             )
@@ -345,7 +344,7 @@ pub fn source_config_def() -> ConfigDef {
         .define(ConfigKey::new(
             HEADERS_ENABLE,
             ConfigType::Boolean,
-            Default::Value("true".into()),
+            KeyDefault::Value("true".into()),
             Importance::Low,
             "Adds the mqtt.topic, mqtt.qos and mqtt.retained headers.",
         ));
@@ -363,7 +362,7 @@ pub fn sink_config_def() -> ConfigDef {
             ConfigKey::new(
                 MQTT_TOPIC,
                 ConfigType::String,
-                Default::Value("kafka/${topic}/${key}".into()),
+                KeyDefault::Value("kafka/${topic}/${key}".into()),
                 Importance::High,
                 "Destination pattern (g.0); '+' and '#' in token values become '_'.",
             )
@@ -374,7 +373,7 @@ pub fn sink_config_def() -> ConfigDef {
             ConfigKey::new(
                 QOS,
                 ConfigType::Int,
-                Default::Value("1".into()),
+                KeyDefault::Value("1".into()),
                 Importance::High,
                 "The publish QoS: 0 commits on send (at-most-once), 1 commits once the broker acknowledged (at-least-once).",
             )
@@ -386,7 +385,7 @@ pub fn sink_config_def() -> ConfigDef {
         .define(ConfigKey::new(
             RETAIN,
             ConfigType::Boolean,
-            Default::Value("false".into()),
+            KeyDefault::Value("false".into()),
             Importance::Medium,
             "Publish with the retain flag.",
         ))
@@ -394,7 +393,7 @@ pub fn sink_config_def() -> ConfigDef {
             ConfigKey::new(
                 PAYLOAD,
                 ConfigType::String,
-                Default::Value("converter".into()),
+                KeyDefault::Value("converter".into()),
                 Importance::Low,
                 "'converter': the payload is the value as the value converter produced it (bytes and strings as they are, other data as schemaless JSON).",
             )
@@ -404,7 +403,7 @@ pub fn sink_config_def() -> ConfigDef {
             ConfigKey::new(
                 MAX_IN_FLIGHT,
                 ConfigType::Int,
-                Default::Value("64".into()),
+                KeyDefault::Value("64".into()),
                 Importance::Medium,
                 "The most publishes awaiting their acknowledgement.",
             )
@@ -1827,14 +1826,14 @@ mod tests {
         assert_eq!(again.record.topic, "foo_bar");
 
         let mut task = source_task(&[
-            ("kafka.topic", "diffusion_${topic}_${key}"),
+            ("kafka.topic", "diffusion_${topic}_${value.id}"),
             ("topic.sanitize", "strict"),
             ("key.mode", "none"),
             ("value.format", "string"),
             ("headers.enable", "false"),
         ]);
         let error = task.to_record(message("a/b", b"x")).unwrap_err();
-        assert!(error.to_string().contains("no value for ${key}"), "{error}");
+        assert!(error.to_string().contains("no value for ${value.id}"), "{error}");
         let mut task = source_task(&[
             ("kafka.topic", "diffusion_${topic}"),
             ("topic.sanitize", "strict"),
