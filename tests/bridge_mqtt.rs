@@ -62,8 +62,7 @@ impl Mosquitto {
                 if child.try_wait()?.is_some() {
                     break; // could not bind: try another port
                 }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() && child.try_wait()?.is_none()
-                {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() && child.try_wait()?.is_none() {
                     return Ok(Mosquitto {
                         child,
                         port,
@@ -101,8 +100,11 @@ impl Mosquitto {
 
     /// `mosquitto_sub -v -q 1 -t <filter>`, returned once its subscription is acknowledged.
     fn subscribe(&self, filter: &str) -> TestResult<Subscriber> {
-        let mut child = Command::new("mosquitto_sub")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+        // Line-buffered (coreutils' stdbuf): mosquitto_sub's debug lines are not flushed
+        // into a pipe otherwise.
+        let mut child = Command::new("stdbuf")
+            .args(["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p"])
+            .arg(self.port.to_string())
             .args(["-d", "-v", "-q", "1", "-t", filter])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -362,7 +364,9 @@ async fn mqtt_sink_publishes_keyed_records_and_commits_after_the_acknowledgement
         anyhow::ensure!(start.elapsed() < PATIENCE, "not committed: {offsets}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(subscriber.more("kafka/", Duration::from_millis(300)).is_empty());
+    assert!(subscriber
+        .more("kafka/", Duration::from_millis(300))
+        .is_empty());
     connect.stop().await;
     Ok(())
 }

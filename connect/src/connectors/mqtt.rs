@@ -58,16 +58,20 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::bridge::{
-    mqtt_escape, pattern_missing_key, poll_keys, poll_settings, sanitize_topic,
-    topic_sanitize_key, Missing, Pattern, Sanitize, PATTERN_MISSING, TOPIC_SANITIZE,
+    mqtt_escape, pattern_missing_key, poll_keys, poll_settings, sanitize_topic, topic_sanitize_key,
+    Missing, Pattern, Sanitize, PATTERN_MISSING, TOPIC_SANITIZE,
 };
-use crate::config_def::{ConfigDef, ConfigKey, ConfigType, ConfigValue, Default as KeyDefault, Importance};
+use crate::config_def::{
+    ConfigDef, ConfigKey, ConfigType, ConfigValue, Default as KeyDefault, Importance,
+};
 use crate::connector::{
     Config, Connector, ConnectorType, ErrantRecordReporter, RecordMetadata, SinkTask,
     SinkTaskContext, SourceTask, SourceTaskContext, TopicPartition,
 };
 use crate::converters::json::{JsonConverter, JsonConverterConfig};
-use crate::data::{ConnectError, ConnectRecord, Headers, JsonMap, Schema, SchemaType, SourceRecord, Value};
+use crate::data::{
+    ConnectError, ConnectRecord, Headers, JsonMap, Schema, SchemaType, SourceRecord, Value,
+};
 use crate::plugins::{Factory, PluginDesc, PluginType};
 use crate::status::{Counter, TaskCounters};
 
@@ -427,7 +431,10 @@ pub fn parse_server_uri(uri: &str) -> Result<(String, u16), String> {
         .host_str()
         .filter(|host| !host.is_empty())
         .ok_or("no host")?;
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     Ok((host, url.port().unwrap_or(1883)))
 }
 
@@ -811,9 +818,17 @@ impl MqttSourceTask {
         };
         let mut headers = Headers::default();
         if settings.headers {
-            headers.add(HEADER_TOPIC, self.string.clone(), Value::String(topic.clone()));
+            headers.add(
+                HEADER_TOPIC,
+                self.string.clone(),
+                Value::String(topic.clone()),
+            );
             headers.add(HEADER_QOS, self.int8.clone(), Value::Int8(qos_level(qos)));
-            headers.add(HEADER_RETAINED, self.boolean.clone(), Value::Boolean(retain));
+            headers.add(
+                HEADER_RETAINED,
+                self.boolean.clone(),
+                Value::Boolean(retain),
+            );
         }
         let (key_schema, key) = if settings.key_topic {
             (self.key_schema.clone(), Value::String(topic.clone()))
@@ -900,10 +915,8 @@ impl MqttSourceTask {
                     .as_ref()
                     .map_or((false, false), |s| (s.tolerate, s.log_errors));
                 if !tolerate {
-                    return Err(
-                        ConnectError::connect("Tolerance exceeded in error handler")
-                            .with_cause(error),
-                    );
+                    return Err(ConnectError::connect("Tolerance exceeded in error handler")
+                        .with_cause(error));
                 }
                 if log {
                     tracing::error!(error = %error.trace(), "Error encountered in MqttSourceTask: message skipped (packet id {pkid}, QoS {}).", qos_level(qos));
@@ -955,7 +968,9 @@ impl SourceTask for MqttSourceTask {
         let (size, interval) = self
             .settings
             .as_ref()
-            .map_or((1, Duration::from_secs(1)), |s| (s.poll_size, s.poll_interval));
+            .map_or((1, Duration::from_secs(1)), |s| {
+                (s.poll_size, s.poll_interval)
+            });
         let Some(messages) = self.messages.as_mut() else {
             return Err(ConnectError::connect("MqttSourceTask is not started"));
         };
@@ -1026,11 +1041,18 @@ async fn run_source_loop(
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 let generation = shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
-                tracing::info!(generation, session_present = ack.session_present, "MQTT source connected");
+                tracing::info!(
+                    generation,
+                    session_present = ack.session_present,
+                    "MQTT source connected"
+                );
                 connected = true;
                 backoff = RECONNECT_MIN;
                 counters.set_detail("connected", serde_json::Value::Bool(true));
-                if !ack.session_present {
+                if ack.session_present {
+                    // The broker kept the session's subscriptions.
+                    counters.set_detail("subscribed", serde_json::Value::Bool(true));
+                } else {
                     event_loop
                         .pending
                         .push_front(Request::Subscribe(Subscribe::new_many(filters.clone())));
@@ -1043,8 +1065,9 @@ async fn run_source_loop(
                     .position(|code| matches!(code, SubscribeReasonCode::Failure))
                 {
                     let filter = filters.get(index).map_or("?", |f| f.path.as_str());
-                    *lock(&shared.fatal) =
-                        Some(format!("The MQTT broker refused the subscription to '{filter}'"));
+                    *lock(&shared.fatal) = Some(format!(
+                        "The MQTT broker refused the subscription to '{filter}'"
+                    ));
                 } else {
                     counters.set_detail("subscribed", serde_json::Value::Bool(true));
                 }
@@ -1105,7 +1128,11 @@ impl Connector for MqttSinkConnector {
     }
 
     fn task_configs(&self, max_tasks: usize) -> Vec<Config> {
-        let base = match self.config.get(CLIENT_ID).filter(|id| !id.trim().is_empty()) {
+        let base = match self
+            .config
+            .get(CLIENT_ID)
+            .filter(|id| !id.trim().is_empty())
+        {
             Some(id) => id.trim().to_string(),
             None => format!(
                 "josefine-{}",
@@ -1433,8 +1460,8 @@ impl MqttSinkTask {
             }
             topic = back.topic;
             payload = Vec::from(back.payload);
-            let _ = tokio::time::timeout(Duration::from_millis(50), self.shared.room.notified())
-                .await;
+            let _ =
+                tokio::time::timeout(Duration::from_millis(50), self.shared.room.notified()).await;
         }
     }
 }
@@ -1774,7 +1801,9 @@ mod tests {
         };
         assert!(bad(sink_config_def(), QOS, "2").contains("QoS 2 publishing is not supported"));
         assert!(bad(source_config_def(), QOS, "3").contains("must be 0, 1 or 2"));
-        assert!(bad(source_config_def(), SERVER_URI, "ssl://h:1").contains("TLS is not supported yet"));
+        assert!(
+            bad(source_config_def(), SERVER_URI, "ssl://h:1").contains("TLS is not supported yet")
+        );
         assert!(bad(source_config_def(), VALUE_FORMAT, "xml").contains("bytes, string, json"));
         assert!(bad(source_config_def(), TOPICS, "a/#/b").contains("not a valid MQTT topic filter"));
         assert!(bad(sink_config_def(), MQTT_TOPIC, "x/${nope}").contains("Unknown token"));
@@ -1833,7 +1862,10 @@ mod tests {
             ("headers.enable", "false"),
         ]);
         let error = task.to_record(message("a/b", b"x")).unwrap_err();
-        assert!(error.to_string().contains("no value for ${value.id}"), "{error}");
+        assert!(
+            error.to_string().contains("no value for ${value.id}"),
+            "{error}"
+        );
         let mut task = source_task(&[
             ("kafka.topic", "diffusion_${topic}"),
             ("topic.sanitize", "strict"),
@@ -2016,8 +2048,13 @@ mod tests {
         let mut bytes = Value::Bytes(vec![1, 2]);
         assert_eq!(payload_of(&json, None, &mut bytes).unwrap(), [1, 2]);
         let mut text = Value::String("héllo".into());
-        assert_eq!(payload_of(&json, None, &mut text).unwrap(), "héllo".as_bytes());
-        assert!(payload_of(&json, None, &mut Value::Null).unwrap().is_empty());
+        assert_eq!(
+            payload_of(&json, None, &mut text).unwrap(),
+            "héllo".as_bytes()
+        );
+        assert!(payload_of(&json, None, &mut Value::Null)
+            .unwrap()
+            .is_empty());
         let mut map = Value::Map(vec![(Value::String("a".into()), Value::Int32(1))]);
         assert_eq!(payload_of(&json, None, &mut map).unwrap(), br#"{"a":1}"#);
         let schema = Arc::new(Schema::structure([(
