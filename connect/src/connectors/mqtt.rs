@@ -779,7 +779,7 @@ impl MqttSourceTask {
     }
 
     /// The record of one message, or the record error.
-    fn to_record(&mut self, publish: Publish) -> Result<SourceRecord, ConnectError> {
+    fn record_of(&mut self, publish: Publish) -> Result<SourceRecord, ConnectError> {
         let Some(settings) = self.settings.as_ref() else {
             return Err(ConnectError::connect("MqttSourceTask is not started"));
         };
@@ -902,7 +902,7 @@ impl MqttSourceTask {
     ) -> Result<(), ConnectError> {
         self.counters.incr(Counter::Accepted);
         let (qos, pkid) = (publish.qos, publish.pkid);
-        match self.to_record(publish) {
+        match self.record_of(publish) {
             Ok(record) => {
                 self.acks.push(generation, qos, pkid, false);
                 records.push(record);
@@ -1814,8 +1814,9 @@ mod tests {
         let settings = SourceSettings::from_config(&source_config(&[])).unwrap();
         assert_eq!(settings.connection.client_id, "josefine-mqtt-in");
         assert_eq!(settings.connection.keepalive, Duration::from_secs(30));
-        let mut sink = MqttSinkConnector::default();
-        sink.config = config_from(&[("name", "out"), ("mqtt.server.uri", "tcp://h:1")]);
+        let sink = MqttSinkConnector {
+            config: config_from(&[("name", "out"), ("mqtt.server.uri", "tcp://h:1")]),
+        };
         let ids: Vec<String> = sink
             .task_configs(3)
             .iter()
@@ -1827,7 +1828,7 @@ mod tests {
     #[test]
     fn messages_become_records_with_key_headers_and_a_sanitised_topic() {
         let mut task = source_task(&[]);
-        let record = task.to_record(message("foo/bar", b"\x00hi")).unwrap();
+        let record = task.record_of(message("foo/bar", b"\x00hi")).unwrap();
         assert_eq!(record.record.topic, "foo_bar");
         assert_eq!(record.record.key, Value::String("foo/bar".into()));
         assert_eq!(record.record.value, Value::Bytes(b"\x00hi".to_vec()));
@@ -1851,7 +1852,7 @@ mod tests {
         );
         assert!(record.source_partition.is_empty() && record.source_offset.is_empty());
         // Cached destination, same answer.
-        let again = task.to_record(message("foo/bar", b"x")).unwrap();
+        let again = task.record_of(message("foo/bar", b"x")).unwrap();
         assert_eq!(again.record.topic, "foo_bar");
 
         let mut task = source_task(&[
@@ -1861,7 +1862,7 @@ mod tests {
             ("value.format", "string"),
             ("headers.enable", "false"),
         ]);
-        let error = task.to_record(message("a/b", b"x")).unwrap_err();
+        let error = task.record_of(message("a/b", b"x")).unwrap_err();
         assert!(
             error.to_string().contains("no value for ${value.id}"),
             "{error}"
@@ -1873,26 +1874,26 @@ mod tests {
             ("value.format", "string"),
             ("headers.enable", "false"),
         ]);
-        let record = task.to_record(message("a.b/c", b"text")).unwrap();
+        let record = task.record_of(message("a.b/c", b"text")).unwrap();
         assert_eq!(record.record.topic, "diffusion_a_b_c");
         assert_eq!(record.record.key, Value::Null);
         assert_eq!(record.record.value, Value::String("text".into()));
         assert!(record.record.headers.is_empty());
-        assert!(task.to_record(message("a", b"\xff")).is_err());
+        assert!(task.record_of(message("a", b"\xff")).is_err());
     }
 
     #[test]
     fn json_values_are_schemaless_and_invalid_json_is_a_record_error() {
         let mut task = source_task(&[("value.format", "json")]);
         let record = task
-            .to_record(message("s/1", br#"{"temp":21.5,"unit":"C"}"#))
+            .record_of(message("s/1", br#"{"temp":21.5,"unit":"C"}"#))
             .unwrap();
         assert_eq!(record.record.value_schema, None);
         assert_eq!(
             record.record.value.map_get("unit"),
             Some(&Value::String("C".into()))
         );
-        let error = task.to_record(message("s/1", b"{not json")).unwrap_err();
+        let error = task.record_of(message("s/1", b"{not json")).unwrap_err();
         assert!(error.to_string().contains("not valid JSON"), "{error}");
     }
 
