@@ -20,6 +20,8 @@ mod bridge_websocket;
 #[cfg(feature = "connect")]
 mod bridge_http_sink;
 #[cfg(feature = "connect")]
+mod bridge_mqtt;
+#[cfg(feature = "connect")]
 mod connect_quickstart;
 #[cfg(feature = "connect")]
 mod connect_rest;
