@@ -16,11 +16,11 @@ mod bad_input;
 #[cfg(feature = "connect")]
 mod bridge_http_ingest;
 #[cfg(feature = "connect")]
-mod bridge_websocket;
-#[cfg(feature = "connect")]
 mod bridge_http_sink;
 #[cfg(feature = "connect")]
 mod bridge_mqtt;
+#[cfg(feature = "connect")]
+mod bridge_websocket;
 #[cfg(feature = "connect")]
 mod connect_quickstart;
 #[cfg(feature = "connect")]
