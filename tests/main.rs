@@ -14,6 +14,8 @@ mod acls;
 mod admin;
 mod bad_input;
 #[cfg(feature = "connect")]
+mod bridge_mirror;
+#[cfg(feature = "connect")]
 mod connect_quickstart;
 #[cfg(feature = "connect")]
 mod connect_rest;
