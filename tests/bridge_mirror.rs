@@ -156,7 +156,7 @@ fn produce(bootstrap: &str, topic: &str, first: usize, count: usize) -> TestResu
             .timestamp(1_700_000_000_000 + i as i64)
             .headers(headers);
         if i != 7 {
-            record = record.payload(value.as_str());
+            record = record.payload(value.as_bytes());
         }
         common::enqueue(&producer, record)?;
     }
@@ -505,7 +505,10 @@ fn bridge_mirror_copies_records_configs_offset_syncs_and_group_offsets() -> Test
 
 fn produce_to_one(bootstrap: &str, topic: &str) -> TestResult {
     let (producer, deliveries) = common::producer(bootstrap, &[])?;
-    common::enqueue(&producer, BaseRecord::to(topic).key("p").payload("paid"))?;
+    common::enqueue(
+        &producer,
+        BaseRecord::to(topic).key("p").payload(b"paid".as_slice()),
+    )?;
     let reports = common::flush(&producer, &deliveries)?;
     anyhow::ensure!(reports.iter().all(Result::is_ok), "{reports:?}");
     Ok(())
