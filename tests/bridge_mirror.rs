@@ -358,7 +358,6 @@ fn counters(status: &serde_json::Value) -> (u64, u64) {
 }
 
 #[test]
-#[ignore = "fails: B never receives the copied records within PATIENCE; not diagnosed before the deadline (see the i17 mirror report)"]
 fn bridge_mirror_copies_records_configs_offset_syncs_and_group_offsets() -> TestResult {
     let _watchdog = watchdog::guard();
     let a = BrokerProcess::start()?;
@@ -463,7 +462,7 @@ fn bridge_mirror_copies_records_configs_offset_syncs_and_group_offsets() -> Test
         Ok(done.then(|| syncs.clone()))
     })?;
     for ((topic, _), entries) in &last_syncs {
-        assert_eq!(topic, "orders");
+        assert!(topic == "orders" || topic == "payments", "{topic}");
         // A fresh copy: downstream offsets equal upstream ones; the first record is synced.
         assert!(entries.iter().all(|(up, down)| up == down), "{entries:?}");
         assert_eq!(entries.first_key_value(), Some((&0, &0)));
@@ -516,7 +515,6 @@ fn produce_to_one(bootstrap: &str, topic: &str) -> TestResult {
 }
 
 #[test]
-#[ignore = "fails: B never receives the copied records within PATIENCE; not diagnosed before the deadline (see the i17 mirror report)"]
 fn bridge_mirror_identity_policy_resumes_after_a_killed_worker_without_gaps() -> TestResult {
     let _watchdog = watchdog::guard();
     let a = BrokerProcess::start()?;

@@ -743,6 +743,8 @@ impl Running {
             .entry("auto.offset.reset".into())
             .or_insert_with(|| "earliest".into());
         consumer_config.insert("enable.auto.commit".into(), "false".into());
+        // The client supports only the KIP-848 protocol; an assign-only consumer joins no group.
+        consumer_config.insert("group.protocol".into(), "consumer".into());
         consumer_config.remove("group.id");
         let map: HashMap<String, String> = consumer_config.into_iter().collect();
         let consumer = KafkaConsumer::new(
