@@ -22,6 +22,8 @@ mod bridge_mqtt;
 #[cfg(feature = "connect")]
 mod bridge_websocket;
 #[cfg(feature = "connect")]
+mod bridge_mirror;
+#[cfg(feature = "connect")]
 mod connect_quickstart;
 #[cfg(feature = "connect")]
 mod connect_rest;

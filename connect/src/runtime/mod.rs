@@ -32,6 +32,11 @@ mod source;
 use client::{AdminClientApi, KafkaAdminClient};
 use offsets::OffsetStore;
 
+/// Task-config key under which every source task receives the worker's Kafka bootstrap servers
+/// (the cluster its records go to), e.g. for a connector that also administers that cluster
+/// (MirrorSource, CONNECT.md g.5). Set by the runtime on the copy handed to `SourceTask::start`.
+pub const WORKER_BOOTSTRAP_KEY: &str = "worker.bootstrap.servers";
+
 /// What the worker and its tasks share.
 pub(crate) struct Shared {
     pub(crate) config: Arc<WorkerConfig>,

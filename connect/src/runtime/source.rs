@@ -58,7 +58,10 @@ impl SourceTaskRun {
         let shared = self.shared.clone();
         let config = ConnectorConfig::new(&self.connector_config, ConnectorType::Source)
             .map_err(ConnectError::config)?;
-        let converters = Converters::new(&self.connector_config, &shared.config)?;
+        let converters = Converters::new(
+            &converter_config(&self.connector_config, &self.task_config),
+            &shared.config,
+        )?;
         let transforms = Transforms::from_config(&self.connector_config)?;
         let producer_props = producer_config(
             &shared.config.bootstrap_servers(),
@@ -82,6 +85,10 @@ impl SourceTaskRun {
             }),
             counters,
         };
+        self.task_config.insert(
+            super::WORKER_BOOTSTRAP_KEY.to_string(),
+            shared.config.bootstrap_servers(),
+        );
         if let Err(error) = self.task.start(&self.task_config, context).await {
             producer.close(std::time::Duration::ZERO).await;
             return Err(error);
@@ -107,6 +114,25 @@ impl SourceTaskRun {
         result?;
         flushed
     }
+}
+
+/// The converter keys of a task config (`key.converter`, `value.converter`,
+/// `header.converter` and their sub-keys) replace the connector's: a connector that passes
+/// bytes through (MirrorSource pins ByteArrayConverter) sets them in its task configs.
+fn converter_config<'a>(connector: &'a Config, task: &Config) -> std::borrow::Cow<'a, Config> {
+    const PREFIXES: [&str; 3] = ["key.converter", "value.converter", "header.converter"];
+    let pinned = |key: &String| PREFIXES.iter().any(|prefix| key.starts_with(prefix));
+    if !task.keys().any(pinned) {
+        return std::borrow::Cow::Borrowed(connector);
+    }
+    let mut config = connector.clone();
+    config.retain(|key, _| !pinned(key));
+    config.extend(
+        task.iter()
+            .filter(|(key, _)| pinned(key))
+            .map(|(key, value)| (key.clone(), value.clone())),
+    );
+    std::borrow::Cow::Owned(config)
 }
 
 impl Running {
