@@ -521,9 +521,17 @@ async fn bridge_http_ingest_answers_429_when_full_and_503_when_the_broker_is_hel
         "no Retry-After"
     );
 
-    // Released: the held event is appended after all (at-least-once), and new requests pass.
+    // Released: the held event is appended after all (at-least-once), and new requests pass
+    // once it is: until then it still holds the only place in flight (429, retry).
     proxy.stalled.store(false, Ordering::SeqCst);
-    let (status, _, _) = post(&worker.http, &url, "{\"userId\":\"third\"}").await?;
+    let start = Instant::now();
+    let status = loop {
+        let (status, _, _) = post(&worker.http, &url, "{\"userId\":\"third\"}").await?;
+        if status != 429 || start.elapsed() > PATIENCE {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(status, 200);
     let records = read(&bootstrap, "held", 1, 3).await?;
     let keys: Vec<_> = records.iter().map(|r| text(&r.key)).collect();

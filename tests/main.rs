@@ -18,11 +18,11 @@ mod bridge_http_ingest;
 #[cfg(feature = "connect")]
 mod bridge_http_sink;
 #[cfg(feature = "connect")]
+mod bridge_mirror;
+#[cfg(feature = "connect")]
 mod bridge_mqtt;
 #[cfg(feature = "connect")]
 mod bridge_websocket;
-#[cfg(feature = "connect")]
-mod bridge_mirror;
 #[cfg(feature = "connect")]
 mod connect_quickstart;
 #[cfg(feature = "connect")]

@@ -346,6 +346,14 @@ pub trait SinkTask: Send {
         Ok(())
     }
 
+    /// True when the task may report a record through the [`ErrantRecordReporter`] after
+    /// the `put` that delivered it returned (an asynchronous sink): the runtime then keeps
+    /// each record's original bytes for the dead letter queue until its offset is committed.
+    /// Default false: reports happen during `put`.
+    fn reports_errant_records_after_put(&self) -> bool {
+        false
+    }
+
     /// Partitions revoked from this task.
     async fn close(&mut self, _partitions: &[TopicPartition]) -> Result<(), ConnectError> {
         Ok(())

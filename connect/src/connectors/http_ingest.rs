@@ -471,6 +471,9 @@ impl Connector for HttpIngestSourceConnector {
 struct Tracker {
     remaining: AtomicUsize,
     done: Mutex<Option<oneshot::Sender<()>>>,
+    /// The request's place among `max.in.flight.requests`, held until every event is resolved
+    /// (also after a 503 answered the client): events waiting for the broker count.
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl Tracker {
@@ -792,7 +795,7 @@ async fn ingest(State(handler): State<Arc<Handler>>, headers: HeaderMap, body: B
     if declared.is_some_and(|length| length > settings.max_request_bytes as u64) {
         return too_large();
     }
-    let Ok(_permit) = handler.in_flight.clone().try_acquire_owned() else {
+    let Ok(permit) = handler.in_flight.clone().try_acquire_owned() else {
         return with_retry_after(
             error_response(StatusCode::TOO_MANY_REQUESTS, "Too many requests in flight"),
             "1",
@@ -816,6 +819,7 @@ async fn ingest(State(handler): State<Arc<Handler>>, headers: HeaderMap, body: B
     let tracker = Arc::new(Tracker {
         remaining: AtomicUsize::new(count),
         done: Mutex::new(Some(done_tx)),
+        _permit: permit,
     });
     let batch = Batch {
         records: records.into_iter(),
@@ -1283,15 +1287,18 @@ mod tests {
         .unwrap();
         let settings = task.settings.clone().unwrap();
         let records = to_records(&settings, b"[{},{},{}]", &Headers::default()).unwrap();
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(2));
         let (tx, mut rx) = oneshot::channel();
         let tracker = Arc::new(Tracker {
             remaining: AtomicUsize::new(3),
             done: Mutex::new(Some(tx)),
+            _permit: in_flight.clone().try_acquire_owned().unwrap(),
         });
         let (tx2, mut rx2) = oneshot::channel();
         let second = Arc::new(Tracker {
             remaining: AtomicUsize::new(1),
             done: Mutex::new(Some(tx2)),
+            _permit: in_flight.clone().try_acquire_owned().unwrap(),
         });
         task.current = Some(Batch {
             records: records.into_iter(),

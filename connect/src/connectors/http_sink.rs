@@ -29,8 +29,9 @@
 //! A record whose `message.expiry.creation.header` (epoch ms, default `creation-time`) and
 //! `message.expiry.ttl.header` (ms, default `ttl`) parse, with `now - creation > ttl`, is not
 //! sent, counts as `expired` and is committed. Without a ttl header
-//! `message.expiry.default.ttl.ms` applies (0 = none); without a creation header the Kafka
-//! record timestamp is the creation time. A header that is present but does not parse as an
+//! `message.expiry.default.ttl.ms` applies (0 = none), and then, without a creation header,
+//! the Kafka record timestamp is the creation time; a ttl header without a creation header
+//! never expires a record. A header that is present but does not parse as an
 //! integer (or a ttl ≤ 0) never expires a record. Expiry is checked when a record is taken
 //! for sending.
 //!
@@ -427,12 +428,16 @@ pub fn is_expired(
     default_ttl_ms: i64,
     now_ms: i64,
 ) -> bool {
+    let ttl_header_value = header_millis(record, ttl_header);
     let creation = match header_millis(record, creation_header) {
-        Millis::Absent => record.timestamp,
+        // The record's timestamp stands in for a missing creation header only where the
+        // default ttl applies; a ttl header alone never expires a record.
+        Millis::Absent if matches!(ttl_header_value, Millis::Absent) => record.timestamp,
+        Millis::Absent => return false,
         Millis::Malformed => return false,
         Millis::Value(v) => Some(v),
     };
-    let ttl = match header_millis(record, ttl_header) {
+    let ttl = match ttl_header_value {
         Millis::Absent => Some(default_ttl_ms),
         Millis::Malformed => return false,
         Millis::Value(v) => Some(v),
@@ -948,6 +953,10 @@ impl HttpSinkTask {
 
 #[async_trait]
 impl SinkTask for HttpSinkTask {
+    fn reports_errant_records_after_put(&self) -> bool {
+        true
+    }
+
     async fn start(
         &mut self,
         config: &Config,
@@ -956,6 +965,9 @@ impl SinkTask for HttpSinkTask {
         let settings = Settings::new(config)?;
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
+            // A 3xx is an answer judged by success.status/retry.status: following it would
+            // turn a POST into a bodyless GET and count the record delivered.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConnectError::connect(format!("Could not build the HTTP client: {e}")))?;
         let content_type = settings
@@ -1381,8 +1393,8 @@ async fn deliver(shared: &Shared, lane: &Lane, batch: Batch, stop: &Cancellation
                 if retrying {
                     set_retrying(false);
                 }
-                lane.resolve(offsets());
                 shared.counters.add(Counter::Delivered, count);
+                lane.resolve(offsets());
                 return;
             }
             Outcome::Retriable(error, retry_after)
@@ -1581,11 +1593,16 @@ mod tests {
         let r = with_headers(&[("creation-time", Value::Bytes(b"990000".to_vec()))]);
         assert!(expired(&r, 5000));
         assert!(!expired(&r, 0));
-        // Without a creation header the record timestamp counts.
+        // Without a creation header the record timestamp counts where the default ttl
+        // applies; a ttl header alone never expires a record (both headers must parse).
+        let mut r = with_headers(&[]);
+        r.timestamp = Some(now - 101);
+        assert!(expired(&r, 100));
+        assert!(!expired(&r, 0));
+        r.timestamp = None;
+        assert!(!expired(&r, 100));
         let mut r = with_headers(&[("ttl", Value::String("100".into()))]);
         r.timestamp = Some(now - 101);
-        assert!(expired(&r, 0));
-        r.timestamp = None;
         assert!(!expired(&r, 0));
     }
 

@@ -910,6 +910,7 @@ impl Running {
             HashMap::new()
         };
         let mut added = Vec::new();
+        let mut found = Vec::with_capacity(new_topics.len());
         for (topic, partitions) in new_topics {
             let remote = self
                 .settings
@@ -927,7 +928,6 @@ impl Running {
             {
                 tracing::info!(topic, remote, partitions, "Created remote topic");
             }
-            self.topic_configs.insert(topic.clone(), topic_configs);
             let source_partitions = (0..partitions)
                 .map(|p| source_partition(&self.settings.source_alias, &topic, p))
                 .collect();
@@ -936,7 +936,7 @@ impl Running {
                     added.push(KafkaTopicPartition::new(topic.as_str(), partition));
                 }
             }
-            self.mirrored.insert(
+            found.push((
                 topic,
                 Mirrored {
                     remote,
@@ -944,9 +944,20 @@ impl Running {
                     delayed: vec![None; partitions as usize],
                     source_partitions,
                 },
-            );
+                topic_configs,
+            ));
         }
+        // Topics are registered only once they are assigned: a failure above leaves them
+        // unregistered, so the next refresh tries them again.
+        let register =
+            |this: &mut Running, found: Vec<(String, Mirrored, BTreeMap<String, String>)>| {
+                for (topic, mirrored, topic_configs) in found {
+                    this.topic_configs.insert(topic.clone(), topic_configs);
+                    this.mirrored.insert(topic, mirrored);
+                }
+            };
         if added.is_empty() {
+            register(self, found);
             return Ok(());
         }
         // Remember where every assigned partition is, so a re-assign loses no position.
@@ -955,12 +966,11 @@ impl Running {
             let position = timed("Failed to read position", self.consumer.position(tp)).await?;
             positions.push((tp.clone(), position));
         }
-        self.assigned.extend(added.iter().cloned());
-        timed(
-            "Failed to assign",
-            self.consumer.assign(self.assigned.clone()),
-        )
-        .await?;
+        let mut assignment = self.assigned.clone();
+        assignment.extend(added.iter().cloned());
+        timed("Failed to assign", self.consumer.assign(assignment.clone())).await?;
+        self.assigned = assignment;
+        register(self, found);
         for (tp, position) in positions {
             timed(
                 "Failed to seek",

@@ -280,8 +280,10 @@ fn qos_key(doc: &str) -> ConfigKey {
         doc,
     )
     .validate_with(|value| match value {
-        ConfigValue::Int(0..=2) => Ok(()),
-        _ => Err("must be 0, 1 or 2".into()),
+        // QoS 2 is refused: rumqttc 0.25 forgets a QoS 2 exchange across a reconnect and
+        // then reconnects forever on the broker's resent PUBREL.
+        ConfigValue::Int(0..=1) => Ok(()),
+        _ => Err("must be 0 or 1 (QoS 2 is not supported)".into()),
     })
 }
 
@@ -312,7 +314,7 @@ pub fn source_config_def() -> ConfigDef {
                 _ => Ok(()),
             }),
         )
-        .define(qos_key("The subscription QoS: 0 at-most-once, 1 or 2 at-least-once (acknowledged after the Kafka append)."))
+        .define(qos_key("The subscription QoS: 0 at-most-once, 1 at-least-once (acknowledged after the Kafka append)."))
         .define(
             ConfigKey::new(
                 KAFKA_TOPIC,
@@ -1049,8 +1051,9 @@ async fn run_source_loop(
                 connected = true;
                 backoff = RECONNECT_MIN;
                 counters.set_detail("connected", serde_json::Value::Bool(true));
-                if ack.session_present {
-                    // The broker kept the session's subscriptions.
+                if ack.session_present && generation > 1 {
+                    // The broker kept the session's subscriptions. The task's first connection
+                    // subscribes anyway, so that changed `mqtt.topics` or `mqtt.qos` apply.
                     counters.set_detail("subscribed", serde_json::Value::Bool(true));
                 } else {
                     event_loop
@@ -1383,6 +1386,25 @@ pub struct MqttSinkTask {
     last_slot: Option<(String, i32, usize)>,
 }
 
+/// A task dropped without `stop` (the runtime aborts a task that overran
+/// `task.shutdown.graceful.timeout.ms`) must not leave its event loop connected under the
+/// task's client id.
+impl Drop for MqttSinkTask {
+    fn drop(&mut self) {
+        if let Some((_, cancel)) = &self.event_loop {
+            cancel.cancel();
+        }
+    }
+}
+
+impl Drop for MqttSourceTask {
+    fn drop(&mut self) {
+        if let Some((_, cancel)) = &self.event_loop {
+            cancel.cancel();
+        }
+    }
+}
+
 impl std::fmt::Debug for MqttSinkTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MqttSinkTask").finish_non_exhaustive()
@@ -1519,7 +1541,6 @@ impl SinkTask for MqttSinkTask {
                     continue;
                 }
             }
-            self.counters.incr(Counter::Accepted);
             let rendered = match self.settings.as_ref() {
                 Some(s) => s
                     .topic
@@ -1535,6 +1556,13 @@ impl SinkTask for MqttSinkTask {
                                 "Pattern '{}' rendered an MQTT topic with a wildcard",
                                 s.topic.text()
                             )))
+                        } else if topic.len() > usize::from(u16::MAX) || topic.contains('\0') {
+                            // MQTT 3.1.1 section 1.5.3: at most 65535 bytes, no U+0000; a broker
+                            // disconnects on such a topic, which would stall the sink.
+                            Err(ConnectError::data(format!(
+                                "Pattern '{}' rendered an MQTT topic longer than 65535 bytes or holding U+0000",
+                                s.topic.text()
+                            )))
                         } else {
                             Ok(topic)
                         }
@@ -1546,8 +1574,21 @@ impl SinkTask for MqttSinkTask {
                     .json
                     .as_ref()
                     .ok_or_else(|| ConnectError::connect("MqttSinkTask is not started"))?;
-                payload_of(json, record.value_schema.as_deref(), &mut record.value)
-                    .map(|payload| (topic, payload))
+                let payload = payload_of(json, record.value_schema.as_deref(), &mut record.value)?;
+                // A PUBLISH larger than the packet limit would be refused by the client codec
+                // at every reconnect: it is a record error instead (fixed header and packet id
+                // need at most 7 bytes, the topic length 2).
+                let max_packet = self
+                    .settings
+                    .as_ref()
+                    .map_or(usize::MAX, |s| s.connection.max_packet);
+                if topic.len() + payload.len() + 9 > max_packet {
+                    return Err(ConnectError::data(format!(
+                        "The MQTT message of {} bytes is larger than mqtt.max.packet.bytes={max_packet}",
+                        topic.len() + payload.len() + 9
+                    )));
+                }
+                Ok((topic, payload))
             });
             let (topic, payload) = match prepared {
                 Ok(prepared) => prepared,
@@ -1555,6 +1596,9 @@ impl SinkTask for MqttSinkTask {
                     if let Some(reporter) = &self.reporter {
                         reporter.report(&record, error).await?;
                     }
+                    // Counted once it is handled: a batch redelivered after a retriable
+                    // failure skips what was already handled.
+                    self.counters.incr(Counter::Accepted);
                     if let Some(track) = lock(&self.shared.tracker).partitions.get_mut(slot) {
                         track.next_offset = offset + 1;
                     }
@@ -1563,6 +1607,7 @@ impl SinkTask for MqttSinkTask {
             };
             let entry = at_least_once.then_some((slot, offset));
             self.publish(topic, payload, entry).await?;
+            self.counters.incr(Counter::Accepted);
             if let Some(track) = lock(&self.shared.tracker).partitions.get_mut(slot) {
                 track.next_offset = offset + 1;
             }

@@ -1483,8 +1483,11 @@ mod tests {
         };
         assert!(exact.matches("audit"));
         assert!(!exact.matches("audit2"));
-        assert!(Selector::default().matches("anything"));
+        // No selector yet: nothing is chosen.
+        assert!(!Selector::default().matches("anything"));
         assert!(compile_selector("(").is_err());
+        // The text cannot escape the anchoring group.
+        assert!(compile_selector("a)|(b").is_err());
     }
 
     fn client() -> Client {

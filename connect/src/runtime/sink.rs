@@ -388,11 +388,16 @@ impl Running {
     ) -> Result<(), ConnectError> {
         let mut batch = Vec::with_capacity(raws.len());
         let mut offsets: HashMap<TopicPartition, i64> = HashMap::new();
+        // Most sinks report errant records during `put`: the originals of one batch suffice.
+        // An asynchronous sink (HttpSink) may report after `put` returned: its originals are
+        // kept until committed.
+        let keep_until_committed = self.task.reports_errant_records_after_put();
+        if !keep_until_committed {
+            lock(&self.reporter.originals).clear();
+        }
         for raw in &raws {
             if let Some(record) = self.convert(raw).await? {
                 batch.push(record);
-                // Kept until committed: a task may report a record as errant after `put`
-                // returned (asynchronous sinks such as HttpSink).
                 lock(&self.reporter.originals).insert(
                     (raw.topic.clone(), raw.partition.unwrap_or(-1), raw.offset),
                     raw.clone(),

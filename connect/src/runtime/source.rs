@@ -85,9 +85,14 @@ impl SourceTaskRun {
             }),
             counters,
         };
+        // The cluster this task's records go to: the producer's (a `producer.bootstrap.servers`
+        // or `producer.override.bootstrap.servers` may differ from the worker's).
         self.task_config.insert(
             super::WORKER_BOOTSTRAP_KEY.to_string(),
-            shared.config.bootstrap_servers(),
+            producer_props
+                .get("bootstrap.servers")
+                .cloned()
+                .unwrap_or_else(|| shared.config.bootstrap_servers()),
         );
         if let Err(error) = self.task.start(&self.task_config, context).await {
             producer.close(std::time::Duration::ZERO).await;
@@ -121,8 +126,14 @@ impl SourceTaskRun {
 /// bytes through (MirrorSource pins ByteArrayConverter) sets them in its task configs.
 fn converter_config<'a>(connector: &'a Config, task: &Config) -> std::borrow::Cow<'a, Config> {
     const PREFIXES: [&str; 3] = ["key.converter", "value.converter", "header.converter"];
-    let pinned = |key: &String| PREFIXES.iter().any(|prefix| key.starts_with(prefix));
-    if !task.keys().any(pinned) {
+    // Each converter separately: a task that pins only `value.converter` keeps the
+    // connector's key and header converters.
+    let set_by_task: Vec<&str> = PREFIXES
+        .into_iter()
+        .filter(|prefix| task.keys().any(|key| key.starts_with(prefix)))
+        .collect();
+    let pinned = |key: &String| set_by_task.iter().any(|prefix| key.starts_with(prefix));
+    if set_by_task.is_empty() {
         return std::borrow::Cow::Borrowed(connector);
     }
     let mut config = connector.clone();
