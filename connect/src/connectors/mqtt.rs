@@ -1845,7 +1845,7 @@ mod tests {
             def.parse(&config).unwrap_err()
         };
         assert!(bad(sink_config_def(), QOS, "2").contains("QoS 2 publishing is not supported"));
-        assert!(bad(source_config_def(), QOS, "3").contains("must be 0, 1 or 2"));
+        assert!(bad(source_config_def(), QOS, "2").contains("QoS 2 is not supported"));
         assert!(
             bad(source_config_def(), SERVER_URI, "ssl://h:1").contains("TLS is not supported yet")
         );
