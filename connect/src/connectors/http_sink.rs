@@ -60,7 +60,6 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -373,24 +372,11 @@ pub fn backoff(retry: u32, initial: Duration, max: Duration) -> Duration {
         .checked_shl(retry.min(40))
         .unwrap_or(u64::MAX)
         .min(max.as_millis() as u64);
-    Duration::from_millis(if cap == 0 { 0 } else { random() % (cap + 1) })
-}
-
-fn random() -> u64 {
-    static STATE: AtomicU64 = AtomicU64::new(0);
-    let mut x = STATE.load(Ordering::Relaxed);
-    if x == 0 {
-        x = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x9E37_79B9_7F4A_7C15)
-            | 1;
-    }
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    STATE.store(x, Ordering::Relaxed);
-    x
+    Duration::from_millis(if cap == 0 {
+        0
+    } else {
+        crate::runtime::errors::random() % (cap + 1)
+    })
 }
 
 /// What a header holds for the expiry check.

@@ -83,7 +83,9 @@ pub fn backoff_delay(
     delay
 }
 
-fn random() -> u64 {
+/// A pseudo-random number for backoff jitter (xorshift64, seeded from the clock): not for
+/// anything that needs unpredictability.
+pub(crate) fn random() -> u64 {
     static STATE: AtomicU64 = AtomicU64::new(0);
     let mut x = STATE.load(Ordering::Relaxed);
     if x == 0 {
