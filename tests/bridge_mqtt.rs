@@ -2,7 +2,9 @@
 //! generated configuration on a loopback port: MqttSink publishes keyed Kafka records that
 //! `mosquitto_sub` receives; MqttSource turns `mosquitto_pub` messages into Kafka records
 //! (read back with librdkafka), keeps its persistent session across a worker restart, and
-//! acknowledges a malformed JSON message it skipped so the broker never delivers it again.
+//! acknowledges a malformed JSON message it skipped so the broker never delivers it again,
+//! and acknowledges nothing that Kafka did not append (a message taken by a worker without a
+//! reachable Kafka is delivered again to the next one).
 //! Counters are read from the REST status.
 
 use std::io::{BufRead, BufReader};
@@ -429,6 +431,73 @@ async fn mqtt_source_produces_messages_and_keeps_its_session_across_a_restart() 
         .task_status("mqtt-in", |t| counter(t, "delivered") == 5)
         .await?;
     assert_eq!(counter(&task, "accepted"), 5, "{task}");
+    connect.stop().await;
+    Ok(())
+}
+
+/// Ack-after-append (CONNECT.md g.3): a message is PUBACKed only once Kafka acknowledged its
+/// record. The first worker appends one message, then its Kafka broker goes away: it still
+/// takes the next message (counted `accepted`; the runtime polls again once a batch is
+/// resolved, so the later ones wait in the client) but can never append it. After it stops, the
+/// MQTT broker holds them unacknowledged for the persistent session and delivers them again to
+/// the next worker, which appends them in order to another Kafka broker. With
+/// acknowledgements on receipt they would be lost and the second worker would see none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mqtt_source_acknowledges_a_message_only_after_kafka_appended_it() -> TestResult {
+    let _watchdog = watchdog::guard();
+    let mosquitto = Mosquitto::start()?;
+    let dir = tempfile::tempdir()?;
+    let config = source_config(&mosquitto, "josefine-test-ack", json!({}));
+
+    let lost = josefine::Broker::builder().start().await?;
+    let connect = Connect::start(&lost.bootstrap_servers(), dir.path()).await?;
+    connect.create("mqtt-ack", config.clone()).await?;
+    connect
+        .task_status("mqtt-ack", |t| t["subscribed"] == true)
+        .await?;
+    // One message through, so that the producer knows the topic's partitions.
+    mosquitto.publish("foo/held", 1, "h0")?;
+    wait_for_records(&lost.bootstrap_servers(), "foo_held", 1).await?;
+    connect
+        .task_status("mqtt-ack", |t| counter(t, "delivered") == 1)
+        .await?;
+    lost.shutdown().await;
+    for n in 1..=3 {
+        mosquitto.publish("foo/held", 1, &format!("h{n}"))?;
+    }
+    let task = connect
+        .task_status("mqtt-ack", |t| counter(t, "accepted") == 2)
+        .await?;
+    assert_eq!(counter(&task, "delivered"), 1, "{task}");
+    connect.stop().await;
+
+    let broker = josefine::Broker::builder().start().await?;
+    let bootstrap = broker.bootstrap_servers();
+    let connect = Connect::start(&bootstrap, dir.path()).await?;
+    connect.create("mqtt-ack", config).await?;
+    let records = wait_for_records(&bootstrap, "foo_held", 3).await?;
+    let values: Vec<String> = records.iter().map(|r| text(&r.payload)).collect();
+    assert_eq!(values, ["h1", "h2", "h3"]);
+    let task = connect
+        .task_status("mqtt-ack", |t| counter(t, "delivered") == 3)
+        .await?;
+    assert_eq!(counter(&task, "accepted"), 3, "{task}");
+    // Acknowledged now: a third worker on the same session gets nothing again.
+    connect.stop().await;
+    let connect = Connect::start(&bootstrap, dir.path()).await?;
+    connect
+        .create(
+            "mqtt-ack",
+            source_config(&mosquitto, "josefine-test-ack", json!({})),
+        )
+        .await?;
+    connect
+        .task_status("mqtt-ack", |t| t["connected"] == true)
+        .await?;
+    mosquitto.publish("foo/held", 1, "after")?;
+    let records = wait_for_records(&bootstrap, "foo_held", 4).await?;
+    let values: Vec<String> = records.iter().map(|r| text(&r.payload)).collect();
+    assert_eq!(values, ["h1", "h2", "h3", "after"]);
     connect.stop().await;
     Ok(())
 }
