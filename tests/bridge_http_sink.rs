@@ -6,8 +6,9 @@
 //! Cases: (1) 503, 503, 200 retries in place in order; (2) restarts after k
 //! acknowledgements, graceful and SIGKILL, redeliver in order with duplicates only in the
 //! in-flight window; (3) 400 with tolerance `all` goes to the DLQ at stage TASK_PUT; (4)
-//! expiry on both sides of the boundary; (5) 429 + `Retry-After: 1`; (6) one stalled
-//! partition does not stop another; and tolerance `none` + 400 fails the task uncommitted.
+//! expiry on both sides of the boundary, also for a record expiring during its retry; (5)
+//! 429 + `Retry-After: 1`; (6) one stalled partition does not stop another; and tolerance
+//! `none` + 400 fails the task uncommitted.
 //! Counters are read from `GET /connectors/<c>/status`.
 
 use std::collections::HashMap;
@@ -657,6 +658,57 @@ async fn bridge_http_sink_expired_records_are_not_sent_but_committed() -> TestRe
     let counters = rest.task_status("expiry").await?["counters"].clone();
     assert_eq!(counters["expired"], 1);
     assert_eq!(counters["delivered"], 2);
+    worker.shutdown().await;
+    broker.shutdown().await;
+    Ok(())
+}
+
+/// A record that expires while its request waits for a retry is not sent again: the peer
+/// answers the first request with 503 and `Retry-After: 6`, the record's ttl (4 s from its
+/// creation) runs out during the wait, and the next request carries the record after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bridge_http_sink_a_record_expiring_during_its_retry_is_not_resent() -> TestResult {
+    let _watchdog = watchdog::guard();
+    let broker = josefine::Broker::builder().start().await?;
+    let bootstrap = broker.bootstrap_servers();
+    let dir = tempfile::tempdir()?;
+    let peer = Peer::start(|seen, earlier| {
+        if seen.body == "short" && earlier == 0 {
+            Reply {
+                status: 503,
+                retry_after: Some("6"),
+                delay: Duration::ZERO,
+            }
+        } else {
+            status(200)
+        }
+    })
+    .await?;
+    let now = chrono_now_ms().to_string();
+    let records: Vec<Out<'static>> = vec![
+        (
+            0,
+            "short".into(),
+            vec![("creation-time", now.clone()), ("ttl", "4000".into())],
+        ),
+        (
+            0,
+            "long".into(),
+            vec![("creation-time", now), ("ttl", "600000".into())],
+        ),
+    ];
+    produce(&bootstrap, "expiring-in", 1, records).await?;
+    let worker = start_worker(&bootstrap, dir.path()).await?;
+    let rest = Rest::new(&worker);
+    let url = format!("{}/in", peer.url);
+    rest.create("expiring", &sink_config("expiring-in", &url))
+        .await?;
+    rest.wait_committed("expiring", 0, 2).await?;
+    assert_eq!(peer.bodies(), ["short", "long"]);
+    let counters = rest.task_status("expiring").await?["counters"].clone();
+    assert_eq!(counters["expired"], 1, "{counters}");
+    assert_eq!(counters["delivered"], 1, "{counters}");
+    assert_eq!(counters["retried"], 0, "{counters}");
     worker.shutdown().await;
     broker.shutdown().await;
     Ok(())

@@ -33,7 +33,8 @@
 //! the Kafka record timestamp is the creation time; a ttl header without a creation header
 //! never expires a record. A header that is present but does not parse as an
 //! integer (or a ttl ≤ 0) never expires a record. Expiry is checked when a record is taken
-//! for sending.
+//! for sending and again before each retry: a record that expired while its request waited
+//! is not sent again (the batch's live records are encoded again without it).
 //!
 //! # Bodies
 //! - `body.format=value`: the record value as bytes. When the connector configures
@@ -1344,9 +1345,14 @@ async fn deliver(shared: &Shared, lane: &Lane, batch: Batch, stop: &Cancellation
     let body = bytes::Bytes::from(body);
     let headers = request_headers(shared, first);
     let count = good.len() as u64;
-    let offsets = || good.iter().map(|r| r.kafka_offset.unwrap_or(-1));
+    let offsets = |records: &[ConnectRecord]| {
+        records
+            .iter()
+            .map(|r| r.kafka_offset.unwrap_or(-1))
+            .collect::<Vec<_>>()
+    };
     if settings.qos == Qos::AtMostOnce {
-        lane.resolve(offsets());
+        lane.resolve(offsets(&good));
         match attempt(shared, &batch.url, &body, &headers).await {
             Outcome::Delivered => shared.counters.add(Counter::Delivered, count),
             Outcome::Retriable(error, _) | Outcome::Permanent(error) => {
@@ -1380,7 +1386,7 @@ async fn deliver(shared: &Shared, lane: &Lane, batch: Batch, stop: &Cancellation
                     set_retrying(false);
                 }
                 shared.counters.add(Counter::Delivered, count);
-                lane.resolve(offsets());
+                lane.resolve(offsets(&good));
                 return;
             }
             Outcome::Retriable(error, retry_after)
@@ -1402,6 +1408,27 @@ async fn deliver(shared: &Shared, lane: &Lane, batch: Batch, stop: &Cancellation
                         return;
                     }
                     _ = tokio::time::sleep(wait) => {}
+                }
+                // A record that expired while its request was retried is not sent again: it
+                // is counted `expired` and committed; the live rest of the batch goes back to
+                // the front of the queue, to be batched and encoded again without it.
+                let now = chrono::Utc::now().timestamp_millis();
+                let expired = |record: &ConnectRecord| {
+                    is_expired(
+                        record,
+                        &settings.creation_header,
+                        &settings.ttl_header,
+                        settings.default_ttl_ms,
+                        now,
+                    )
+                };
+                if good.iter().any(expired) {
+                    let (gone, live): (Vec<_>, Vec<_>) = good.into_iter().partition(expired);
+                    set_retrying(false);
+                    shared.counters.add(Counter::Expired, gone.len() as u64);
+                    lane.resolve(offsets(&gone));
+                    requeue(lane, live);
+                    return;
                 }
                 shared.counters.add(Counter::Retried, count);
             }
