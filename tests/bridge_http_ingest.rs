@@ -3,6 +3,7 @@
 //! them back. Routing, keys, Java-murmur2 partitions (checked by kafka-python), byte-identical
 //! values, 200 only after the broker acknowledged (a consumer started afterwards sees every
 //! event), 400/401/404/405/413/415, 429 and 503 with the broker held by a stalling TCP proxy,
+//! 503 for an event the broker refused under `errors.tolerance=all`,
 //! Avro in raw and Confluent form decoded by fastavro, and the counters in the REST status.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -392,6 +393,53 @@ async fn bridge_http_ingest_rejects_bad_requests_without_producing() -> TestResu
         (counters["accepted"].clone(), counters["delivered"].clone()),
         (json!(1), json!(1))
     );
+    worker.shutdown().await;
+    broker.shutdown().await;
+    Ok(())
+}
+
+/// An event the broker refuses (larger than the topic's `max.message.bytes`: MESSAGE_TOO_LARGE)
+/// is lost under `errors.tolerance=all`, so its request gets 503, never 200; the task keeps
+/// running and the next request is appended as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bridge_http_ingest_answers_503_for_an_event_kafka_refused_under_tolerance_all(
+) -> TestResult {
+    let _watchdog = watchdog::guard();
+    let broker = josefine::Broker::builder().start().await?;
+    let bootstrap = broker.bootstrap_servers();
+    {
+        let bootstrap = bootstrap.clone();
+        tokio::task::spawn_blocking(move || {
+            common::create_topic(&bootstrap, "small", 1, &[("max.message.bytes", "1024")])
+        })
+        .await??;
+    }
+    let worker = Worker::start(&bootstrap).await?;
+    let url = worker
+        .create(
+            "small",
+            json!({
+                "connector.class": "HttpIngestSource",
+                "topic": "small",
+                "http.listener": "127.0.0.1:0",
+                "errors.tolerance": "all",
+            }),
+        )
+        .await?;
+    let big = json!({ "userId": "big", "blob": "x".repeat(4096) }).to_string();
+    let (status, retry_after, answer) = post(&worker.http, &url, &big).await?;
+    assert_eq!(status, 503, "{answer}");
+    assert!(retry_after.is_some(), "no Retry-After");
+    let (status, _, answer) = post(&worker.http, &url, "{\"userId\":\"ok\"}").await?;
+    assert_eq!((status, answer), (200, json!({"accepted": 1})));
+    let records = read(&bootstrap, "small", 1, 1).await?;
+    assert_eq!(text(&records[0].key).as_deref(), Some("ok"));
+    let status = worker.status("small").await?;
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+    let counters = &status["tasks"][0]["counters"];
+    assert_eq!(counters["accepted"], 2, "{counters}");
+    assert_eq!(counters["delivered"], 1, "{counters}");
+    assert_eq!(counters["failed"], 1, "{counters}");
     worker.shutdown().await;
     broker.shutdown().await;
     Ok(())

@@ -185,6 +185,13 @@ pub trait SourceTask: Send {
     /// order of `poll`. Bridges answer their peers here.
     async fn commit_record(&mut self, _record: &SourceRecord, _metadata: Option<&RecordMetadata>) {}
 
+    /// Called just before `commit_record(record, None)` when Kafka did not accept `record`
+    /// (stage `KAFKA_PRODUCE`) and `errors.tolerance=all` skipped it, as Kafka's
+    /// WorkerSourceTask does since KIP-779: the record is lost, not appended. A bridge that
+    /// answers its peer (HttpIngestSource) reports the loss here instead of a success.
+    /// Default: nothing.
+    async fn record_not_produced(&mut self, _record: &SourceRecord, _error: &ConnectError) {}
+
     /// Called after the runtime flushed source offsets.
     async fn commit(&mut self) {}
 

@@ -26,7 +26,8 @@
 //!   same name.
 //!
 //! Responses: 200 `{"accepted":N}` only once Kafka acknowledged every event of the request
-//! (or the runtime dropped it through a transform or `errors.tolerance=all`); 400
+//! (or a transform dropped it, or `errors.tolerance=all` skipped a conversion failure; an
+//! event Kafka did not accept makes the answer 503 also under tolerance `all`); 400
 //! `{"error":..,"index":i}` for malformed JSON (`index` = the event at fault; null when the
 //! body itself does not parse, including a syntax error inside `{"batch":[...]}`), a
 //! non-object event, a bad topic or an Avro failure — nothing of that request is produced; 401 (`WWW-Authenticate`), 404, 405, 413
@@ -470,6 +471,8 @@ impl Connector for HttpIngestSourceConnector {
 #[derive(Debug)]
 struct Tracker {
     remaining: AtomicUsize,
+    /// Events Kafka did not accept that `errors.tolerance=all` skipped: the request gets 503.
+    lost: AtomicUsize,
     done: Mutex<Option<oneshot::Sender<()>>>,
     /// The request's place among `max.in.flight.requests`, held until every event is resolved
     /// (also after a 503 answered the client): events waiting for the broker count.
@@ -642,6 +645,12 @@ impl SourceTask for HttpIngestSourceTask {
             self.drain(&mut out, room);
         }
         Ok(out)
+    }
+
+    async fn record_not_produced(&mut self, _record: &SourceRecord, _error: &ConnectError) {
+        if let Some((tracker, _)) = self.unresolved.front() {
+            tracker.lost.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     async fn commit_record(&mut self, _record: &SourceRecord, metadata: Option<&RecordMetadata>) {
@@ -818,12 +827,13 @@ async fn ingest(State(handler): State<Arc<Handler>>, headers: HeaderMap, body: B
     let (done_tx, done_rx) = oneshot::channel();
     let tracker = Arc::new(Tracker {
         remaining: AtomicUsize::new(count),
+        lost: AtomicUsize::new(0),
         done: Mutex::new(Some(done_tx)),
         _permit: permit,
     });
     let batch = Batch {
         records: records.into_iter(),
-        tracker,
+        tracker: tracker.clone(),
     };
     if handler.queue.send(batch).is_err() {
         return with_retry_after(
@@ -833,6 +843,13 @@ async fn ingest(State(handler): State<Arc<Handler>>, headers: HeaderMap, body: B
     }
     handler.counters.add(Counter::Accepted, count as u64);
     match tokio::time::timeout(settings.produce_timeout, done_rx).await {
+        Ok(Ok(())) if tracker.lost.load(Ordering::Acquire) > 0 => with_retry_after(
+            error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Kafka did not accept every event",
+            ),
+            &handler.retry_after,
+        ),
         Ok(Ok(())) => json_response(StatusCode::OK, serde_json::json!({ "accepted": count })),
         Ok(Err(_)) => with_retry_after(
             error_response(StatusCode::SERVICE_UNAVAILABLE, "The connector is stopping"),
@@ -1291,12 +1308,14 @@ mod tests {
         let (tx, mut rx) = oneshot::channel();
         let tracker = Arc::new(Tracker {
             remaining: AtomicUsize::new(3),
+            lost: AtomicUsize::new(0),
             done: Mutex::new(Some(tx)),
             _permit: in_flight.clone().try_acquire_owned().unwrap(),
         });
         let (tx2, mut rx2) = oneshot::channel();
         let second = Arc::new(Tracker {
             remaining: AtomicUsize::new(1),
+            lost: AtomicUsize::new(0),
             done: Mutex::new(Some(tx2)),
             _permit: in_flight.clone().try_acquire_owned().unwrap(),
         });
@@ -1312,7 +1331,7 @@ mod tests {
             records: to_records(&settings, b"{}", &Headers::default())
                 .unwrap()
                 .into_iter(),
-            tracker: second,
+            tracker: second.clone(),
         });
         rest.extend(task.poll().await.unwrap());
         let metadata = RecordMetadata {
@@ -1326,8 +1345,13 @@ mod tests {
         }
         assert!(rx.try_recv().is_ok());
         assert!(rx2.try_recv().is_err());
+        // Kafka refused the last event and tolerance `all` skipped it: resolved, but lost
+        // (the handler answers 503, not 200).
+        let refused = ConnectError::connect("Failed to produce record");
+        task.record_not_produced(&rest[1], &refused).await;
         task.commit_record(&rest[1], None).await;
         assert!(rx2.try_recv().is_ok());
+        assert_eq!(second.lost.load(Ordering::Acquire), 1);
         assert_eq!(counters.get(Counter::Delivered), 3);
         assert!(counters.details()["listener"]
             .as_str()

@@ -298,10 +298,11 @@ impl Running {
                         .tolerate(
                             Stage::KafkaProduce,
                             "org.apache.kafka.clients.producer.KafkaProducer",
-                            error,
+                            error.clone(),
                             Subject::Source(&record),
                         )
                         .await?;
+                    self.task.record_not_produced(&record, &error).await;
                     sent.push((record, None));
                 }
             }
@@ -324,10 +325,11 @@ impl Running {
                             .tolerate(
                                 Stage::KafkaProduce,
                                 "org.apache.kafka.clients.producer.KafkaProducer",
-                                error,
+                                error.clone(),
                                 Subject::Source(&record),
                             )
                             .await?;
+                        self.task.record_not_produced(&record, &error).await;
                         self.task.commit_record(&record, None).await;
                     }
                 },
