@@ -2,8 +2,8 @@
 //! clients of WebSocketSink (selectors, the envelope, a slow client evicted with 1008 or
 //! dropped-oldest while a fast one gets everything) and a tokio-tungstenite server feeding
 //! WebSocketSource (subscription messages and handshake headers checked, a reconnect after
-//! the server closed). Records are produced and read with librdkafka; counters are read from
-//! `GET /connectors/{c}/status`.
+//! the server closed, and one after the server went silent and answered no ping). Records
+//! are produced and read with librdkafka; counters are read from `GET /connectors/{c}/status`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -606,6 +606,59 @@ async fn bridge_websocket_source_resubscribes_after_a_close_and_keeps_order() ->
         );
     }
 
+    server.abort();
+    connect.shutdown().await;
+    Ok(())
+}
+
+/// A server that goes silent (it keeps the TCP connection open but neither sends nor reads,
+/// so it answers no ping) is taken as dead after two `ws.ping.interval.ms`: the source opens
+/// a second connection, which delivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bridge_websocket_source_reconnects_when_the_server_goes_silent() -> TestResult {
+    let _watchdog = watchdog::guard();
+    let connect = Connect::start().await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?.to_string();
+    let server = tokio::spawn(async move {
+        let mut silent = Vec::new();
+        for connection in 0..2u64 {
+            let (stream, _) = listener.accept().await?;
+            let mut socket = tokio_tungstenite::accept_async(stream).await?;
+            let frame = json!({ "connection": connection });
+            socket.send(Message::text(frame.to_string())).await?;
+            // Never read again: no pong, no close.
+            silent.push(socket);
+        }
+        std::future::pending::<()>().await;
+        drop(silent);
+        TestResult::Ok(())
+    });
+    connect
+        .create(
+            "ws-silent",
+            json!({
+                "connector.class": "WebSocketSource",
+                "ws.url": format!("ws://{address}/silent"),
+                "ws.ping.interval.ms": "200",
+                "ws.reconnect.backoff.ms": "50",
+                "topic": "silent",
+            }),
+        )
+        .await?;
+    let task = connect
+        .task_until("ws-silent", "a second connection delivered", |task| {
+            counter(task, "delivered") >= 2 && task["connections"] == 2
+        })
+        .await?;
+    assert_eq!(counter(&task, "accepted"), 2, "{task}");
+    let bootstrap = connect.bootstrap.clone();
+    let records = tokio::task::spawn_blocking(move || read_topic(&bootstrap, "silent")).await??;
+    let values: Vec<Json> = records
+        .iter()
+        .map(|r| serde_json::from_slice(r.payload.as_deref().unwrap_or_default()))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(values, [json!({"connection": 0}), json!({"connection": 1})]);
     server.abort();
     connect.shutdown().await;
     Ok(())

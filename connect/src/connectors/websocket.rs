@@ -43,7 +43,9 @@
 //! BYTES (`bytes`); binary frames are always BYTES. `key.field` names a top-level field of a
 //! JSON text frame used as the STRING key (strings verbatim, other JSON as its text; absent →
 //! null key). A closed or failed connection is retried after `ws.reconnect.backoff.ms`,
-//! doubling up to `ws.reconnect.backoff.max.ms`, reset by a successful connect. Frames pass
+//! doubling up to `ws.reconnect.backoff.max.ms`, reset by a successful connect. The source
+//! pings the server every `ws.ping.interval.ms` (10000; 0 = never) and opens the connection
+//! again when nothing (no frame, no pong) arrived for two intervals. Frames pass
 //! through a channel of `poll.size` frames: when the runtime is behind, the socket is not
 //! read (backpressure). At-most-once: frames read but not yet produced are lost on a crash;
 //! there are no source offsets. Counters: `accepted` = frames turned into records,
@@ -216,7 +218,8 @@ pub fn sink_config_def() -> ConfigDef {
 
 /// WebSocketSource's keys (CONNECT.md g.4): `ws.url` (required), `ws.subscription.messages`
 /// (newline-separated text frames), `ws.headers` (comma list of `Name: value`, PASSWORD),
-/// `ws.reconnect.backoff.ms` / `.max.ms` (500 / 30000 ms), `topic` or `kafka.topic`,
+/// `ws.reconnect.backoff.ms` / `.max.ms` (500 / 30000 ms), `ws.ping.interval.ms` (10000 ms; a
+/// connection silent for two intervals is opened again), `topic` or `kafka.topic`,
 /// `key.field`, `value.format` (`string`), plus `poll.size`, `poll.interval.ms`,
 /// `topic.sanitize` and `pattern.missing` (g.0).
 pub fn source_config_def() -> ConfigDef {
@@ -264,6 +267,15 @@ pub fn source_config_def() -> ConfigDef {
                 ConfigType::Long,
                 KeyDefault::Value("30000".into()),
                 "Longest wait before reconnecting, in ms.",
+            )
+            .validate_with(at_least(0)),
+        )
+        .define(
+            key(
+                "ws.ping.interval.ms",
+                ConfigType::Long,
+                KeyDefault::Value("10000".into()),
+                "Interval of pings to the server, in ms; a connection that shows no frame (a pong included) for two intervals is taken as dead and opened again. 0 = no pings and no deadline.",
             )
             .validate_with(at_least(0)),
         )
@@ -965,6 +977,8 @@ struct SourceSettings {
     headers: Vec<(String, String)>,
     backoff: Duration,
     backoff_max: Duration,
+    /// `ws.ping.interval.ms`; None = no pings and no read deadline.
+    ping_interval: Option<Duration>,
     /// `${topic}`: the URL path without its leading `/`.
     url_path: String,
     destination: Destination,
@@ -1036,6 +1050,7 @@ fn source_settings(config: &Config) -> Result<SourceSettings, ConnectError> {
         headers: parse_headers(parsed.string("ws.headers").unwrap_or_default())?,
         backoff: millis(parsed.long("ws.reconnect.backoff.ms")),
         backoff_max: millis(parsed.long("ws.reconnect.backoff.max.ms")),
+        ping_interval: Some(millis(parsed.long("ws.ping.interval.ms"))).filter(|p| !p.is_zero()),
         url,
         url_path,
         destination,
@@ -1270,15 +1285,34 @@ async fn run_connection(
                     }
                 }
                 if subscribed {
+                    use tokio_tungstenite::tungstenite::Message as WsMessage;
+                    // Keepalive: a ping every interval; a connection silent for two intervals
+                    // (no frame, no pong) is dead even if TCP never says so.
+                    let far = Duration::from_secs(365 * 24 * 3600);
+                    let period = settings.ping_interval.unwrap_or(far);
+                    let mut ping =
+                        tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    let mut heard = tokio::time::Instant::now();
                     loop {
                         let next = tokio::select! {
                             _ = shutdown.cancelled() => {
                                 let _ = tokio::time::timeout(CLOSE_GRACE, socket.close(None)).await;
                                 return;
                             }
+                            _ = ping.tick() => {
+                                if heard.elapsed() >= period * 2 {
+                                    tracing::warn!(silent_ms = heard.elapsed().as_millis() as u64, "WebSocketSource server silent; reconnecting");
+                                    break;
+                                }
+                                match tokio::time::timeout(CLOSE_GRACE, socket.send(WsMessage::Ping(Default::default()))).await {
+                                    Ok(Ok(())) => continue,
+                                    _ => break,
+                                }
+                            }
                             next = socket.next() => next,
                         };
-                        use tokio_tungstenite::tungstenite::Message as WsMessage;
+                        heard = tokio::time::Instant::now();
                         let frame = match next {
                             Some(Ok(WsMessage::Text(text))) => Frame::Text(text),
                             Some(Ok(WsMessage::Binary(bytes))) => Frame::Binary(bytes),
@@ -1289,6 +1323,8 @@ async fn run_connection(
                             _ = shutdown.cancelled() => return,
                             sent = frames.send(frame) => if sent.is_err() { return },
                         }
+                        // Waiting on a busy runtime is not the server's silence.
+                        heard = tokio::time::Instant::now();
                     }
                 }
                 counters.set_detail("connected", Json::Bool(false));
@@ -1583,6 +1619,14 @@ mod tests {
             ("kafka.topic", "ws_${topic}"),
         ]))
         .unwrap();
+        assert_eq!(settings.ping_interval, Some(Duration::from_secs(10)));
+        let quiet = source_settings(&config_from(&[
+            ("ws.url", "ws://127.0.0.1:1/x"),
+            ("topic", "t"),
+            ("ws.ping.interval.ms", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(quiet.ping_interval, None);
         assert_eq!(
             settings.subscriptions,
             [
