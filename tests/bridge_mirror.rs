@@ -3,7 +3,8 @@
 //! connect-standalone`. Records are compared per partition (key, value, headers, timestamp),
 //! remote topics and their configs checked with librdkafka's admin client, the offset-syncs
 //! and checkpoint topics decoded with the g.5 layouts, translated group offsets read on B, a
-//! SIGKILLed worker restarted without gaps, and the counters read from the REST status.
+//! source topic grown by a partition grown on B too, a SIGKILLed worker restarted without gaps,
+//! and the counters read from the REST status.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
@@ -440,6 +441,33 @@ fn bridge_mirror_copies_records_configs_offset_syncs_and_group_offsets() -> Test
             && read_partitions(&b.bootstrap, "A.payments", 1)?[&0].len() == 1)
             .then_some(()))
     })?;
+    // A source topic that gains a partition: the remote topic grows too and the new
+    // partition is copied (Kafka's MirrorSourceConnector syncs partition counts).
+    common::block_on(common::admin(&a.bootstrap)?.create_partitions(
+        [&rdkafka::admin::NewPartitions::new("payments", 2)],
+        &AdminOptions::new(),
+    ))??
+    .into_iter()
+    .try_for_each(|r| r.map(|_| ()).map_err(|(t, e)| anyhow::anyhow!("{t}: {e}")))?;
+    {
+        let (producer, deliveries) = common::producer(&a.bootstrap, &[])?;
+        common::enqueue(
+            &producer,
+            BaseRecord::to("payments")
+                .partition(1)
+                .key("p1")
+                .payload(b"second".as_slice()),
+        )?;
+        let reports = common::flush(&producer, &deliveries)?;
+        anyhow::ensure!(reports.iter().all(Result::is_ok), "{reports:?}");
+    }
+    eventually("B/A.payments grown to 2 partitions and copied", || {
+        Ok((partition_count(&b.bootstrap, "A.payments")? == 2
+            && read_partitions(&b.bootstrap, "A.payments", 2)?[&1].len() == 1)
+            .then_some(()))
+    })?;
+    let grown = read_partitions(&b.bootstrap, "A.payments", 2)?;
+    assert_eq!(grown[&1][0].payload.as_deref(), Some(&b"second"[..]));
 
     // Offset syncs on A, named after the target alias (Kafka's offset-syncs.topic.location=source).
     let syncs_topic = "mm2-offset-syncs.B.internal";
@@ -496,7 +524,7 @@ fn bridge_mirror_copies_records_configs_offset_syncs_and_group_offsets() -> Test
     // Counters: every consumed record was acknowledged by B.
     let status = eventually("counters to settle", || {
         let status = worker.status()?;
-        Ok((counters(&status) == (1001, 1001)).then_some(status))
+        Ok((counters(&status) == (1002, 1002)).then_some(status))
     })?;
     assert_eq!(status["tasks"][0]["state"], "RUNNING");
     assert_eq!(status["tasks"][0]["offset_syncs_topic"], syncs_topic);

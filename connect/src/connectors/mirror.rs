@@ -19,8 +19,9 @@
 //!   `replication.policy.class` (`DefaultReplicationPolicy`: `<source alias><separator><topic>`;
 //!   `IdentityReplicationPolicy`: unchanged). Remote topics are created with the source's
 //!   partition count and its non-default configs (`config.properties.exclude` filtered), and
-//!   configs are synced again every `sync.topic.configs.interval.seconds`; new source topics are
-//!   found every `refresh.topics.interval.seconds`.
+//!   configs are synced again every `sync.topic.configs.interval.seconds`; new source topics,
+//!   and partitions added to copied ones (the remote topic grows to the same count), are found
+//!   every `refresh.topics.interval.seconds`.
 //! - **Offset syncs**: `mm2-offset-syncs.<other alias>.internal` (Kafka's name: the target
 //!   alias when `offset-syncs.topic.location=source`, the default, else the source alias), one
 //!   partition, compacted; key = STRING topic + INT32 partition, value = INT64 upstream offset +
@@ -51,7 +52,7 @@ use async_trait::async_trait;
 use confluent_kafka::admin::config_entry::ConfigSource;
 use confluent_kafka::admin::{
     Admin, AdminClient, AdminClientConfig, AlterConfigOp, ConfigEntry,
-    ListConsumerGroupOffsetsSpec, NewTopic, OpType,
+    ListConsumerGroupOffsetsSpec, NewPartitions, NewTopic, OpType,
 };
 use confluent_kafka::common::config::config_resource::Type as ResourceType;
 use confluent_kafka::common::config::ConfigResource;
@@ -900,16 +901,18 @@ impl Running {
             .map(|(topic, partitions)| (topic.clone(), partitions.len() as i32))
             .collect();
         new_topics.sort();
-        if new_topics.is_empty() {
+        let mut added = self.grow_partitions(&listed).await?;
+        if new_topics.is_empty() && added.is_empty() {
             return Ok(());
         }
         let names: Vec<String> = new_topics.iter().map(|(t, _)| t.clone()).collect();
-        let configs = if self.settings.sync_configs.is_some() {
+        let configs = if names.is_empty() {
+            HashMap::new()
+        } else if self.settings.sync_configs.is_some() {
             self.source_configs(&names).await?
         } else {
             HashMap::new()
         };
-        let mut added = Vec::new();
         let mut found = Vec::with_capacity(new_topics.len());
         for (topic, partitions) in new_topics {
             let remote = self
@@ -1000,6 +1003,61 @@ impl Running {
         self.counters
             .set_detail("partitions", (self.assigned.len() as u64).into());
         Ok(())
+    }
+
+    /// Source topics already copied that gained partitions (Kafka's
+    /// `MirrorSourceConnector` does the same on refresh): their remote topics are grown to
+    /// the same count, and the new partitions this task owns are returned to be assigned
+    /// (from the beginning, or past a stored offset).
+    async fn grow_partitions(
+        &mut self,
+        listed: &HashMap<String, Vec<confluent_kafka::common::PartitionInfo>>,
+    ) -> Result<Vec<KafkaTopicPartition>, ConnectError> {
+        let mut added = Vec::new();
+        let mut grown: Vec<(&String, i32)> = listed
+            .iter()
+            .filter_map(|(topic, partitions)| {
+                let known = self.mirrored.get(topic.as_str())?.states.len();
+                (partitions.len() > known).then_some((topic, partitions.len() as i32))
+            })
+            .collect();
+        grown.sort();
+        for (topic, count) in grown {
+            let Some(mirrored) = self.mirrored.get_mut(topic.as_str()) else {
+                continue;
+            };
+            let request =
+                HashMap::from([(mirrored.remote.clone(), NewPartitions::increase_to(count))]);
+            let created = tokio::time::timeout(
+                ADMIN_TIMEOUT,
+                self.target_admin.create_partitions(&request).all().get(),
+            )
+            .await;
+            match created {
+                Ok(Ok(())) => {
+                    tracing::info!(topic, remote = %mirrored.remote, count, "Grew remote topic");
+                }
+                // INVALID_PARTITIONS: the remote topic already has them (another task, or an
+                // earlier run).
+                Ok(Err(error)) if error.is_invalid_partitions_error() => {}
+                Ok(Err(error)) => return Err(kafka_error("Failed to create partitions", error)),
+                Err(_) => return Err(kafka_error("Failed to create partitions", "timed out")),
+            }
+            let known = mirrored.states.len() as i32;
+            for partition in known..count {
+                mirrored.states.push(PartitionState::new());
+                mirrored.delayed.push(None);
+                mirrored.source_partitions.push(source_partition(
+                    &self.settings.source_alias,
+                    topic,
+                    partition,
+                ));
+                if self.settings.owns(topic, partition) {
+                    added.push(KafkaTopicPartition::new(topic.as_str(), partition));
+                }
+            }
+        }
+        Ok(added)
     }
 
     /// Copies changed source topic configs to the remote topics.
