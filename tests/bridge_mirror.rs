@@ -557,6 +557,7 @@ fn bridge_mirror_identity_policy_resumes_after_a_killed_worker_without_gaps() ->
         "replication.policy.class": "org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
         "topics": "orders",
         "emit.checkpoints.enabled": "false",
+        "sync.topic.configs.interval.seconds": "1",
         // Small batches so that the kill lands mid-copy.
         "source.cluster.consumer.max.poll.records": "20",
     });
@@ -573,7 +574,23 @@ fn bridge_mirror_identity_policy_resumes_after_a_killed_worker_without_gaps() ->
     })?;
     worker.kill()?;
     produce(&a.bootstrap, "orders", 1000, 500)?;
+    // A config change while no worker runs reaches B after the restart.
+    common::block_on(
+        common::admin(&a.bootstrap)?.alter_configs(
+            [
+                &rdkafka::admin::AlterConfig::new(ResourceSpecifier::Topic("orders"))
+                    .set("retention.ms", "3600000"),
+            ],
+            &AdminOptions::new(),
+        ),
+    )??;
     let worker = Worker::start(dir.path(), &b.bootstrap, &config)?;
+    eventually("the offline retention.ms change on B", || {
+        Ok(
+            (topic_config(&b.bootstrap, "orders", "retention.ms")?.as_deref() == Some("3600000"))
+                .then_some(()),
+        )
+    })?;
     let source = read_partitions(&a.bootstrap, "orders", 3)?;
     let copied = eventually("every source record on B/orders", || {
         let copied = read_partitions(&b.bootstrap, "orders", 3)?;

@@ -21,7 +21,8 @@
 //!   partition count and its non-default configs (`config.properties.exclude` filtered), and
 //!   configs are synced again every `sync.topic.configs.interval.seconds`; new source topics,
 //!   and partitions added to copied ones (the remote topic grows to the same count), are found
-//!   every `refresh.topics.interval.seconds`.
+//!   every `refresh.topics.interval.seconds`. A remote topic that existed before this run gets
+//!   all its configs set at the first sync, so changes made while no worker ran are not missed.
 //! - **Offset syncs**: `mm2-offset-syncs.<other alias>.internal` (Kafka's name: the target
 //!   alias when `offset-syncs.topic.location=source`, the default, else the source alias), one
 //!   partition, compacted; key = STRING topic + INT32 partition, value = INT64 upstream offset +
@@ -919,7 +920,7 @@ impl Running {
                 .settings
                 .policy
                 .format_remote_topic(&self.settings.source_alias, &topic);
-            let topic_configs = configs.get(&topic).cloned().unwrap_or_default();
+            let mut topic_configs = configs.get(&topic).cloned().unwrap_or_default();
             if create_topic(
                 self.target_admin.as_ref(),
                 &remote,
@@ -930,6 +931,10 @@ impl Running {
             .await?
             {
                 tracing::info!(topic, remote, partitions, "Created remote topic");
+            } else {
+                // The remote topic was there (an earlier run): its configs may lag changes
+                // made while no worker ran, so the next config sync sets them all.
+                topic_configs.clear();
             }
             let source_partitions = (0..partitions)
                 .map(|p| source_partition(&self.settings.source_alias, &topic, p))
