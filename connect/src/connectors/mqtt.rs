@@ -1035,6 +1035,8 @@ async fn run_source_loop(
 ) {
     let mut backoff = RECONNECT_MIN;
     let mut connected = false;
+    // The task's first connection subscribes even to a kept session.
+    let mut first_connection = true;
     loop {
         let event = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -1051,7 +1053,8 @@ async fn run_source_loop(
                 connected = true;
                 backoff = RECONNECT_MIN;
                 counters.set_detail("connected", serde_json::Value::Bool(true));
-                if ack.session_present && generation > 1 {
+                let first = std::mem::take(&mut first_connection);
+                if ack.session_present && !first {
                     // The broker kept the session's subscriptions. The task's first connection
                     // subscribes anyway, so that changed `mqtt.topics` or `mqtt.qos` apply.
                     counters.set_detail("subscribed", serde_json::Value::Bool(true));
@@ -1092,6 +1095,11 @@ async fn run_source_loop(
                     tracing::debug!(%error, "MQTT source could not connect; retrying");
                 }
                 connected = false;
+                // Acknowledgements resolved from now on name packets of the lost connection:
+                // a new generation drops them instead of sending them on the next one (with a
+                // clean session its packet ids name other messages). The broker redelivers
+                // those messages: at-least-once.
+                shared.generation.fetch_add(1, Ordering::AcqRel);
                 counters.set_detail("connected", serde_json::Value::Bool(false));
                 tokio::select! {
                     _ = cancel.cancelled() => return,
