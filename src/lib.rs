@@ -31,7 +31,15 @@ use std::path::PathBuf;
 pub use josefine_connect as connect;
 
 pub use josefine_broker::config::{BrokerConfig, ConfigError};
+pub use josefine_broker::inspect::capture::{CapturedRequest, Requests};
 pub use josefine_broker::server::{Server, StartError};
+
+/// Kafka's protocol messages as kafka-protocol defines them: [`messages::ApiKey`] and every
+/// request and response type (`ProduceRequest`, `FetchResponse`, ...), to read captured
+/// requests ([`Broker::requests`]) without a dependency of your own.
+pub mod messages {
+    pub use kafka_protocol::messages::*;
+}
 
 /// Why a broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +159,63 @@ impl Broker {
     /// The running server, for its local addresses and state.
     pub fn server(&self) -> &Server {
         &self.server
+    }
+
+    /// Starts recording every request this broker serves, if it is not recording yet, and
+    /// returns the queue to read them from: each [`CapturedRequest`] has the API key and
+    /// version, the header's correlation and client ids, the decoded request body, the
+    /// encoded response (decoded on demand), the time the handler took, and the connection
+    /// (peer address, listener, principal). The queue keeps the newest 10,000 requests
+    /// ([`Broker::requests_with_capacity`] sets another bound) and counts what it dropped.
+    /// Requests decoded before this call are not recorded.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// use josefine::messages::{ApiKey, MetadataRequest, MetadataResponse};
+    /// use rdkafka::consumer::{BaseConsumer, Consumer};
+    ///
+    /// let broker = josefine::Broker::builder().start().await?;
+    /// let requests = broker.requests();
+    /// let bootstrap = broker.bootstrap_servers();
+    /// tokio::task::spawn_blocking(move || {
+    ///     let client: BaseConsumer = rdkafka::ClientConfig::new()
+    ///         .set("bootstrap.servers", &bootstrap)
+    ///         .set("client.id", "doc-test")
+    ///         .create()?;
+    ///     client.fetch_metadata(Some("orders"), std::time::Duration::from_secs(10))
+    /// })
+    /// .await??;
+    ///
+    /// // librdkafka asks for the topic by name: the request and the answer, decoded.
+    /// let metadata = requests
+    ///     .next_matching(|r| {
+    ///         r.api_key == ApiKey::Metadata
+    ///             && r.request::<MetadataRequest>().is_some_and(|m| m.topics.is_some())
+    ///     })
+    ///     .await;
+    /// assert_eq!(metadata.client_id, "doc-test");
+    /// let asked = metadata.request::<MetadataRequest>().unwrap();
+    /// assert_eq!(asked.topics.as_ref().unwrap()[0].name.as_deref().map(|n| n.as_str()), Some("orders"));
+    /// let answer: MetadataResponse = metadata.response().unwrap();
+    /// assert_eq!(answer.brokers.len(), 1);
+    /// broker.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn requests(&self) -> Requests {
+        let capture = self.server.state().capture.clone();
+        if !capture.is_on() {
+            capture.start(josefine_broker::inspect::capture::DEFAULT_CAPACITY);
+        }
+        Requests::new(capture)
+    }
+
+    /// [`Broker::requests`] keeping at most `capacity` requests (at least 1): when the queue
+    /// is full the oldest is dropped and counted ([`Requests::dropped`]).
+    pub fn requests_with_capacity(&self, capacity: usize) -> Requests {
+        let capture = self.server.state().capture.clone();
+        capture.start(capacity);
+        Requests::new(capture)
     }
 
     /// Stops the broker: closes connections, flushes and trims the logs and marks the log dir

@@ -23,6 +23,7 @@ mod bridge_mirror;
 mod bridge_mqtt;
 #[cfg(feature = "connect")]
 mod bridge_websocket;
+mod capture;
 #[cfg(feature = "connect")]
 mod connect_quickstart;
 #[cfg(feature = "connect")]

@@ -16,6 +16,7 @@ pub mod config;
 pub(crate) mod context;
 pub mod coordinator;
 pub mod error;
+pub mod inspect;
 pub(crate) mod metadata;
 pub(crate) mod net;
 pub mod protocol;

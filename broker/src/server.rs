@@ -225,6 +225,7 @@ impl Server {
             api_versions: crate::protocol::apis::api_versions(),
             scram_credentials,
             client_quotas,
+            capture: Arc::default(),
         });
         {
             // The replay raises the producer id allocator above every id in

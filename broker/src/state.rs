@@ -12,6 +12,7 @@ use crate::coordinator::fetch_session::FetchSessionCache;
 use crate::coordinator::group::GroupCoordinator;
 use crate::coordinator::producer_ids::ProducerIdAllocator;
 use crate::coordinator::txn::TransactionCoordinator;
+use crate::inspect::capture::RequestCapture;
 use crate::metadata::topics::TopicRegistry;
 use crate::security::quota::ClientQuotas;
 use crate::security::scram::ScramCredentialStore;
@@ -64,4 +65,7 @@ pub struct BrokerState {
     pub(crate) scram_credentials: Arc<ScramCredentialStore>,
     /// Client quotas (AlterClientQuotas) and the rates that throttle clients past them.
     pub client_quotas: ClientQuotas,
+    /// Request capture for tests (off until started): `protocol::apis` records each
+    /// request here while it is on.
+    pub capture: Arc<RequestCapture>,
 }

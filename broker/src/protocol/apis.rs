@@ -32,6 +32,7 @@ use tracing::Instrument;
 use crate::api::{self, MaybeResponse};
 use crate::context::{ConnectionContext, RequestContext};
 use crate::error::ConnectionError;
+use crate::inspect::capture::{CapturedRequest, ConnectionInfo};
 use crate::protocol::frame::{BodyBuilder, ResponseFrame};
 use crate::protocol::request_bounds::{self, Schema};
 use crate::security::Operation;
@@ -186,14 +187,20 @@ macro_rules! apis {
 
         /// Runs the handler of `body`'s API and encodes its response into `out`; `Ok(false)`
         /// when no response is due.
+        ///
+        /// `captured` receives a copy of the decoded request when request capture is on.
         async fn call(
             ctx: &RequestContext<'_>,
             body: RequestBody,
             out: &mut BodyBuilder,
             request_size: usize,
+            captured: &mut Option<Arc<dyn std::any::Any + Send + Sync>>,
         ) -> Result<bool, ConnectionError> {
             match body {
                 $(RequestBody::$key(request) => {
+                    if ctx.state.capture.is_on() {
+                        *captured = Some(Arc::new(request.clone()));
+                    }
                     authorize_cluster!(ctx, out, request: $request, $auth $(($op))?);
                     let (response, thread_time) =
                         crate::protocol::throttle::timed(ctx, $handler(ctx, request)).await;
@@ -444,16 +451,52 @@ async fn respond(
     request_size: usize,
 ) -> Result<Option<ResponseFrame>, ConnectionError> {
     tracing::debug!(principal = %ctx.principal(), "request");
+    let capture = ctx.state.capture.is_on().then(|| {
+        (
+            std::time::Instant::now(),
+            CapturedRequest::new(
+                ctx.api_key,
+                ctx.api_version,
+                ctx.correlation_id,
+                ConnectionInfo {
+                    client_id: ctx.client_id.to_string(),
+                    principal: ctx.principal().to_string(),
+                    listener: ctx.connection.listener_name.clone(),
+                    peer: ctx.connection.peer,
+                },
+                ctx.state.clock.now_ms(),
+                Arc::new(()),
+            ),
+        )
+    });
     let mut out = BodyBuilder::new();
-    let Some(body) = body else {
+    let mut captured = None;
+    let answered = match body {
         // KIP-511: a v0 answer naming our ApiVersions range, so the client retries with it.
-        let (min, max) = supported_versions(ApiKey::ApiVersions).unwrap_or((0, 0));
-        api::api_versions::unsupported_version(min, max).encode_body(0, &mut out)?;
-        return out.finish(ctx.correlation_id, 0).map(Some);
+        None => {
+            let (min, max) = supported_versions(ApiKey::ApiVersions).unwrap_or((0, 0));
+            api::api_versions::unsupported_version(min, max)
+                .encode_body(0, &mut out)
+                .map(|_| true)
+        }
+        Some(body) => call(ctx, body, &mut out, request_size, &mut captured).await,
     };
-    if !call(ctx, body, &mut out, request_size).await? {
+    if let Some((start, entry)) = capture {
+        let (response, error) = match &answered {
+            Ok(true) => (Some(out.to_bytes()), None),
+            Ok(false) => (None, None),
+            Err(error) => (None, Some(error.to_string())),
+        };
+        let mut entry = entry.finish(start.elapsed(), response, error);
+        if let Some(request) = captured {
+            entry.set_request(request);
+        }
+        ctx.state.capture.push(entry);
+    }
+    if !answered? {
         return Ok(None);
     }
+    // The KIP-511 answer is ApiVersions v0: header v0, as for every ApiVersions version.
     let header_version = ctx.api_key.response_header_version(ctx.api_version);
     out.finish(ctx.correlation_id, header_version).map(Some)
 }

@@ -139,6 +139,17 @@ impl BodyBuilder {
         self.parts.push(bytes);
     }
 
+    /// A copy of the body written so far, as one buffer (request capture: only when a test
+    /// records requests).
+    pub fn to_bytes(&self) -> Bytes {
+        let mut all = BytesMut::with_capacity(self.len + self.buf.len());
+        for part in &self.parts {
+            all.extend_from_slice(part);
+        }
+        all.extend_from_slice(&self.buf);
+        all.freeze()
+    }
+
     /// Frames the body with the size prefix and a response header of `header_version`
     /// (1 adds the empty tagged-field section of flexible versions).
     ///
