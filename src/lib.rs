@@ -32,7 +32,10 @@ pub use josefine_connect as connect;
 
 pub use josefine_broker::config::{BrokerConfig, ConfigError};
 pub use josefine_broker::inspect::capture::{CapturedRequest, Requests};
+pub use josefine_broker::inspect::faults::{Fault, FaultAction, FaultId, Faults};
 pub use josefine_broker::server::{Server, StartError};
+/// Kafka's error codes, for [`Fault::error`] and for reading captured responses.
+pub use kafka_protocol::error::ResponseError;
 
 /// Kafka's protocol messages as kafka-protocol defines them: [`messages::ApiKey`] and every
 /// request and response type (`ProduceRequest`, `FetchResponse`, ...), to read captured
@@ -208,6 +211,48 @@ impl Broker {
             capture.start(josefine_broker::inspect::capture::DEFAULT_CAPACITY);
         }
         Requests::new(capture)
+    }
+
+    /// The fault rules of this broker: each [`Fault`] makes the broker answer the next
+    /// requests of an API (optionally only those naming a topic or partition, or from one
+    /// client id) with an error code, delay them, close their connection, or drop or delay
+    /// their responses. Rules fire in the order added; [`Faults::fired`] counts each rule's
+    /// hits. The binary takes the same rules as a list in `josefine.faults`
+    /// ([`Fault::parse_list`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// use josefine::messages::ApiKey;
+    /// use josefine::{Fault, ResponseError};
+    /// use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    ///
+    /// let broker = josefine::Broker::builder().start().await?;
+    /// // The next two Produce requests to "orders" are refused as if leadership had moved:
+    /// // librdkafka retries, and the third attempt appends the record once.
+    /// let rule = broker.faults().inject(
+    ///     Fault::error(ApiKey::Produce, ResponseError::NotLeaderOrFollower)
+    ///         .topic("orders")
+    ///         .times(2),
+    /// );
+    /// let bootstrap = broker.bootstrap_servers();
+    /// tokio::task::spawn_blocking(move || -> Result<(), rdkafka::error::KafkaError> {
+    ///     let producer: BaseProducer = rdkafka::ClientConfig::new()
+    ///         .set("bootstrap.servers", &bootstrap)
+    ///         .set("retry.backoff.ms", "10")
+    ///         .create()?;
+    ///     producer
+    ///         .send(BaseRecord::<(), str>::to("orders").payload("placed"))
+    ///         .map_err(|(e, _)| e)?;
+    ///     producer.flush(std::time::Duration::from_secs(30))
+    /// })
+    /// .await??;
+    /// assert_eq!(broker.faults().fired(rule), 2);
+    /// broker.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn faults(&self) -> Faults {
+        Faults::new(self.server.state().faults.clone())
     }
 
     /// [`Broker::requests`] keeping at most `capacity` requests (at least 1): when the queue

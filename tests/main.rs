@@ -31,6 +31,7 @@ mod connect_rest;
 #[cfg(feature = "connect")]
 mod connect_runtime;
 mod crash;
+mod faults;
 mod groups;
 mod kcat;
 mod lifecycle;

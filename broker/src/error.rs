@@ -60,6 +60,9 @@ pub enum ConnectionError {
     /// closes the connection).
     #[error("SASL: {0}")]
     Authentication(String),
+    /// A test's fault rule closed the connection instead of answering (`inspect::faults`).
+    #[error("closed by an injected fault: {0}")]
+    InjectedFault(String),
 }
 
 /// The Kafka error code for a storage error.

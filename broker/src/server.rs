@@ -203,6 +203,9 @@ impl Server {
             });
             sockets.push(socket);
         }
+        let faults = Arc::new(crate::inspect::faults::FaultInjector::from_config(
+            config.properties.get(crate::inspect::faults::FAULTS_KEY),
+        ));
         let state = Arc::new(BrokerState {
             fetch_sessions: FetchSessionCache::new(
                 config.max_incremental_fetch_session_cache_slots,
@@ -226,6 +229,7 @@ impl Server {
             scram_credentials,
             client_quotas,
             capture: Arc::default(),
+            faults,
         });
         {
             // The replay raises the producer id allocator above every id in

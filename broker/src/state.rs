@@ -13,6 +13,7 @@ use crate::coordinator::group::GroupCoordinator;
 use crate::coordinator::producer_ids::ProducerIdAllocator;
 use crate::coordinator::txn::TransactionCoordinator;
 use crate::inspect::capture::RequestCapture;
+use crate::inspect::faults::FaultInjector;
 use crate::metadata::topics::TopicRegistry;
 use crate::security::quota::ClientQuotas;
 use crate::security::scram::ScramCredentialStore;
@@ -68,4 +69,7 @@ pub struct BrokerState {
     /// Request capture for tests (off until started): `protocol::apis` records each
     /// request here while it is on.
     pub capture: Arc<RequestCapture>,
+    /// Fault rules for tests (none until a test adds one): `protocol::apis` asks them
+    /// before and after each handler.
+    pub faults: Arc<FaultInjector>,
 }

@@ -340,6 +340,8 @@ impl BrokerConfig {
 const KNOWN_KEYS: &[&str] = &[
     "node.id",
     "broker.id",
+    // Josefine's own: fault rules for tests (`inspect::faults`).
+    "josefine.faults",
     "listeners",
     "advertised.listeners",
     "listener.security.protocol.map",
@@ -633,6 +635,10 @@ impl BrokerConfig {
         let slots = usize::try_from(number_or(key, 1000)?)
             .map_err(|_| invalid(key, get(key).unwrap_or(""), "must not be negative"))?;
         let sasl = SaslConfig::from_properties(&properties, &listeners)?;
+        if let Some(rules) = get(crate::inspect::faults::FAULTS_KEY) {
+            crate::inspect::faults::Fault::parse_list(rules)
+                .map_err(|reason| invalid(crate::inspect::faults::FAULTS_KEY, rules, reason))?;
+        }
         let config = Self {
             node_id,
             listeners,

@@ -6,3 +6,4 @@
 //! protocol layer, so decoded requests are kept as `Any` and read back by type.
 
 pub mod capture;
+pub mod faults;

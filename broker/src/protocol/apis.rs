@@ -33,6 +33,8 @@ use crate::api::{self, MaybeResponse};
 use crate::context::{ConnectionContext, RequestContext};
 use crate::error::ConnectionError;
 use crate::inspect::capture::{CapturedRequest, ConnectionInfo};
+use crate::inspect::faults::FaultAction;
+use crate::protocol::faults::FaultTarget;
 use crate::protocol::frame::{BodyBuilder, ResponseFrame};
 use crate::protocol::request_bounds::{self, Schema};
 use crate::security::Operation;
@@ -201,6 +203,25 @@ macro_rules! apis {
                     if ctx.state.capture.is_on() {
                         *captured = Some(Arc::new(request.clone()));
                     }
+                    let fault = injected_fault(ctx, &request);
+                    match fault {
+                        Some(FaultAction::Error(error)) => {
+                            if !FaultTarget::answered(&request) {
+                                return Err(ConnectionError::InjectedFault(format!(
+                                    "{error:?} for a request that takes no answer"
+                                )));
+                            }
+                            return <$request as ErrorResponse>::error_response(&request, error)
+                                .encode_body(ctx.api_version, out);
+                        }
+                        Some(FaultAction::Delay(delay)) => tokio::time::sleep(delay).await,
+                        Some(FaultAction::CloseConnection) => {
+                            return Err(ConnectionError::InjectedFault(
+                                "the connection was closed instead of answered".into(),
+                            ));
+                        }
+                        _ => {}
+                    }
                     authorize_cluster!(ctx, out, request: $request, $auth $(($op))?);
                     let (response, thread_time) =
                         crate::protocol::throttle::timed(ctx, $handler(ctx, request)).await;
@@ -208,7 +229,15 @@ macro_rules! apis {
                     crate::protocol::throttle::after_handler(
                         ctx, &mut response, request_size, thread_time,
                     );
-                    response.encode_body(ctx.api_version, out)
+                    let answered = response.encode_body(ctx.api_version, out)?;
+                    match fault {
+                        Some(FaultAction::DropResponse) => Ok(false),
+                        Some(FaultAction::DelayResponse(delay)) => {
+                            tokio::time::sleep(delay).await;
+                            Ok(answered)
+                        }
+                        _ => Ok(answered),
+                    }
                 })*
             }
         }
@@ -304,6 +333,22 @@ apis! {
         bounds: DESCRIBE_CLIENT_QUOTAS, api::describe_client_quotas::handle;
     AlterClientQuotas(AlterClientQuotasRequest), 0..=1, cluster(AlterConfigs),
         bounds: ALTER_CLIENT_QUOTAS, api::alter_client_quotas::handle;
+}
+
+/// The action of the first armed fault rule that matches this request, if any (one atomic
+/// load when no rule is armed).
+fn injected_fault<T: FaultTarget>(ctx: &RequestContext<'_>, request: &T) -> Option<FaultAction> {
+    if !ctx.state.faults.is_armed() {
+        return None;
+    }
+    let action = ctx
+        .state
+        .faults
+        .take(ctx.api_key, ctx.client_id, &|topic, partition| {
+            crate::protocol::faults::names(ctx, request, topic, partition)
+        })?;
+    tracing::info!(?action, "injected fault");
+    Some(action)
 }
 
 /// The row of `key`, if served.

@@ -3,6 +3,7 @@
 //! ([`fetch_response`]).
 
 pub mod apis;
+pub(crate) mod faults;
 pub mod fetch_response;
 pub mod frame;
 pub(crate) mod refusals;
