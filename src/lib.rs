@@ -34,6 +34,9 @@ pub use josefine_broker::config::{BrokerConfig, ConfigError};
 pub use josefine_broker::inspect::capture::{CapturedRequest, Requests};
 pub use josefine_broker::inspect::faults::{Fault, FaultAction, FaultId, Faults};
 pub use josefine_broker::server::{Server, StartError};
+pub use josefine_broker::snapshot::{
+    GroupSnapshot, PartitionOffsets, SnapshotError, StoredRecord, TransactionSnapshot,
+};
 /// Kafka's error codes, for [`Fault::error`] and for reading captured responses.
 pub use kafka_protocol::error::ResponseError;
 
@@ -191,17 +194,17 @@ impl Broker {
     /// .await??;
     ///
     /// // librdkafka asks for the topic by name: the request and the answer, decoded.
+    /// let names_orders = |m: &MetadataRequest| {
+    ///     m.topics.iter().flatten().any(|t| t.name.as_ref().is_some_and(|n| n.as_str() == "orders"))
+    /// };
     /// let metadata = requests
-    ///     .next_matching(|r| {
-    ///         r.api_key == ApiKey::Metadata
-    ///             && r.request::<MetadataRequest>().is_some_and(|m| m.topics.is_some())
-    ///     })
+    ///     .next_matching(move |r| r.request::<MetadataRequest>().is_some_and(names_orders))
     ///     .await;
+    /// assert_eq!(metadata.api_key, ApiKey::Metadata);
     /// assert_eq!(metadata.client_id, "doc-test");
-    /// let asked = metadata.request::<MetadataRequest>().unwrap();
-    /// assert_eq!(asked.topics.as_ref().unwrap()[0].name.as_deref().map(|n| n.as_str()), Some("orders"));
     /// let answer: MetadataResponse = metadata.response().unwrap();
     /// assert_eq!(answer.brokers.len(), 1);
+    /// assert_eq!(answer.topics[0].name.as_ref().map(|n| n.as_str()), Some("orders"));
     /// broker.shutdown().await;
     /// # Ok(()) }
     /// ```
@@ -253,6 +256,64 @@ impl Broker {
     /// ```
     pub fn faults(&self) -> Faults {
         Faults::new(self.server.state().faults.clone())
+    }
+
+    /// Every data record of `topic`-`partition`, from the log start offset to the high
+    /// watermark, read from the log without a client (transaction markers left out; records
+    /// of open or aborted transactions included, marked `transactional`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    ///
+    /// let broker = josefine::Broker::builder().start().await?;
+    /// let bootstrap = broker.bootstrap_servers();
+    /// tokio::task::spawn_blocking(move || -> Result<(), rdkafka::error::KafkaError> {
+    ///     let producer: BaseProducer =
+    ///         rdkafka::ClientConfig::new().set("bootstrap.servers", &bootstrap).create()?;
+    ///     producer
+    ///         .send(BaseRecord::to("orders").key("o-1").payload("placed"))
+    ///         .map_err(|(e, _)| e)?;
+    ///     producer.flush(std::time::Duration::from_secs(30))
+    /// })
+    /// .await??;
+    /// let records = broker.records("orders", 0)?;
+    /// assert_eq!(records[0].value.as_deref(), Some(&b"placed"[..]));
+    /// assert_eq!(broker.partition_offsets("orders", 0)?.high_watermark, 1);
+    /// broker.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Errors: [`SnapshotError::UnknownTopic`], [`SnapshotError::UnknownPartition`],
+    /// [`SnapshotError::Read`] (a damaged log).
+    pub fn records(&self, topic: &str, partition: i32) -> Result<Vec<StoredRecord>, SnapshotError> {
+        josefine_broker::snapshot::records(self.server.state(), topic, partition)
+    }
+
+    /// The log start offset, high watermark, last stable offset and log end offset of
+    /// `topic`-`partition`.
+    ///
+    /// Errors: [`SnapshotError::UnknownTopic`], [`SnapshotError::UnknownPartition`].
+    pub fn partition_offsets(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<PartitionOffsets, SnapshotError> {
+        josefine_broker::snapshot::partition_offsets(self.server.state(), topic, partition)
+    }
+
+    /// Consumer group `group_id`: its state, type, members and committed offsets; `None` when
+    /// the group coordinator does not know it.
+    pub fn group(&self, group_id: &str) -> Option<GroupSnapshot> {
+        josefine_broker::snapshot::group(self.server.state(), group_id)
+    }
+
+    /// Transactional id `transactional_id`: its state, producer id and epoch, timeout and the
+    /// partitions of its open transaction; `None` when the transaction coordinator does not
+    /// know it.
+    pub fn transaction(&self, transactional_id: &str) -> Option<TransactionSnapshot> {
+        josefine_broker::snapshot::transaction(self.server.state(), transactional_id)
     }
 
     /// [`Broker::requests`] keeping at most `capacity` requests (at least 1): when the queue

@@ -44,5 +44,6 @@ mod readme;
 mod roundtrip;
 mod sasl;
 mod security;
+mod snapshots;
 pub(crate) mod tls;
 mod transactions;

@@ -22,6 +22,7 @@ pub(crate) mod net;
 pub mod protocol;
 pub(crate) mod security;
 pub mod server;
+pub mod snapshot;
 pub(crate) mod state;
 
 pub use config::BrokerConfig;
