@@ -47,6 +47,12 @@ pub mod messages {
     pub use kafka_protocol::messages::*;
 }
 
+/// kafka-protocol's record batch codec (`RecordBatchDecoder`, `Record`), to read the record
+/// batches of captured Produce requests and Fetch responses.
+pub mod records {
+    pub use kafka_protocol::records::*;
+}
+
 /// Why a broker could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -259,8 +265,10 @@ impl Broker {
     }
 
     /// Every data record of `topic`-`partition`, from the log start offset to the high
-    /// watermark, read from the log without a client (transaction markers left out; records
-    /// of open or aborted transactions included, marked `transactional`).
+    /// watermark, read from the log without a client. Transaction markers are left out;
+    /// records written in transactions (committed, open or aborted alike) are included and
+    /// marked `transactional`. Compressed batches are decompressed; on a `LogAppendTime`
+    /// topic the timestamp is the broker's.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

@@ -159,8 +159,8 @@ async fn a_dropped_produce_response_is_retried_without_a_duplicate_by_an_idempot
         &["once"],
         &[
             ("enable.idempotence", "true"),
-            ("socket.timeout.ms", "1500"),
-            ("message.timeout.ms", "10000"),
+            ("socket.timeout.ms", "4000"),
+            ("message.timeout.ms", "60000"),
             ("retry.backoff.ms", "10"),
         ],
     )
@@ -176,10 +176,12 @@ async fn a_dropped_produce_response_is_retried_without_a_duplicate_by_an_idempot
         .into_iter()
         .filter(|r| r.api_key == ApiKey::Produce)
         .collect();
-    assert_eq!(produced.len(), 2, "{produced:?}");
+    // Two attempts, or more when a retry itself was slow on a loaded machine.
+    assert!(produced.len() >= 2, "{produced:?}");
     assert!(produced[0].response::<ProduceResponse>().is_none());
-    assert_ne!(produced[0].peer, produced[1].peer);
-    let retry: ProduceResponse = produced[1]
+    let last = &produced[produced.len() - 1];
+    assert_ne!(produced[0].peer, last.peer);
+    let retry: ProduceResponse = last
         .response()
         .ok_or_else(|| anyhow::anyhow!("retry not answered"))?;
     let answered = &retry.responses[0].partition_responses[0];

@@ -95,6 +95,47 @@ async fn snapshots_show_records_offsets_groups_and_transactions() -> TestResult 
     assert_eq!(group.group_type, "classic");
     assert!(broker.group("nobody").is_none());
 
+    // Compressed batches are read too; a log-append-time topic shows the broker's time.
+    let before_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    {
+        let bootstrap = bootstrap.clone();
+        tokio::task::spawn_blocking(move || -> TestResult {
+            common::create_topic(
+                &bootstrap,
+                "stamped",
+                1,
+                &[("message.timestamp.type", "LogAppendTime")],
+            )?;
+            let (producer, deliveries) =
+                common::producer(&bootstrap, &[("compression.codec", "lz4")])?;
+            for value in ["x", "y"] {
+                common::enqueue(
+                    &producer,
+                    BaseRecord::to("stamped")
+                        .key("k")
+                        .payload(value.as_bytes())
+                        .timestamp(1_000),
+                )?;
+            }
+            let reports = common::flush(&producer, &deliveries)?;
+            anyhow::ensure!(reports.iter().all(Result::is_ok), "{reports:?}");
+            Ok(())
+        })
+        .await??;
+    }
+    let stamped = broker.records("stamped", 0)?;
+    let values: Vec<&[u8]> = stamped
+        .iter()
+        .map(|r| r.value.as_deref().unwrap_or_default())
+        .collect();
+    assert_eq!(values, [&b"x"[..], b"y"]);
+    assert!(
+        stamped.iter().all(|r| r.timestamp >= before_ms),
+        "{stamped:?}"
+    );
+
     // A transaction, seen open and then committed.
     let producer = {
         let bootstrap = bootstrap.clone();

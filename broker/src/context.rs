@@ -43,6 +43,8 @@ pub struct ConnectionContext {
     client_software: Mutex<Option<ClientSoftware>>,
     /// How long the connection stays muted after its current response, in ms (quotas).
     throttle_ms: AtomicU64,
+    /// Set when a fault dropped a response: the connection answers nothing more.
+    silenced: std::sync::atomic::AtomicBool,
 }
 
 impl ConnectionContext {
@@ -62,7 +64,20 @@ impl ConnectionContext {
             peer,
             client_software: Mutex::new(None),
             throttle_ms: AtomicU64::new(0),
+            silenced: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Marks the connection silent (an injected dropped response): the connection serves no
+    /// further request, as if the broker had died mid-request, so that no later response
+    /// arrives out of order for a client that matches responses to requests in order.
+    pub fn silence(&self) {
+        self.silenced.store(true, Ordering::Release);
+    }
+
+    /// Whether [`ConnectionContext::silence`] was called.
+    pub fn is_silenced(&self) -> bool {
+        self.silenced.load(Ordering::Acquire)
     }
 
     /// The client software the connection announced, if any (KIP-511).

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use kafka_protocol::records::RecordBatchDecoder;
+use josefine_storage::batch::BatchHeader;
+use kafka_protocol::records::{Compression, RecordBatchDecoder};
 
 use crate::state::BrokerState;
 
@@ -150,8 +151,10 @@ pub fn partition_offsets(
 }
 
 /// Every data record of `topic`-`partition` from the log start offset up to the high
-/// watermark, in offset order (records of aborted transactions included, marked
-/// `transactional`; transaction markers left out).
+/// watermark, in offset order (records of open or aborted transactions included, marked
+/// `transactional`; transaction markers left out). Compressed batches are decompressed
+/// with the broker's own codecs and their bounds; a log-append-time batch gives its records
+/// the time the broker stamped.
 ///
 /// Errors: `UnknownTopic`, `UnknownPartition`, `Read`.
 pub fn records(
@@ -164,39 +167,74 @@ pub fn records(
     let mut offset = log.log_start_offset();
     let mut out = Vec::new();
     while offset < end {
-        let mut bytes = log
-            .read(offset, 1 << 20, true)
-            .map_err(|e| read_error(topic, index, e))?;
+        let mut bytes = match log.read(offset, 1 << 20, true) {
+            Ok(bytes) => bytes,
+            // Retention or DeleteRecords moved the log start meanwhile: go on from there.
+            Err(josefine_storage::StorageError::OffsetOutOfRange {
+                log_start_offset, ..
+            }) if log_start_offset > offset => {
+                offset = log_start_offset;
+                continue;
+            }
+            Err(e) => return Err(read_error(topic, index, e)),
+        };
         if bytes.is_empty() {
             break;
         }
-        let sets =
-            RecordBatchDecoder::decode_all(&mut bytes).map_err(|e| read_error(topic, index, e))?;
-        let mut next = offset;
-        for record in sets.into_iter().flat_map(|set| set.records) {
-            next = next.max(record.offset + 1);
-            if record.control || record.offset < offset || record.offset >= end {
+        let before = offset;
+        while let Some(header) = BatchHeader::parse(&bytes) {
+            let size = header.total_size();
+            if size > bytes.len() {
+                break;
+            }
+            // Next read starts after this batch, also when compaction emptied it.
+            offset = offset.max(header.last_offset() + 1);
+            let (control, stamped) = (header.is_control(), header.is_log_append_time());
+            let max_timestamp = header.max_timestamp();
+            let batch = bytes.split_to(size);
+            if control {
                 continue;
             }
-            out.push(StoredRecord {
-                offset: record.offset,
-                timestamp: record.timestamp,
-                key: record.key,
-                value: record.value,
-                headers: record
-                    .headers
-                    .into_iter()
-                    .map(|(key, value)| (key.to_string(), value))
-                    .collect(),
-                producer_id: record.producer_id,
-                transactional: record.transactional,
-            });
+            let whole = batch.clone();
+            let decompress = move |_: &mut Bytes, _: Compression| -> anyhow::Result<Bytes> {
+                let section = josefine_storage::batch::records_section(&whole)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                Ok(Bytes::from(section.into_owned()))
+            };
+            let mut buf = batch;
+            let set =
+                RecordBatchDecoder::decode_with_custom_compression(&mut buf, Some(decompress))
+                    .map_err(|e| read_error(topic, index, e))?;
+            for record in set.records {
+                if record.offset < before || record.offset >= end {
+                    continue;
+                }
+                out.push(StoredRecord {
+                    offset: record.offset,
+                    timestamp: if stamped {
+                        max_timestamp
+                    } else {
+                        record.timestamp
+                    },
+                    key: record.key,
+                    value: record.value,
+                    headers: record
+                        .headers
+                        .into_iter()
+                        .map(|(key, value)| (key.to_string(), value))
+                        .collect(),
+                    producer_id: record.producer_id,
+                    transactional: record.transactional,
+                });
+            }
         }
-        if next <= offset {
-            // A batch of control records only, or compacted away: step over what was read.
-            next = offset + 1;
+        if offset <= before {
+            return Err(read_error(
+                topic,
+                index,
+                format!("no whole batch at offset {before}"),
+            ));
         }
-        offset = next;
     }
     Ok(out)
 }

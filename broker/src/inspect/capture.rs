@@ -4,9 +4,16 @@
 //!
 //! Capture starts with [`RequestCapture::start`] and records requests decoded from then on.
 //! The queue holds at most `capacity` entries; when full, the oldest entry is dropped and
-//! counted ([`Requests::dropped`]), so a test that never reads cannot grow the broker's
-//! memory without bound. Frames that do not decode (malformed, unknown API or version) close
-//! their connection before they are requests and are not captured.
+//! counted ([`Requests::dropped`]). The bound is in entries, not bytes: each entry keeps its
+//! decoded request (record data stays a view of the connection's read buffer, which it keeps
+//! alive) and a copy of its response body (a Fetch response may be as large as
+//! `fetch.max.bytes`), so pick the capacity for the traffic a test makes.
+//!
+//! An entry is queued when its response is encoded, just before it is written to the socket:
+//! a test that awaits an entry and then looks at the client may see the client before it
+//! read the answer. Not captured: frames that do not decode (malformed, unknown API or
+//! version), which close their connection before they are requests, and the SaslHandshake
+//! and SaslAuthenticate exchanges of a SASL listener, which are served before the API table.
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -28,7 +35,8 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 pub struct CapturedRequest {
     /// The API.
     pub api_key: ApiKey,
-    /// The request's version (the response has the same).
+    /// The request's version (the response has the same). An ApiVersions request of a
+    /// version above the broker's (KIP-511) is recorded as version 0, without client id.
     pub api_version: i16,
     /// The header's correlation id.
     pub correlation_id: i32,
@@ -251,7 +259,8 @@ impl Requests {
     }
 
     /// Waits for the next request `matches` accepts and removes it from the queue; the
-    /// others stay queued.
+    /// others stay queued. `matches` runs while the queue is locked (the broker waits to
+    /// queue new entries): keep it quick, and do not call this handle from it.
     pub async fn next_matching(
         &self,
         matches: impl Fn(&CapturedRequest) -> bool + Send + Sync,

@@ -34,8 +34,10 @@ pub enum FaultAction {
     Delay(Duration),
     /// Close the connection without answering: the client sees a disconnect.
     CloseConnection,
-    /// Handle the request but never answer it: the client times out (its connection stays
-    /// open and later requests on it are answered).
+    /// Handle the request but never answer it: the connection then serves nothing more, as
+    /// if the broker had died mid-request, until the client gives up on it (its request
+    /// timeout) and the broker's idle timeout closes it. The client retries on a new
+    /// connection.
     DropResponse,
     /// Handle the request, then hold its answer this long (later requests on the connection
     /// wait behind it, as behind any slow response).
@@ -98,7 +100,8 @@ impl Fault {
         self
     }
 
-    /// Only requests that name this partition of the rule's topic.
+    /// Only requests that name this partition of the rule's topic (of any topic when the
+    /// rule names none).
     pub fn partition(mut self, partition: i32) -> Self {
         self.partition = Some(partition);
         self
@@ -175,9 +178,6 @@ impl Fault {
                 "times" => fault.times(number()?),
                 _ => return Err(format!("unknown filter '{key}'")),
             };
-        }
-        if fault.partition.is_some() && fault.topic.is_none() {
-            return Err("partition without topic".into());
         }
         Ok(fault)
     }
@@ -281,13 +281,13 @@ impl FaultInjector {
     }
 
     /// The action of the first rule that matches a request of `api_key` from `client_id`,
-    /// counted as fired. `names` tells whether the request names a topic (and partition):
-    /// it is asked only of rules that filter by topic.
+    /// counted as fired. `names` tells whether the request names a topic (any when `None`)
+    /// and partition (any when `None`): it is asked only of rules that filter by either.
     pub fn take(
         &self,
         api_key: ApiKey,
         client_id: &str,
-        names: &dyn Fn(&str, Option<i32>) -> bool,
+        names: &dyn Fn(Option<&str>, Option<i32>) -> bool,
     ) -> Option<FaultAction> {
         let mut rules = lock(&self.rules);
         let rule = rules.iter_mut().find(|rule| {
@@ -298,11 +298,8 @@ impl FaultInjector {
                     .client_id
                     .as_deref()
                     .is_none_or(|wanted| wanted == client_id)
-                && rule
-                    .fault
-                    .topic
-                    .as_deref()
-                    .is_none_or(|topic| names(topic, rule.fault.partition))
+                && ((rule.fault.topic.is_none() && rule.fault.partition.is_none())
+                    || names(rule.fault.topic.as_deref(), rule.fault.partition))
         })?;
         rule.fired += 1;
         let action = rule.fault.action;
@@ -376,7 +373,7 @@ impl Faults {
 mod tests {
     use super::*;
 
-    fn none(_: &str, _: Option<i32>) -> bool {
+    fn none(_: Option<&str>, _: Option<i32>) -> bool {
         false
     }
 
@@ -408,7 +405,6 @@ mod tests {
             "Produce:error=NOT_A_CODE",
             "Produce:delay.ms=soon",
             "Produce:close:colour=red",
-            "Produce:close:partition=1",
         ] {
             assert!(Fault::parse_list(bad).is_err(), "{bad}");
         }
@@ -444,7 +440,9 @@ mod tests {
                 .client_id("a"),
         );
         let close = faults.add(Fault::close_connection(ApiKey::Produce));
-        let names_t1 = |topic: &str, partition: Option<i32>| topic == "t" && partition == Some(1);
+        let names_t1 = |topic: Option<&str>, partition: Option<i32>| {
+            topic.is_none_or(|t| t == "t") && partition.is_none_or(|p| p == 1)
+        };
         assert_eq!(
             faults.take(ApiKey::Produce, "a", &names_t1),
             Some(FaultAction::Delay(delay))
@@ -463,5 +461,12 @@ mod tests {
         assert_eq!(faults.take(ApiKey::Produce, "b", &none), None);
         faults.clear();
         assert!(!faults.is_armed());
+        // A partition without a topic: that partition of any topic.
+        faults.add(Fault::close_connection(ApiKey::Fetch).partition(1));
+        assert_eq!(faults.take(ApiKey::Fetch, "a", &none), None);
+        assert_eq!(
+            faults.take(ApiKey::Fetch, "a", &names_t1),
+            Some(FaultAction::CloseConnection)
+        );
     }
 }

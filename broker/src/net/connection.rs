@@ -156,6 +156,17 @@ where
             }
         }
         drop(permit);
+        if connection.is_silenced() {
+            // A fault dropped that response: nothing more is read or answered here until the
+            // client gives up and the idle timeout (or shutdown) closes the connection.
+            tracing::info!(peer = %connection.peer, "connection silenced by an injected fault");
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(idle.unwrap_or(std::time::Duration::from_secs(600))) => {
+                    return Err(idle_error());
+                }
+            }
+        }
         // A client past its quota is not read from until its throttle time passes.
         let throttle = connection.take_throttle();
         if !throttle.is_zero() {

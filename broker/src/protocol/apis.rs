@@ -231,7 +231,10 @@ macro_rules! apis {
                     );
                     let answered = response.encode_body(ctx.api_version, out)?;
                     match fault {
-                        Some(FaultAction::DropResponse) => Ok(false),
+                        Some(FaultAction::DropResponse) => {
+                            ctx.connection.silence();
+                            Ok(false)
+                        }
                         Some(FaultAction::DelayResponse(delay)) => {
                             tokio::time::sleep(delay).await;
                             Ok(answered)

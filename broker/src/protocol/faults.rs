@@ -20,15 +20,16 @@ pub(crate) trait FaultTarget {
     }
 }
 
-/// Whether `request` names `topic` (and `partition`, when given).
+/// Whether `request` names `topic` (any topic when `None`) and `partition` (any when
+/// `None`).
 pub(crate) fn names<T: FaultTarget>(
     ctx: &RequestContext<'_>,
     request: &T,
-    topic: &str,
+    topic: Option<&str>,
     partition: Option<i32>,
 ) -> bool {
     request.named(ctx).iter().any(|(name, partitions)| {
-        name == topic
+        topic.is_none_or(|topic| name == topic)
             && match (partition, partitions) {
                 (None, _) | (Some(_), None) => true,
                 (Some(p), Some(list)) => list.contains(&p),
@@ -199,6 +200,15 @@ impl FaultTarget for CreatePartitionsRequest {
     }
 }
 
+impl FaultTarget for OffsetDeleteRequest {
+    fn named(&self, _ctx: &RequestContext<'_>) -> Vec<(String, Option<Vec<i32>>)> {
+        self.topics
+            .iter()
+            .map(|t| by_name(&t.name.0, t.partitions.iter().map(|p| &p.partition_index)))
+            .collect()
+    }
+}
+
 impl FaultTarget for DescribeProducersRequest {
     fn named(&self, _ctx: &RequestContext<'_>) -> Vec<(String, Option<Vec<i32>>)> {
         self.topics
@@ -234,7 +244,6 @@ no_topics!(
     AlterConfigsRequest,
     DeleteGroupsRequest,
     IncrementalAlterConfigsRequest,
-    OffsetDeleteRequest,
     DescribeClusterRequest,
     DescribeTransactionsRequest,
     ListTransactionsRequest,
